@@ -1,0 +1,77 @@
+//! The command line. Hook subcommands are what agent configs call; they
+//! accept `--agent`, `--event` and an optional payload as the last argument.
+
+use crate::recognize::Category;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "kaizen-hook", version, about = "Records coding-agent hook events into $KAIZEN_HOME (default ~/.kaizen)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Hook: a session starts or resumes.
+    SessionStart(HookArgs),
+    /// Hook: a session ends.
+    SessionEnd(HookArgs),
+    /// Hook: the user submits a prompt.
+    Prompt(HookArgs),
+    /// Hook: before or after a tool call.
+    ToolUse(HookArgs),
+    /// Hook: the agent finished a turn.
+    Stop(HookArgs),
+    /// Hook: a subagent starts or stops.
+    Subagent(HookArgs),
+    /// Hook: any other event.
+    Event(HookArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct HookArgs {
+    /// The agent this hook is registered for (the payload's own evidence wins).
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// The event name, for agents whose payloads carry none.
+    #[arg(long)]
+    pub event: Option<String>,
+    /// The payload itself, for agents that pass it as the last argument (Codex `notify`).
+    pub payload: Option<String>,
+}
+
+impl Command {
+    pub fn hook(self) -> (Category, HookArgs) {
+        match self {
+            Command::SessionStart(a) => (Category::SessionStart, a),
+            Command::SessionEnd(a) => (Category::SessionEnd, a),
+            Command::Prompt(a) => (Category::Prompt, a),
+            Command::ToolUse(a) => (Category::ToolUse, a),
+            Command::Stop(a) => (Category::Stop, a),
+            Command::Subagent(a) => (Category::Subagent, a),
+            Command::Event(a) => (Category::Event, a),
+        }
+    }
+}
+
+/// Best effort for arguments clap refused (a newer config, a typo): the
+/// category from the first word, `--agent`/`--event` wherever they are.
+pub fn salvage(args: &[String]) -> (Category, HookArgs) {
+    let category = match args.get(1).map(String::as_str) {
+        Some("session-start") => Category::SessionStart,
+        Some("session-end") => Category::SessionEnd,
+        Some("prompt") => Category::Prompt,
+        Some("tool-use") => Category::ToolUse,
+        Some("stop") => Category::Stop,
+        Some("subagent") => Category::Subagent,
+        _ => Category::Event,
+    };
+    let flag = |name: &str| {
+        let eq = format!("{name}=");
+        args.iter().enumerate().find_map(|(i, a)| {
+            if a == name { args.get(i + 1).cloned() } else { a.strip_prefix(&eq).map(String::from) }
+        })
+    };
+    (category, HookArgs { agent: flag("--agent"), event: flag("--event"), payload: None })
+}

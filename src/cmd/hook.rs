@@ -1,0 +1,236 @@
+//! The hook subcommands: read the payload, recognise it, enrich it, append it
+//! to its session under the lock, keep the record current, reply neutrally.
+//! Whatever happens, the agent sees exit 0 and at most a neutral JSON reply;
+//! problems go to the log.
+
+use crate::config::Config;
+use crate::enrich::{self, Wanted};
+use crate::event::{Event, EventSource};
+use crate::input::{self, HookInput};
+use crate::recognize::{self, Category, Flags, Observation, Phase};
+use crate::store::{self, SessionFiles, events, fsutil, record};
+use crate::{fit, lifecycle, log, redact, time};
+use serde_json::{Map, Value, json};
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+pub struct HookRun {
+    pub category: Category,
+    pub agent: Option<String>,
+    pub event: Option<String>,
+    /// The payload as the last argument (Codex `notify`).
+    pub payload: Option<String>,
+}
+
+impl HookRun {
+    pub fn run(&self, started: Instant) {
+        let config = Config::from_env();
+        let deadline = started + config.budget;
+        // Stdin gets half the budget: an agent that leaves the pipe open must
+        // not starve enrichment and the write.
+        let input = input::read(self.payload.as_deref(), started + config.budget / 2, config.field_cap, config.event_cap * 2);
+        let flags = Flags { category: self.category, agent: self.agent.as_deref(), event: self.event.as_deref() };
+        let observation = recognize::recognize(input.value.as_ref().and_then(Value::as_object), flags);
+        let mut problems = Vec::new();
+        if let Some(error) = &input.error {
+            problems.push(format!("{error} ({} bytes)", input.raw_len));
+        }
+        if input.stdin_timed_out {
+            problems.push("stdin still open at the deadline".into());
+        }
+        let outcome = record(&config, self, &input, &observation, deadline, &mut problems);
+        if let Err(e) = outcome {
+            problems.push(e);
+        }
+        if !problems.is_empty() {
+            let what = format!("{} {} {}", observation.agent, self.category.subcommand(), observation.event_type);
+            log::write(&config.home, &format!("{what}: {}", problems.join("; ")));
+        }
+        reply(&observation, self.agent.as_deref());
+    }
+}
+
+/// The neutral reply: Cursor wants a JSON object on stdout; everyone else gets nothing.
+fn reply(observation: &Observation, registered: Option<&str>) {
+    if observation.agent != "cursor" && registered != Some("cursor") {
+        return;
+    }
+    let body = if recognize::events::normalize(observation.sent_event_name.as_deref().unwrap_or("")) == "beforesubmitprompt" {
+        "{\"continue\":true}\n"
+    } else {
+        "{}\n"
+    };
+    let _ = std::io::stdout().write_all(body.as_bytes());
+}
+
+fn record(
+    config: &Config,
+    run: &HookRun,
+    input: &HookInput,
+    obs: &Observation,
+    deadline: Instant,
+    problems: &mut Vec<String>,
+) -> Result<(), String> {
+    let home = &config.home;
+    ensure_home(home).map_err(|e| format!("cannot use KAIZEN_HOME {}: {e}", home.display()))?;
+    let sessions = store::sessions_dir(home);
+    fsutil::ensure_private_dir(&sessions).map_err(|e| format!("sessions dir: {e}"))?;
+
+    let cwd = enrich::resolve_cwd(obs.cwd.as_deref());
+    let session_id = obs.session_id.clone().unwrap_or_else(|| store::fallback_session_id(&obs.agent, &cwd));
+    let files = SessionFiles::new(home, &session_id);
+    let first = std::fs::symlink_metadata(&files.events).is_err();
+    // Leave a tenth of the budget for the lock and the write.
+    let enrich_deadline = deadline - config.budget / 10;
+    let wanted = Wanted {
+        snapshot: first || obs.phase.takes_snapshot(),
+        fingerprint: first || obs.phase == Phase::SessionStart,
+    };
+    let context = enrich::gather(&cwd, obs.cwd_source, wanted, enrich_deadline);
+    if let Some(snapshot) = &context.snapshot {
+        problems.extend(snapshot.problems.iter().cloned());
+    }
+
+    let now = time::now_ms();
+    let ts_ms = obs.agent_ts_ms.unwrap_or(now);
+    let mut event = Event {
+        session_id: session_id.clone(),
+        seq: 0,
+        ts_ms,
+        ts_exact: obs.agent_ts_ms.is_some(),
+        kind: obs.phase.kind(),
+        source: EventSource::Hook,
+        tool: obs.tool.clone(),
+        tool_call_id: obs.tool_call_id.clone(),
+        tokens_in: None,
+        tokens_out: None,
+        reasoning_tokens: None,
+        cost_usd_e6: None,
+        stop_reason: obs.stop_reason.clone(),
+        latency_ms: None,
+        ttft_ms: None,
+        retry_count: None,
+        context_used_tokens: None,
+        context_max_tokens: None,
+        cache_creation_tokens: None,
+        cache_read_tokens: None,
+        system_prompt_tokens: None,
+        payload: Value::Null,
+    };
+    let mut payload = base_payload(run, input, obs, &context, config);
+
+    let file = events::open_locked(&files.events, deadline).map_err(|e| format!("lock: {e}"))?;
+    let tail = events::read_tail(&file).map_err(|e| format!("read {}: {e}", files.events.display()))?;
+    if tail.torn_bytes > 0 {
+        problems.push(format!("cut a torn last line of {} bytes from {}", tail.torn_bytes, files.events.display()));
+    }
+    if config.dedup_window_ms > 0 && tail.delivered_since(&input.hash, now.saturating_sub(config.dedup_window_ms)) {
+        problems.push(format!("duplicate delivery {} ignored (session {})", input.hash, files.key));
+        return Ok(());
+    }
+    event.seq = tail.next_seq;
+    if matches!(obs.phase, Phase::ToolResult | Phase::ToolFailure) {
+        let from_hook = || {
+            let call_ts = tail.tool_call_ts(event.tool_call_id.as_deref()?)?;
+            u32::try_from(ts_ms.checked_sub(call_ts)?).ok()
+        };
+        if let Some(ms) = obs.agent_duration_ms {
+            event.latency_ms = Some(ms);
+            payload.insert("latency_source".into(), json!("agent"));
+        } else if let Some(ms) = from_hook() {
+            event.latency_ms = Some(ms);
+            payload.insert("latency_source".into(), json!("hook"));
+        }
+    }
+    // Last, and in this order: how later runs recognise a repeated delivery.
+    payload.insert("input_hash".into(), json!(input.hash));
+    payload.insert("recorded_ms".into(), json!(now));
+    event.payload = Value::Object(payload);
+    let line = serialize_within_cap(&mut event, config.event_cap)?;
+    events::append(&file, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
+
+    let events_path = files.events.to_string_lossy();
+    let stored = record::load(&files.record).unwrap_or_else(|e| {
+        problems.push(format!("unreadable record {}, rebuilt: {e}", files.record.display()));
+        None
+    });
+    let before = stored.as_ref().and_then(|r| serde_json::to_vec(r).ok());
+    let change = lifecycle::Change {
+        session_id: &session_id,
+        ts_ms,
+        observation: obs,
+        context: &context,
+        events_path: &events_path,
+    };
+    let updated = lifecycle::apply(stored, &change);
+    if before != serde_json::to_vec(&updated).ok() {
+        record::save(&files.record, &updated).map_err(|e| format!("record: {e}"))?;
+    }
+    drop(file); // releases the lock
+    Ok(())
+}
+
+/// `KAIZEN_HOME` may itself be a symlink the user chose; what is inside it may not.
+fn ensure_home(home: &Path) -> std::io::Result<()> {
+    match std::fs::metadata(home) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(std::io::Error::other("not a directory")),
+        Err(_) => fsutil::ensure_private_dir(home),
+    }
+}
+
+fn base_payload(run: &HookRun, input: &HookInput, obs: &Observation, context: &enrich::Context, config: &Config) -> Map<String, Value> {
+    let mut payload = Map::new();
+    payload.insert("type".into(), json!(obs.event_type));
+    let sent = obs.sent_event_name.as_deref().or(run.event.as_deref());
+    payload.insert("hook_event_name".into(), json!(sent));
+    payload.insert("agent".into(), json!(obs.agent));
+    if let Some(registered) = &obs.registered_agent {
+        payload.insert("registered_agent".into(), json!(registered));
+    }
+    payload.insert("subcommand".into(), json!(run.category.subcommand()));
+    match &input.value {
+        Some(value) => {
+            let mut value = value.clone();
+            redact::redact_value(&mut value);
+            payload.insert("input".into(), value);
+        }
+        None => {
+            payload.insert("input".into(), Value::Null);
+            payload.insert("input_error".into(), json!(input.error));
+            let raw = String::from_utf8_lossy(&input.raw_prefix);
+            payload.insert("input_raw".into(), json!(redact::redact(&raw)));
+            payload.insert("input_bytes".into(), json!(input.raw_len));
+        }
+    }
+    if input.truncated_fields > 0 {
+        payload.insert("input_truncated_fields".into(), json!(input.truncated_fields));
+        payload.insert("field_cap".into(), json!(config.field_cap));
+    }
+    if input.lossy {
+        payload.insert("input_lossy_utf8".into(), json!(true));
+    }
+    if input.stdin_timed_out {
+        payload.insert("stdin_timed_out".into(), json!(true));
+    }
+    if obs.tool_call_id_derived {
+        payload.insert("tool_call_id_derived".into(), json!(true));
+    }
+    payload.insert("context".into(), context.to_json());
+    payload
+}
+
+/// The event as one JSON line, shrinking its recorded input to fit the event cap.
+fn serialize_within_cap(event: &mut Event, cap: usize) -> Result<Vec<u8>, String> {
+    let mut line = serde_json::to_vec(event).map_err(|e| format!("serialize: {e}"))?;
+    if line.len() >= cap {
+        let overhead = line.len() - event.payload.get("input").map_or(0, |i| i.to_string().len());
+        if let Some(input) = event.payload.get_mut("input") {
+            fit::shrink(input, |i| overhead + i.to_string().len() >= cap);
+        }
+        line = serde_json::to_vec(event).map_err(|e| format!("serialize: {e}"))?;
+    }
+    line.push(b'\n');
+    Ok(line)
+}

@@ -1,0 +1,167 @@
+//! What kaizen adds to an event: where it happened (workspace, commit, branch)
+//! on every event, and a snapshot of the work tree (dirty, files, LOC, OS,
+//! arch) at session start, turn end and session end. Every slow part runs
+//! against the run's deadline; what does not fit is recorded as unknown.
+
+pub mod git;
+mod guidance;
+pub mod worktree;
+
+use serde_json::{Map, Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
+use worktree::Counts;
+
+pub struct Context {
+    pub cwd: PathBuf,
+    pub workspace: PathBuf,
+    /// How the workspace was found: `git:payload.cwd`, `dir:process`, ...
+    pub binding: String,
+    pub head: Option<git::Head>,
+    pub snapshot: Option<Snapshot>,
+    pub fingerprint: Option<String>,
+}
+
+pub struct Snapshot {
+    /// `None` when unknown: no work tree, or it did not fit the deadline.
+    pub dirty: Option<bool>,
+    pub counts: Option<Counts>,
+    pub os: &'static str,
+    pub os_version: Option<String>,
+    pub arch: &'static str,
+    /// Why a figure is missing, for the log.
+    pub problems: Vec<String>,
+}
+
+pub struct Wanted {
+    pub snapshot: bool,
+    pub fingerprint: bool,
+}
+
+/// The directory an event happened in: the payload's, else the hook's own.
+pub fn resolve_cwd(cwd: Option<&str>) -> PathBuf {
+    let process_cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    cwd.map_or(process_cwd.clone(), |c| process_cwd.join(expand_tilde(c)))
+}
+
+pub fn gather(cwd: &Path, cwd_source: &str, wanted: Wanted, deadline: Instant) -> Context {
+    let cwd = cwd.to_path_buf();
+    let repo = git::discover(&cwd);
+    let (workspace, how) = match &repo {
+        Some(git::Repo { workdir: Some(top), .. }) => (top.clone(), "git"),
+        Some(repo) => (repo.git_dir.clone(), "bare"),
+        None => (cwd.clone(), "dir"),
+    };
+    let head = repo.as_ref().map(git::Repo::head);
+    let workdir = repo.as_ref().and_then(|r| r.workdir.clone());
+    let snapshot = wanted.snapshot.then(|| snapshot(&workspace, workdir, deadline));
+    let fingerprint = if wanted.fingerprint { guidance::fingerprint(&workspace) } else { None };
+    Context { cwd, binding: format!("{how}:{cwd_source}"), workspace, head, snapshot, fingerprint }
+}
+
+fn expand_tilde(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), crate::config::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+fn snapshot(workspace: &Path, workdir: Option<PathBuf>, deadline: Instant) -> Snapshot {
+    let mut problems = Vec::new();
+    let dirty = workdir.clone().map(|dir| on_a_thread(move || worktree::is_dirty(&dir)));
+    let counted = if let Some(dir) = workdir {
+        Some(on_a_thread(move || worktree::count_git(&dir, deadline)))
+    } else if is_home_or_root(workspace) {
+        problems.push(format!("not counting files outside a repository at {}", workspace.display()));
+        None
+    } else {
+        let dir = workspace.to_path_buf();
+        Some(on_a_thread(move || worktree::count_plain(&dir, deadline)))
+    };
+    let os_version = sysinfo::System::long_os_version().ok();
+    let dirty = dirty.and_then(|rx| receive(rx, deadline, "dirty", &mut problems));
+    let counts = counted.and_then(|rx| receive(rx, deadline, "files/LOC", &mut problems));
+    Snapshot {
+        dirty,
+        counts,
+        os: std::env::consts::OS,
+        os_version,
+        arch: std::env::consts::ARCH,
+        problems,
+    }
+}
+
+/// Runs `work` on its own thread. If it is still running at the deadline the
+/// thread is abandoned (it dies with the process; it holds no stdio).
+fn on_a_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> mpsc::Receiver<Result<T, String>> {
+    let (tx, rx) = mpsc::channel();
+    let spawned = std::thread::Builder::new().spawn(move || {
+        let _ = tx.send(work());
+    });
+    if let Err(e) = spawned {
+        let (tx, failed) = mpsc::channel();
+        let _ = tx.send(Err(format!("cannot start a thread: {e}")));
+        return failed;
+    }
+    rx
+}
+
+fn receive<T>(rx: mpsc::Receiver<Result<T, String>>, deadline: Instant, what: &str, problems: &mut Vec<String>) -> Option<T> {
+    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(e)) => {
+            problems.push(format!("{what}: {e}"));
+            None
+        }
+        Err(_) => {
+            problems.push(format!("{what}: did not finish within the budget"));
+            None
+        }
+    }
+}
+
+fn is_home_or_root(dir: &Path) -> bool {
+    dir.parent().is_none() || crate::config::home_dir().is_some_and(|home| home == dir)
+}
+
+impl Context {
+    pub fn commit(&self) -> Option<&str> {
+        self.head.as_ref().and_then(git::Head::commit)
+    }
+
+    pub fn branch(&self) -> Option<&str> {
+        self.head.as_ref().and_then(git::Head::branch)
+    }
+
+    pub fn dirty(&self) -> Option<bool> {
+        self.snapshot.as_ref().and_then(|s| s.dirty)
+    }
+
+    pub fn counts(&self) -> Option<Counts> {
+        self.snapshot.as_ref().and_then(|s| s.counts)
+    }
+
+    /// `payload.context`: the where on every event; the snapshot's figures
+    /// only on events that take one (`null` there means "tried, unknown").
+    pub fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("cwd".into(), json!(self.cwd.to_string_lossy()));
+        map.insert("workspace".into(), json!(self.workspace.to_string_lossy()));
+        map.insert("repo_binding_source".into(), json!(self.binding));
+        map.insert("commit".into(), json!(self.commit()));
+        map.insert("branch".into(), json!(self.branch()));
+        map.insert("head".into(), json!(self.head.as_ref().map(git::Head::state)));
+        if let Some(s) = &self.snapshot {
+            map.insert("dirty".into(), json!(s.dirty));
+            map.insert("repo_file_count".into(), json!(s.counts.map(|c| c.files)));
+            map.insert("repo_total_loc".into(), json!(s.counts.map(|c| c.loc)));
+            map.insert("os".into(), json!(s.os));
+            map.insert("os_version".into(), json!(s.os_version));
+            map.insert("arch".into(), json!(s.arch));
+        }
+        Value::Object(map)
+    }
+}

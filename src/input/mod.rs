@@ -1,0 +1,111 @@
+//! Reading the hook input: stdin drained to EOF under a deadline (or the last
+//! argv element, for Codex `notify`), run through the capping filter, parsed.
+
+mod capture;
+
+pub use capture::Capture;
+
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Once a whole JSON value has arrived, how long to wait for EOF before
+/// assuming the agent left the pipe open.
+const GRACE_AFTER_COMPLETE: Duration = Duration::from_millis(2);
+
+pub struct HookInput {
+    /// The parsed input (any JSON type), strings capped; `None` when it was not JSON.
+    pub value: Option<Value>,
+    /// Why the input could not be used as JSON.
+    pub error: Option<String>,
+    /// The start of the raw input, kept for recording input that is not JSON.
+    pub raw_prefix: Vec<u8>,
+    pub raw_len: u64,
+    /// Identity of this delivery: a hash of every raw byte.
+    pub hash: String,
+    pub truncated_fields: u32,
+    /// Invalid UTF-8 was replaced before parsing.
+    pub lossy: bool,
+    /// Stdin was still open (and not a complete JSON value) at the deadline.
+    pub stdin_timed_out: bool,
+}
+
+pub fn read(argv_payload: Option<&str>, deadline: Instant, field_cap: usize, hard_cap: usize) -> HookInput {
+    let mut capture = Capture::new(field_cap, hard_cap);
+    let stdin_timed_out = drain_stdin(&mut capture, deadline);
+    if capture.raw_len == 0
+        && let Some(arg) = argv_payload
+    {
+        capture = Capture::new(field_cap, hard_cap);
+        capture.feed(arg.as_bytes());
+    }
+    let (value, error, lossy) = parse(&capture);
+    HookInput {
+        value,
+        error,
+        raw_prefix: capture.raw_prefix,
+        raw_len: capture.raw_len,
+        hash: capture.hash.hex(),
+        truncated_fields: capture.truncated_fields,
+        lossy,
+        stdin_timed_out,
+    }
+}
+
+fn parse(capture: &Capture) -> (Option<Value>, Option<String>, bool) {
+    if capture.overflow {
+        let error = format!("input of {} bytes is too large to parse, even capped", capture.raw_len);
+        return (None, Some(error), false);
+    }
+    if capture.json.iter().all(u8::is_ascii_whitespace) {
+        return (None, Some("empty input".into()), false);
+    }
+    match serde_json::from_slice::<Value>(&capture.json) {
+        Ok(value) => (Some(value), None, false),
+        Err(first) if std::str::from_utf8(&capture.json).is_err() => {
+            match serde_json::from_str(&String::from_utf8_lossy(&capture.json)) {
+                Ok(value) => (Some(value), None, true),
+                Err(_) => (None, Some(format!("invalid JSON: {first}")), false),
+            }
+        }
+        Err(e) => (None, Some(format!("invalid JSON: {e}")), false),
+    }
+}
+
+/// Reads fd 0 until EOF, the deadline, or shortly after a complete value.
+/// Returns whether the deadline cut the read short.
+fn drain_stdin(capture: &mut Capture, deadline: Instant) -> bool {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let wait = if capture.is_complete() { left.min(GRACE_AFTER_COMPLETE) } else { left };
+        if wait.is_zero() {
+            return !capture.is_complete();
+        }
+        let mut pollfd = libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 };
+        let timeout_ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd, length 1.
+        let ready = unsafe { libc::poll(&mut pollfd, 1, timeout_ms) };
+        if ready < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return false;
+        }
+        if ready == 0 {
+            continue; // the loop re-checks the deadline
+        }
+        if pollfd.revents & libc::POLLNVAL != 0 {
+            return false; // no stdin at all
+        }
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
+        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+        match n {
+            0 => return false,
+            n if n > 0 => capture.feed(&buf[..n as usize]),
+            _ => match std::io::Error::last_os_error().kind() {
+                std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock => {}
+                _ => return false,
+            },
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! The failure log, `$KAIZEN_HOME/logs/kaizen-hook.log`: where every error and
+//! every dropped input goes instead of the agent's screen. Bounded: past
+//! `MAX_BYTES` it is rotated to `kaizen-hook.log.1`, so two files at most.
+
+use crate::store::fsutil;
+use crate::time;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const MAX_BYTES: u64 = 1 << 20;
+const MAX_LINE: usize = 4096;
+
+pub fn path(home: &Path) -> PathBuf {
+    home.join("logs").join("kaizen-hook.log")
+}
+
+/// Appends one line; failures to log are swallowed (there is nowhere left to report them).
+pub fn write(home: &Path, message: &str) {
+    let _ = try_write(home, message);
+}
+
+fn try_write(home: &Path, message: &str) -> std::io::Result<()> {
+    let dir = home.join("logs");
+    fsutil::ensure_private_dir(&dir)?;
+    let path = path(home);
+    let mut file = fsutil::open_append(&path)?;
+    if file.metadata()?.len() > MAX_BYTES {
+        fs::rename(&path, dir.join("kaizen-hook.log.1"))?;
+        file = fsutil::open_append(&path)?;
+    }
+    let mut line = format!(
+        "{} pid={} {}",
+        time::format_utc(time::now_ms()),
+        std::process::id(),
+        message.replace(['\n', '\r'], " ")
+    );
+    if line.len() > MAX_LINE {
+        let mut cut = MAX_LINE;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+        line.push('…');
+    }
+    line.push('\n');
+    file.write_all(line.as_bytes())
+}

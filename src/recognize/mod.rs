@@ -1,0 +1,308 @@
+//! From a payload (and the flags it was registered with) to an `Observation`:
+//! which agent, which session, which event, which tool. Pure: no I/O.
+
+pub mod agents;
+pub mod events;
+mod fields;
+
+pub use events::Phase;
+
+use crate::hash;
+use fields::Fields;
+use serde_json::{Map, Value};
+
+/// The hook subcommand an agent config calls: the event's category when the
+/// payload names no event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    SessionStart,
+    SessionEnd,
+    Prompt,
+    ToolUse,
+    Stop,
+    Subagent,
+    Event,
+}
+
+impl Category {
+    pub fn subcommand(self) -> &'static str {
+        match self {
+            Category::SessionStart => "session-start",
+            Category::SessionEnd => "session-end",
+            Category::Prompt => "prompt",
+            Category::ToolUse => "tool-use",
+            Category::Stop => "stop",
+            Category::Subagent => "subagent",
+            Category::Event => "event",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Flags<'a> {
+    pub category: Category,
+    pub agent: Option<&'a str>,
+    pub event: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub agent: String,
+    /// The `--agent` it was registered under, when the payload says otherwise.
+    pub registered_agent: Option<String>,
+    /// The event name exactly as the payload sent it.
+    pub sent_event_name: Option<String>,
+    /// snake_case of the event name (sent, `--event`, or the subcommand's).
+    pub event_type: String,
+    pub phase: Phase,
+    pub session_id: Option<String>,
+    pub cwd: Option<String>,
+    /// How `cwd` was found: `payload.cwd`, `payload.workspace_roots`...
+    pub cwd_source: &'static str,
+    pub tool: Option<String>,
+    pub tool_call_id: Option<String>,
+    pub tool_call_id_derived: bool,
+    pub agent_duration_ms: Option<u32>,
+    pub agent_ts_ms: Option<u64>,
+    pub model: Option<String>,
+    pub agent_version: Option<String>,
+    pub transcript_path: Option<String>,
+    pub parent_session_id: Option<String>,
+    pub stop_reason: Option<String>,
+}
+
+const EVENT_NAME_KEYS: &[&str] = &["hook_event_name", "hookEventName", "agent_action_name", "hookName"];
+const SESSION_KEYS: &[&str] = &[
+    "conversation_id",
+    "session_id",
+    "sessionId",
+    "trajectory_id",
+    "taskId",
+    "thread-id",
+    "thread_id",
+    "threadId",
+];
+const TOOL_KEYS: &[&str] = &["tool_name", "toolName", "mcp_tool_name"];
+const CALL_ID_KEYS: &[&str] = &["tool_use_id", "toolUseId", "tool_call_id", "toolCallId", "call_id", "callId", "execution_id"];
+const TURN_KEYS: &[&str] = &["generation_id", "turn_id", "turn-id", "prompt_id"];
+/// What identifies a tool call's input in both its before and after events.
+const CALL_MATERIAL_KEYS: &[&str] = &["tool_input", "toolArgs", "command", "command_line", "parameters", "file_path"];
+const DURATION_KEYS: &[&str] = &["duration_ms", "duration", "durationMs", "executionTimeMs"];
+const RESULT_KEYS: &[&str] = &["toolResult", "tool_response", "tool_output", "output", "result_json", "result"];
+const FAILURE_KEYS: &[&str] = &["error", "error_message"];
+const SUBAGENT_STOP_KEYS: &[&str] =
+    &["response", "stopReason", "stop_reason", "last_assistant_message", "agent_transcript_path", "summary", "status"];
+
+pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observation {
+    let empty = Map::new();
+    let p = payload.unwrap_or(&empty);
+    let detected = agents::detect(p);
+    let registered = flags.agent.and_then(agents::normalize_flag);
+    let agent = match (detected, &registered) {
+        (Some(d), _) => d.to_string(),
+        (None, Some(r)) => r.clone(),
+        // The Claude Code shape is the common ancestor of most agents' hooks.
+        (None, None) if p.contains_key("session_id") && p.contains_key("hook_event_name") => "claude".into(),
+        (None, None) => "unknown".into(),
+    };
+    let registered_agent = registered.filter(|r| *r != agent);
+
+    let sent_event_name = EVENT_NAME_KEYS
+        .iter()
+        .find_map(|k| p.get(*k).and_then(Value::as_str))
+        .or_else(|| p.contains_key("thread-id").then(|| p.get("type").and_then(Value::as_str)).flatten())
+        .filter(|s| !s.is_empty())
+        .map(String::from);
+    let named = sent_event_name.as_deref().or(flags.event.filter(|e| !e.is_empty()));
+    let f = Fields::new(p, named);
+    let (event_name, phase) = match named {
+        Some(name) => (Some(name.to_string()), events::phase_of(name)),
+        None => by_category(flags.category, &f),
+    };
+    let event_type = event_name.as_deref().map_or_else(|| "unknown".into(), events::snake_case);
+
+    let session_id = f.text(SESSION_KEYS);
+    let (cwd, cwd_source) = match (f.text(&["cwd"]), f.first_of_list(&["workspace_roots", "workspaceRoots"])) {
+        (Some(cwd), _) => (Some(cwd), "payload.cwd"),
+        (None, Some(root)) => (Some(root), "payload.workspace_roots"),
+        (None, None) => (None, "process"),
+    };
+    let tool = f.text(TOOL_KEYS).or_else(|| event_name.as_deref().and_then(events::implied_tool).map(String::from));
+    let mut tool_call_id = f.text(CALL_ID_KEYS);
+    let mut tool_call_id_derived = false;
+    if tool_call_id.is_none() && phase.is_tool() {
+        tool_call_id = derive_call_id(&f, session_id.as_deref(), tool.as_deref());
+        tool_call_id_derived = tool_call_id.is_some();
+    }
+    let stop_reason = f.text(&["stop_reason", "stopReason"]).or_else(|| match phase {
+        Phase::TurnEnd => f.text(&["status"]),
+        Phase::SessionEnd => f.text(&["reason"]),
+        Phase::TurnFailure => f.text(&["error"]),
+        _ => None,
+    });
+    let model = f.text(&["model", "model_name", "modelName"]).or_else(|| {
+        let request = p.get("llm_request")?.as_object()?;
+        request.get("model")?.as_str().map(String::from)
+    });
+    let parent_session_id = f
+        .text(&["parent_conversation_id", "parent_session_id", "parentSessionId"])
+        .filter(|parent| Some(parent) != session_id.as_ref());
+
+    Observation {
+        agent,
+        registered_agent,
+        sent_event_name,
+        event_type,
+        phase,
+        session_id,
+        cwd,
+        cwd_source,
+        tool,
+        tool_call_id,
+        tool_call_id_derived,
+        agent_duration_ms: if phase.is_tool() { f.millis(DURATION_KEYS) } else { None },
+        agent_ts_ms: f.value(&["timestamp"]).and_then(crate::time::parse_timestamp),
+        model,
+        agent_version: f.text(&["cursor_version", "clineVersion", "agent_version"]),
+        transcript_path: f.text(&["transcript_path", "transcriptPath"]),
+        parent_session_id,
+        stop_reason,
+    }
+}
+
+/// The event a subcommand stands for when the payload names none (Copilot
+/// CLI's camelCase payloads): the payload's shape tells before from after.
+fn by_category(category: Category, f: &Fields) -> (Option<String>, Phase) {
+    let (name, phase) = match category {
+        Category::SessionStart => ("SessionStart", Phase::SessionStart),
+        Category::SessionEnd => ("SessionEnd", Phase::SessionEnd),
+        Category::Prompt => ("UserPromptSubmit", Phase::Prompt),
+        Category::Stop => ("Stop", Phase::TurnEnd),
+        Category::ToolUse if f.has_any(FAILURE_KEYS) => ("PostToolUseFailure", Phase::ToolFailure),
+        Category::ToolUse if f.has_any(RESULT_KEYS) => ("PostToolUse", Phase::ToolResult),
+        Category::ToolUse => ("PreToolUse", Phase::ToolCall),
+        Category::Subagent if f.has_any(SUBAGENT_STOP_KEYS) => ("SubagentStop", Phase::SubagentStop),
+        Category::Subagent => ("SubagentStart", Phase::SubagentStart),
+        Category::Event => return (None, Phase::Unknown),
+    };
+    (Some(name.to_string()), phase)
+}
+
+/// A call id for agents that send none (Cursor's shell and MCP hooks, Copilot
+/// CLI): the same in a call's before and after events, because both carry the
+/// same session, turn, tool and input. Two identical calls in one turn share it.
+fn derive_call_id(f: &Fields, session: Option<&str>, tool: Option<&str>) -> Option<String> {
+    let material = f.value(CALL_MATERIAL_KEYS)?;
+    let material = match material {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let turn = f.text(TURN_KEYS).unwrap_or_default();
+    let digest = hash::hex_of_parts(&[
+        session.unwrap_or("").as_bytes(),
+        turn.as_bytes(),
+        tool.unwrap_or("").as_bytes(),
+        material.as_bytes(),
+    ]);
+    Some(format!("derived-{digest}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn observe(v: Value, category: Category, agent: Option<&str>, event: Option<&str>) -> Observation {
+        recognize(v.as_object(), Flags { category, agent, event })
+    }
+
+    #[test]
+    fn payload_evidence_beats_the_flag_and_both_are_kept() {
+        let o = observe(
+            json!({"conversation_id": "c1", "generation_id": "g", "hook_event_name": "preToolUse", "tool_name": "Shell", "tool_use_id": "t1"}),
+            Category::ToolUse,
+            Some("claude"),
+            None,
+        );
+        assert_eq!(o.agent, "cursor");
+        assert_eq!(o.registered_agent.as_deref(), Some("claude"));
+        assert_eq!(o.session_id.as_deref(), Some("c1"));
+        assert_eq!(o.phase, Phase::ToolCall);
+        assert_eq!(o.tool_call_id.as_deref(), Some("t1"));
+    }
+
+    #[test]
+    fn camel_case_payloads_take_the_event_from_the_flag_or_their_shape() {
+        let pre = json!({"sessionId": "s", "timestamp": 1_787_307_342_123u64, "toolName": "bash", "toolArgs": "{\"command\":\"ls\"}"});
+        let mut post = pre.clone();
+        post["toolResult"] = json!({"resultType": "success"});
+        let a = observe(pre, Category::ToolUse, Some("copilot"), None);
+        let b = observe(post.clone(), Category::ToolUse, Some("copilot"), None);
+        assert_eq!((a.phase, b.phase), (Phase::ToolCall, Phase::ToolResult));
+        assert_eq!(a.agent, "copilot");
+        assert!(a.tool_call_id_derived && a.tool_call_id == b.tool_call_id);
+        assert_eq!(a.agent_ts_ms, Some(1_787_307_342_123));
+        let flagged = observe(post, Category::Event, Some("copilot"), Some("postToolUse"));
+        assert_eq!((flagged.phase, flagged.event_type.as_str()), (Phase::ToolResult, "post_tool_use"));
+    }
+
+    #[test]
+    fn cursor_shell_pairs_share_a_derived_call_id() {
+        let before = json!({"conversation_id": "c", "generation_id": "g1", "hook_event_name": "beforeShellExecution", "command": "ls"});
+        let after = json!({"conversation_id": "c", "generation_id": "g1", "hook_event_name": "afterShellExecution", "command": "ls", "output": "x", "duration": 41});
+        let other_turn = json!({"conversation_id": "c", "generation_id": "g2", "hook_event_name": "beforeShellExecution", "command": "ls"});
+        let (a, b, c) = (
+            observe(before, Category::Event, None, None),
+            observe(after, Category::Event, None, None),
+            observe(other_turn, Category::Event, None, None),
+        );
+        assert_eq!(a.tool.as_deref(), Some("Shell"));
+        assert_eq!(a.tool_call_id, b.tool_call_id);
+        assert_ne!(a.tool_call_id, c.tool_call_id);
+        assert_eq!(b.agent_duration_ms, Some(41));
+    }
+
+    #[test]
+    fn no_payload_at_all_is_still_an_observation() {
+        let o = recognize(None, Flags { category: Category::Event, agent: Some("gemini"), event: None });
+        assert_eq!((o.agent.as_str(), o.phase, o.session_id.as_deref()), ("gemini", Phase::Unknown, None));
+        assert_eq!(o.event_type, "unknown");
+    }
+
+    #[test]
+    fn wrong_types_are_ignored_not_trusted() {
+        let o = observe(
+            json!({"session_id": {"a": 1}, "hook_event_name": 7, "cwd": ["x"], "tool_name": null, "duration_ms": "slow"}),
+            Category::ToolUse,
+            None,
+            None,
+        );
+        assert_eq!(o.session_id, None);
+        assert_eq!(o.cwd, None);
+        assert_eq!(o.tool, None);
+        assert_eq!(o.phase, Phase::ToolCall);
+    }
+
+    #[test]
+    fn windsurf_and_cline_nest_their_fields() {
+        let w = observe(
+            json!({"agent_action_name": "post_run_command", "trajectory_id": "t", "execution_id": "e1", "tool_info": {"command_line": "ls", "cwd": "/w"}}),
+            Category::Event,
+            None,
+            None,
+        );
+        assert_eq!((w.agent.as_str(), w.phase), ("windsurf", Phase::ToolResult));
+        assert_eq!(w.session_id.as_deref(), Some("t"));
+        assert_eq!(w.tool_call_id.as_deref(), Some("e1"));
+        assert_eq!(w.cwd.as_deref(), Some("/w"));
+        assert_eq!(w.tool.as_deref(), Some("run_command"));
+        let c = observe(
+            json!({"hookName": "PostToolUse", "clineVersion": "3.4", "taskId": "k", "workspaceRoots": ["/r"], "postToolUse": {"toolName": "read_file", "executionTimeMs": 12}}),
+            Category::Event,
+            None,
+            None,
+        );
+        assert_eq!((c.agent.as_str(), c.session_id.as_deref(), c.cwd.as_deref()), ("cline", Some("k"), Some("/r")));
+        assert_eq!((c.tool.as_deref(), c.agent_duration_ms), (Some("read_file"), Some(12)));
+    }
+}

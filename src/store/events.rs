@@ -1,0 +1,178 @@
+//! The events file: appended under an exclusive lock, one `write` per event.
+//! Everything a writer needs from the past (the next seq, recent deliveries
+//! for de-duplication, the matching tool call for latency) is read from the
+//! file's last `TAIL_WINDOW` bytes, so the cost of a run does not grow with
+//! the session.
+
+use super::fsutil;
+use memchr::{memmem, memrchr};
+use std::fs::{File, TryLockError};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub const TAIL_WINDOW: u64 = 128 * 1024;
+
+/// Opens the events file and takes its exclusive lock, waiting at most until `deadline`.
+pub fn open_locked(path: &Path, deadline: Instant) -> io::Result<File> {
+    let file = fsutil::open_append(path)?;
+    let mut pause = Duration::from_micros(50);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "session lock still held at the deadline"));
+                }
+                std::thread::sleep(pause.min(deadline - now));
+                pause = (pause * 2).min(Duration::from_millis(5));
+            }
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
+    }
+}
+
+pub struct Tail {
+    pub next_seq: u64,
+    /// Bytes of a torn last line (a writer killed mid-write) that were cut off.
+    pub torn_bytes: u64,
+    /// The end of the file, whole lines only.
+    window: Vec<u8>,
+}
+
+/// Reads the end of a locked events file. A torn last line is truncated away
+/// first: writers hold the lock while writing, so it can only be the partial
+/// write of a writer that died.
+pub fn read_tail(file: &File) -> io::Result<Tail> {
+    let mut len = file.metadata()?.len();
+    let mut start = len.saturating_sub(TAIL_WINDOW);
+    let mut window = read_at(file, start, len - start)?;
+    let mut torn_bytes = 0;
+    if window.last().is_some_and(|&b| b != b'\n') {
+        while memrchr(b'\n', &window).is_none() && start > 0 {
+            (start, window) = extend_back(file, start, window)?;
+        }
+        let keep = memrchr(b'\n', &window).map_or(0, |i| i + 1);
+        torn_bytes = len - (start + keep as u64);
+        len = start + keep as u64;
+        file.set_len(len)?;
+        window.truncate(keep);
+    }
+    if window.is_empty() {
+        return Ok(Tail { next_seq: 0, torn_bytes, window });
+    }
+    // The last line must be whole in the window to read its seq.
+    while memrchr(b'\n', &window[..window.len() - 1]).is_none() && start > 0 {
+        (start, window) = extend_back(file, start, window)?;
+    }
+    let next_seq = match last_seq(&window) {
+        Some(seq) => seq + 1,
+        None => count_lines(file, len)?,
+    };
+    Ok(Tail { next_seq, torn_bytes, window })
+}
+
+fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len as usize];
+    file.read_exact_at(&mut buf, offset)?;
+    Ok(buf)
+}
+
+fn extend_back(file: &File, start: u64, window: Vec<u8>) -> io::Result<(u64, Vec<u8>)> {
+    let new_start = start.saturating_sub(TAIL_WINDOW);
+    let mut more = read_at(file, new_start, start - new_start)?;
+    more.extend_from_slice(&window);
+    Ok((new_start, more))
+}
+
+/// The seq of the newest line that has one. Lines are written by us with
+/// `session_id` then `seq` first, and a JSON string cannot contain the bytes
+/// `"seq":` unescaped, so the first match in a line is the real field.
+fn last_seq(window: &[u8]) -> Option<u64> {
+    let mut lines_after = 0;
+    for line in window.strip_suffix(b"\n").unwrap_or(window).rsplit(|&b| b == b'\n') {
+        if let Some(seq) = number_after(line, b"\"seq\":") {
+            return Some(seq + lines_after);
+        }
+        lines_after += 1;
+    }
+    None
+}
+
+/// The fallback when the window holds no readable seq: count every line.
+fn count_lines(file: &File, len: u64) -> io::Result<u64> {
+    let mut count = 0;
+    let mut offset = 0;
+    while offset < len {
+        let chunk = read_at(file, offset, (len - offset).min(1 << 20))?;
+        count += memchr::memchr_iter(b'\n', &chunk).count() as u64;
+        offset += chunk.len() as u64;
+    }
+    Ok(count)
+}
+
+fn number_after(haystack: &[u8], key: &[u8]) -> Option<u64> {
+    let at = memmem::find(haystack, key)? + key.len();
+    let digits = haystack[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&haystack[at..at + digits]).ok()?.parse().ok()
+}
+
+impl Tail {
+    /// An event with this delivery hash was recorded at or after `since_ms`.
+    pub fn delivered_since(&self, input_hash: &str, since_ms: u64) -> bool {
+        let needle = format!("\"input_hash\":\"{input_hash}\",\"recorded_ms\":");
+        memmem::find_iter(&self.window, needle.as_bytes())
+            .filter_map(|at| number_after(&self.window[at..], b"\"recorded_ms\":"))
+            .any(|recorded| recorded >= since_ms)
+    }
+
+    /// `ts_ms` of the newest recorded `ToolCall` with this call id.
+    pub fn tool_call_ts(&self, tool_call_id: &str) -> Option<u64> {
+        let id = serde_json::to_string(tool_call_id).ok()?;
+        let needle = format!("\"tool_call_id\":{id}");
+        let mut end = self.window.len();
+        while let Some(at) = memmem::rfind(&self.window[..end], needle.as_bytes()) {
+            let line_start = memrchr(b'\n', &self.window[..at]).map_or(0, |i| i + 1);
+            let head = &self.window[line_start..at];
+            if memmem::find(head, b"\"kind\":\"ToolCall\"").is_some() {
+                return number_after(head, b"\"ts_ms\":");
+            }
+            end = line_start;
+        }
+        None
+    }
+}
+
+pub fn append(mut file: &File, line: &[u8]) -> io::Result<()> {
+    file.write_all(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seq_comes_from_the_last_line_even_with_hostile_ids() {
+        let w = b"{\"session_id\":\"a\\\"seq\\\":99\",\"seq\":4,\"x\":1}\n{\"session_id\":\"\\\"seq\\\":7\",\"seq\":5}\n";
+        assert_eq!(last_seq(w), Some(5));
+        let w = b"{\"session_id\":\"a\",\"seq\":4}\nnot json\n";
+        assert_eq!(last_seq(w), Some(5), "an unreadable line still took a seq");
+        assert_eq!(last_seq(b"garbage\n"), None);
+    }
+
+    #[test]
+    fn finds_recent_deliveries_and_tool_calls() {
+        let window = concat!(
+            "{\"session_id\":\"s\",\"seq\":0,\"ts_ms\":1000,\"ts_exact\":false,\"kind\":\"ToolCall\",\"source\":\"Hook\",\"tool\":\"Bash\",\"tool_call_id\":\"t1\",\"payload\":{\"input_hash\":\"aa\",\"recorded_ms\":1000}}\n",
+            "{\"session_id\":\"s\",\"seq\":1,\"ts_ms\":1500,\"ts_exact\":false,\"kind\":\"ToolResult\",\"source\":\"Hook\",\"tool\":\"Bash\",\"tool_call_id\":\"t1\",\"payload\":{\"input_hash\":\"bb\",\"recorded_ms\":1500}}\n",
+        );
+        let tail = Tail { next_seq: 2, torn_bytes: 0, window: window.as_bytes().to_vec() };
+        assert_eq!(tail.tool_call_ts("t1"), Some(1000));
+        assert_eq!(tail.tool_call_ts("t2"), None);
+        assert!(tail.delivered_since("bb", 1400));
+        assert!(!tail.delivered_since("bb", 1501));
+        assert!(!tail.delivered_since("cc", 0));
+    }
+}
