@@ -5,7 +5,11 @@ use crate::recognize::Category;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "kaizen-hook", version, about = "Records coding-agent hook events into $KAIZEN_HOME (default ~/.kaizen)")]
+#[command(
+    name = "kaizen-hook",
+    version,
+    about = "Records coding-agent hook events into $KAIZEN_HOME (default ~/.kaizen)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -69,9 +73,9 @@ pub fn salvage(args: &[String]) -> (Category, HookArgs) {
     };
     let flag = |name: &str| {
         let eq = format!("{name}=");
-        args.iter().enumerate().find_map(|(i, a)| {
-            if a == name { args.get(i + 1).cloned() } else { a.strip_prefix(&eq).map(String::from) }
-        })
+        args.iter()
+            .enumerate()
+            .find_map(|(i, a)| if a == name { args.get(i + 1).cloned() } else { a.strip_prefix(&eq).map(String::from) })
     };
     (category, HookArgs { agent: flag("--agent"), event: flag("--event"), payload: None })
 }

@@ -40,15 +40,9 @@ fn kaizen_home() -> PathBuf {
 }
 
 pub fn home_dir() -> Option<PathBuf> {
-    env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
+    env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from)
 }
 
 fn number(name: &str, default: u64, min: u64, max: u64) -> u64 {
-    env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|v| v.clamp(min, max))
-        .unwrap_or(default)
+    env::var(name).ok().and_then(|v| v.trim().parse::<u64>().ok()).map(|v| v.clamp(min, max)).unwrap_or(default)
 }

@@ -187,9 +187,8 @@ fn jwt(b: &[u8], i: usize) -> Option<usize> {
 fn is_secret_name(name: &[u8]) -> bool {
     const SUFFIXES: &[&[u8]] = &[b"_TOKEN", b"_KEY", b"_SECRET", b"PASSWORD", b"_PASSWD", b"_PWD", b"_APIKEY"];
     const EXACT: &[&[u8]] = &[b"TOKEN", b"SECRET", b"APIKEY", b"PASSWD"];
-    let ends_with = |suffix: &[u8]| {
-        name.len() >= suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-    };
+    let ends_with =
+        |suffix: &[u8]| name.len() >= suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix);
     SUFFIXES.iter().any(|s| ends_with(s)) || EXACT.iter().any(|e| name.eq_ignore_ascii_case(e))
 }
 
@@ -282,12 +281,18 @@ mod tests {
             "curl -H 'Authorization: Bearer <redacted:bearer>' https://api",
         ),
         ("export GITHUB_TOKEN=abc123def456", "export GITHUB_TOKEN=<redacted:secret>"),
-        ("AWS_SECRET_ACCESS_KEY=\"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\" cmd", "AWS_SECRET_ACCESS_KEY=\"<redacted:secret>\" cmd"),
+        (
+            "AWS_SECRET_ACCESS_KEY=\"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\" cmd",
+            "AWS_SECRET_ACCESS_KEY=\"<redacted:secret>\" cmd",
+        ),
         ("DB_PASSWORD='hunter2'; next", "DB_PASSWORD='<redacted:secret>'; next"),
         ("PASSWORD=hunter2", "PASSWORD=<redacted:secret>"),
         ("MY_SECRET = s3cr3t", "MY_SECRET = <redacted:secret>"),
         ("{\"api_key\": \"abc123\"}", "{\"api_key\": \"<redacted:secret>\"}"),
-        ("git clone https://user:p4ss@github.com/o/r.git", "git clone https://user:<redacted:password>@github.com/o/r.git"),
+        (
+            "git clone https://user:p4ss@github.com/o/r.git",
+            "git clone https://user:<redacted:password>@github.com/o/r.git",
+        ),
         (
             "remote https://x-access-token:ghs_abcdefghijklmnopqrstuvwxyz0123456789@github.com/o/r",
             "remote https://x-access-token:<redacted:password>@github.com/o/r",

@@ -5,10 +5,7 @@ use serde_json::Value;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// An agent timestamp as epoch milliseconds: a number (seconds or
@@ -30,7 +27,7 @@ pub fn parse_timestamp(value: &Value) -> Option<u64> {
 fn epoch_number_to_ms(n: f64) -> Option<u64> {
     // 1e11 seconds is the year 5138; anything larger is already milliseconds.
     let ms = if n >= 1e11 { n } else { n * 1000.0 };
-    (ms.is_finite() && ms >= 1.0 && ms < 1e15).then_some(ms as u64)
+    (1.0..1e15).contains(&ms).then_some(ms as u64)
 }
 
 /// `YYYY-MM-DD[T ]HH:MM:SS[.frac][Z|±HH:MM]`; no offset means UTC.
@@ -109,13 +106,7 @@ pub fn format_utc(ms: u64) -> String {
     let secs = (ms / 1000) as i64;
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
+    format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem % 3600 / 60, rem % 60, ms % 1000)
 }
 
 #[cfg(test)]

@@ -29,7 +29,8 @@ impl HookRun {
         let deadline = started + config.budget;
         // Stdin gets half the budget: an agent that leaves the pipe open must
         // not starve enrichment and the write.
-        let input = input::read(self.payload.as_deref(), started + config.budget / 2, config.field_cap, config.event_cap * 2);
+        let input =
+            input::read(self.payload.as_deref(), started + config.budget / 2, config.field_cap, config.event_cap * 2);
         let flags = Flags { category: self.category, agent: self.agent.as_deref(), event: self.event.as_deref() };
         let observation = recognize::recognize(input.value.as_ref().and_then(Value::as_object), flags);
         let mut problems = Vec::new();
@@ -56,11 +57,12 @@ fn reply(observation: &Observation, registered: Option<&str>) {
     if observation.agent != "cursor" && registered != Some("cursor") {
         return;
     }
-    let body = if recognize::events::normalize(observation.sent_event_name.as_deref().unwrap_or("")) == "beforesubmitprompt" {
-        "{\"continue\":true}\n"
-    } else {
-        "{}\n"
-    };
+    let body =
+        if recognize::events::normalize(observation.sent_event_name.as_deref().unwrap_or("")) == "beforesubmitprompt" {
+            "{\"continue\":true}\n"
+        } else {
+            "{}\n"
+        };
     let _ = std::io::stdout().write_all(body.as_bytes());
 }
 
@@ -180,7 +182,13 @@ fn ensure_home(home: &Path) -> std::io::Result<()> {
     }
 }
 
-fn base_payload(run: &HookRun, input: &HookInput, obs: &Observation, context: &enrich::Context, config: &Config) -> Map<String, Value> {
+fn base_payload(
+    run: &HookRun,
+    input: &HookInput,
+    obs: &Observation,
+    context: &enrich::Context,
+    config: &Config,
+) -> Map<String, Value> {
     let mut payload = Map::new();
     payload.insert("type".into(), json!(obs.event_type));
     let sent = obs.sent_event_name.as_deref().or(run.event.as_deref());

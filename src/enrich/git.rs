@@ -18,8 +18,13 @@ pub struct Repo {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Head {
-    Branch { name: String, commit: Option<String> },
-    Detached { commit: String },
+    Branch {
+        name: String,
+        commit: Option<String>,
+    },
+    Detached {
+        commit: String,
+    },
     /// HEAD names something we cannot read (a reftable repository, a broken ref).
     Unreadable,
 }
@@ -57,11 +62,7 @@ pub fn discover(start: &Path) -> Option<Repo> {
     while let Some(d) = dir {
         let dot_git = d.join(".git");
         if let Ok(meta) = fs::metadata(&dot_git) {
-            let git_dir = if meta.is_dir() {
-                Some(dot_git)
-            } else {
-                gitdir_from_file(&dot_git, d)
-            };
+            let git_dir = if meta.is_dir() { Some(dot_git) } else { gitdir_from_file(&dot_git, d) };
             if let Some(git_dir) = git_dir.filter(|g| looks_like_git_dir(g)) {
                 return Some(Repo::new(Some(d.to_path_buf()), git_dir));
             }

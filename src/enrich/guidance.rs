@@ -21,24 +21,14 @@ const FILES: &[&str] = &[
 ];
 
 /// Directories whose files (one level) are rules.
-const DIRS: &[&str] = &[
-    ".claude/rules",
-    ".cursor/rules",
-    ".windsurf/rules",
-    ".clinerules",
-    ".kiro/steering",
-    ".github/instructions",
-];
+const DIRS: &[&str] =
+    &[".claude/rules", ".cursor/rules", ".windsurf/rules", ".clinerules", ".kiro/steering", ".github/instructions"];
 
 const MAX_FILE: u64 = 1 << 20;
 
 /// `None` when the workspace has no guidance file at all.
 pub fn fingerprint(workspace: &Path) -> Option<String> {
-    let mut found: Vec<String> = FILES
-        .iter()
-        .filter(|f| workspace.join(f).is_file())
-        .map(|f| f.to_string())
-        .collect();
+    let mut found: Vec<String> = FILES.iter().filter(|f| workspace.join(f).is_file()).map(|f| f.to_string()).collect();
     for dir in DIRS {
         let Ok(entries) = fs::read_dir(workspace.join(dir)) else { continue };
         for entry in entries.flatten() {

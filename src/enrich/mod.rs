@@ -42,7 +42,25 @@ pub struct Wanted {
 /// The directory an event happened in: the payload's, else the hook's own.
 pub fn resolve_cwd(cwd: Option<&str>) -> PathBuf {
     let process_cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    cwd.map_or(process_cwd.clone(), |c| process_cwd.join(expand_tilde(c)))
+    let joined = cwd.map_or(process_cwd.clone(), |c| process_cwd.join(expand_tilde(c)));
+    normalize(&joined)
+}
+
+/// Drops `.` and folds `..` without touching the file system: the directory
+/// may not exist, and resolving symlinks would change the path people know.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 pub fn gather(cwd: &Path, cwd_source: &str, wanted: Wanted, deadline: Instant) -> Context {
@@ -82,14 +100,7 @@ fn snapshot(workspace: &Path, workdir: Option<PathBuf>, deadline: Instant) -> Sn
     let os_version = sysinfo::System::long_os_version().ok();
     let dirty = dirty.and_then(|rx| receive(rx, deadline, "dirty", &mut problems));
     let counts = counted.and_then(|rx| receive(rx, deadline, "files/LOC", &mut problems));
-    Snapshot {
-        dirty,
-        counts,
-        os: std::env::consts::OS,
-        os_version,
-        arch: std::env::consts::ARCH,
-        problems,
-    }
+    Snapshot { dirty, counts, os: std::env::consts::OS, os_version, arch: std::env::consts::ARCH, problems }
 }
 
 /// Runs `work` on its own thread. If it is still running at the deadline the
@@ -109,7 +120,12 @@ fn on_a_thread<T: Send + 'static>(
     rx
 }
 
-fn receive<T>(rx: mpsc::Receiver<Result<T, String>>, deadline: Instant, what: &str, problems: &mut Vec<String>) -> Option<T> {
+fn receive<T>(
+    rx: mpsc::Receiver<Result<T, String>>,
+    deadline: Instant,
+    what: &str,
+    problems: &mut Vec<String>,
+) -> Option<T> {
     match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
         Ok(Ok(value)) => Some(value),
         Ok(Err(e)) => {

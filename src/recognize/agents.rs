@@ -35,13 +35,9 @@ pub fn detect(payload: &Payload) -> Option<&'static str> {
     if let Some(agent) = AGENTS.iter().find(|a| (a.evidence)(payload)) {
         return Some(agent.name);
     }
-    let transcript = ["transcript_path", "transcriptPath"]
-        .iter()
-        .find_map(|k| payload.get(*k).and_then(Value::as_str))?;
-    AGENTS
-        .iter()
-        .find(|a| transcript.contains(a.transcript_marker))
-        .map(|a| a.name)
+    let transcript =
+        ["transcript_path", "transcriptPath"].iter().find_map(|k| payload.get(*k).and_then(Value::as_str))?;
+    AGENTS.iter().find(|a| transcript.contains(a.transcript_marker)).map(|a| a.name)
 }
 
 /// A registered `--agent` value, made safe to store and compare.

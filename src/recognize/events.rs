@@ -159,18 +159,12 @@ const IMPLIED_TOOLS: &[(&str, &str)] = &[
 ];
 
 pub fn normalize(name: &str) -> String {
-    name.chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+    name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
 }
 
 pub fn phase_of(name: &str) -> Phase {
     let key = normalize(name);
-    EVENTS
-        .iter()
-        .find(|(n, _)| *n == key)
-        .map_or(Phase::Unknown, |(_, phase)| *phase)
+    EVENTS.iter().find(|(n, _)| *n == key).map_or(Phase::Unknown, |(_, phase)| *phase)
 }
 
 pub fn implied_tool(name: &str) -> Option<&'static str> {
@@ -189,7 +183,8 @@ pub fn snake_case(name: &str) -> String {
             let prev = i.checked_sub(1).map(|j| chars[j]);
             let next = chars.get(i + 1);
             let after_lower = prev.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit());
-            let acronym_end = prev.is_some_and(|p| p.is_ascii_uppercase()) && next.is_some_and(char::is_ascii_lowercase);
+            let acronym_end =
+                prev.is_some_and(|p| p.is_ascii_uppercase()) && next.is_some_and(char::is_ascii_lowercase);
             if (after_lower || acronym_end) && !out.ends_with('_') {
                 out.push('_');
             }

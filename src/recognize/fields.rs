@@ -16,10 +16,7 @@ impl<'a> Fields<'a> {
         }
         if let Some(name) = event_name {
             let mut chars = name.chars();
-            let camel = chars
-                .next()
-                .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
-                .unwrap_or_default();
+            let camel = chars.next().map(|c| c.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default();
             if let Some(Value::Object(body)) = payload.get(&camel) {
                 scopes.push(body);
             }
@@ -29,9 +26,7 @@ impl<'a> Fields<'a> {
 
     /// The first of `keys` present (with a non-null value) in any scope.
     pub fn value(&self, keys: &[&str]) -> Option<&'a Value> {
-        self.scopes
-            .iter()
-            .find_map(|scope| keys.iter().find_map(|k| scope.get(*k).filter(|v| !v.is_null())))
+        self.scopes.iter().find_map(|scope| keys.iter().find_map(|k| scope.get(*k).filter(|v| !v.is_null())))
     }
 
     /// A non-empty string (numbers are accepted and written out: some agents send numeric ids).

@@ -72,18 +72,11 @@ pub struct Observation {
 }
 
 const EVENT_NAME_KEYS: &[&str] = &["hook_event_name", "hookEventName", "agent_action_name", "hookName"];
-const SESSION_KEYS: &[&str] = &[
-    "conversation_id",
-    "session_id",
-    "sessionId",
-    "trajectory_id",
-    "taskId",
-    "thread-id",
-    "thread_id",
-    "threadId",
-];
+const SESSION_KEYS: &[&str] =
+    &["conversation_id", "session_id", "sessionId", "trajectory_id", "taskId", "thread-id", "thread_id", "threadId"];
 const TOOL_KEYS: &[&str] = &["tool_name", "toolName", "mcp_tool_name"];
-const CALL_ID_KEYS: &[&str] = &["tool_use_id", "toolUseId", "tool_call_id", "toolCallId", "call_id", "callId", "execution_id"];
+const CALL_ID_KEYS: &[&str] =
+    &["tool_use_id", "toolUseId", "tool_call_id", "toolCallId", "call_id", "callId", "execution_id"];
 const TURN_KEYS: &[&str] = &["generation_id", "turn_id", "turn-id", "prompt_id"];
 /// What identifies a tool call's input in both its before and after events.
 const CALL_MATERIAL_KEYS: &[&str] = &["tool_input", "toolArgs", "command", "command_line", "parameters", "file_path"];
@@ -115,9 +108,11 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
         .map(String::from);
     let named = sent_event_name.as_deref().or(flags.event.filter(|e| !e.is_empty()));
     let f = Fields::new(p, named);
-    let (event_name, phase) = match named {
-        Some(name) => (Some(name.to_string()), events::phase_of(name)),
-        None => by_category(flags.category, &f),
+    let (event_name, phase) = match (named, payload) {
+        // Input that is not a JSON object says nothing we can trust: a Hook event.
+        (_, None) => (named.map(String::from), Phase::Unknown),
+        (Some(name), Some(_)) => (Some(name.to_string()), events::phase_of(name)),
+        (None, Some(_)) => by_category(flags.category, &f),
     };
     let event_type = event_name.as_deref().map_or_else(|| "unknown".into(), events::snake_case);
 

@@ -91,14 +91,8 @@ fn extend_back(file: &File, start: u64, window: Vec<u8>) -> io::Result<(u64, Vec
 /// `session_id` then `seq` first, and a JSON string cannot contain the bytes
 /// `"seq":` unescaped, so the first match in a line is the real field.
 fn last_seq(window: &[u8]) -> Option<u64> {
-    let mut lines_after = 0;
-    for line in window.strip_suffix(b"\n").unwrap_or(window).rsplit(|&b| b == b'\n') {
-        if let Some(seq) = number_after(line, b"\"seq\":") {
-            return Some(seq + lines_after);
-        }
-        lines_after += 1;
-    }
-    None
+    let lines = window.strip_suffix(b"\n").unwrap_or(window).rsplit(|&b| b == b'\n');
+    lines.enumerate().find_map(|(lines_after, line)| Some(number_after(line, b"\"seq\":")? + lines_after as u64))
 }
 
 /// The fallback when the window holds no readable seq: count every line.
@@ -155,7 +149,8 @@ mod tests {
 
     #[test]
     fn seq_comes_from_the_last_line_even_with_hostile_ids() {
-        let w = b"{\"session_id\":\"a\\\"seq\\\":99\",\"seq\":4,\"x\":1}\n{\"session_id\":\"\\\"seq\\\":7\",\"seq\":5}\n";
+        let w =
+            b"{\"session_id\":\"a\\\"seq\\\":99\",\"seq\":4,\"x\":1}\n{\"session_id\":\"\\\"seq\\\":7\",\"seq\":5}\n";
         assert_eq!(last_seq(w), Some(5));
         let w = b"{\"session_id\":\"a\",\"seq\":4}\nnot json\n";
         assert_eq!(last_seq(w), Some(5), "an unreadable line still took a seq");

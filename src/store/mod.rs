@@ -18,11 +18,7 @@ impl SessionFiles {
     pub fn new(home: &Path, session_id: &str) -> SessionFiles {
         let key = session_key(session_id);
         let dir = sessions_dir(home);
-        SessionFiles {
-            events: dir.join(format!("{key}.jsonl")),
-            record: dir.join(format!("{key}.session.json")),
-            key,
-        }
+        SessionFiles { events: dir.join(format!("{key}.jsonl")), record: dir.join(format!("{key}.session.json")), key }
     }
 }
 
@@ -38,11 +34,7 @@ pub fn session_key(id: &str) -> String {
         && b.len() <= 128
         && b[0].is_ascii_alphanumeric()
         && b.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
-    if plain {
-        id.to_string()
-    } else {
-        format!("id-{}", hash::hex_of_parts(&[b]))
-    }
+    if plain { id.to_string() } else { format!("id-{}", hash::hex_of_parts(&[b])) }
 }
 
 /// The session of an agent that sent no id: one per agent and directory,
@@ -59,11 +51,7 @@ pub fn fallback_session_id(agent: &str, cwd: &Path) -> String {
     let digest = hash::hex_of_parts(&[agent.as_bytes(), cwd.as_os_str().as_encoded_bytes()]);
     let agent: String = agent.chars().filter(char::is_ascii_alphanumeric).take(16).collect();
     let agent = if agent.is_empty() { "unknown".to_string() } else { agent };
-    if name.is_empty() {
-        format!("{agent}-{}", &digest[..12])
-    } else {
-        format!("{agent}-{name}-{}", &digest[..12])
-    }
+    if name.is_empty() { format!("{agent}-{}", &digest[..12]) } else { format!("{agent}-{name}-{}", &digest[..12]) }
 }
 
 #[cfg(test)]
