@@ -24,7 +24,16 @@ fn try_write(home: &Path, message: &str) -> std::io::Result<()> {
     let dir = home.join("logs");
     fsutil::ensure_private_dir(&dir)?;
     let path = path(home);
-    let mut file = fsutil::open_append(&path)?;
+    let mut file = match fsutil::open_append(&path) {
+        Ok(file) => file,
+        // Something planted at the log path (a symlink, a FIFO): remove that
+        // entry itself, never what it points to, and start a fresh log.
+        Err(_) if fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) => {
+            fs::remove_file(&path)?;
+            fsutil::open_append(&path)?
+        }
+        Err(e) => return Err(e),
+    };
     if file.metadata()?.len() > MAX_BYTES {
         fs::rename(&path, dir.join("kaizen-hook.log.1"))?;
         file = fsutil::open_append(&path)?;

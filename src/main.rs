@@ -1,43 +1,41 @@
-//! kaizen-hook: the capture half of kaizen. See README.md.
-
-mod cli;
-mod cmd;
-mod config;
-mod enrich;
-mod event;
-mod fit;
-mod hash;
-mod input;
-mod lifecycle;
-mod log;
-mod recognize;
-mod redact;
-mod store;
-mod time;
-
 use clap::Parser;
+use kaizen_hook::{cli, cmd, config, log, recognize};
+use std::io::IsTerminal;
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::time::Instant;
 
-/// Words that mean a person is at the keyboard: errors may be shown then.
+/// Words that mean a person is at the keyboard: clap may print and exit then.
 const HUMAN_WORDS: &[&str] = &["help", "--help", "-h", "--version", "-V"];
 
 fn main() -> ExitCode {
     let started = Instant::now();
+    // A file-size limit must turn into a write error we can log, not a kill.
+    // SAFETY: setting a signal disposition to SIG_IGN at start-up, before any thread exists.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
-    let parsed = cli::Cli::try_parse_from(&args);
-    let (category, hook_args) = match parsed {
+    let (category, hook_args) = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli.command.hook(),
-        Err(e) if args.len() < 2 || HUMAN_WORDS.contains(&args[1].as_str()) => e.exit(),
+        Err(e) if is_person(&args) => e.exit(),
         Err(e) => {
-            let home = config::Config::from_env().home;
-            log::write(&home, &format!("arguments not understood, recording anyway: {}", e.kind()));
+            // An agent called us with arguments we do not know (or none):
+            // record anyway, and never answer with clap's exit status 2.
+            log::write(
+                &config::Config::from_env().home,
+                &format!("arguments not understood, recording anyway: {}", e.kind()),
+            );
             cli::salvage(&args)
         }
     };
     run_hook(category, hook_args, started);
     ExitCode::SUCCESS
+}
+
+fn is_person(args: &[String]) -> bool {
+    match args.get(1) {
+        Some(word) => HUMAN_WORDS.contains(&word.as_str()),
+        None => std::io::stdin().is_terminal(),
+    }
 }
 
 /// A hook run never fails in the agent's eyes: panics are caught and logged,

@@ -40,6 +40,13 @@ impl HookRun {
         if input.stdin_timed_out {
             problems.push("stdin still open at the deadline".into());
         }
+        if let Some(value) = input.value.as_ref().filter(|v| !v.is_object()) {
+            problems.push(format!("input is {}, not an object: recorded as a Hook event", recognize::type_name(value)));
+        }
+        if input.lossy {
+            problems.push("input had invalid UTF-8: replaced with U+FFFD".into());
+        }
+        problems.extend(observation.problems.iter().cloned());
         let outcome = record(&config, self, &input, &observation, deadline, &mut problems);
         if let Err(e) = outcome {
             problems.push(e);
@@ -82,6 +89,9 @@ fn record(
     let cwd = enrich::resolve_cwd(obs.cwd.as_deref());
     let session_id = obs.session_id.clone().unwrap_or_else(|| store::fallback_session_id(&obs.agent, &cwd));
     let files = SessionFiles::new(home, &session_id);
+    if files.key != session_id {
+        problems.push(format!("session id is not a plain file name: stored as {}", files.key));
+    }
     let first = std::fs::symlink_metadata(&files.events).is_err();
     // Leave a tenth of the budget for the lock and the write.
     let enrich_deadline = deadline - config.budget / 10;
@@ -150,7 +160,7 @@ fn record(
     payload.insert("recorded_ms".into(), json!(now));
     event.payload = Value::Object(payload);
     let line = serialize_within_cap(&mut event, config.event_cap)?;
-    events::append(&file, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
+    events::append(&file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
 
     let events_path = files.events.to_string_lossy();
     let stored = record::load(&files.record).unwrap_or_else(|e| {

@@ -69,6 +69,8 @@ pub struct Observation {
     pub transcript_path: Option<String>,
     pub parent_session_id: Option<String>,
     pub stop_reason: Option<String>,
+    /// Known fields that were present but unusable (wrong type, bad timestamp).
+    pub problems: Vec<String>,
 }
 
 const EVENT_NAME_KEYS: &[&str] = &["hook_event_name", "hookEventName", "agent_action_name", "hookName"];
@@ -143,7 +145,9 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
         .text(&["parent_conversation_id", "parent_session_id", "parentSessionId"])
         .filter(|parent| Some(parent) != session_id.as_ref());
 
+    let problems = unusable_fields(p);
     Observation {
+        problems,
         agent,
         registered_agent,
         sent_event_name,
@@ -162,6 +166,35 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
         transcript_path: f.text(&["transcript_path", "transcriptPath"]),
         parent_session_id,
         stop_reason,
+    }
+}
+
+/// Fields we rely on that hold something other than text or a number.
+fn unusable_fields(p: &Map<String, Value>) -> Vec<String> {
+    const CHECKED: &[&str] = &["cwd", "tool_name", "tool_use_id", "transcript_path", "model"];
+    let mut problems: Vec<String> = SESSION_KEYS
+        .iter()
+        .chain(EVENT_NAME_KEYS)
+        .chain(CHECKED)
+        .filter_map(|k| match p.get(*k)? {
+            Value::String(_) | Value::Number(_) | Value::Null => None,
+            other => Some(format!("field {k} ignored: {} is not text", type_name(other))),
+        })
+        .collect();
+    if let Some(ts) = p.get("timestamp").filter(|ts| crate::time::parse_timestamp(ts).is_none()) {
+        problems.push(format!("field timestamp ignored: {} is not a time", type_name(ts)));
+    }
+    problems
+}
+
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 

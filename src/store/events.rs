@@ -36,6 +36,8 @@ pub fn open_locked(path: &Path, deadline: Instant) -> io::Result<File> {
 
 pub struct Tail {
     pub next_seq: u64,
+    /// The file's length once a torn line is cut: where a failed append rolls back to.
+    pub len: u64,
     /// Bytes of a torn last line (a writer killed mid-write) that were cut off.
     pub torn_bytes: u64,
     /// The end of the file, whole lines only.
@@ -61,7 +63,7 @@ pub fn read_tail(file: &File) -> io::Result<Tail> {
         window.truncate(keep);
     }
     if window.is_empty() {
-        return Ok(Tail { next_seq: 0, torn_bytes, window });
+        return Ok(Tail { next_seq: 0, len, torn_bytes, window });
     }
     // The last line must be whole in the window to read its seq.
     while memrchr(b'\n', &window[..window.len() - 1]).is_none() && start > 0 {
@@ -71,7 +73,7 @@ pub fn read_tail(file: &File) -> io::Result<Tail> {
         Some(seq) => seq + 1,
         None => count_lines(file, len)?,
     };
-    Ok(Tail { next_seq, torn_bytes, window })
+    Ok(Tail { next_seq, len, torn_bytes, window })
 }
 
 fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
@@ -139,8 +141,12 @@ impl Tail {
     }
 }
 
-pub fn append(mut file: &File, line: &[u8]) -> io::Result<()> {
-    file.write_all(line)
+/// Appends one line; if the write fails part-way (disk full, file-size
+/// limit), the file is cut back to `len` so no partial line is left behind.
+pub fn append(mut file: &File, len: u64, line: &[u8]) -> io::Result<()> {
+    file.write_all(line).inspect_err(|_| {
+        let _ = file.set_len(len);
+    })
 }
 
 #[cfg(test)]
@@ -163,7 +169,7 @@ mod tests {
             "{\"session_id\":\"s\",\"seq\":0,\"ts_ms\":1000,\"ts_exact\":false,\"kind\":\"ToolCall\",\"source\":\"Hook\",\"tool\":\"Bash\",\"tool_call_id\":\"t1\",\"payload\":{\"input_hash\":\"aa\",\"recorded_ms\":1000}}\n",
             "{\"session_id\":\"s\",\"seq\":1,\"ts_ms\":1500,\"ts_exact\":false,\"kind\":\"ToolResult\",\"source\":\"Hook\",\"tool\":\"Bash\",\"tool_call_id\":\"t1\",\"payload\":{\"input_hash\":\"bb\",\"recorded_ms\":1500}}\n",
         );
-        let tail = Tail { next_seq: 2, torn_bytes: 0, window: window.as_bytes().to_vec() };
+        let tail = Tail { next_seq: 2, len: 0, torn_bytes: 0, window: window.as_bytes().to_vec() };
         assert_eq!(tail.tool_call_ts("t1"), Some(1000));
         assert_eq!(tail.tool_call_ts("t2"), None);
         assert!(tail.delivered_since("bb", 1400));

@@ -5,6 +5,7 @@
 #[path = "../../src/event.rs"]
 pub mod event;
 
+#[allow(unused_imports)]
 pub use event::{Event, EventKind, EventSource, SessionRecord, SessionStatus};
 use serde_json::Value;
 use std::io::Write;

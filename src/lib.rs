@@ -1,0 +1,22 @@
+//! kaizen-hook: the capture half of kaizen. Coding agents run it from their
+//! lifecycle hooks; it records each event into `$KAIZEN_HOME/sessions/`.
+//!
+//! The pipeline, one module each: `input` (stdin under a deadline, capped),
+//! `recognize` (agent, session, event, tool), `redact`, `enrich` (git, work
+//! tree, OS), `store` (locked append, session record), `lifecycle` (how an
+//! event changes the record). `cmd` holds one file per subcommand.
+
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod enrich;
+pub mod event;
+pub mod fit;
+pub mod hash;
+pub mod input;
+pub mod lifecycle;
+pub mod log;
+pub mod recognize;
+pub mod redact;
+pub mod store;
+pub mod time;
