@@ -31,6 +31,32 @@ pub enum Command {
     Subagent(HookArgs),
     /// Hook: any other event.
     Event(HookArgs),
+    /// Register the hooks in each agent's config (Claude Code, Cursor).
+    Install(InstallArgs),
+    /// Remove exactly the entries install added.
+    Uninstall(UninstallArgs),
+    /// Check that the hooks are registered, firing and writing.
+    Doctor,
+}
+
+#[derive(Args, Debug)]
+pub struct InstallArgs {
+    /// Only this agent (repeatable); default: every agent whose config directory exists.
+    #[arg(long = "agent")]
+    pub agents: Vec<String>,
+    /// Show the changes, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The binary to register (default: this one).
+    #[arg(long)]
+    pub binary: Option<std::path::PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct UninstallArgs {
+    /// Only this agent (repeatable); default: all.
+    #[arg(long = "agent")]
+    pub agents: Vec<String>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -46,8 +72,9 @@ pub struct HookArgs {
 }
 
 impl Command {
-    pub fn hook(self) -> (Category, HookArgs) {
-        match self {
+    /// The hook category and arguments, for the hook subcommands only.
+    pub fn hook(self) -> Result<(Category, HookArgs), Command> {
+        Ok(match self {
             Command::SessionStart(a) => (Category::SessionStart, a),
             Command::SessionEnd(a) => (Category::SessionEnd, a),
             Command::Prompt(a) => (Category::Prompt, a),
@@ -55,7 +82,8 @@ impl Command {
             Command::Stop(a) => (Category::Stop, a),
             Command::Subagent(a) => (Category::Subagent, a),
             Command::Event(a) => (Category::Event, a),
-        }
+            human => return Err(human),
+        })
     }
 }
 

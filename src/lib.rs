@@ -14,6 +14,7 @@ pub mod event;
 pub mod fit;
 pub mod hash;
 pub mod input;
+pub mod install;
 pub mod lifecycle;
 pub mod log;
 pub mod recognize;

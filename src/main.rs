@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 /// Words that mean a person is at the keyboard: clap may print and exit then.
-const HUMAN_WORDS: &[&str] = &["help", "--help", "-h", "--version", "-V"];
+const HUMAN_WORDS: &[&str] = &["help", "--help", "-h", "--version", "-V", "install", "uninstall", "doctor"];
 
 fn main() -> ExitCode {
     let started = Instant::now();
@@ -14,8 +14,9 @@ fn main() -> ExitCode {
     // SAFETY: setting a signal disposition to SIG_IGN at start-up, before any thread exists.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
-    let (category, hook_args) = match cli::Cli::try_parse_from(&args) {
-        Ok(cli) => cli.command.hook(),
+    let (category, hook_args) = match cli::Cli::try_parse_from(&args).map(|cli| cli.command.hook()) {
+        Ok(Ok(hook)) => hook,
+        Ok(Err(human)) => return run_human(human),
         Err(e) if is_person(&args) => e.exit(),
         Err(e) => {
             // An agent called us with arguments we do not know (or none):
@@ -29,6 +30,17 @@ fn main() -> ExitCode {
     };
     run_hook(category, hook_args, started);
     ExitCode::SUCCESS
+}
+
+fn run_human(command: cli::Command) -> ExitCode {
+    match command {
+        cli::Command::Install(a) => {
+            cmd::install::Install { agents: a.agents, dry_run: a.dry_run, binary: a.binary }.run()
+        }
+        cli::Command::Uninstall(a) => cmd::uninstall::Uninstall { agents: a.agents }.run(),
+        cli::Command::Doctor => cmd::doctor::Doctor.run(),
+        hook => unreachable!("{} is a hook subcommand", std::any::type_name_of_val(&hook)),
+    }
 }
 
 fn is_person(args: &[String]) -> bool {

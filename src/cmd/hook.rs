@@ -81,6 +81,9 @@ fn record(
     deadline: Instant,
     problems: &mut Vec<String>,
 ) -> Result<(), String> {
+    if reaches_cursor_twice(run, obs) {
+        return Ok(()); // Cursor's own kaizen entry records this event
+    }
     let home = &config.home;
     ensure_home(home).map_err(|e| format!("cannot use KAIZEN_HOME {}: {e}", home.display()))?;
     let sessions = store::sessions_dir(home);
@@ -181,6 +184,18 @@ fn record(
     }
     drop(file); // releases the lock
     Ok(())
+}
+
+/// Cursor also runs the hooks in `~/.claude/settings.json`. A Cursor payload
+/// reaching our Claude Code entry is left to our Cursor entry when
+/// `~/.cursor/hooks.json` has one for this event.
+fn reaches_cursor_twice(run: &HookRun, obs: &Observation) -> bool {
+    let via_claude = obs.agent == "cursor" && run.agent.as_deref() == Some("claude");
+    via_claude
+        && match (crate::config::home_dir(), obs.sent_event_name.as_deref()) {
+            (Some(home), Some(event)) => crate::install::cursor::records_event(&home, event),
+            _ => false,
+        }
 }
 
 /// `KAIZEN_HOME` may itself be a symlink the user chose; what is inside it may not.

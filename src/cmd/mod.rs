@@ -1,3 +1,6 @@
 //! One file per subcommand.
 
+pub mod doctor;
 pub mod hook;
+pub mod install;
+pub mod uninstall;

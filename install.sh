@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds kaizen-hook, installs it, and registers it with the coding agents.
+#   ./install.sh                      every agent whose config directory exists
+#   ./install.sh --agent cursor       only Cursor (repeatable)
+#   ./install.sh --dry-run            show what would change in the agents' configs
+# KAIZEN_BIN_DIR chooses where the binary goes (default ~/.local/bin).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+bin_dir="${KAIZEN_BIN_DIR:-$HOME/.local/bin}"
+echo "building kaizen-hook (release)..."
+cargo build --release --locked --quiet
+mkdir -p "$bin_dir"
+# Install under a temporary name, then rename: a hook running right now keeps its binary.
+install -m 0755 target/release/kaizen-hook "$bin_dir/.kaizen-hook.new"
+mv -f "$bin_dir/.kaizen-hook.new" "$bin_dir/kaizen-hook"
+echo "installed $bin_dir/kaizen-hook"
+
+"$bin_dir/kaizen-hook" install "$@"
+
+case ":$PATH:" in
+  *":$bin_dir:"*) ;;
+  *) echo "note: $bin_dir is not on your PATH; the hooks use the absolute path, so they work anyway" ;;
+esac
+echo "check it any time with: $bin_dir/kaizen-hook doctor"

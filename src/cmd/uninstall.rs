@@ -1,0 +1,61 @@
+//! `kaizen-hook uninstall`: removes exactly our entries. When what remains is
+//! the settings as they were before install, the original bytes come back.
+
+use crate::install::{self, Target, config_file::ConfigFile};
+use std::path::Path;
+use std::process::ExitCode;
+
+pub struct Uninstall {
+    pub agents: Vec<String>,
+}
+
+impl Uninstall {
+    pub fn run(&self) -> ExitCode {
+        let Some(home) = crate::config::home_dir() else {
+            eprintln!("kaizen-hook uninstall: HOME is not set");
+            return ExitCode::FAILURE;
+        };
+        let targets: Vec<&Target> = if self.agents.is_empty() {
+            install::TARGETS.iter().collect()
+        } else {
+            match super::install::chosen_targets(&self.agents, &home) {
+                Ok(targets) => targets,
+                Err(e) => {
+                    eprintln!("kaizen-hook uninstall: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        };
+        let mut ok = true;
+        for target in targets {
+            match uninstall_one(target, &home) {
+                Ok(message) => println!("{}: {message}", target.agent),
+                Err(e) => {
+                    println!("{}: {e}", target.agent);
+                    ok = false;
+                }
+            }
+        }
+        if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    }
+}
+
+fn uninstall_one(target: &Target, home: &Path) -> Result<String, String> {
+    let path = target.path(home);
+    if !path.exists() {
+        return Ok(format!("nothing to remove ({} does not exist)", path.display()));
+    }
+    let file = ConfigFile::load(&path)?;
+    let mut value = file.value.clone();
+    let removed = (target.unregister)(&mut value);
+    if removed == 0 {
+        return Ok(format!("nothing to remove in {}", path.display()));
+    }
+    let original = std::fs::read(file.backup_path()).ok().filter(|bytes| {
+        serde_json::from_slice(bytes).is_ok_and(|before| install::same_settings(&before, &value))
+    });
+    let restored = original.is_some();
+    file.write(&original.unwrap_or_else(|| file.render(&value)))?;
+    let how = if restored { "; the file is back to its state before install" } else { "" };
+    Ok(format!("removed {removed} entries from {}{how}", path.display()))
+}

@@ -1,0 +1,121 @@
+//! Registering kaizen-hook in the agents' own config files. One file per
+//! config format; `TARGETS` lists the agents `install` knows. Our entries are
+//! recognised by the program they run (`.../kaizen-hook`), so installing
+//! again updates them in place and uninstalling removes exactly them.
+
+pub mod claude;
+pub mod config_file;
+pub mod cursor;
+pub mod diff;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The per-hook timeout we register, in seconds: a run takes milliseconds and
+/// gives up by itself after `KAIZEN_HOOK_BUDGET_MS`; this only bounds the worst case.
+pub const TIMEOUT_SECONDS: u64 = 5;
+
+pub struct Target {
+    pub agent: &'static str,
+    /// The agent's config directory under the user's home; it existing means the agent is there.
+    pub dir: fn(&Path) -> PathBuf,
+    pub file: &'static str,
+    /// Adds or updates our entries; fails, changing nothing, on a shape it cannot safely edit.
+    pub register: fn(&mut Value, &Registration) -> Result<(), String>,
+    /// Removes our entries; returns how many.
+    pub unregister: fn(&mut Value) -> usize,
+    /// The events where we are registered, with the command registered there.
+    pub registered: fn(&Value) -> Vec<(String, String)>,
+    /// How many events `register` adds.
+    pub event_count: usize,
+}
+
+pub const TARGETS: &[Target] = &[claude::TARGET, cursor::TARGET];
+
+impl Target {
+    pub fn path(&self, home: &Path) -> PathBuf {
+        (self.dir)(home).join(self.file)
+    }
+}
+
+pub fn target(agent: &str) -> Option<&'static Target> {
+    TARGETS.iter().find(|t| t.agent == agent)
+}
+
+pub struct Registration {
+    pub binary: PathBuf,
+}
+
+impl Registration {
+    /// `/abs/kaizen-hook tool-use --agent claude`, quoted for `sh -c` when needed.
+    pub fn command(&self, subcommand: &str, agent: &str) -> String {
+        format!("{} {subcommand} --agent {agent}", shell_quote(&self.binary.to_string_lossy()))
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%".contains(&b)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The program a registered command runs: its first word, unquoted.
+pub fn program_of(command: &str) -> String {
+    let command = command.trim_start();
+    match command.strip_prefix('\'') {
+        Some(rest) => rest.split('\'').next().unwrap_or_default().to_string(),
+        None => match command.strip_prefix('"') {
+            Some(rest) => rest.split('"').next().unwrap_or_default().to_string(),
+            None => command.split_whitespace().next().unwrap_or_default().to_string(),
+        },
+    }
+}
+
+/// A command that runs a `kaizen-hook` binary, wherever it is installed.
+pub fn is_ours(command: &str) -> bool {
+    Path::new(&program_of(command)).file_name().is_some_and(|name| name == "kaizen-hook")
+}
+
+/// Two settings values that differ only by empty hook containers (which our
+/// registration may have created) are the same settings.
+pub fn same_settings(a: &Value, b: &Value) -> bool {
+    fn strip(v: &Value) -> Value {
+        let mut v = v.clone();
+        if let Some(map) = v.as_object_mut() {
+            let empty = match map.get_mut("hooks") {
+                Some(Value::Object(hooks)) => {
+                    hooks.retain(|_, list| !matches!(list, Value::Array(a) if a.is_empty()));
+                    hooks.is_empty()
+                }
+                Some(Value::Null) => true,
+                _ => false,
+            };
+            if empty {
+                map.remove("hooks");
+                if map.get("version") == Some(&Value::from(1)) && map.len() == 1 {
+                    map.remove("version");
+                }
+            }
+        }
+        v
+    }
+    strip(a) == strip(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_quoted_and_recognised() {
+        let plain = Registration { binary: "/home/u/.local/bin/kaizen-hook".into() };
+        assert_eq!(plain.command("stop", "claude"), "/home/u/.local/bin/kaizen-hook stop --agent claude");
+        let spaced = Registration { binary: "/Users/J Doe/bin/kaizen-hook".into() };
+        let cmd = spaced.command("stop", "cursor");
+        assert_eq!(cmd, "'/Users/J Doe/bin/kaizen-hook' stop --agent cursor");
+        assert!(is_ours(&cmd) && is_ours("kaizen-hook stop") && is_ours("\"/x y/kaizen-hook\" event"));
+        assert!(!is_ours("/usr/bin/other-hook kaizen-hook") && !is_ours("kaizen-hook-old stop") && !is_ours(""));
+    }
+}
