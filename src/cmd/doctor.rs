@@ -133,7 +133,12 @@ fn check_last_event(home: &Path, report: &mut Report) {
         Some((when, path)) => {
             let ms = when.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
             let ago = time::now_ms().saturating_sub(ms) / 1000;
-            report.ok(format!("last event recorded {} ago ({}, {})", human_age(ago), time::format_utc(ms), name(&path)));
+            report.ok(format!(
+                "last event recorded {} ago ({}, {})",
+                human_age(ago),
+                time::format_utc(ms),
+                name(&path)
+            ));
         }
         None if report.registered_somewhere => {
             report.note("no event recorded yet: start a session in a registered agent")

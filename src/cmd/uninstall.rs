@@ -51,9 +51,9 @@ fn uninstall_one(target: &Target, home: &Path) -> Result<String, String> {
     if removed == 0 {
         return Ok(format!("nothing to remove in {}", path.display()));
     }
-    let original = std::fs::read(file.backup_path()).ok().filter(|bytes| {
-        serde_json::from_slice(bytes).is_ok_and(|before| install::same_settings(&before, &value))
-    });
+    let original = std::fs::read(file.backup_path())
+        .ok()
+        .filter(|bytes| serde_json::from_slice(bytes).is_ok_and(|before| install::same_settings(&before, &value)));
     let restored = original.is_some();
     file.write(&original.unwrap_or_else(|| file.render(&value)))?;
     let how = if restored { "; the file is back to its state before install" } else { "" };
