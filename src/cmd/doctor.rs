@@ -7,7 +7,7 @@ use crate::store::{self, fsutil};
 use crate::{log, time};
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 pub struct Doctor;
@@ -170,6 +170,6 @@ fn human_age(secs: u64) -> String {
     }
 }
 
-fn name(path: &PathBuf) -> String {
+fn name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
