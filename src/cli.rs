@@ -37,6 +37,35 @@ pub enum Command {
     Uninstall(UninstallArgs),
     /// Check that the hooks are registered, firing and writing.
     Doctor,
+    /// List recorded sessions, newest first.
+    Sessions(SessionsArgs),
+    /// Show one session: header, timeline, tool summary.
+    Show(ShowArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SessionsArgs {
+    /// Only this agent's sessions.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Only sessions in this directory (or below it).
+    #[arg(long)]
+    pub workspace: Option<String>,
+    /// Only sessions active in this long: 30m, 2h, 7d, 2w.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Machine-readable output (stable; see README).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// A session id, or a unique prefix of one.
+    pub id: String,
+    /// Machine-readable output (stable; see README).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

@@ -19,5 +19,6 @@ pub mod lifecycle;
 pub mod log;
 pub mod recognize;
 pub mod redact;
+pub mod report;
 pub mod store;
 pub mod time;

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 /// Words that mean a person is at the keyboard: clap may print and exit then.
-const HUMAN_WORDS: &[&str] = &["help", "--help", "-h", "--version", "-V", "install", "uninstall", "doctor"];
+const HUMAN_WORDS: &[&str] =
+    &["help", "--help", "-h", "--version", "-V", "install", "uninstall", "doctor", "sessions", "show"];
 
 fn main() -> ExitCode {
     let started = Instant::now();
@@ -39,6 +40,10 @@ fn run_human(command: cli::Command) -> ExitCode {
         }
         cli::Command::Uninstall(a) => cmd::uninstall::Uninstall { agents: a.agents }.run(),
         cli::Command::Doctor => cmd::doctor::Doctor.run(),
+        cli::Command::Sessions(a) => {
+            cmd::sessions::Sessions { agent: a.agent, workspace: a.workspace, since: a.since, json: a.json }.run()
+        }
+        cli::Command::Show(a) => cmd::show::Show { id: a.id, json: a.json }.run(),
         hook => unreachable!("{} is a hook subcommand", std::any::type_name_of_val(&hook)),
     }
 }

@@ -158,6 +158,22 @@ fn record(
             payload.insert("latency_source".into(), json!("hook"));
         }
     }
+    let mut totals = tail.totals();
+    match obs.phase {
+        Phase::ToolCall => totals.tool_calls += 1,
+        // A result whose call was not recorded (only post hooks registered) is a call too.
+        Phase::ToolResult | Phase::ToolFailure
+            if event.tool_call_id.as_deref().and_then(|id| tail.tool_call_ts(id)).is_none() =>
+        {
+            totals.tool_calls += 1
+        }
+        _ => {}
+    }
+    if event.kind == crate::event::EventKind::Error {
+        totals.errors += 1;
+    }
+    payload.insert(events::TOOL_CALLS_KEY.into(), json!(totals.tool_calls));
+    payload.insert(events::ERRORS_KEY.into(), json!(totals.errors));
     // Last, and in this order: how later runs recognise a repeated delivery.
     payload.insert("input_hash".into(), json!(input.hash));
     payload.insert("recorded_ms".into(), json!(now));

@@ -3,4 +3,6 @@
 pub mod doctor;
 pub mod hook;
 pub mod install;
+pub mod sessions;
+pub mod show;
 pub mod uninstall;

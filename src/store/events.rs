@@ -115,7 +115,77 @@ fn number_after(haystack: &[u8], key: &[u8]) -> Option<u64> {
     std::str::from_utf8(&haystack[at..at + digits]).ok()?.parse().ok()
 }
 
+/// Running totals every line carries, so a session's counts are in its last line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub tool_calls: u64,
+    pub errors: u64,
+}
+
+pub const TOOL_CALLS_KEY: &str = "session_tool_calls";
+pub const ERRORS_KEY: &str = "session_errors";
+
+impl Totals {
+    /// Totals from the end of a line we wrote: ours come last in the payload,
+    /// after the input, so the last occurrence of each key is ours.
+    pub fn of_line(line: &[u8]) -> Totals {
+        let last = |key: &str| {
+            let needle = format!("\"{key}\":");
+            memmem::rfind(line, needle.as_bytes()).and_then(|at| number_after(&line[at..], needle.as_bytes()))
+        };
+        Totals { tool_calls: last(TOOL_CALLS_KEY).unwrap_or(0), errors: last(ERRORS_KEY).unwrap_or(0) }
+    }
+}
+
+/// The last complete line of a session file, read-only and bounded: for
+/// readers, who must not wait for the lock and skip a torn tail.
+pub fn last_line(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut start = len.saturating_sub(8192);
+    let mut window = read_at(&file, start, len - start)?;
+    let end = match memrchr(b'\n', &window) {
+        Some(end) => end,
+        None if start == 0 => return Ok(None),
+        None => return last_line_slow(&file, len),
+    };
+    window.truncate(end);
+    while memrchr(b'\n', &window).is_none() && start > 0 {
+        if len - start > 8 * TAIL_WINDOW {
+            return Ok(None); // a last line this long is not one we wrote
+        }
+        (start, window) = extend_back(&file, start, window)?;
+    }
+    let line_start = memrchr(b'\n', &window).map_or(0, |i| i + 1);
+    Ok(Some(window[line_start..].to_vec()))
+}
+
+fn last_line_slow(file: &File, len: u64) -> io::Result<Option<Vec<u8>>> {
+    let all = read_at(file, 0, len)?;
+    let end = match memrchr(b'\n', &all) {
+        Some(end) => end,
+        None => return Ok(None),
+    };
+    let start = memrchr(b'\n', &all[..end]).map_or(0, |i| i + 1);
+    Ok(Some(all[start..end].to_vec()))
+}
+
+pub fn seq_of_line(line: &[u8]) -> Option<u64> {
+    number_after(line, b"\"seq\":")
+}
+
+pub fn ts_of_line(line: &[u8]) -> Option<u64> {
+    number_after(line, b"\"ts_ms\":")
+}
+
 impl Tail {
+    /// The running totals of the newest line.
+    pub fn totals(&self) -> Totals {
+        let body = self.window.strip_suffix(b"\n").unwrap_or(&self.window);
+        let start = memrchr(b'\n', body).map_or(0, |i| i + 1);
+        Totals::of_line(&body[start..])
+    }
+
     /// An event with this delivery hash was recorded at or after `since_ms`.
     pub fn delivered_since(&self, input_hash: &str, since_ms: u64) -> bool {
         let needle = format!("\"input_hash\":\"{input_hash}\",\"recorded_ms\":");

@@ -1,0 +1,253 @@
+//! `kaizen-hook show <id>`: one session's header, timeline and summary.
+
+use crate::config::Config;
+use crate::event::{Event, EventKind, SessionRecord};
+use crate::report::{self, style::Style, summary::summary};
+use crate::store;
+use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub struct Show {
+    pub id: String,
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Step {
+    seq: u64,
+    ts_ms: u64,
+    offset_ms: u64,
+    kind: EventKind,
+    r#type: String,
+    tool: Option<String>,
+    tool_call_id: Option<String>,
+    latency_ms: Option<u32>,
+    error: bool,
+    summary: String,
+}
+
+#[derive(Serialize, Default)]
+struct ToolStats {
+    tool: String,
+    calls: u64,
+    errors: u64,
+    total_latency_ms: u64,
+    max_latency_ms: u64,
+}
+
+impl Show {
+    pub fn run(&self) -> ExitCode {
+        let config = Config::from_env();
+        let key = match resolve(&store::sessions_dir(&config.home), &self.id) {
+            Ok(key) => key,
+            Err(e) => {
+                eprintln!("kaizen-hook show: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let dir = store::sessions_dir(&config.home);
+        let record: Option<SessionRecord> =
+            std::fs::read(dir.join(format!("{key}.session.json"))).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let (events, skipped) = read_events(&dir.join(format!("{key}.jsonl")));
+        let start = events.first().map_or(0, |e| e.ts_ms);
+        let steps: Vec<Step> = events
+            .iter()
+            .map(|e| Step {
+                seq: e.seq,
+                ts_ms: e.ts_ms,
+                offset_ms: e.ts_ms.saturating_sub(start),
+                kind: e.kind.clone(),
+                r#type: e.payload["type"].as_str().unwrap_or("unknown").to_string(),
+                tool: e.tool.clone(),
+                tool_call_id: e.tool_call_id.clone(),
+                latency_ms: e.latency_ms,
+                error: e.kind == EventKind::Error,
+                summary: report::style::one_line(&summary(e), 300),
+            })
+            .collect();
+        let tools = tool_stats(&steps);
+        let mut slowest: Vec<&Step> = steps.iter().filter(|s| s.latency_ms.is_some()).collect();
+        slowest.sort_by_key(|s| std::cmp::Reverse(s.latency_ms));
+        slowest.truncate(5);
+        if self.json {
+            let out = json!({"key": key, "session": record, "events": steps.len(), "skipped_lines": skipped,
+                             "timeline": steps, "tools": tools, "slowest": slowest});
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        } else {
+            let style = Style::detect();
+            print_header(&key, record.as_ref(), &events, &style);
+            print_timeline(&steps, &style);
+            print_summary(&tools, &slowest, &style);
+        }
+        if skipped > 0 {
+            eprintln!("skipped {skipped} unreadable line(s) in {key}.jsonl (a torn or partial write)");
+        }
+        ExitCode::SUCCESS
+    }
+}
+
+/// A session key from an exact key or id, or a unique prefix of one.
+fn resolve(dir: &Path, wanted: &str) -> Result<String, String> {
+    let keys: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|_| format!("no sessions recorded in {}", dir.display()))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".jsonl").map(String::from))
+        .collect();
+    if wanted.is_empty() {
+        return Err("give a session id or a prefix of one".into());
+    }
+    let key = store::session_key(wanted);
+    if keys.contains(&key) {
+        return Ok(key);
+    }
+    let mut matches: Vec<&String> = keys.iter().filter(|k| k.starts_with(wanted)).collect();
+    matches.sort();
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(format!("no session matches {wanted:?} (see `kaizen-hook sessions`)")),
+        many => Err(format!(
+            "{wanted:?} matches {} sessions: {}",
+            many.len(),
+            many.iter().take(5).map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+/// The events that parse, and how many lines did not.
+fn read_events(path: &Path) -> (Vec<Event>, usize) {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let mut events = Vec::new();
+    let mut skipped = 0;
+    let complete = bytes.ends_with(b"\n");
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    lines.pop(); // after the final newline, or a partial last line
+    if !complete && !bytes.is_empty() {
+        skipped += 1;
+    }
+    for line in lines.into_iter().filter(|l| !l.is_empty()) {
+        match serde_json::from_slice::<Event>(line) {
+            Ok(event) => events.push(event),
+            Err(_) => skipped += 1,
+        }
+    }
+    (events, skipped)
+}
+
+fn tool_stats(steps: &[Step]) -> Vec<ToolStats> {
+    let mut by_tool: BTreeMap<String, ToolStats> = BTreeMap::new();
+    let mut called = std::collections::HashSet::new();
+    for step in steps {
+        let Some(tool) = &step.tool else { continue };
+        let stats =
+            by_tool.entry(tool.clone()).or_insert_with(|| ToolStats { tool: tool.clone(), ..Default::default() });
+        // As in the sessions list: a result whose call was not recorded is a call.
+        let first_sight = step.tool_call_id.as_ref().is_none_or(|id| called.insert(id.clone()));
+        match step.kind {
+            EventKind::ToolCall => stats.calls += 1,
+            EventKind::ToolResult if first_sight => stats.calls += 1,
+            EventKind::Error => {
+                stats.errors += 1;
+                stats.calls += u64::from(first_sight);
+            }
+            _ => {}
+        }
+        if let Some(ms) = step.latency_ms {
+            stats.total_latency_ms += u64::from(ms);
+            stats.max_latency_ms = stats.max_latency_ms.max(u64::from(ms));
+        }
+    }
+    let mut tools: Vec<ToolStats> = by_tool.into_values().collect();
+    tools.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.tool.cmp(&b.tool)));
+    tools
+}
+
+fn print_header(key: &str, record: Option<&SessionRecord>, events: &[Event], style: &Style) {
+    let Some(r) = record else {
+        println!("{} {key} (no session record)", style.bold("session"));
+        return;
+    };
+    let short = |c: &Option<String>| c.as_deref().map_or("-".to_string(), |c| c.chars().take(10).collect());
+    let yes_no = |d: Option<bool>| d.map_or("?", |d| if d { "dirty" } else { "clean" });
+    let end = r.ended_at_ms.or(events.last().map(|e| e.ts_ms)).unwrap_or(r.started_at_ms);
+    println!("{} {}  {}", style.bold("session"), r.id, style.dim(&format!("({key})")));
+    let version = r.agent_version.as_deref().map(|v| format!(" {v}")).unwrap_or_default();
+    println!("  agent      {}{version}   model {}", r.agent, r.model.as_deref().unwrap_or("-"));
+    println!("  workspace  {}   branch {}", r.workspace, r.branch.as_deref().unwrap_or("-"));
+    println!(
+        "  commits    {} → {}   {} → {}",
+        short(&r.start_commit),
+        short(&r.end_commit),
+        yes_no(r.dirty_start),
+        yes_no(r.dirty_end)
+    );
+    let files = r.repo_file_count.map_or("-".into(), |f| f.to_string());
+    let loc = r.repo_total_loc.map_or("-".into(), |l| l.to_string());
+    println!(
+        "  repo       {files} files, {loc} lines   {}/{}",
+        r.os.as_deref().unwrap_or("-"),
+        r.arch.as_deref().unwrap_or("-")
+    );
+    println!(
+        "  status     {:?}   started {}   duration {}   {} events",
+        r.status,
+        report::local_time(r.started_at_ms),
+        report::duration(end.saturating_sub(r.started_at_ms)),
+        events.len()
+    );
+    println!("  trace      {}", r.trace_path);
+}
+
+fn print_timeline(steps: &[Step], style: &Style) {
+    println!("\n{}", style.bold("timeline"));
+    for s in steps {
+        let latency = s.latency_ms.map_or(String::new(), |ms| report::duration(u64::from(ms)));
+        let what = match (&s.kind, &s.tool) {
+            (EventKind::Lifecycle | EventKind::Hook, _) => s.r#type.clone(),
+            (_, Some(tool)) => tool.clone(),
+            _ => s.r#type.clone(),
+        };
+        let mark = if s.error { "!" } else { " " };
+        let line = format!(
+            "{mark} +{:<8} {:<10} {:<18} {:>8}  {}",
+            report::duration(s.offset_ms),
+            format!("{:?}", s.kind),
+            report::style::one_line(&what, 18),
+            latency,
+            s.summary
+        );
+        let line = style.fit(&line);
+        println!("{}", if s.error { style.red(&line) } else { line });
+    }
+}
+
+fn print_summary(tools: &[ToolStats], slowest: &[&Step], style: &Style) {
+    if tools.is_empty() {
+        return;
+    }
+    println!("\n{}", style.bold("tools"));
+    for t in tools {
+        let errors = if t.errors > 0 { style.red(&format!("{} failed", t.errors)) } else { String::new() };
+        println!(
+            "  {:<18} {:>4} calls  total {:>8}  max {:>8}  {errors}",
+            report::style::one_line(&t.tool, 18),
+            t.calls,
+            report::duration(t.total_latency_ms),
+            report::duration(t.max_latency_ms)
+        );
+    }
+    if !slowest.is_empty() {
+        println!("\n{}", style.bold("slowest"));
+        for s in slowest {
+            let line = format!(
+                "  {:>8}  {:<18} {}",
+                report::duration(u64::from(s.latency_ms.unwrap_or(0))),
+                report::style::one_line(s.tool.as_deref().unwrap_or("-"), 18),
+                s.summary
+            );
+            println!("{}", style.fit(&line));
+        }
+    }
+}

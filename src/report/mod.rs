@@ -1,0 +1,167 @@
+//! Reading what was recorded, for people and scripts: session rows from the
+//! records and the last line of each events file (never whole event files),
+//! and the small formatting helpers the report commands share.
+
+pub mod style;
+pub mod summary;
+
+use crate::event::{SessionRecord, SessionStatus};
+use crate::store::{self, events};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// One session as `kaizen-hook sessions --json` prints it. Field names are stable.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionRow {
+    pub id: String,
+    pub key: String,
+    pub agent: String,
+    pub model: Option<String>,
+    pub workspace: String,
+    pub repo: String,
+    pub branch: Option<String>,
+    pub status: SessionStatus,
+    pub started_at_ms: u64,
+    pub ended_at_ms: Option<u64>,
+    pub last_event_ms: Option<u64>,
+    pub duration_ms: u64,
+    pub events: u64,
+    pub tool_calls: u64,
+    pub errors: u64,
+    pub start_commit: Option<String>,
+    pub end_commit: Option<String>,
+    pub dirty_start: Option<bool>,
+    pub dirty_end: Option<bool>,
+}
+
+pub struct Loaded {
+    pub rows: Vec<SessionRow>,
+    /// Records that could not be read, by file name.
+    pub skipped: Vec<String>,
+}
+
+/// Every session under `home`, newest first.
+pub fn load_sessions(home: &Path) -> Loaded {
+    let dir = store::sessions_dir(home);
+    let mut rows = Vec::new();
+    let mut skipped = Vec::new();
+    for path in record_files(&dir) {
+        let key = key_of(&path);
+        match std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<SessionRecord>(&b).map_err(|e| e.to_string()))
+        {
+            Ok(record) => rows.push(row(&dir, key, record)),
+            Err(e) => skipped.push(format!("{} ({e})", path.display())),
+        }
+    }
+    rows.sort_by(|a, b| b.started_at_ms.cmp(&a.started_at_ms).then_with(|| a.key.cmp(&b.key)));
+    Loaded { rows, skipped }
+}
+
+fn record_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".session.json"))
+        .collect()
+}
+
+pub fn key_of(record_path: &Path) -> String {
+    let name = record_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    name.trim_end_matches(".session.json").to_string()
+}
+
+fn row(dir: &Path, key: String, r: SessionRecord) -> SessionRow {
+    let last = events::last_line(&dir.join(format!("{key}.jsonl"))).ok().flatten();
+    let (events, last_event_ms, totals) = match &last {
+        Some(line) => {
+            (events::seq_of_line(line).map_or(0, |s| s + 1), events::ts_of_line(line), events::Totals::of_line(line))
+        }
+        None => (0, None, events::Totals::default()),
+    };
+    let end = r.ended_at_ms.or(last_event_ms).unwrap_or(r.started_at_ms);
+    SessionRow {
+        repo: repo_name(&r.workspace),
+        duration_ms: end.saturating_sub(r.started_at_ms),
+        id: r.id,
+        key,
+        agent: r.agent,
+        model: r.model,
+        workspace: r.workspace,
+        branch: r.branch,
+        status: r.status,
+        started_at_ms: r.started_at_ms,
+        ended_at_ms: r.ended_at_ms,
+        last_event_ms,
+        events,
+        tool_calls: totals.tool_calls,
+        errors: totals.errors,
+        start_commit: r.start_commit,
+        end_commit: r.end_commit,
+        dirty_start: r.dirty_start,
+        dirty_end: r.dirty_end,
+    }
+}
+
+pub fn repo_name(workspace: &str) -> String {
+    Path::new(workspace).file_name().map_or_else(|| workspace.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// `1h02m`, `3m04s`, `12.3s`, `850ms`.
+pub fn duration(ms: u64) -> String {
+    match ms {
+        0..=999 => format!("{ms}ms"),
+        1000..=59_999 => format!("{:.1}s", ms as f64 / 1000.0),
+        60_000..=3_599_999 => format!("{}m{:02}s", ms / 60_000, ms / 1000 % 60),
+        _ => format!("{}h{:02}m", ms / 3_600_000, ms / 60_000 % 60),
+    }
+}
+
+/// `2h`, `30m`, `45s`, `7d`, `2w`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return None,
+    };
+    n.checked_mul(seconds)?.checked_mul(1000)
+}
+
+/// Local time, `2026-11-24 13:18`.
+pub fn local_time(ms: u64) -> String {
+    let secs = (ms / 1000) as libc::time_t;
+    // SAFETY: localtime_r writes into the zeroed struct we own.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    if unsafe { libc::localtime_r(&secs, &mut tm) }.is_null() {
+        return crate::time::format_utc(ms);
+    }
+    format!("{:04}-{:02}-{:02} {:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration(850), "850ms");
+        assert_eq!(duration(12_345), "12.3s");
+        assert_eq!(duration(184_000), "3m04s");
+        assert_eq!(duration(3_720_000), "1h02m");
+        assert_eq!(parse_duration("2h"), Some(7_200_000));
+        assert_eq!(parse_duration("90"), Some(90_000));
+        assert_eq!(parse_duration("1w"), Some(604_800_000));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("5y"), None);
+    }
+}
