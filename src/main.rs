@@ -1,6 +1,13 @@
+//! Entry point. `#![no_main]`: every hook run is a fresh process, and std's
+//! runtime start-up (which parses /proc/self/maps to guard the main thread's
+//! stack) is a tenth of a run's instructions. The two parts of it that matter
+//! here are done by hand in `prepare_process`.
+#![no_main]
+
 use clap::Parser;
 use kaizen_hook::{cli, cmd, config, log, recognize};
-use std::io::IsTerminal;
+use std::ffi::{c_char, c_int};
+use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -9,23 +16,46 @@ use std::time::Instant;
 const HUMAN_WORDS: &[&str] =
     &["help", "--help", "-h", "--version", "-V", "install", "uninstall", "doctor", "sessions", "show"];
 
-fn main() -> ExitCode {
+#[unsafe(no_mangle)]
+pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     let started = Instant::now();
-    // A file-size limit must turn into a write error we can log, not a kill.
-    // SAFETY: setting a signal disposition to SIG_IGN at start-up, before any thread exists.
-    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    prepare_process();
+    // A panic must never cross this extern "C" boundary (that aborts with a signal).
+    let code = panic::catch_unwind(|| run(started)).unwrap_or(ExitCode::SUCCESS);
+    let _ = std::io::stdout().flush();
+    if code == ExitCode::SUCCESS { 0 } else { 1 }
+}
+
+/// What std's start-up would have done that we rely on: writes to a closed
+/// pipe are errors, not a SIGPIPE kill; a file-size limit is an error, not a
+/// SIGXFSZ kill; and fds 0-2 are open, so no file we open becomes "stdout".
+fn prepare_process() {
+    // SAFETY: plain libc calls at start-up, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        for fd in 0..3 {
+            if libc::fcntl(fd, libc::F_GETFD) == -1 {
+                libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            }
+        }
+    }
+}
+
+fn run(started: Instant) -> ExitCode {
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let (category, hook_args) = match cli::Cli::try_parse_from(&args).map(|cli| cli.command.hook()) {
         Ok(Ok(hook)) => hook,
         Ok(Err(human)) => return run_human(human),
-        Err(e) if is_person(&args) => e.exit(),
+        Err(e) if is_person(&args) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
         Err(e) => {
             // An agent called us with arguments we do not know (or none):
             // record anyway, and never answer with clap's exit status 2.
-            log::write(
-                &config::Config::from_env().home,
-                &format!("arguments not understood, recording anyway: {}", e.kind()),
-            );
+            let home = config::Config::from_env().home;
+            log::write(&home, &format!("arguments not understood, recording anyway: {}", e.kind()));
             cli::salvage(&args)
         }
     };

@@ -404,3 +404,39 @@ fn no_arguments_or_unknown_arguments_still_exit_zero() {
     }
     assert!(env.log().contains("arguments not understood"));
 }
+
+#[test]
+fn closed_stdio_never_becomes_a_session_file() {
+    let env = Env::new();
+    let mut cmd = env.command(&["tool-use", "--agent", "cursor"]);
+    // SAFETY: close(2) on our own descriptors in the child, before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(1);
+            libc::close(2);
+            Ok(())
+        });
+    }
+    let out = env.run_with(cmd, env.fixture("cursor", "preToolUse").to_string().as_bytes());
+    assert!(out.status.success());
+    let events = env.events("8f3c2a1e-5b7d-4e9a-9c21-3d4f5a6b7c8d");
+    assert_eq!(events.len(), 1, "the neutral reply did not land in the session file");
+}
+
+#[test]
+fn a_closed_stdout_pipe_is_not_a_sigpipe_death() {
+    let env = Env::new();
+    let mut child = env
+        .command(&["tool-use", "--agent", "cursor"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the agent stopped listening
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, env.fixture("cursor", "preToolUse").to_string().as_bytes()).unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}

@@ -47,7 +47,7 @@ impl HookRun {
             problems.push("input had invalid UTF-8: replaced with U+FFFD".into());
         }
         problems.extend(observation.problems.iter().cloned());
-        let outcome = record(&config, self, &input, &observation, deadline, &mut problems);
+        let outcome = record(&config, self, input, &observation, deadline, &mut problems);
         if let Err(e) = outcome {
             problems.push(e);
         }
@@ -76,7 +76,7 @@ fn reply(observation: &Observation, registered: Option<&str>) {
 fn record(
     config: &Config,
     run: &HookRun,
-    input: &HookInput,
+    mut input: HookInput,
     obs: &Observation,
     deadline: Instant,
     problems: &mut Vec<String>,
@@ -101,6 +101,7 @@ fn record(
     let wanted = Wanted {
         snapshot: first || obs.phase.takes_snapshot(),
         fingerprint: first || obs.phase == Phase::SessionStart,
+        cache_dir: Some(home.join("cache")),
     };
     let context = enrich::gather(&cwd, obs.cwd_source, wanted, enrich_deadline);
     if let Some(snapshot) = &context.snapshot {
@@ -133,7 +134,7 @@ fn record(
         system_prompt_tokens: None,
         payload: Value::Null,
     };
-    let mut payload = base_payload(run, input, obs, &context, config);
+    let mut payload = base_payload(run, &mut input, obs, &context, config);
 
     let file = events::open_locked(&files.events, deadline).map_err(|e| format!("lock: {e}"))?;
     let tail = events::read_tail(&file).map_err(|e| format!("read {}: {e}", files.events.display()))?;
@@ -225,7 +226,7 @@ fn ensure_home(home: &Path) -> std::io::Result<()> {
 
 fn base_payload(
     run: &HookRun,
-    input: &HookInput,
+    input: &mut HookInput,
     obs: &Observation,
     context: &enrich::Context,
     config: &Config,
@@ -239,9 +240,8 @@ fn base_payload(
         payload.insert("registered_agent".into(), json!(registered));
     }
     payload.insert("subcommand".into(), json!(run.category.subcommand()));
-    match &input.value {
-        Some(value) => {
-            let mut value = value.clone();
+    match input.value.take() {
+        Some(mut value) => {
             redact::redact_value(&mut value);
             payload.insert("input".into(), value);
         }

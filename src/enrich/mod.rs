@@ -5,6 +5,8 @@
 
 pub mod git;
 mod guidance;
+mod index;
+mod scan;
 pub mod worktree;
 
 use serde_json::{Map, Value, json};
@@ -37,6 +39,8 @@ pub struct Snapshot {
 pub struct Wanted {
     pub snapshot: bool,
     pub fingerprint: bool,
+    /// Where scans keep what makes the next one fast (`$KAIZEN_HOME/cache`).
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// The directory an event happened in: the payload's, else the hook's own.
@@ -72,8 +76,7 @@ pub fn gather(cwd: &Path, cwd_source: &str, wanted: Wanted, deadline: Instant) -
         None => (cwd.clone(), "dir"),
     };
     let head = repo.as_ref().map(git::Repo::head);
-    let workdir = repo.as_ref().and_then(|r| r.workdir.clone());
-    let snapshot = wanted.snapshot.then(|| snapshot(&workspace, workdir, deadline));
+    let snapshot = wanted.snapshot.then(|| snapshot(&workspace, repo, wanted.cache_dir.as_deref(), deadline));
     let fingerprint = if wanted.fingerprint { guidance::fingerprint(&workspace) } else { None };
     Context { cwd, binding: format!("{how}:{cwd_source}"), workspace, head, snapshot, fingerprint }
 }
@@ -85,22 +88,43 @@ fn expand_tilde(path: &str) -> PathBuf {
     }
 }
 
-fn snapshot(workspace: &Path, workdir: Option<PathBuf>, deadline: Instant) -> Snapshot {
+fn snapshot(workspace: &Path, repo: Option<git::Repo>, cache_dir: Option<&Path>, deadline: Instant) -> Snapshot {
     let mut problems = Vec::new();
-    let dirty = workdir.clone().map(|dir| on_a_thread(move || worktree::is_dirty(&dir)));
-    let counted = if let Some(dir) = workdir {
-        Some(on_a_thread(move || worktree::count_git(&dir, deadline)))
-    } else if is_home_or_root(workspace) {
-        problems.push(format!("not counting files outside a repository at {}", workspace.display()));
-        None
-    } else {
-        let dir = workspace.to_path_buf();
-        Some(on_a_thread(move || worktree::count_plain(&dir, deadline)))
+    let scanned = match repo.filter(|r| r.workdir.is_some()) {
+        Some(repo) => {
+            let cache = cache_dir.map(|dir| {
+                dir.join(format!("scan-{}.bin", crate::hash::hex_of_parts(&[workspace.as_os_str().as_encoded_bytes()])))
+            });
+            Some(on_a_thread(move || scan_git(&repo, cache.as_deref(), deadline)))
+        }
+        None if is_home_or_root(workspace) => {
+            problems.push(format!("not counting files outside a repository at {}", workspace.display()));
+            None
+        }
+        None => {
+            let dir = workspace.to_path_buf();
+            Some(on_a_thread(move || worktree::count_plain(&dir, deadline).map(|counts| (None, counts))))
+        }
     };
     let os_version = sysinfo::System::long_os_version().ok();
-    let dirty = dirty.and_then(|rx| receive(rx, deadline, "dirty", &mut problems));
-    let counts = counted.and_then(|rx| receive(rx, deadline, "files/LOC", &mut problems));
+    let (dirty, counts) = match scanned.and_then(|rx| receive(rx, deadline, "dirty/files/LOC", &mut problems)) {
+        Some((dirty, counts)) => (dirty, Some(counts)),
+        None => (None, None),
+    };
     Snapshot { dirty, counts, os: std::env::consts::OS, os_version, arch: std::env::consts::ARCH, problems }
+}
+
+/// The fast scan, or libgit2 when the repository uses what the scan does not read.
+fn scan_git(repo: &git::Repo, cache: Option<&Path>, deadline: Instant) -> Result<(Option<bool>, Counts), String> {
+    match scan::scan(repo, cache, deadline) {
+        Ok(outcome) => Ok((Some(outcome.dirty), outcome.counts)),
+        Err(e) if e == "deadline" => Err(e),
+        Err(_) => {
+            let workdir = repo.workdir.as_deref().ok_or("no work tree")?;
+            let dirty = worktree::is_dirty(workdir)?;
+            Ok((Some(dirty), worktree::count_git(workdir, deadline)?))
+        }
+    }
 }
 
 /// Runs `work` on its own thread. If it is still running at the deadline the

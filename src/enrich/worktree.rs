@@ -105,7 +105,7 @@ pub fn count_plain(dir: &Path, deadline: Instant) -> Result<Counts, String> {
     count_lines(&paths, deadline)
 }
 
-fn not_a_git_dir_or_nested_repo(entry: &ignore::DirEntry) -> bool {
+pub(crate) fn not_a_git_dir_or_nested_repo(entry: &ignore::DirEntry) -> bool {
     if entry.file_name() == ".git" {
         return false;
     }
@@ -158,7 +158,7 @@ fn count_lines(paths: &[PathBuf], deadline: Instant) -> Result<Counts, String> {
 
 /// `None` when `path` is not a regular file (gone, a symlink, a FIFO...);
 /// otherwise its line count, 0 for binary content.
-fn lines_of_regular_file(path: &Path, buf: &mut [u8]) -> Option<u64> {
+pub(crate) fn lines_of_regular_file(path: &Path, buf: &mut [u8]) -> Option<u64> {
     let mut file: File = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)

@@ -74,7 +74,8 @@ fn parse(capture: &Capture) -> (Option<Value>, Option<String>, bool) {
 /// Reads fd 0 until EOF, the deadline, or shortly after a complete value.
 /// Returns whether the deadline cut the read short.
 fn drain_stdin(capture: &mut Capture, deadline: Instant) -> bool {
-    let mut buf = vec![0u8; 64 * 1024];
+    // Not zeroed: `read` fills it, and only the filled part is used.
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let wait = if capture.is_complete() { left.min(GRACE_AFTER_COMPLETE) } else { left };
@@ -97,11 +98,16 @@ fn drain_stdin(capture: &mut Capture, deadline: Instant) -> bool {
         if pollfd.revents & libc::POLLNVAL != 0 {
             return false; // no stdin at all
         }
-        // SAFETY: `buf` is valid for writes of `buf.len()` bytes.
-        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+        // SAFETY: `buf` has `capacity()` writable bytes; `read` initialises the first `n`.
+        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.capacity()) };
         match n {
             0 => return false,
-            n if n > 0 => capture.feed(&buf[..n as usize]),
+            n if n > 0 => {
+                // SAFETY: the kernel wrote `n` bytes.
+                unsafe { buf.set_len(n as usize) };
+                capture.feed(&buf);
+                buf.clear();
+            }
             _ => match std::io::Error::last_os_error().kind() {
                 std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock => {}
                 _ => return false,

@@ -52,8 +52,8 @@ pub fn read_private(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(with_path(e, path)),
     };
-    ensure_regular(&file, path)?;
-    let mut bytes = Vec::new();
+    let size = ensure_regular(&file, path)?;
+    let mut bytes = Vec::with_capacity(size.min(limit) as usize + 1);
     file.take(limit).read_to_end(&mut bytes)?;
     Ok(Some(bytes))
 }
@@ -77,10 +77,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result.map_err(|e| with_path(e, path))
 }
 
-fn ensure_regular(file: &File, path: &Path) -> io::Result<()> {
-    let kind = file.metadata()?.file_type();
+/// The file's size, when it is a regular file.
+fn ensure_regular(file: &File, path: &Path) -> io::Result<u64> {
+    let meta = file.metadata()?;
+    let kind = meta.file_type();
     if kind.is_file() {
-        return Ok(());
+        return Ok(meta.len());
     }
     let what = if kind.is_fifo() { "a FIFO" } else { "not a regular file" };
     Err(io::Error::other(format!("{} is {what}", path.display())))

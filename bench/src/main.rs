@@ -1,0 +1,439 @@
+//! The kaizen-hook benchmark: SPEC §9's targets, measured side by side in one
+//! run and printed as one table. Runs of the two sides alternate (A B A B ...)
+//! so machine drift cancels out, and every run gets its own payload (its own
+//! `tool_use_id` or session) so no cache or de-duplication path is measured by
+//! accident. Run it with `bench/run.sh`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Options {
+    runs: usize,
+    files: usize,
+    big_files: Option<usize>,
+}
+
+struct Row {
+    what: String,
+    ours: String,
+    reference: String,
+    ratio: Option<f64>,
+    target: String,
+    pass: bool,
+}
+
+struct Bench {
+    hook: PathBuf,
+    floor: PathBuf,
+    work: PathBuf,
+    home: PathBuf,
+    user_home: PathBuf,
+    budget_ms: u64,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--measure-rss") {
+        return measure_rss(&args[2], &args[3..]);
+    }
+    let options = parse_options();
+    let bin_dir = std::env::current_exe().expect("current_exe").parent().unwrap().to_path_buf();
+    let root = bin_dir.parent().unwrap().to_path_buf(); // target/
+    let work = root.join("bench-data");
+    std::fs::create_dir_all(&work).unwrap();
+    let bench = Bench {
+        hook: bin_dir.join("kaizen-hook"),
+        floor: bin_dir.join("kaizen-floor"),
+        home: work.join("kaizen-home"),
+        user_home: work.join("home"),
+        work: work.clone(),
+        budget_ms: 1000,
+    };
+    let _ = std::fs::remove_dir_all(&bench.home);
+    std::fs::create_dir_all(&bench.user_home).unwrap();
+    assert!(bench.hook.exists(), "build first: cargo build --release --workspace");
+
+    let repo = generate_repo(&work.join(format!("repo-{}", options.files)), options.files, 60);
+    let (files, loc) = count_tree(&repo);
+    let tokei = find_tokei(&root);
+    let mut rows = Vec::new();
+
+    rows.push(bench.tool_use_vs_floor(&repo, options.runs));
+    rows.push(bench.session_length(&repo, options.runs));
+    match &tokei {
+        Some(tokei) => rows.push(bench.cold_start_vs_tokei(&repo, tokei, 10)),
+        None => eprintln!("tokei unavailable: the cold session-start row is skipped"),
+    }
+    rows.push(bench.warm_start_vs_git_status(&repo, 15));
+    rows.push(bench.stdin_left_open(&repo));
+    if let Some(big) = options.big_files {
+        let big_repo = generate_repo(&work.join(format!("repo-{big}")), big, 12);
+        rows.push(bench.budget_on_big_repo(&big_repo, 3));
+    }
+    rows.push(bench.peak_rss(&repo, 20));
+
+    println!(
+        "\nkaizen-hook benchmark: {files}-file repo ({loc} lines), {} cores, budget {} ms\n",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        bench.budget_ms
+    );
+    println!("| measurement | kaizen-hook | reference | ratio | target | result |");
+    println!("|---|---|---|---|---|---|");
+    for r in &rows {
+        let ratio = r.ratio.map_or("".into(), |x| format!("{x:.2}×"));
+        let result = if r.pass { "PASS" } else { "FAIL" };
+        println!("| {} | {} | {} | {ratio} | {} | {result} |", r.what, r.ours, r.reference, r.target);
+    }
+    let failed = rows.iter().filter(|r| !r.pass).count();
+    println!("\n{} of {} targets met", rows.len() - failed, rows.len());
+}
+
+fn parse_options() -> Options {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)?.parse().ok());
+    let quick = args.iter().any(|a| a == "--quick");
+    Options {
+        runs: value("--runs").unwrap_or(if quick { 60 } else { 200 }),
+        files: value("--files").unwrap_or(15_000),
+        big_files: if quick { None } else { Some(value("--big-files").unwrap_or(100_000)) },
+    }
+}
+
+impl Bench {
+    fn hook_command(&self, args: &[&str], cwd: &Path) -> Command {
+        let mut cmd = Command::new(&self.hook);
+        cmd.args(args)
+            .env("KAIZEN_HOME", &self.home)
+            .env("HOME", &self.user_home)
+            .env("KAIZEN_HOOK_BUDGET_MS", self.budget_ms.to_string())
+            .current_dir(cwd);
+        cmd
+    }
+
+    fn floor_command(&self) -> Command {
+        let mut cmd = Command::new(&self.floor);
+        cmd.arg(self.work.join("floor.jsonl"));
+        cmd
+    }
+
+    fn tool_use_vs_floor(&self, repo: &Path, runs: usize) -> Row {
+        let (mut ours, mut floor) = (Vec::new(), Vec::new());
+        for i in 0..runs {
+            let payload = tool_payload("bench-hot", &format!("toolu_hot_{i}"), repo);
+            floor.push(run(&mut self.floor_command(), payload.as_bytes()).0);
+            ours.push(run(&mut self.hook_command(&["tool-use", "--agent", "claude"], repo), payload.as_bytes()).0);
+        }
+        let (a, b) = (median(&ours), median(&floor));
+        row(format!("`tool-use`, median of {runs}"), a, "floor (drain stdin, locked append)", b, 1.5)
+    }
+
+    fn session_length(&self, repo: &Path, runs: usize) -> Row {
+        let sessions = self.home.join("sessions");
+        std::fs::create_dir_all(&sessions).unwrap();
+        // One real line, repeated: the writer reads only the file's tail.
+        run(&mut self.hook_command(&["tool-use"], repo), tool_payload("bench-seed", "toolu_seed", repo).as_bytes());
+        let seed = std::fs::read_to_string(sessions.join("bench-seed.jsonl")).unwrap();
+        let line = seed.lines().next().unwrap().to_string();
+        let write_session = |id: &str, n: usize| {
+            let mut text = String::with_capacity(n * (line.len() + 1));
+            for seq in 0..n {
+                text.push_str(&line.replacen("\"seq\":0", &format!("\"seq\":{seq}"), 1).replace("bench-seed", id));
+                text.push('\n');
+            }
+            std::fs::write(sessions.join(format!("{id}.jsonl")), text).unwrap();
+        };
+        write_session("bench-long", 10_000);
+        let (mut short, mut long) = (Vec::new(), Vec::new());
+        for i in 0..runs {
+            write_session("bench-short", 10); // back to event 10 each time, untimed
+            let payload = tool_payload("bench-short", &format!("toolu_s_{i}"), repo);
+            short.push(run(&mut self.hook_command(&["tool-use"], repo), payload.as_bytes()).0);
+            let payload = tool_payload("bench-long", &format!("toolu_l_{i}"), repo);
+            long.push(run(&mut self.hook_command(&["tool-use"], repo), payload.as_bytes()).0);
+        }
+        row(
+            format!("`tool-use` at event 10,000, median of {runs}"),
+            median(&long),
+            "`tool-use` at event 10",
+            median(&short),
+            1.1,
+        )
+    }
+
+    fn cold_start_vs_tokei(&self, repo: &Path, tokei: &Path, runs: usize) -> Row {
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for i in 0..runs {
+            let _ = std::fs::remove_dir_all(self.home.join("cache"));
+            let payload = start_payload(&format!("bench-cold-{i}"), repo);
+            ours.push(run(&mut self.hook_command(&["session-start"], repo), payload.as_bytes()).0);
+            let mut cmd = Command::new(tokei);
+            cmd.arg(repo);
+            theirs.push(run(&mut cmd, b"").0);
+        }
+        self.check_snapshot(&format!("bench-cold-{}", runs - 1));
+        row(
+            format!("`session-start` cold (files + LOC + dirty), median of {runs}"),
+            median(&ours),
+            "`tokei` on the same tree",
+            median(&theirs),
+            1.0,
+        )
+    }
+
+    fn warm_start_vs_git_status(&self, repo: &Path, runs: usize) -> Row {
+        run(&mut self.hook_command(&["session-start"], repo), start_payload("bench-warmup", repo).as_bytes());
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for i in 0..runs {
+            let payload = start_payload(&format!("bench-warm-{i}"), repo);
+            ours.push(run(&mut self.hook_command(&["session-start"], repo), payload.as_bytes()).0);
+            let mut cmd = Command::new("git");
+            cmd.args(["status", "--porcelain"]).current_dir(repo).env("HOME", &self.user_home);
+            theirs.push(run(&mut cmd, b"").0);
+        }
+        self.check_snapshot(&format!("bench-warm-{}", runs - 1));
+        row(
+            format!("`session-start` warm (counts cached, dirty for real), median of {runs}"),
+            median(&ours),
+            "`git status --porcelain`",
+            median(&theirs),
+            1.0,
+        )
+    }
+
+    /// The session's record must hold real figures, or the timing means nothing.
+    fn check_snapshot(&self, session: &str) {
+        let path = self.home.join("sessions").join(format!("{session}.session.json"));
+        let record = std::fs::read_to_string(&path).unwrap_or_default();
+        if record.contains("\"repo_total_loc\": null") || record.contains("\"dirty_start\": null") {
+            eprintln!("warning: {session} has unknown figures (over budget?): {record}");
+        }
+    }
+
+    fn stdin_left_open(&self, repo: &Path) -> Row {
+        let mut worst = Duration::ZERO;
+        for (i, complete) in [true, false].into_iter().enumerate() {
+            let mut payload = tool_payload("bench-open", &format!("toolu_open_{i}"), repo);
+            if !complete {
+                payload.truncate(payload.len() / 2);
+            }
+            let mut cmd = self.hook_command(&["tool-use"], repo);
+            let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+            let started = Instant::now();
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(payload.as_bytes()).unwrap();
+            child.wait().unwrap(); // stdin is still open
+            worst = worst.max(started.elapsed());
+            drop(stdin);
+        }
+        let ms = worst.as_secs_f64() * 1000.0;
+        Row {
+            what: "stdin left open (a whole payload, then half of one)".into(),
+            ours: format!("{ms:.1} ms worst"),
+            reference: format!("budget {} ms", self.budget_ms),
+            ratio: None,
+            target: "≤ budget".into(),
+            pass: ms <= self.budget_ms as f64,
+        }
+    }
+
+    fn budget_on_big_repo(&self, repo: &Path, runs: usize) -> Row {
+        let (files, _) = count_tree(repo);
+        let mut worst = Duration::ZERO;
+        for i in 0..runs {
+            let _ = std::fs::remove_dir_all(self.home.join("cache"));
+            let payload = start_payload(&format!("bench-big-{i}"), repo);
+            worst = worst.max(run(&mut self.hook_command(&["session-start"], repo), payload.as_bytes()).0);
+        }
+        let ms = worst.as_secs_f64() * 1000.0;
+        Row {
+            what: format!("`session-start` cold on a {files}-file repo, worst of {runs}"),
+            ours: format!("{ms:.1} ms"),
+            reference: format!("budget {} ms", self.budget_ms),
+            ratio: None,
+            target: "≤ budget".into(),
+            pass: ms <= self.budget_ms as f64,
+        }
+    }
+
+    /// Linux charges a vfork-spawned child with its parent's peak RSS, and
+    /// this harness has held whole session files: the runs are started by a
+    /// fresh, small copy of the harness (`--measure-rss`) instead.
+    fn peak_rss(&self, repo: &Path, runs: usize) -> Row {
+        let me = std::env::current_exe().unwrap();
+        let stdin = self.work.join("rss-payload.json");
+        let measure = |cmd: &Command| -> i64 {
+            let mut outer = Command::new(&me);
+            outer.arg("--measure-rss").arg(&stdin).arg(cmd.get_program()).args(cmd.get_args());
+            for (key, value) in cmd.get_envs() {
+                if let Some(value) = value {
+                    outer.env(key, value);
+                }
+            }
+            outer.current_dir(cmd.get_current_dir().unwrap_or(Path::new(".")));
+            let out = outer.output().expect("measure");
+            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(i64::MAX)
+        };
+        let (mut ours, mut floor) = (0, 0);
+        for i in 0..runs {
+            std::fs::write(&stdin, tool_payload("bench-rss", &format!("toolu_rss_{i}"), repo)).unwrap();
+            ours = ours.max(measure(&self.hook_command(&["tool-use"], repo)));
+            floor = floor.max(measure(&self.floor_command()));
+        }
+        Row {
+            what: format!("peak RSS of `tool-use`, worst of {runs}"),
+            ours: format!("{:.1} MiB", ours as f64 / 1024.0),
+            reference: format!("floor {:.1} MiB", floor as f64 / 1024.0),
+            ratio: None,
+            target: "≤ 16 MiB".into(),
+            pass: ours <= 16 * 1024,
+        }
+    }
+}
+
+fn row(what: String, ours: Duration, reference_name: &str, reference: Duration, target: f64) -> Row {
+    let ratio = ours.as_secs_f64() / reference.as_secs_f64();
+    Row {
+        what,
+        ours: format!("{:.3} ms", ours.as_secs_f64() * 1000.0),
+        reference: format!("{reference_name}: {:.3} ms", reference.as_secs_f64() * 1000.0),
+        ratio: Some(ratio),
+        target: format!("≤ {target}×"),
+        pass: ratio <= target,
+    }
+}
+
+/// Wall time from spawn to exit, and the child's peak RSS in KiB.
+#[allow(clippy::zombie_processes)] // reaped by wait4, which also gives the rusage
+fn run(cmd: &mut Command, stdin: &[u8]) -> (Duration, i64) {
+    let started = Instant::now();
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    let mut pipe = child.stdin.take().unwrap();
+    let _ = pipe.write_all(stdin);
+    drop(pipe);
+    let mut status = 0;
+    // SAFETY: waiting for our own child, with a zeroed rusage we own.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as libc::pid_t;
+    unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    (started.elapsed(), usage.ru_maxrss)
+}
+
+/// `--measure-rss FILE CMD...`: runs CMD with FILE on stdin, prints its peak RSS in KiB.
+fn measure_rss(stdin: &str, command: &[String]) {
+    let input = std::fs::read(stdin).expect("stdin file");
+    let (_, rss) = run(Command::new(&command[0]).args(&command[1..]), &input);
+    println!("{rss}");
+}
+
+fn median(samples: &[Duration]) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2]
+}
+
+fn tool_payload(session: &str, call: &str, cwd: &Path) -> String {
+    format!(
+        r#"{{"session_id":"{session}","prompt_id":"9b1c4e2a-6f3d-4a8b-9c7e-2d5f8a1b3c6e","transcript_path":"/home/dev/.claude/projects/x/{session}.jsonl","cwd":"{}","permission_mode":"default","hook_event_name":"PostToolUse","tool_name":"Bash","tool_input":{{"command":"cargo test --workspace","description":"Run the workspace test suite","timeout":120000}},"tool_response":{{"stdout":"running 42 tests\n...\ntest result: ok. 42 passed; 0 failed\n","stderr":"","interrupted":false,"isImage":false}},"tool_use_id":"{call}","duration_ms":8412}}"#,
+        cwd.display()
+    )
+}
+
+fn start_payload(session: &str, cwd: &Path) -> String {
+    format!(
+        r#"{{"session_id":"{session}","transcript_path":"/home/dev/.claude/projects/x/{session}.jsonl","cwd":"{}","hook_event_name":"SessionStart","source":"startup","model":"claude-sonnet-5"}}"#,
+        cwd.display()
+    )
+}
+
+/// A git repository of `files` files in directories of 100: mostly source
+/// text of varied length, some binary files, ignored build output and hidden
+/// files. Reused when already there.
+fn generate_repo(dir: &Path, files: usize, max_lines: usize) -> PathBuf {
+    if dir.join(".git").is_dir() {
+        return dir.to_path_buf();
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    eprintln!("generating a {files}-file repository in {} ...", dir.display());
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..files {
+        let sub = dir.join(format!("src/m{:03}", i / 100));
+        if i % 100 == 0 {
+            std::fs::create_dir_all(&sub).unwrap();
+        }
+        let path = sub.join(if i % 50 == 7 { format!(".hidden{i}.cfg") } else { format!("f{i}.rs") });
+        if i % 97 == 3 {
+            let bytes: Vec<u8> = (0..2048).map(|_| next() as u8).collect();
+            std::fs::write(sub.join(format!("asset{i}.bin")), bytes).unwrap();
+            continue;
+        }
+        let lines = 1 + (next() % max_lines as u64) as usize;
+        let mut text = String::with_capacity(lines * 40);
+        for l in 0..lines {
+            text.push_str(&format!("    let value_{l} = compute({i}, {l}); // line {l}\n"));
+        }
+        std::fs::write(path, text).unwrap();
+    }
+    std::fs::write(dir.join(".gitignore"), "*.log\n/build/\n").unwrap();
+    std::fs::create_dir_all(dir.join("build")).unwrap();
+    for i in 0..200 {
+        std::fs::write(dir.join(format!("build/out{i}.o")), "ignored\n").unwrap();
+        std::fs::write(dir.join(format!("src/m000/trace{i}.log")), "ignored\n").unwrap();
+    }
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "bench")
+            .env("GIT_AUTHOR_EMAIL", "bench@example.com")
+            .env("GIT_COMMITTER_NAME", "bench")
+            .env("GIT_COMMITTER_EMAIL", "bench@example.com")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "bench tree"]);
+    dir.to_path_buf()
+}
+
+/// Files and lines as git sees them, for the table's heading.
+fn count_tree(repo: &Path) -> (usize, u64) {
+    let out = Command::new("git").args(["ls-files", "-z"]).current_dir(repo).output().unwrap();
+    let mut lines = 0;
+    let paths: Vec<&[u8]> = out.stdout.split(|&b| b == 0).filter(|p| !p.is_empty()).collect();
+    for p in &paths {
+        let bytes = std::fs::read(repo.join(String::from_utf8_lossy(p).as_ref())).unwrap_or_default();
+        if !bytes[..bytes.len().min(8192)].contains(&0) {
+            lines += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        }
+    }
+    (paths.len(), lines)
+}
+
+/// `tokei` from PATH, or installed once into `target/bench-tools` from crates.io.
+fn find_tokei(target: &Path) -> Option<PathBuf> {
+    let local = target.join("bench-tools/bin/tokei");
+    if local.exists() {
+        return Some(local);
+    }
+    if Command::new("tokei").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success()) {
+        return Some(PathBuf::from("tokei"));
+    }
+    eprintln!("installing tokei into {} (once) ...", target.join("bench-tools").display());
+    let installed = Command::new("cargo")
+        .args(["install", "tokei", "--locked", "--root"])
+        .arg(target.join("bench-tools"))
+        .status()
+        .is_ok_and(|s| s.success());
+    installed.then_some(local)
+}

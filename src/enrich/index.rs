@@ -1,0 +1,191 @@
+//! Reading `.git/index` directly (versions 2, 3 and 4): the tracked paths with
+//! the stat data git recorded for them, and the cache-tree root. libgit2 also
+//! verifies the whole file's checksum and allocates every entry; on a large
+//! repository this is most of a warm scan. Layouts this reader does not know
+//! (split or sparse index, SHA-256 object ids) are refused, and the caller
+//! falls back to libgit2.
+
+use std::path::Path;
+
+pub const OID_LEN: usize = 20;
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub path: Vec<u8>,
+    pub ctime: (u32, u32),
+    pub mtime: (u32, u32),
+    pub ino: u32,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u32,
+    pub oid: [u8; OID_LEN],
+    pub stage: u8,
+    /// Sparse checkout or `update-index --skip-worktree`: not on disk by design.
+    pub skip_worktree: bool,
+    /// `update-index --assume-unchanged`: git does not look at the file.
+    pub assume_valid: bool,
+    /// `git add -N`: staged as a new file with no content yet.
+    pub intent_to_add: bool,
+}
+
+pub struct Index {
+    pub entries: Vec<Entry>,
+    /// The cache-tree's root tree id, when it is valid for the whole index.
+    pub root_tree: Option<[u8; OID_LEN]>,
+    /// The index file's own mtime: entries modified at or after it are "racily clean".
+    pub mtime: (i64, u32),
+}
+
+pub const MODE_GITLINK: u32 = 0o160000;
+
+/// `Ok(None)` when the repository has no index yet.
+pub fn read(git_dir: &Path) -> Result<Option<Index>, String> {
+    let path = git_dir.join("index");
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("read {}: {e}", path.display())),
+    };
+    let meta = std::fs::metadata(&path).map_err(|e| e.to_string())?;
+    let mtime = {
+        use std::os::unix::fs::MetadataExt;
+        (meta.mtime(), meta.mtime_nsec() as u32)
+    };
+    let (entries, root_tree) = parse(&bytes)?;
+    Ok(Some(Index { entries, root_tree, mtime }))
+}
+
+fn parse(b: &[u8]) -> Result<(Vec<Entry>, Option<[u8; OID_LEN]>), String> {
+    let u32_at = |at: usize| -> Result<u32, String> {
+        b.get(at..at + 4)
+            .map(|s| u32::from_be_bytes(s.try_into().unwrap()))
+            .ok_or_else(|| "index truncated".to_string())
+    };
+    if b.len() < 12 + OID_LEN || &b[..4] != b"DIRC" {
+        return Err("not an index file".into());
+    }
+    let version = u32_at(4)?;
+    if !(2..=4).contains(&version) {
+        return Err(format!("index version {version} is not supported"));
+    }
+    let count = u32_at(8)? as usize;
+    let end = b.len() - OID_LEN;
+    let mut entries = Vec::with_capacity(count);
+    let mut at = 12;
+    let mut previous: Vec<u8> = Vec::new();
+    for _ in 0..count {
+        let start = at;
+        let field = |i: usize| u32_at(start + i * 4);
+        let oid: [u8; OID_LEN] = b.get(start + 40..start + 60).ok_or("index truncated")?.try_into().expect("20 bytes");
+        let flags = u16::from_be_bytes(b.get(start + 60..start + 62).ok_or("index truncated")?.try_into().unwrap());
+        at = start + 62;
+        let mut extended = 0u16;
+        if flags & 0x4000 != 0 {
+            if version < 3 {
+                return Err("extended flags in a version 2 index".into());
+            }
+            extended = u16::from_be_bytes(b.get(at..at + 2).ok_or("index truncated")?.try_into().unwrap());
+            at += 2;
+        }
+        let path = if version == 4 {
+            let (strip, used) = varint(&b[at..end]).ok_or("index truncated")?;
+            at += used;
+            let nul = memchr::memchr(0, &b[at..end]).ok_or("index truncated")?;
+            let keep = previous.len().checked_sub(strip as usize).ok_or("bad path compression")?;
+            let mut path = previous[..keep].to_vec();
+            path.extend_from_slice(&b[at..at + nul]);
+            at += nul + 1;
+            path
+        } else {
+            let nul = memchr::memchr(0, &b[at..end]).ok_or("index truncated")?;
+            let path = b[at..at + nul].to_vec();
+            // Entries are NUL-padded to a multiple of eight bytes.
+            at = start + ((at - start + nul + 8) & !7);
+            path
+        };
+        if at > end {
+            return Err("index truncated".into());
+        }
+        previous.clone_from(&path);
+        entries.push(Entry {
+            path,
+            ctime: (field(0)?, field(1)?),
+            mtime: (field(2)?, field(3)?),
+            ino: field(5)?,
+            mode: field(6)?,
+            uid: field(7)?,
+            gid: field(8)?,
+            size: field(9)?,
+            oid,
+            stage: ((flags >> 12) & 3) as u8,
+            assume_valid: flags & 0x8000 != 0,
+            skip_worktree: extended & 0x4000 != 0,
+            intent_to_add: extended & 0x2000 != 0,
+        });
+    }
+    let mut root_tree = None;
+    while at + 8 <= end {
+        let signature = &b[at..at + 4];
+        let size = u32_at(at + 4)? as usize;
+        let data = b.get(at + 8..at + 8 + size).ok_or("index extension truncated")?;
+        match signature {
+            b"TREE" => root_tree = cache_tree_root(data, entries.len()),
+            b"link" | b"sdir" => return Err("split or sparse index is not supported".into()),
+            [b'A'..=b'Z', ..] => {}
+            _ => return Err(format!("required index extension {:?}", String::from_utf8_lossy(signature))),
+        }
+        at += 8 + size;
+    }
+    Ok((entries, root_tree))
+}
+
+/// The root entry of the TREE extension: `"\0" count " " subtrees "\n" oid`,
+/// valid when it covers every entry.
+fn cache_tree_root(data: &[u8], entries: usize) -> Option<[u8; OID_LEN]> {
+    let (path_end, rest) = (memchr::memchr(0, data)?, data);
+    if path_end != 0 {
+        return None;
+    }
+    let line_end = memchr::memchr(b'\n', rest)?;
+    let header = std::str::from_utf8(&rest[1..line_end]).ok()?;
+    let count: i64 = header.split(' ').next()?.parse().ok()?;
+    if count < 0 || count as usize != entries {
+        return None;
+    }
+    rest.get(line_end + 1..line_end + 1 + OID_LEN)?.try_into().ok()
+}
+
+/// Git's offset varint (index v4 path compression).
+fn varint(b: &[u8]) -> Option<(u64, usize)> {
+    let mut i = 0;
+    let mut byte = *b.first()?;
+    let mut value = u64::from(byte & 0x7f);
+    while byte & 0x80 != 0 {
+        i += 1;
+        byte = *b.get(i)?;
+        value = ((value + 1) << 7) | u64::from(byte & 0x7f);
+    }
+    Some((value, i + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_decode_like_git() {
+        assert_eq!(varint(&[0x05]), Some((5, 1)));
+        assert_eq!(varint(&[0x80, 0x00]), Some((128, 2)));
+        assert_eq!(varint(&[0x81, 0x7f]), Some((383, 2)));
+        assert_eq!(varint(&[0x80]), None);
+    }
+
+    #[test]
+    fn rejects_what_it_does_not_know() {
+        assert!(parse(b"nope").is_err());
+        let mut v5 = b"DIRC\0\0\0\x05\0\0\0\0".to_vec();
+        v5.extend_from_slice(&[0; 20]);
+        assert!(parse(&v5).unwrap_err().contains("version 5"));
+    }
+}

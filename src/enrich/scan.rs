@@ -1,0 +1,556 @@
+//! One pass over a git work tree that answers both questions a snapshot asks:
+//! is it dirty (would `git status --porcelain` print anything), and how many
+//! files and lines does it hold (see `worktree` for the exact definitions).
+//!
+//! It does what `git status` does, and remembers what it learnt in
+//! `$KAIZEN_HOME/cache/` so the next scan of the same tree does less:
+//! - tracked files: stat each index entry (relative to an open directory, on
+//!   all cores) against the stat data in the index; a file that differs is
+//!   hashed to tell a real change from a touch. LOC is cached by blob id, so
+//!   an unchanged file is never read twice, in any session.
+//! - staged changes: the index's cache-tree root against HEAD's tree (libgit2's
+//!   tree-to-index diff only when the cache-tree is not valid).
+//! - untracked files: the walk by the standard excludes is skipped when no
+//!   directory's mtime and no ignore file changed since a trusted scan (the
+//!   idea of git's untracked cache); directories modified in the two seconds
+//!   before a scan make it untrusted, because their mtime may not move again.
+//!
+//! Nothing is written to the repository.
+
+use super::git::Repo;
+use super::index::{self, Entry, Index, OID_LEN};
+use super::worktree::{self, Counts};
+use crate::hash::Fnv64;
+use ignore::WalkBuilder;
+use std::collections::HashSet;
+use std::ffi::{CString, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+const MAGIC: &[u8; 8] = b"KZSCAN01";
+/// Directory changes this recent may share an mtime with a later change.
+const RACY_SECONDS: i64 = 2;
+
+pub struct Outcome {
+    pub dirty: bool,
+    pub counts: Counts,
+}
+
+/// Scans `repo`'s work tree. `Err` when the repository uses something this
+/// scan does not read (the caller then asks libgit2), or at the deadline.
+pub fn scan(repo: &Repo, cache_file: Option<&Path>, deadline: Instant) -> Result<Outcome, String> {
+    let workdir = repo.workdir.as_deref().ok_or("no work tree")?;
+    let config = std::fs::read_to_string(repo.common_dir.join("config")).unwrap_or_default();
+    if config.to_ascii_lowercase().contains("objectformat") {
+        return Err("repository object format not supported by the fast scan".into());
+    }
+    let started_wall = unix_seconds();
+    let index = index::read(&repo.git_dir)?.unwrap_or(Index { entries: Vec::new(), root_tree: None, mtime: (0, 0) });
+    let old = cache_file.map(Cache::load).unwrap_or_default();
+
+    let tracked = scan_tracked(workdir, &index, &old, deadline)?;
+    let mut dirty = tracked.dirty || staged_changes(repo, &index)?;
+
+    let fingerprint = ignore_fingerprint(repo, &old.ignore_files);
+    let reuse = old.trusted && old.fingerprint == fingerprint && dirs_unchanged(workdir, &old.dirs);
+    let untracked = if reuse { refresh_untracked(workdir, &old.untracked) } else { None };
+    let walked = match untracked {
+        Some(untracked) => Walked { untracked, dirs: old.dirs.clone(), ignore_files: old.ignore_files.clone() },
+        None => walk(workdir, &index, &old, deadline)?,
+    };
+    dirty |= !walked.untracked.is_empty();
+    let files = tracked.files + walked.untracked.len() as u64;
+    let loc = tracked.loc + walked.untracked.iter().map(|u| u.lines).sum::<u64>();
+
+    if let Some(path) = cache_file {
+        let trusted = walked.dirs.iter().all(|d| d.mtime.0 < started_wall - RACY_SECONDS);
+        let mut blobs = tracked.blobs;
+        blobs.sort_unstable_by_key(|b| b.0);
+        blobs.dedup_by_key(|b| b.0);
+        let fingerprint = ignore_fingerprint(repo, &walked.ignore_files);
+        let new = Cache {
+            trusted,
+            fingerprint,
+            ignore_files: walked.ignore_files,
+            dirs: walked.dirs,
+            untracked: walked.untracked,
+            blobs,
+        };
+        if new != old {
+            new.save(path);
+        }
+    }
+    Ok(Outcome { dirty, counts: Counts { files: u32::try_from(files).unwrap_or(u32::MAX), loc } })
+}
+
+struct Tracked {
+    dirty: bool,
+    files: u64,
+    loc: u64,
+    /// Line counts of the index blobs seen, for the next scan.
+    blobs: Vec<([u8; OID_LEN], u64)>,
+}
+
+fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, deadline: Instant) -> Result<Tracked, String> {
+    let entries = &index.entries;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    let chunk = entries.len().div_ceil(workers).max(1);
+    let late = AtomicBool::new(false);
+    let parts: Vec<Tracked> = std::thread::scope(|scope| {
+        let handles: Vec<_> = entries
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| scan_entries(workdir, part, index.mtime, cache, deadline, &late)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(Tracked { dirty: true, files: 0, loc: 0, blobs: Vec::new() }))
+            .collect()
+    });
+    if late.load(Ordering::Relaxed) {
+        return Err("deadline".into());
+    }
+    let mut total = Tracked { dirty: false, files: 0, loc: 0, blobs: Vec::new() };
+    for part in parts {
+        total.dirty |= part.dirty;
+        total.files += part.files;
+        total.loc += part.loc;
+        total.blobs.extend(part.blobs);
+    }
+    Ok(total)
+}
+
+fn scan_entries(
+    workdir: &Path,
+    entries: &[Entry],
+    index_mtime: (i64, u32),
+    cache: &Cache,
+    deadline: Instant,
+    late: &AtomicBool,
+) -> Tracked {
+    let mut out = Tracked { dirty: false, files: 0, loc: 0, blobs: Vec::new() };
+    let mut dir = DirHandle::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut previous_path: &[u8] = &[];
+    for (i, entry) in entries.iter().enumerate() {
+        if i % 256 == 0 && (Instant::now() > deadline || late.load(Ordering::Relaxed)) {
+            late.store(true, Ordering::Relaxed);
+            return out;
+        }
+        if entry.stage != 0 || entry.intent_to_add {
+            out.dirty = true; // a conflict, or a file staged to be added
+        }
+        let repeated = entry.path.as_slice() == previous_path; // conflict stages share a path
+        previous_path = &entry.path;
+        if repeated || entry.mode == index::MODE_GITLINK || entry.skip_worktree {
+            continue;
+        }
+        let Some(stat) = dir.lstat(workdir, &entry.path) else {
+            out.dirty = true; // deleted
+            continue;
+        };
+        let is_file = stat.st_mode & libc::S_IFMT == libc::S_IFREG;
+        let full = || workdir.join(OsStr::from_bytes(&entry.path));
+        let same = entry.assume_valid || (stat_matches(entry, &stat) && !is_racy(&stat, index_mtime));
+        let content_matches = same || content_equals(&full(), &stat, &entry.oid);
+        out.dirty |= !content_matches || mode_differs(entry, &stat);
+        if !is_file {
+            continue;
+        }
+        out.files += 1;
+        let lines = if content_matches {
+            match cache.blob_lines(&entry.oid) {
+                Some(lines) => lines,
+                None => worktree::lines_of_regular_file(&full(), &mut buf).unwrap_or(0),
+            }
+        } else {
+            worktree::lines_of_regular_file(&full(), &mut buf).unwrap_or(0)
+        };
+        if content_matches {
+            out.blobs.push((entry.oid, lines));
+        }
+        out.loc += lines;
+    }
+    out
+}
+
+/// Stats paths relative to an open descriptor of their directory: one path
+/// component to resolve per file instead of the whole path.
+#[derive(Default)]
+struct DirHandle {
+    dir: Vec<u8>,
+    fd: Option<i32>,
+}
+
+impl DirHandle {
+    fn lstat(&mut self, workdir: &Path, path: &[u8]) -> Option<libc::stat> {
+        let (dir, name) = match memchr::memrchr(b'/', path) {
+            Some(slash) => (&path[..slash], &path[slash + 1..]),
+            None => (&[][..], path),
+        };
+        if self.fd.is_none() || self.dir != dir {
+            self.close();
+            let full = if dir.is_empty() { workdir.to_path_buf() } else { workdir.join(OsStr::from_bytes(dir)) };
+            let c = CString::new(full.as_os_str().as_bytes()).ok()?;
+            // SAFETY: a valid C string; the fd is closed in `close`.
+            let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+            self.dir = dir.to_vec();
+            self.fd = (fd >= 0).then_some(fd);
+        }
+        let fd = self.fd?;
+        let name = CString::new(name).ok()?;
+        // SAFETY: fstatat fills the zeroed stat we own.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        let ok = unsafe { libc::fstatat(fd, name.as_ptr(), &mut stat, libc::AT_SYMLINK_NOFOLLOW) } == 0;
+        ok.then_some(stat)
+    }
+
+    fn close(&mut self) {
+        if let Some(fd) = self.fd.take() {
+            // SAFETY: closing a descriptor we opened.
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+impl Drop for DirHandle {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The comparison `git status` makes before trusting an entry unchanged
+/// (index fields are the low 32 bits of the stat values).
+fn stat_matches(e: &Entry, st: &libc::stat) -> bool {
+    e.mtime == (st.st_mtime as u32, st.st_mtime_nsec as u32)
+        && e.ctime == (st.st_ctime as u32, st.st_ctime_nsec as u32)
+        && e.size == st.st_size as u32
+        && e.ino == st.st_ino as u32
+        && e.uid == st.st_uid
+        && e.gid == st.st_gid
+        && !mode_differs(e, st)
+}
+
+/// A changed file type or executable bit is a change even when the content is not.
+fn mode_differs(e: &Entry, st: &libc::stat) -> bool {
+    let file_type = st.st_mode & libc::S_IFMT;
+    file_type != e.mode & 0o170000 || (file_type == libc::S_IFREG && (e.mode & 0o100 != 0) != (st.st_mode & 0o100 != 0))
+}
+
+/// Modified no earlier than the index was written: the stat data cannot vouch for it.
+fn is_racy(st: &libc::stat, index_mtime: (i64, u32)) -> bool {
+    (st.st_mtime, st.st_mtime_nsec as u32) >= index_mtime
+}
+
+/// Whether the file's content is the blob `oid` (a symlink: its target text).
+fn content_equals(path: &Path, st: &libc::stat, oid: &[u8; OID_LEN]) -> bool {
+    let hashed = if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        std::fs::read_link(path)
+            .ok()
+            .and_then(|target| git2::Oid::hash_object(git2::ObjectType::Blob, target.as_os_str().as_bytes()).ok())
+    } else {
+        git2::Oid::hash_file(git2::ObjectType::Blob, path).ok()
+    };
+    hashed.is_some_and(|h| h.as_bytes() == oid)
+}
+
+/// Whether the index differs from HEAD: staged changes.
+fn staged_changes(repo: &Repo, index: &Index) -> Result<bool, String> {
+    let Some(head) = repo.head().commit().map(String::from) else {
+        return Ok(!index.entries.is_empty()); // unborn: anything staged is new
+    };
+    let git = git2::Repository::open(repo.workdir.as_deref().unwrap_or(&repo.git_dir)).map_err(|e| e.to_string())?;
+    let head_oid = git2::Oid::from_str(&head).map_err(|e| e.to_string())?;
+    let head_tree = git.find_commit(head_oid).map_err(|e| e.to_string())?.tree().map_err(|e| e.to_string())?;
+    if let Some(root) = index.root_tree {
+        return Ok(head_tree.id().as_bytes() != root);
+    }
+    let git_index = git.index().map_err(|e| e.to_string())?;
+    let diff = git.diff_tree_to_index(Some(&head_tree), Some(&git_index), None).map_err(|e| e.to_string())?;
+    Ok(diff.deltas().len() > 0)
+}
+
+struct Walked {
+    untracked: Vec<Untracked>,
+    dirs: Vec<Dir>,
+    ignore_files: Vec<PathBuf>,
+}
+
+/// The walk by the standard excludes: untracked files (with their lines),
+/// the directories it went through, the ignore files it met.
+fn walk(workdir: &Path, index: &Index, cache: &Cache, deadline: Instant) -> Result<Walked, String> {
+    let tracked: HashSet<&[u8]> = index.entries.iter().map(|e| e.path.as_slice()).collect();
+    let walker = WalkBuilder::new(workdir)
+        .hidden(false)
+        .parents(false)
+        .ignore(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(true)
+        .require_git(true)
+        .follow_links(false)
+        .filter_entry(worktree::not_a_git_dir_or_nested_repo)
+        .build();
+    let mut out = Walked { untracked: Vec::new(), dirs: Vec::new(), ignore_files: Vec::new() };
+    let mut buf = vec![0u8; 64 * 1024];
+    for entry in walker {
+        if Instant::now() > deadline {
+            return Err("deadline".into());
+        }
+        let Ok(entry) = entry else { continue };
+        let Some(kind) = entry.file_type() else { continue };
+        let Ok(relative) = entry.path().strip_prefix(workdir) else { continue };
+        if kind.is_dir() {
+            if let Ok(meta) = entry.metadata() {
+                out.dirs.push(Dir { path: relative.to_path_buf(), mtime: (meta.mtime(), meta.mtime_nsec() as u32) });
+            }
+            continue;
+        }
+        if entry.file_name() == ".gitignore" {
+            out.ignore_files.push(relative.to_path_buf());
+        }
+        if !kind.is_file() || tracked.contains(relative.as_os_str().as_bytes()) {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else { continue };
+        let key = StatKey::of(&meta);
+        let lines = match cache.untracked.iter().find(|u| u.path == relative && u.stat == key) {
+            Some(known) => known.lines,
+            None => worktree::lines_of_regular_file(entry.path(), &mut buf).unwrap_or(0),
+        };
+        out.untracked.push(Untracked { path: relative.to_path_buf(), stat: key, lines });
+    }
+    Ok(out)
+}
+
+fn dirs_unchanged(workdir: &Path, dirs: &[Dir]) -> bool {
+    !dirs.is_empty()
+        && dirs.iter().all(|d| {
+            std::fs::symlink_metadata(workdir.join(&d.path))
+                .is_ok_and(|m| m.is_dir() && (m.mtime(), m.mtime_nsec() as u32) == d.mtime)
+        })
+}
+
+/// The cached untracked files, restatted (their content may have changed in
+/// place); `None` when one is gone, which means walking again.
+fn refresh_untracked(workdir: &Path, known: &[Untracked]) -> Option<Vec<Untracked>> {
+    let mut buf = vec![0u8; 64 * 1024];
+    known
+        .iter()
+        .map(|u| {
+            let path = workdir.join(&u.path);
+            let key = StatKey::of(&std::fs::symlink_metadata(&path).ok().filter(|m| m.is_file())?);
+            let lines = if key == u.stat { u.lines } else { worktree::lines_of_regular_file(&path, &mut buf)? };
+            Some(Untracked { path: u.path.clone(), stat: key, lines })
+        })
+        .collect()
+}
+
+/// What the ignore rules depend on: every `.gitignore` met, `info/exclude`,
+/// the global excludes file and the git configs that may name another one.
+fn ignore_fingerprint(repo: &Repo, ignore_files: &[PathBuf]) -> u64 {
+    let mut paths: Vec<PathBuf> =
+        ignore_files.iter().map(|p| repo.workdir.as_deref().unwrap_or(Path::new("")).join(p)).collect();
+    paths.push(repo.common_dir.join("info/exclude"));
+    paths.push(repo.common_dir.join("config"));
+    if let Some(home) = crate::config::home_dir() {
+        paths.push(home.join(".gitconfig"));
+        paths.push(home.join(".config/git/ignore"));
+        paths.push(home.join(".config/git/config"));
+    }
+    if let Some(xdg) = std::env::var_os("XDG_CONFIG_HOME") {
+        paths.push(PathBuf::from(xdg).join("git/ignore"));
+    }
+    let mut hash = Fnv64::default();
+    for path in paths {
+        let key = std::fs::metadata(&path).map(|m| StatKey::of(&m)).unwrap_or_default();
+        hash.write_parts(&[path.as_os_str().as_bytes(), &key.bytes()]);
+    }
+    u64::from_str_radix(&hash.hex(), 16).unwrap_or(0)
+}
+
+fn unix_seconds() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct StatKey {
+    size: u64,
+    mtime: i64,
+    mtime_ns: u32,
+    ino: u64,
+}
+
+impl StatKey {
+    fn of(meta: &std::fs::Metadata) -> StatKey {
+        StatKey { size: meta.len(), mtime: meta.mtime(), mtime_ns: meta.mtime_nsec() as u32, ino: meta.ino() }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(28);
+        out.extend_from_slice(&self.size.to_le_bytes());
+        out.extend_from_slice(&self.mtime.to_le_bytes());
+        out.extend_from_slice(&self.mtime_ns.to_le_bytes());
+        out.extend_from_slice(&self.ino.to_le_bytes());
+        out
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Dir {
+    path: PathBuf,
+    mtime: (i64, u32),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Untracked {
+    path: PathBuf,
+    stat: StatKey,
+    lines: u64,
+}
+
+/// What one scan leaves for the next, in a small binary file per work tree.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Cache {
+    /// No directory had changed within `RACY_SECONDS` of the scan.
+    trusted: bool,
+    fingerprint: u64,
+    ignore_files: Vec<PathBuf>,
+    dirs: Vec<Dir>,
+    untracked: Vec<Untracked>,
+    /// Lines per blob id, sorted by id.
+    blobs: Vec<([u8; OID_LEN], u64)>,
+}
+
+impl Cache {
+    fn blob_lines(&self, oid: &[u8; OID_LEN]) -> Option<u64> {
+        self.blobs.binary_search_by_key(oid, |b| b.0).ok().map(|i| self.blobs[i].1)
+    }
+
+    /// An unreadable or foreign cache is an empty one.
+    fn load(path: &Path) -> Cache {
+        std::fs::read(path).ok().and_then(|bytes| Reader { b: &bytes, at: 0 }.cache()).unwrap_or_default()
+    }
+
+    fn save(&self, path: &Path) {
+        let mut w = Vec::with_capacity(64 + self.blobs.len() * 28);
+        w.extend_from_slice(MAGIC);
+        w.push(u8::from(self.trusted));
+        w.extend_from_slice(&self.fingerprint.to_le_bytes());
+        let put_path = |w: &mut Vec<u8>, p: &Path| {
+            let bytes = p.as_os_str().as_bytes();
+            w.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            w.extend_from_slice(bytes);
+        };
+        w.extend_from_slice(&(self.ignore_files.len() as u32).to_le_bytes());
+        for p in &self.ignore_files {
+            put_path(&mut w, p);
+        }
+        w.extend_from_slice(&(self.dirs.len() as u32).to_le_bytes());
+        for d in &self.dirs {
+            w.extend_from_slice(&d.mtime.0.to_le_bytes());
+            w.extend_from_slice(&d.mtime.1.to_le_bytes());
+            put_path(&mut w, &d.path);
+        }
+        w.extend_from_slice(&(self.untracked.len() as u32).to_le_bytes());
+        for u in &self.untracked {
+            w.extend_from_slice(&u.stat.bytes());
+            w.extend_from_slice(&u.lines.to_le_bytes());
+            put_path(&mut w, &u.path);
+        }
+        w.extend_from_slice(&(self.blobs.len() as u32).to_le_bytes());
+        for (oid, lines) in &self.blobs {
+            w.extend_from_slice(oid);
+            w.extend_from_slice(&lines.to_le_bytes());
+        }
+        if let Some(dir) = path.parent()
+            && crate::store::fsutil::ensure_private_dir(dir).is_ok()
+        {
+            let _ = crate::store::fsutil::write_atomic(path, &w);
+        }
+    }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let slice = self.b.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(slice)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn path(&mut self) -> Option<PathBuf> {
+        let len = self.u32()? as usize;
+        Some(PathBuf::from(OsStr::from_bytes(self.take(len)?)))
+    }
+    fn stat(&mut self) -> Option<StatKey> {
+        Some(StatKey { size: self.u64()?, mtime: self.i64()?, mtime_ns: self.u32()?, ino: self.u64()? })
+    }
+    fn count(&mut self) -> Option<usize> {
+        let n = self.u32()? as usize;
+        // Each record is at least four bytes: a count beyond that is corruption.
+        (n <= self.b.len() / 4).then_some(n)
+    }
+
+    fn cache(mut self) -> Option<Cache> {
+        if self.take(8)? != MAGIC {
+            return None;
+        }
+        let trusted = self.take(1)?[0] == 1;
+        let fingerprint = self.u64()?;
+        let ignore_files = (0..self.count()?).map(|_| self.path()).collect::<Option<_>>()?;
+        let dirs = (0..self.count()?)
+            .map(|_| Some(Dir { mtime: (self.i64()?, self.u32()?), path: self.path()? }))
+            .collect::<Option<_>>()?;
+        let untracked = (0..self.count()?)
+            .map(|_| Some(Untracked { stat: self.stat()?, lines: self.u64()?, path: self.path()? }))
+            .collect::<Option<_>>()?;
+        let blobs = (0..self.count()?)
+            .map(|_| Some((self.take(OID_LEN)?.try_into().ok()?, self.u64()?)))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Cache { trusted, fingerprint, ignore_files, dirs, untracked, blobs })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_round_trips_and_rejects_garbage() {
+        let cache = Cache {
+            trusted: true,
+            fingerprint: 42,
+            ignore_files: vec![PathBuf::from(".gitignore")],
+            dirs: vec![Dir { path: PathBuf::from("src"), mtime: (1_700_000_000, 5) }],
+            untracked: vec![Untracked {
+                path: PathBuf::from("notes.txt"),
+                stat: StatKey { size: 3, mtime: 1, mtime_ns: 2, ino: 9 },
+                lines: 1,
+            }],
+            blobs: vec![([1; OID_LEN], 10), ([2; OID_LEN], 20)],
+        };
+        let dir = std::env::temp_dir().join(format!("kaizen-scan-cache-{}", std::process::id()));
+        let path = dir.join("c.bin");
+        cache.save(&path);
+        assert_eq!(Cache::load(&path), cache);
+        assert_eq!(Cache::load(&path).blob_lines(&[2; OID_LEN]), Some(20));
+        std::fs::write(&path, b"KZSCAN01\x01garbage").unwrap();
+        assert_eq!(Cache::load(&path), Cache::default());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,163 @@
+//! The work-tree scan and its cache: after every kind of change, the figures
+//! at a turn end are git's own answers, whether the scan walked the tree or
+//! reused what it cached.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+/// What git says: dirty, files, lines.
+fn truth(env: &Env) -> (bool, u64, u64) {
+    let dirty = !env.git(&["status", "--porcelain"]).is_empty();
+    let listed = env.git(&["ls-files", "-z", "--cached", "--others", "--exclude-standard"]);
+    let mut paths: Vec<&str> = listed.split('\0').filter(|p| !p.is_empty()).collect();
+    paths.sort();
+    paths.dedup();
+    let (mut files, mut loc) = (0, 0);
+    for p in paths {
+        let path = env.repo.join(p);
+        if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        files += 1;
+        let bytes = std::fs::read(&path).unwrap();
+        if !bytes[..bytes.len().min(8192)].contains(&0) {
+            loc += bytes.iter().filter(|&&b| b == b'\n').count() as u64
+                + u64::from(bytes.last().is_some_and(|&b| b != b'\n'));
+        }
+    }
+    (dirty, files, loc)
+}
+
+fn stop(env: &Env, n: &mut u32) -> (bool, u64, u64) {
+    *n += 1;
+    let mut payload = env.fixture("claude", "Stop");
+    payload["last_assistant_message"] = json!(format!("turn {n}"));
+    env.hook(&["stop"], &payload);
+    let events = env.events("5d8a3f1e-7c2b-4e9a-b1d6-3f0c9e8a2b47");
+    let ctx: &Value = &events.last().unwrap().payload["context"];
+    (ctx["dirty"].as_bool().unwrap(), ctx["repo_file_count"].as_u64().unwrap(), ctx["repo_total_loc"].as_u64().unwrap())
+}
+
+/// Moves every directory's mtime into the past (a new instant each time), so
+/// the next scan walks and leaves a trusted cache for the one after.
+fn age_directories(dir: &Path, seconds_ago: u64) {
+    let when = SystemTime::now() - Duration::from_secs(seconds_ago);
+    let times = std::fs::FileTimes::new().set_modified(when).set_accessed(when);
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.file_type().unwrap().is_dir() && entry.file_name() != ".git" {
+            age_directories(&entry.path(), seconds_ago);
+        }
+    }
+    std::fs::File::open(dir).unwrap().set_times(times).unwrap();
+}
+
+type Change = Box<dyn Fn(&Env)>;
+
+#[test]
+fn every_change_is_seen_by_walking_and_by_the_cache() {
+    let env = Env::new();
+    let r = env.repo.clone();
+    std::fs::create_dir_all(r.join("src/sub")).unwrap();
+    std::fs::write(r.join("src/sub/lib.rs"), "pub fn a() {}\npub fn b() {}\n").unwrap();
+    std::fs::write(r.join(".gitignore"), "*.tmp\n").unwrap();
+    env.git(&["add", "."]);
+    env.git(&["commit", "-qm", "base"]);
+    env.hook(&["session-start"], &env.fixture("claude", "SessionStart"));
+
+    let mut n = 0;
+    let mut age = 3600;
+    let changes: Vec<(&str, Change)> = vec![
+        ("nothing", Box::new(|_| {})),
+        ("edit in place, same size", Box::new(|e| std::fs::write(e.repo.join("main.rs"), "fn mair() {}").unwrap())),
+        ("edit back: touched only", Box::new(|e| std::fs::write(e.repo.join("main.rs"), "fn main() {}").unwrap())),
+        (
+            "untracked file in a subdirectory",
+            Box::new(|e| std::fs::write(e.repo.join("src/sub/new.rs"), "x\ny\nz\n").unwrap()),
+        ),
+        (
+            "untracked file grows in place",
+            Box::new(|e| std::fs::write(e.repo.join("src/sub/new.rs"), "x\ny\nz\nw\n").unwrap()),
+        ),
+        ("ignored file", Box::new(|e| std::fs::write(e.repo.join("src/scratch.tmp"), "ignored\n").unwrap())),
+        (
+            "rule now ignores the untracked file",
+            Box::new(|e| std::fs::write(e.repo.join(".gitignore"), "*.tmp\nnew.rs\n").unwrap()),
+        ),
+        (
+            "staged new file",
+            Box::new(|e| {
+                std::fs::write(e.repo.join("staged.rs"), "s\n").unwrap();
+                e.git(&["add", "staged.rs", ".gitignore"]);
+            }),
+        ),
+        (
+            "committed",
+            Box::new(|e| {
+                e.git(&["commit", "-qm", "more"]);
+            }),
+        ),
+        ("tracked file deleted", Box::new(|e| std::fs::remove_file(e.repo.join("src/sub/lib.rs")).unwrap())),
+        (
+            "restored",
+            Box::new(|e| {
+                e.git(&["checkout", "--", "src/sub/lib.rs"]);
+            }),
+        ),
+        (
+            "new directory",
+            Box::new(|e| {
+                std::fs::create_dir_all(e.repo.join("docs/deep")).unwrap();
+                std::fs::write(e.repo.join("docs/deep/guide.md"), "# g\n").unwrap();
+            }),
+        ),
+        (
+            "mode change",
+            Box::new(|e| {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::remove_dir_all(e.repo.join("docs")).unwrap();
+                std::fs::set_permissions(e.repo.join("main.rs"), std::fs::Permissions::from_mode(0o755)).unwrap();
+            }),
+        ),
+    ];
+    for (what, change) in changes {
+        change(&env);
+        assert_eq!(stop(&env, &mut n), truth(&env), "{what}: right after the change");
+        age += 10;
+        age_directories(&env.repo, age);
+        assert_eq!(stop(&env, &mut n), truth(&env), "{what}: walking");
+        assert_eq!(stop(&env, &mut n), truth(&env), "{what}: from the cache");
+    }
+    let cache: Vec<_> = env.files_under(&env.home.join("cache"));
+    assert_eq!(cache.len(), 1, "one cache file per work tree: {cache:?}");
+}
+
+#[test]
+fn a_corrupt_cache_is_ignored() {
+    let env = Env::new();
+    env.hook(&["session-start"], &env.fixture("claude", "SessionStart"));
+    let cache = env.files_under(&env.home.join("cache"));
+    assert_eq!(cache.len(), 1);
+    std::fs::write(&cache[0], b"KZSCAN01\x01\xff\xff\xff\xff").unwrap();
+    let mut n = 0;
+    assert_eq!(stop(&env, &mut n), truth(&env));
+}
+
+#[test]
+fn an_index_in_version_four_is_read_too() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.repo.join("a/b")).unwrap();
+    std::fs::write(env.repo.join("a/b/one.rs"), "1\n").unwrap();
+    std::fs::write(env.repo.join("a/b/two.rs"), "2\n2\n").unwrap();
+    env.git(&["add", "."]);
+    env.git(&["update-index", "--index-version", "4"]);
+    env.git(&["commit", "-qm", "v4"]);
+    env.hook(&["session-start"], &env.fixture("claude", "SessionStart"));
+    let mut n = 0;
+    assert_eq!(stop(&env, &mut n), truth(&env));
+    std::fs::write(env.repo.join("a/b/two.rs"), "changed\n").unwrap();
+    assert_eq!(stop(&env, &mut n), truth(&env));
+}
