@@ -12,6 +12,7 @@ pub mod config;
 pub mod enrich;
 pub mod event;
 pub mod fit;
+pub mod fuzzing;
 pub mod hash;
 pub mod input;
 pub mod install;

@@ -32,12 +32,21 @@ pub struct HookInput {
 pub fn read(argv_payload: Option<&str>, deadline: Instant, field_cap: usize, hard_cap: usize) -> HookInput {
     let mut capture = Capture::new(field_cap, hard_cap);
     let stdin_timed_out = drain_stdin(&mut capture, deadline);
-    if capture.raw_len == 0
-        && let Some(arg) = argv_payload
-    {
-        capture = Capture::new(field_cap, hard_cap);
-        capture.feed(arg.as_bytes());
+    match argv_payload {
+        Some(arg) if capture.raw_len == 0 => from_bytes(arg.as_bytes(), field_cap, hard_cap),
+        _ => finish(capture, stdin_timed_out),
     }
+}
+
+/// The same filter and parser as for stdin, over bytes already in hand (an
+/// argv payload; the fuzz target).
+pub fn from_bytes(bytes: &[u8], field_cap: usize, hard_cap: usize) -> HookInput {
+    let mut capture = Capture::new(field_cap, hard_cap);
+    capture.feed(bytes);
+    finish(capture, false)
+}
+
+fn finish(capture: Capture, stdin_timed_out: bool) -> HookInput {
     let (value, error, lossy) = parse(&capture);
     HookInput {
         value,
