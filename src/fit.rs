@@ -35,21 +35,39 @@ pub fn shrink(input: &mut Value, too_big: impl Fn(&Value) -> bool) -> bool {
     true
 }
 
-fn cut_strings(value: &mut Value, limit: usize) {
+/// Cuts every string (object keys too) longer than `limit` bytes, at a
+/// character boundary, with the marker.
+pub fn cut_strings(value: &mut Value, limit: usize) {
     match value {
-        Value::String(s) if s.len() > limit => {
-            let mut cut = limit;
-            while !s.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            let original = s.len();
-            s.truncate(cut);
-            s.push_str(&format!("…[truncated: {original} bytes]"));
-        }
+        Value::String(s) => cut(s, limit),
         Value::Array(items) => items.iter_mut().for_each(|v| cut_strings(v, limit)),
-        Value::Object(map) => map.values_mut().for_each(|v| cut_strings(v, limit)),
+        Value::Object(map) => {
+            if map.keys().any(|k| k.len() > limit) {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(mut k, v)| {
+                        cut(&mut k, limit);
+                        (k, v)
+                    })
+                    .collect();
+            }
+            map.values_mut().for_each(|v| cut_strings(v, limit));
+        }
         _ => {}
     }
+}
+
+fn cut(s: &mut String, limit: usize) {
+    if s.len() <= limit {
+        return;
+    }
+    let mut at = limit;
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    let original = s.len();
+    s.truncate(at);
+    s.push_str(&format!("…[truncated: {original} bytes]"));
 }
 
 #[cfg(test)]

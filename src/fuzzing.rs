@@ -108,6 +108,16 @@ mod tests {
         }
     }
 
+    /// Inputs the fuzzer found that once broke an invariant.
+    #[test]
+    fn inputs_the_fuzzer_found_stay_fixed() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-found");
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let data = std::fs::read(entry.path()).unwrap();
+            check_input_path(&data).unwrap_or_else(|e| panic!("{}: {e}", entry.path().display()));
+        }
+    }
+
     #[test]
     fn long_strings_in_valid_json_are_capped() {
         let long = format!("{{\"session_id\": \"{}\", \"x\": [\"{}\"]}}", "s".repeat(500), "é".repeat(500));

@@ -66,6 +66,10 @@ impl Capture {
         }
     }
 
+    pub fn field_cap(&self) -> usize {
+        self.field_cap as usize
+    }
+
     /// A whole top-level object, array or string has been read: whatever
     /// follows is at most trailing white space.
     pub fn is_complete(&self) -> bool {

@@ -47,7 +47,7 @@ pub fn from_bytes(bytes: &[u8], field_cap: usize, hard_cap: usize) -> HookInput 
 }
 
 fn finish(capture: Capture, stdin_timed_out: bool) -> HookInput {
-    let (value, error, lossy) = parse(&capture);
+    let (value, error, lossy) = parse(&capture, capture.field_cap());
     HookInput {
         value,
         error,
@@ -60,7 +60,7 @@ fn finish(capture: Capture, stdin_timed_out: bool) -> HookInput {
     }
 }
 
-fn parse(capture: &Capture) -> (Option<Value>, Option<String>, bool) {
+fn parse(capture: &Capture, field_cap: usize) -> (Option<Value>, Option<String>, bool) {
     if capture.overflow {
         let error = format!("input of {} bytes is too large to parse, even capped", capture.raw_len);
         return (None, Some(error), false);
@@ -72,7 +72,11 @@ fn parse(capture: &Capture) -> (Option<Value>, Option<String>, bool) {
         Ok(value) => (Some(value), None, false),
         Err(first) if std::str::from_utf8(&capture.json).is_err() => {
             match serde_json::from_str(&String::from_utf8_lossy(&capture.json)) {
-                Ok(value) => (Some(value), None, true),
+                // Each invalid byte became a three-byte U+FFFD: cap again.
+                Ok(mut value) => {
+                    crate::fit::cut_strings(&mut value, field_cap);
+                    (Some(value), None, true)
+                }
                 Err(_) => (None, Some(format!("invalid JSON: {first}")), false),
             }
         }
