@@ -447,17 +447,7 @@ fn sixty_four_concurrent_writers_give_sixty_four_lines_in_order() {
         .map(|i| {
             let mut payload = env.fixture("claude", "PreToolUse");
             payload["tool_use_id"] = json!(format!("toolu_{i:03}"));
-            let mut child = env
-                .command(&["tool-use"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut stdin = child.stdin.take().unwrap();
-            std::io::Write::write_all(&mut stdin, payload.to_string().as_bytes()).unwrap();
-            drop(stdin);
-            child
+            env.spawn(&["tool-use"], payload.to_string().as_bytes())
         })
         .collect();
     for child in children {

@@ -359,16 +359,7 @@ fn simultaneous_duplicates_are_recorded_once() {
     let children: Vec<_> = (0..8)
         .map(|i| {
             let agent = if i % 2 == 0 { "cursor" } else { "claude" };
-            let mut child = env
-                .command(&["tool-use", "--agent", agent])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut stdin = child.stdin.take().unwrap();
-            std::io::Write::write_all(&mut stdin, payload.as_bytes()).unwrap();
-            child
+            env.spawn(&["tool-use", "--agent", agent], payload.as_bytes())
         })
         .collect();
     for child in children {

@@ -21,7 +21,6 @@ use super::git::Repo;
 use super::index::{self, Entry, Index, OID_LEN};
 use super::worktree::{self, Counts};
 use crate::hash::Fnv64;
-use ignore::WalkBuilder;
 use std::collections::HashSet;
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
@@ -282,20 +281,9 @@ struct Walked {
 /// the directories it went through, the ignore files it met.
 fn walk(workdir: &Path, index: &Index, cache: &Cache, deadline: Instant) -> Result<Walked, String> {
     let tracked: HashSet<&[u8]> = index.entries.iter().map(|e| e.path.as_slice()).collect();
-    let walker = WalkBuilder::new(workdir)
-        .hidden(false)
-        .parents(false)
-        .ignore(false)
-        .git_ignore(true)
-        .git_exclude(true)
-        .git_global(true)
-        .require_git(true)
-        .follow_links(false)
-        .filter_entry(worktree::not_a_git_dir_or_nested_repo)
-        .build();
     let mut out = Walked { untracked: Vec::new(), dirs: Vec::new(), ignore_files: Vec::new() };
     let mut buf = vec![0u8; 64 * 1024];
-    for entry in walker {
+    for entry in worktree::git_walk(workdir) {
         if Instant::now() > deadline {
             return Err("deadline".into());
         }

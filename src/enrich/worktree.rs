@@ -53,18 +53,7 @@ pub fn count_git(workdir: &Path, deadline: Instant) -> Result<Counts, String> {
         }
     }
     drop(index);
-    let walker = WalkBuilder::new(workdir)
-        .hidden(false)
-        .parents(false)
-        .ignore(false)
-        .git_ignore(true)
-        .git_exclude(true)
-        .git_global(true)
-        .require_git(true)
-        .follow_links(false)
-        .filter_entry(not_a_git_dir_or_nested_repo)
-        .build();
-    for entry in walker {
+    for entry in git_walk(workdir) {
         if Instant::now() > deadline {
             return Err("deadline".into());
         }
@@ -105,7 +94,25 @@ pub fn count_plain(dir: &Path, deadline: Instant) -> Result<Counts, String> {
     count_lines(&paths, deadline)
 }
 
-pub(crate) fn not_a_git_dir_or_nested_repo(entry: &ignore::DirEntry) -> bool {
+/// A walk of a git work tree by git's standard excludes (`.gitignore`,
+/// `info/exclude`, the global excludes file; not `.ignore`), hidden files
+/// included, symlinks not followed, `.git`, submodules and nested
+/// repositories not entered: what `git ls-files --others --exclude-standard` sees.
+pub(crate) fn git_walk(workdir: &Path) -> ignore::Walk {
+    WalkBuilder::new(workdir)
+        .hidden(false)
+        .parents(false)
+        .ignore(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(true)
+        .require_git(true)
+        .follow_links(false)
+        .filter_entry(not_a_git_dir_or_nested_repo)
+        .build()
+}
+
+fn not_a_git_dir_or_nested_repo(entry: &ignore::DirEntry) -> bool {
     if entry.file_name() == ".git" {
         return false;
     }

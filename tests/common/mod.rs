@@ -79,6 +79,15 @@ impl Env {
         out
     }
 
+    /// Starts the binary with `stdin` written and closed, without waiting for it.
+    pub fn spawn(&self, args: &[&str], stdin: &[u8]) -> std::process::Child {
+        let mut child =
+            self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(stdin).unwrap();
+        child
+    }
+
     /// Runs a hook and checks the never-interfere contract on the way.
     pub fn hook(&self, args: &[&str], payload: &Value) -> Output {
         let out = self.run(args, payload.to_string().as_bytes());
