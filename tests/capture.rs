@@ -568,3 +568,90 @@ fn help_and_version_are_for_people() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("kaizen-hook "));
 }
+
+/// Agents with no fixture here, in the shapes their documentation gives.
+#[test]
+fn agents_without_fixtures_are_recognised_from_their_documented_shapes() {
+    let env = Env::new();
+    let cwd = env.repo.to_str().unwrap().to_string();
+    let cases: Vec<(&[&str], Value, &str, EventKind, &str)> = vec![
+        (
+            &["tool-use", "--agent", "claude"],
+            json!({"timestamp": "2026-08-21T10:15:42.123Z", "cwd": cwd, "sessionId": "vs-1", "hookEventName": "PreToolUse",
+                   "tool_name": "editFiles", "tool_input": {"filePath": "a.rs"}, "tool_use_id": "call_1"}),
+            "vscode",
+            EventKind::ToolCall,
+            "vs-1",
+        ),
+        (
+            &["tool-use", "--agent", "copilot"],
+            json!({"hook_event_name": "PostToolUse", "session_id": "cp-pascal", "timestamp": "2026-08-21T10:15:42Z", "cwd": cwd,
+                   "tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_response": "a b"}),
+            "copilot",
+            EventKind::ToolResult,
+            "cp-pascal",
+        ),
+        (
+            &["event", "--agent", "copilot", "--event", "errorOccurred"],
+            json!({"sessionId": "cp-camel", "timestamp": 1_787_307_342_000u64, "cwd": cwd,
+                   "error": {"message": "boom", "name": "Error"}, "errorContext": "model_call", "recoverable": true}),
+            "copilot",
+            EventKind::Error,
+            "cp-camel",
+        ),
+        (
+            &["event", "--agent", "cline"],
+            json!({"clineVersion": "3.36.0", "hookName": "TaskStart", "timestamp": "1787307342123", "taskId": "task-9",
+                   "workspaceRoots": [cwd], "userId": "u", "taskStart": {"taskMetadata": {"taskId": "task-9", "ulid": "01J", "initialTask": "fix it"}}}),
+            "cline",
+            EventKind::Lifecycle,
+            "task-9",
+        ),
+        (
+            &["event", "--agent", "windsurf"],
+            json!({"agent_action_name": "pre_user_prompt", "trajectory_id": "traj-1", "execution_id": "exec-1",
+                   "timestamp": "2026-08-21T10:15:42.123Z", "tool_info": {"user_prompt": "hello"}}),
+            "windsurf",
+            EventKind::Message,
+            "traj-1",
+        ),
+        (
+            &["event", "--agent", "factory"],
+            json!({"session_id": "fd-1", "transcript_path": "/home/u/.factory/projects/p/fd-1.jsonl", "cwd": cwd,
+                   "permission_mode": "default", "hook_event_name": "Stop", "stop_hook_active": false}),
+            "factory",
+            EventKind::Lifecycle,
+            "fd-1",
+        ),
+        (
+            &["event", "--agent", "qwen"],
+            json!({"session_id": "qw-1", "cwd": cwd, "hook_event_name": "PreToolUse", "timestamp": "2026-08-21T10:15:42Z",
+                   "permission_mode": "yolo", "tool_name": "run_shell_command", "tool_input": {"command": "ls"}}),
+            "qwen",
+            EventKind::ToolCall,
+            "qw-1",
+        ),
+    ];
+    for (args, payload, agent, kind, session) in &cases {
+        env.hook(args, payload);
+        let events = env.events(session);
+        assert_eq!(events.len(), 1, "{agent}");
+        assert_eq!(events[0].payload["agent"], *agent);
+        assert_eq!(events[0].kind, *kind, "{agent}");
+        assert_eq!(events[0].payload["input"], *payload, "{agent}: recorded in full");
+    }
+    let windsurf = &env.events("traj-1")[0];
+    assert_eq!(windsurf.tool_call_id, None, "an action id is a call id only for tool events");
+    assert!(windsurf.ts_exact);
+
+    // Kiro sends no session id: the per-directory fallback session.
+    let kiro = json!({"hook_event_name": "agentSpawn", "cwd": cwd});
+    env.hook(&["session-start", "--agent", "kiro"], &kiro);
+    let file = env
+        .session_files()
+        .into_iter()
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("kiro-repo-"))
+        .unwrap();
+    let events = read_events(&file);
+    assert_eq!((events[0].payload["agent"].as_str(), events[0].kind.clone()), (Some("kiro"), EventKind::Lifecycle));
+}

@@ -77,8 +77,9 @@ const EVENT_NAME_KEYS: &[&str] = &["hook_event_name", "hookEventName", "agent_ac
 const SESSION_KEYS: &[&str] =
     &["conversation_id", "session_id", "sessionId", "trajectory_id", "taskId", "thread-id", "thread_id", "threadId"];
 const TOOL_KEYS: &[&str] = &["tool_name", "toolName", "mcp_tool_name"];
-const CALL_ID_KEYS: &[&str] =
-    &["tool_use_id", "toolUseId", "tool_call_id", "toolCallId", "call_id", "callId", "execution_id"];
+const CALL_ID_KEYS: &[&str] = &["tool_use_id", "toolUseId", "tool_call_id", "toolCallId", "call_id", "callId"];
+/// Windsurf's id of one action: a call id only when the action is a tool call.
+const ACTION_ID_KEYS: &[&str] = &["execution_id"];
 const TURN_KEYS: &[&str] = &["generation_id", "turn_id", "turn-id", "prompt_id"];
 /// What identifies a tool call's input in both its before and after events.
 const CALL_MATERIAL_KEYS: &[&str] = &["tool_input", "toolArgs", "command", "command_line", "parameters", "file_path"];
@@ -125,7 +126,7 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
         (None, None) => (None, "process"),
     };
     let tool = f.text(TOOL_KEYS).or_else(|| event_name.as_deref().and_then(events::implied_tool).map(String::from));
-    let mut tool_call_id = f.text(CALL_ID_KEYS);
+    let mut tool_call_id = f.text(CALL_ID_KEYS).or_else(|| phase.is_tool().then(|| f.text(ACTION_ID_KEYS)).flatten());
     let mut tool_call_id_derived = false;
     if tool_call_id.is_none() && phase.is_tool() {
         tool_call_id = derive_call_id(&f, session_id.as_deref(), tool.as_deref());
