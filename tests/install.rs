@@ -370,6 +370,8 @@ fn hooks_dir_snippets_are_what_install_writes() {
     for (agent, file, snippet) in [
         ("claude", ".claude/settings.json", "claude-settings.json"),
         ("cursor", ".cursor/hooks.json", "cursor-hooks.json"),
+        ("codex", ".codex/hooks.json", "codex-hooks.json"),
+        ("gemini", ".gemini/settings.json", "gemini-settings.json"),
     ] {
         let out = env.run_with(env.command(&["install", "--agent", agent, "--binary", binary]), b"");
         assert!(out.status.success());
@@ -378,4 +380,79 @@ fn hooks_dir_snippets_are_what_install_writes() {
             std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks").join(snippet)).unwrap();
         assert_eq!(written, shipped, "hooks/{snippet} is out of date");
     }
+}
+
+const GEMINI_SETTINGS: &str = r#"{
+  "theme": "GitHub",
+  "hooksConfig": {
+    "enabled": true
+  },
+  "hooks": {
+    "BeforeTool": [
+      {
+        "matcher": "run_shell_command",
+        "hooks": [
+          {
+            "type": "command",
+            "command": "/usr/local/bin/guard",
+            "timeout": 60000
+          }
+        ]
+      }
+    ]
+  }
+}
+"#;
+
+#[test]
+fn codex_and_gemini_are_registered_in_their_own_formats() {
+    let env = Env::new();
+    let gemini = env.user_home.join(".gemini/settings.json");
+    let codex = env.user_home.join(".codex/hooks.json");
+    std::fs::create_dir_all(gemini.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(codex.parent().unwrap()).unwrap();
+    std::fs::write(&gemini, GEMINI_SETTINGS).unwrap();
+
+    let out = kaizen(&env, &["install"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("codex: registered 10 events") && text.contains("trust"), "{text}");
+    assert!(text.contains("gemini: registered 8 events"), "{text}");
+    assert!(!text.contains("claude:") && !text.contains("cursor:"), "only the agents that are here: {text}");
+
+    let g = json_of(&gemini);
+    assert_eq!(g["theme"], "GitHub");
+    assert_eq!(g["hooks"]["BeforeTool"][0]["hooks"][0]["command"], "/usr/local/bin/guard");
+    let ours = our_commands_with_timeout(&g, 5000);
+    assert_eq!(ours.len(), 8);
+    assert!(!ours.iter().any(|(e, _)| e == "BeforeModel" || e == "AfterModel"));
+    let c = json_of(&codex);
+    assert_eq!(our_commands(&c).len(), 10);
+
+    let mut payload = env.fixture("gemini", "AfterTool");
+    payload["cwd"] = json!(env.repo);
+    let command = our_commands_with_timeout(&g, 5000).into_iter().find(|(e, _)| e == "AfterTool").unwrap().1;
+    assert_quiet(&run_registered(&env, &command, &payload));
+    let events = env.events("5c0f2b8e-3a1d-4f6b-9e27-8d4c1a2b3e4f");
+    assert_eq!((events[0].payload["agent"].as_str(), events[0].kind.clone()), (Some("gemini"), EventKind::ToolResult));
+
+    assert!(kaizen(&env, &["uninstall"]).status.success());
+    assert_eq!(std::fs::read_to_string(&gemini).unwrap(), GEMINI_SETTINGS);
+    assert!(!codex.exists(), "install created it; uninstall removes it");
+}
+
+fn our_commands_with_timeout(settings: &Value, timeout: u64) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for (event, groups) in settings["hooks"].as_object().unwrap() {
+        for group in groups.as_array().unwrap() {
+            for handler in group["hooks"].as_array().unwrap() {
+                let command = handler["command"].as_str().unwrap();
+                if command.contains("kaizen-hook") {
+                    assert_eq!(handler["timeout"], timeout, "{event}");
+                    found.push((event.clone(), command.to_string()));
+                }
+            }
+        }
+    }
+    found
 }

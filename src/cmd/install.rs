@@ -63,7 +63,8 @@ impl Install {
             Some(_) => format!("; previous version kept as {}", file.backup_path().display()),
             None => String::new(),
         };
-        Ok(format!("registered {} events in {}{backup}", target.event_count, path.display()))
+        let note = target.note.map(|n| format!("\n  note: {n}")).unwrap_or_default();
+        Ok(format!("registered {} events in {}{backup}{note}", target.event_count, path.display()))
     }
 }
 

@@ -51,8 +51,13 @@ fn uninstall_one(target: &Target, home: &Path) -> Result<String, String> {
     if removed == 0 {
         return Ok(format!("nothing to remove in {}", path.display()));
     }
-    let original = std::fs::read(file.backup_path())
-        .ok()
+    let backup = std::fs::read(file.backup_path()).ok();
+    if backup.is_none() && install::same_settings(&value, &serde_json::json!({})) {
+        // Install created this file (it kept no backup) and nothing else is in it.
+        std::fs::remove_file(&path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+        return Ok(format!("removed {removed} entries and {}, which install had created", path.display()));
+    }
+    let original = backup
         .filter(|bytes| serde_json::from_slice(bytes).is_ok_and(|before| install::same_settings(&before, &value)));
     let restored = original.is_some();
     file.write(&original.unwrap_or_else(|| file.render(&value)))?;

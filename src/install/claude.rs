@@ -1,38 +1,43 @@
-//! Claude Code: `~/.claude/settings.json` (or `$CLAUDE_CONFIG_DIR`), hooks
-//! nested event → matcher group → handlers. Never `WorktreeCreate` (its
-//! stdout is the worktree path) nor `MessageDisplay`/`Elicitation*` (they
-//! hold the session on the hook).
+//! Claude Code: `~/.claude/settings.json` (or `$CLAUDE_CONFIG_DIR`). Never
+//! `WorktreeCreate` (its stdout is the worktree path) nor
+//! `MessageDisplay`/`Elicitation*` (they hold the session on the hook).
 
-use super::{Registration, TIMEOUT_SECONDS, Target, is_ours};
-use serde_json::{Map, Value, json};
+use super::nested::{self, Nested};
+use super::{Registration, TIMEOUT_SECONDS, Target};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-const EVENTS: &[(&str, &str)] = &[
-    ("SessionStart", "session-start"),
-    ("SessionEnd", "session-end"),
-    ("UserPromptSubmit", "prompt"),
-    ("PreToolUse", "tool-use"),
-    ("PostToolUse", "tool-use"),
-    ("PostToolUseFailure", "tool-use"),
-    ("PermissionRequest", "event"),
-    ("PermissionDenied", "event"),
-    ("Notification", "event"),
-    ("Stop", "stop"),
-    ("StopFailure", "stop"),
-    ("SubagentStart", "subagent"),
-    ("SubagentStop", "subagent"),
-    ("PreCompact", "event"),
-    ("PostCompact", "event"),
-];
+const FORMAT: Nested = Nested {
+    agent: "claude",
+    events: &[
+        ("SessionStart", "session-start"),
+        ("SessionEnd", "session-end"),
+        ("UserPromptSubmit", "prompt"),
+        ("PreToolUse", "tool-use"),
+        ("PostToolUse", "tool-use"),
+        ("PostToolUseFailure", "tool-use"),
+        ("PermissionRequest", "event"),
+        ("PermissionDenied", "event"),
+        ("Notification", "event"),
+        ("Stop", "stop"),
+        ("StopFailure", "stop"),
+        ("SubagentStart", "subagent"),
+        ("SubagentStop", "subagent"),
+        ("PreCompact", "event"),
+        ("PostCompact", "event"),
+    ],
+    timeout: TIMEOUT_SECONDS,
+};
 
 pub const TARGET: Target = Target {
     agent: "claude",
     dir: config_dir,
     file: "settings.json",
     register,
-    unregister,
-    registered,
-    event_count: EVENTS.len(),
+    unregister: nested::unregister,
+    registered: nested::registered,
+    event_count: FORMAT.events.len(),
+    note: None,
 };
 
 fn config_dir(home: &Path) -> PathBuf {
@@ -42,92 +47,6 @@ fn config_dir(home: &Path) -> PathBuf {
     }
 }
 
-fn hooks_of(settings: &mut Value) -> Result<&mut Map<String, Value>, String> {
-    let root = settings.as_object_mut().ok_or("the settings are not a JSON object")?;
-    let hooks = root.entry("hooks").or_insert_with(|| json!({}));
-    if hooks.is_null() {
-        *hooks = json!({});
-    }
-    hooks.as_object_mut().ok_or_else(|| "\"hooks\" is not an object: left untouched".to_string())
-}
-
 fn register(settings: &mut Value, registration: &Registration) -> Result<(), String> {
-    let hooks = hooks_of(settings)?;
-    for (event, _) in EVENTS {
-        if !matches!(hooks.get(*event), None | Some(Value::Null | Value::Array(_))) {
-            return Err(format!("\"hooks.{event}\" is not a list: left untouched"));
-        }
-    }
-    for (event, subcommand) in EVENTS {
-        let command = registration.command(subcommand, "claude");
-        let groups = hooks.entry(*event).or_insert_with(|| json!([]));
-        if groups.is_null() {
-            *groups = json!([]);
-        }
-        let groups = groups.as_array_mut().expect("checked above");
-        let mut found = false;
-        groups.retain_mut(|group| {
-            let Some(handlers) = group.get_mut("hooks").and_then(Value::as_array_mut) else { return true };
-            let before = handlers.len();
-            handlers.retain_mut(|handler| {
-                if !handler_is_ours(handler) {
-                    return true;
-                }
-                if found {
-                    return false; // a duplicate of ours
-                }
-                found = true;
-                handler["type"] = json!("command");
-                handler["command"] = json!(command);
-                handler["timeout"] = json!(TIMEOUT_SECONDS);
-                true
-            });
-            // Drop a group only when removing a duplicate of ours emptied it.
-            !(handlers.is_empty() && before > 0)
-        });
-        if !found {
-            groups.push(json!({"hooks": [{"type": "command", "command": command, "timeout": TIMEOUT_SECONDS}]}));
-        }
-    }
-    Ok(())
-}
-
-fn handler_is_ours(handler: &Value) -> bool {
-    handler.get("command").and_then(Value::as_str).is_some_and(is_ours)
-}
-
-fn unregister(settings: &mut Value) -> usize {
-    let Some(hooks) = settings.get_mut("hooks").and_then(Value::as_object_mut) else { return 0 };
-    let mut removed = 0;
-    hooks.retain(|_, groups| {
-        let Some(list) = groups.as_array_mut() else { return true };
-        let before = removed;
-        list.retain_mut(|group| {
-            let Some(handlers) = group.get_mut("hooks").and_then(Value::as_array_mut) else { return true };
-            let count = handlers.len();
-            handlers.retain(|h| !handler_is_ours(h));
-            removed += count - handlers.len();
-            !(handlers.is_empty() && count > 0)
-        });
-        !(list.is_empty() && removed > before)
-    });
-    if removed > 0 && hooks.is_empty() {
-        settings.as_object_mut().map(|root| root.remove("hooks"));
-    }
-    removed
-}
-
-fn registered(settings: &Value) -> Vec<(String, String)> {
-    let Some(hooks) = settings.get("hooks").and_then(Value::as_object) else { return Vec::new() };
-    let mut found = Vec::new();
-    for (event, groups) in hooks {
-        for group in groups.as_array().into_iter().flatten() {
-            for handler in group.get("hooks").and_then(Value::as_array).into_iter().flatten() {
-                if let Some(command) = handler.get("command").and_then(Value::as_str).filter(|c| is_ours(c)) {
-                    found.push((event.clone(), command.to_string()));
-                }
-            }
-        }
-    }
-    found
+    FORMAT.register(settings, registration)
 }

@@ -28,6 +28,7 @@ pub const TARGET: Target = Target {
     unregister,
     registered,
     event_count: EVENTS.len(),
+    note: None,
 };
 
 fn config_dir(home: &Path) -> PathBuf {

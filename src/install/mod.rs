@@ -4,9 +4,12 @@
 //! again updates them in place and uninstalling removes exactly them.
 
 pub mod claude;
+pub mod codex;
 pub mod config_file;
 pub mod cursor;
 pub mod diff;
+pub mod gemini;
+mod nested;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -28,9 +31,12 @@ pub struct Target {
     pub registered: fn(&Value) -> Vec<(String, String)>,
     /// How many events `register` adds.
     pub event_count: usize,
+    /// What the user still has to do after install, if anything.
+    pub note: Option<&'static str>,
 }
 
-pub const TARGETS: &[Target] = &[claude::TARGET, cursor::TARGET];
+/// Claude Code first: it is what `install` registers when no agent's directory exists.
+pub const TARGETS: &[Target] = &[claude::TARGET, cursor::TARGET, codex::TARGET, gemini::TARGET];
 
 impl Target {
     pub fn path(&self, home: &Path) -> PathBuf {

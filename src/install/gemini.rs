@@ -1,0 +1,42 @@
+//! Gemini CLI: `~/.gemini/settings.json`, the nested format with timeouts in
+//! milliseconds. Not `BeforeModel`/`AfterModel`/`BeforeToolSelection`: they
+//! fire for every model call and streamed chunk, and can rewrite the request.
+
+use super::nested::{self, Nested};
+use super::{Registration, TIMEOUT_SECONDS, Target};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+const FORMAT: Nested = Nested {
+    agent: "gemini",
+    events: &[
+        ("SessionStart", "session-start"),
+        ("SessionEnd", "session-end"),
+        ("BeforeAgent", "prompt"),
+        ("BeforeTool", "tool-use"),
+        ("AfterTool", "tool-use"),
+        ("AfterAgent", "stop"),
+        ("PreCompress", "event"),
+        ("Notification", "event"),
+    ],
+    timeout: TIMEOUT_SECONDS * 1000,
+};
+
+pub const TARGET: Target = Target {
+    agent: "gemini",
+    dir: config_dir,
+    file: "settings.json",
+    register,
+    unregister: nested::unregister,
+    registered: nested::registered,
+    event_count: FORMAT.events.len(),
+    note: None,
+};
+
+fn config_dir(home: &Path) -> PathBuf {
+    home.join(".gemini")
+}
+
+fn register(settings: &mut Value, registration: &Registration) -> Result<(), String> {
+    FORMAT.register(settings, registration)
+}
