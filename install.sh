@@ -7,6 +7,17 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# In a fresh or temporary HOME, rustup cannot see its toolchains (nor cargo its
+# registry cache): find them from where cargo itself is installed.
+if [ -z "${RUSTUP_HOME:-}" ] && [ ! -d "$HOME/.rustup" ] && cargo_bin=$(command -v cargo); then
+  cargo_home=$(cd "$(dirname "$cargo_bin")/.." && pwd)
+  if [ -d "$cargo_home/../.rustup" ]; then
+    export RUSTUP_HOME="$(cd "$cargo_home/../.rustup" && pwd)"
+    export CARGO_HOME="${CARGO_HOME:-$cargo_home}"
+    echo "using the Rust toolchain in $RUSTUP_HOME"
+  fi
+fi
+
 bin_dir="${KAIZEN_BIN_DIR:-$HOME/.local/bin}"
 echo "building kaizen-hook (release)..."
 cargo build --release --locked --quiet
