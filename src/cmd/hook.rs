@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::enrich::{self, Wanted};
-use crate::event::{Event, EventSource};
+use crate::event::{Event, EventKind, EventSource};
 use crate::input::{self, HookInput};
 use crate::recognize::{self, Category, Flags, Observation, Phase};
 use crate::store::{self, SessionFiles, events, fsutil, record};
@@ -110,8 +110,43 @@ fn record(
 
     let now = time::now_ms();
     let ts_ms = obs.agent_ts_ms.unwrap_or(now);
-    let mut event = Event {
-        session_id: session_id.clone(),
+    let mut event = new_event(&session_id, obs, ts_ms);
+    let mut payload = base_payload(run, &mut input, obs, &context, config);
+
+    let file = events::open_locked(&files.events, deadline).map_err(|e| format!("lock: {e}"))?;
+    let tail = events::read_tail(&file).map_err(|e| format!("read {}: {e}", files.events.display()))?;
+    if tail.torn_bytes > 0 {
+        problems.push(format!("cut a torn last line of {} bytes from {}", tail.torn_bytes, files.events.display()));
+    }
+    if config.dedup_window_ms > 0 && tail.delivered_since(&input.hash, now.saturating_sub(config.dedup_window_ms)) {
+        problems.push(format!("duplicate delivery {} ignored (session {})", input.hash, files.key));
+        return Ok(());
+    }
+    event.seq = tail.next_seq;
+    add_latency(&mut event, &mut payload, obs, &tail);
+    add_totals(&mut payload, &event, obs, &tail);
+    // Last, and in this order: how later runs recognise a repeated delivery.
+    payload.insert("input_hash".into(), json!(input.hash));
+    payload.insert("recorded_ms".into(), json!(now));
+    event.payload = Value::Object(payload);
+    let line = serialize_within_cap(&mut event, config.event_cap)?;
+    events::append(&file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
+
+    let change = lifecycle::Change {
+        session_id: &session_id,
+        ts_ms,
+        observation: obs,
+        context: &context,
+        events_path: &files.events.to_string_lossy(),
+    };
+    update_record(&files, &change, problems)?;
+    drop(file); // releases the lock
+    Ok(())
+}
+
+fn new_event(session_id: &str, obs: &Observation, ts_ms: u64) -> Event {
+    Event {
+        session_id: session_id.to_string(),
         seq: 0,
         ts_ms,
         ts_exact: obs.agent_ts_ms.is_some(),
@@ -133,73 +168,56 @@ fn record(
         cache_read_tokens: None,
         system_prompt_tokens: None,
         payload: Value::Null,
-    };
-    let mut payload = base_payload(run, &mut input, obs, &context, config);
+    }
+}
 
-    let file = events::open_locked(&files.events, deadline).map_err(|e| format!("lock: {e}"))?;
-    let tail = events::read_tail(&file).map_err(|e| format!("read {}: {e}", files.events.display()))?;
-    if tail.torn_bytes > 0 {
-        problems.push(format!("cut a torn last line of {} bytes from {}", tail.torn_bytes, files.events.display()));
+/// A tool result's latency: the agent's own duration, else the time since
+/// its call was recorded.
+fn add_latency(event: &mut Event, payload: &mut Map<String, Value>, obs: &Observation, tail: &events::Tail) {
+    if !matches!(obs.phase, Phase::ToolResult | Phase::ToolFailure) {
+        return;
     }
-    if config.dedup_window_ms > 0 && tail.delivered_since(&input.hash, now.saturating_sub(config.dedup_window_ms)) {
-        problems.push(format!("duplicate delivery {} ignored (session {})", input.hash, files.key));
-        return Ok(());
-    }
-    event.seq = tail.next_seq;
-    if matches!(obs.phase, Phase::ToolResult | Phase::ToolFailure) {
-        let from_hook = || {
-            let call_ts = tail.tool_call_ts(event.tool_call_id.as_deref()?)?;
-            u32::try_from(ts_ms.checked_sub(call_ts)?).ok()
-        };
-        if let Some(ms) = obs.agent_duration_ms {
-            event.latency_ms = Some(ms);
-            payload.insert("latency_source".into(), json!("agent"));
-        } else if let Some(ms) = from_hook() {
-            event.latency_ms = Some(ms);
-            payload.insert("latency_source".into(), json!("hook"));
-        }
-    }
+    let from_hook = || {
+        let call_ts = tail.tool_call_ts(event.tool_call_id.as_deref()?)?;
+        u32::try_from(event.ts_ms.checked_sub(call_ts)?).ok()
+    };
+    let (latency, source) = match (obs.agent_duration_ms, from_hook()) {
+        (Some(ms), _) => (ms, "agent"),
+        (None, Some(ms)) => (ms, "hook"),
+        (None, None) => return,
+    };
+    event.latency_ms = Some(latency);
+    payload.insert("latency_source".into(), json!(source));
+}
+
+/// The session's running totals, carried by every line (`sessions` reads the last one).
+fn add_totals(payload: &mut Map<String, Value>, event: &Event, obs: &Observation, tail: &events::Tail) {
     let mut totals = tail.totals();
+    let call_recorded = || event.tool_call_id.as_deref().and_then(|id| tail.tool_call_ts(id)).is_some();
     match obs.phase {
         Phase::ToolCall => totals.tool_calls += 1,
         // A result whose call was not recorded (only post hooks registered) is a call too.
-        Phase::ToolResult | Phase::ToolFailure
-            if event.tool_call_id.as_deref().and_then(|id| tail.tool_call_ts(id)).is_none() =>
-        {
-            totals.tool_calls += 1
-        }
+        Phase::ToolResult | Phase::ToolFailure if !call_recorded() => totals.tool_calls += 1,
         _ => {}
     }
-    if event.kind == crate::event::EventKind::Error {
+    if event.kind == EventKind::Error {
         totals.errors += 1;
     }
     payload.insert(events::TOOL_CALLS_KEY.into(), json!(totals.tool_calls));
     payload.insert(events::ERRORS_KEY.into(), json!(totals.errors));
-    // Last, and in this order: how later runs recognise a repeated delivery.
-    payload.insert("input_hash".into(), json!(input.hash));
-    payload.insert("recorded_ms".into(), json!(now));
-    event.payload = Value::Object(payload);
-    let line = serialize_within_cap(&mut event, config.event_cap)?;
-    events::append(&file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
+}
 
-    let events_path = files.events.to_string_lossy();
+/// Applies the event to the session's record, rewriting it only if it changed.
+fn update_record(files: &SessionFiles, change: &lifecycle::Change, problems: &mut Vec<String>) -> Result<(), String> {
     let stored = record::load(&files.record).unwrap_or_else(|e| {
         problems.push(format!("unreadable record {}, rebuilt: {e}", files.record.display()));
         None
     });
     let before = stored.as_ref().and_then(|r| serde_json::to_vec(r).ok());
-    let change = lifecycle::Change {
-        session_id: &session_id,
-        ts_ms,
-        observation: obs,
-        context: &context,
-        events_path: &events_path,
-    };
-    let updated = lifecycle::apply(stored, &change);
+    let updated = lifecycle::apply(stored, change);
     if before != serde_json::to_vec(&updated).ok() {
         record::save(&files.record, &updated).map_err(|e| format!("record: {e}"))?;
     }
-    drop(file); // releases the lock
     Ok(())
 }
 
