@@ -424,7 +424,7 @@ fn unusual_repositories_and_directories_are_recorded_not_crashed_on() {
     git_in(base, &env.user_home, &["clone", "-q", "--bare", env.repo.to_str().unwrap(), bare.to_str().unwrap()]);
     let (ctx, rec) = context_of(&env, &bare, "bare");
     assert_eq!((ctx["commit"].as_str(), ctx["branch"].as_str()), (Some(head.as_str()), Some("main")));
-    assert_eq!(rec.dirty_start, None);
+    assert_eq!((rec.dirty_start, rec.repo_file_count, rec.repo_total_loc), (None, None, None), "no work tree");
 
     let worktree = base.join("wt");
     env.git(&["worktree", "add", "-q", "-b", "feature", worktree.to_str().unwrap()]);

@@ -90,7 +90,11 @@ fn expand_tilde(path: &str) -> PathBuf {
 
 fn snapshot(workspace: &Path, repo: Option<git::Repo>, cache_dir: Option<&Path>, deadline: Instant) -> Snapshot {
     let mut problems = Vec::new();
-    let scanned = match repo.filter(|r| r.workdir.is_some()) {
+    let scanned = match repo {
+        Some(repo) if repo.workdir.is_none() => {
+            problems.push(format!("bare repository at {}: no work tree to count", workspace.display()));
+            None
+        }
         Some(repo) => {
             let cache = cache_dir.map(|dir| {
                 dir.join(format!("scan-{}.bin", crate::hash::hex_of_parts(&[workspace.as_os_str().as_encoded_bytes()])))
