@@ -20,8 +20,19 @@ const HUMAN_WORDS: &[&str] =
 pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     let started = Instant::now();
     prepare_process();
+    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let person = is_person(&args);
+    let home = config::Config::from_env().home;
+    // Panics go to the log; a person also sees them. The agent never does.
+    panic::set_hook(Box::new(move |info| {
+        log::write(&home, &format!("panic: {info}"));
+        if person {
+            eprintln!("kaizen-hook: {info}");
+        }
+    }));
     // A panic must never cross this extern "C" boundary (that aborts with a signal).
-    let code = panic::catch_unwind(|| run(started)).unwrap_or(ExitCode::SUCCESS);
+    let failed = if person { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+    let code = panic::catch_unwind(|| run(&args, started)).unwrap_or(failed);
     let _ = std::io::stdout().flush();
     if code == ExitCode::SUCCESS { 0 } else { 1 }
 }
@@ -42,12 +53,11 @@ fn prepare_process() {
     }
 }
 
-fn run(started: Instant) -> ExitCode {
-    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
-    let (category, hook_args) = match cli::Cli::try_parse_from(&args).map(|cli| cli.command.hook()) {
+fn run(args: &[String], started: Instant) -> ExitCode {
+    let (category, hook_args) = match cli::Cli::try_parse_from(args).map(|cli| cli.command.hook()) {
         Ok(Ok(hook)) => hook,
         Ok(Err(human)) => return run_human(human),
-        Err(e) if is_person(&args) => {
+        Err(e) if is_person(args) => {
             let _ = e.print();
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
@@ -56,7 +66,7 @@ fn run(started: Instant) -> ExitCode {
             // record anyway, and never answer with clap's exit status 2.
             let home = config::Config::from_env().home;
             log::write(&home, &format!("arguments not understood, recording anyway: {}", e.kind()));
-            cli::salvage(&args)
+            cli::salvage(args)
         }
     };
     run_hook(category, hook_args, started);
@@ -85,11 +95,9 @@ fn is_person(args: &[String]) -> bool {
     }
 }
 
-/// A hook run never fails in the agent's eyes: panics are caught and logged,
-/// and the exit status is 0 whatever happened.
+/// A hook run never fails in the agent's eyes: panics are caught (and logged
+/// by the hook set in `main`), and the exit status is 0 whatever happened.
 fn run_hook(category: recognize::Category, args: cli::HookArgs, started: Instant) {
-    let home = config::Config::from_env().home;
-    panic::set_hook(Box::new(move |info| log::write(&home, &format!("panic: {info}"))));
     let run = cmd::hook::HookRun { category, agent: args.agent, event: args.event, payload: args.payload };
     let _ = panic::catch_unwind(AssertUnwindSafe(|| run.run(started)));
 }

@@ -431,3 +431,14 @@ fn a_closed_stdout_pipe_is_not_a_sigpipe_death() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{status:?}");
 }
+
+#[test]
+fn a_panic_is_contained_silent_and_logged() {
+    let env = Env::new();
+    let mut cmd = env.command(&["tool-use", "--agent", "cursor"]);
+    cmd.env("KAIZEN_HOOK_TEST_PANIC", "1");
+    let out = env.run_with(cmd, env.fixture("claude", "PreToolUse").to_string().as_bytes());
+    assert_eq!(out.status.code(), Some(0), "a panic is not an exit status");
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(env.log().contains("panic: "), "{}", env.log());
+}

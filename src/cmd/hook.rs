@@ -25,6 +25,10 @@ pub struct HookRun {
 
 impl HookRun {
     pub fn run(&self, started: Instant) {
+        // Debug builds only: lets the test suite prove a panic is contained.
+        if cfg!(debug_assertions) && std::env::var_os("KAIZEN_HOOK_TEST_PANIC").is_some() {
+            panic!("KAIZEN_HOOK_TEST_PANIC is set");
+        }
         let config = Config::from_env();
         let deadline = started + config.budget;
         // Stdin gets half the budget: an agent that leaves the pipe open must
