@@ -68,14 +68,14 @@ fn check_registrations(home: &Path, this: Option<&Path>, report: &mut Report) {
                 continue;
             }
         };
-        let registered = (target.registered)(&file.value);
+        let registered = target.registered(&file.value);
         if registered.is_empty() {
             report.note("not registered (run: kaizen-hook install --agent ".to_string() + target.agent + ")");
             continue;
         }
         report.registered_somewhere = true;
         let events: BTreeSet<&str> = registered.iter().map(|(e, _)| e.as_str()).collect();
-        report.ok(format!("registered for {} of {} events", events.len(), target.event_count));
+        report.ok(format!("registered for {} of {} events", events.len(), target.event_count()));
         let programs: BTreeSet<String> = registered.iter().map(|(_, c)| install::program_of(c)).collect();
         for program in programs {
             check_program(Path::new(&program), this, report);

@@ -48,7 +48,7 @@ impl Install {
         let path = target.path(home);
         let file = ConfigFile::load(&path)?;
         let mut value = file.value.clone();
-        (target.register)(&mut value, registration)?;
+        target.register(&mut value, registration)?;
         let new = file.render(&value);
         if file.original.as_deref() == Some(new.as_slice()) {
             return Ok(format!("already registered in {} (unchanged)", path.display()));
@@ -64,7 +64,7 @@ impl Install {
             None => String::new(),
         };
         let note = target.note.map(|n| format!("\n  note: {n}")).unwrap_or_default();
-        Ok(format!("registered {} events in {}{backup}{note}", target.event_count, path.display()))
+        Ok(format!("registered {} events in {}{backup}{note}", target.event_count(), path.display()))
     }
 }
 

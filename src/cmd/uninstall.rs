@@ -47,7 +47,7 @@ fn uninstall_one(target: &Target, home: &Path) -> Result<String, String> {
     }
     let file = ConfigFile::load(&path)?;
     let mut value = file.value.clone();
-    let removed = (target.unregister)(&mut value);
+    let removed = target.unregister(&mut value);
     if removed == 0 {
         return Ok(format!("nothing to remove in {}", path.display()));
     }

@@ -2,13 +2,11 @@
 //! `WorktreeCreate` (its stdout is the worktree path) nor
 //! `MessageDisplay`/`Elicitation*` (they hold the session on the hook).
 
-use super::nested::{self, Nested};
-use super::{Registration, TIMEOUT_SECONDS, Target};
-use serde_json::Value;
+use super::nested::Nested;
+use super::{Format, TIMEOUT_SECONDS, Target};
 use std::path::{Path, PathBuf};
 
 const FORMAT: Nested = Nested {
-    agent: "claude",
     events: &[
         ("SessionStart", "session-start"),
         ("SessionEnd", "session-end"),
@@ -29,24 +27,12 @@ const FORMAT: Nested = Nested {
     timeout: TIMEOUT_SECONDS,
 };
 
-pub const TARGET: Target = Target {
-    agent: "claude",
-    dir: config_dir,
-    file: "settings.json",
-    register,
-    unregister: nested::unregister,
-    registered: nested::registered,
-    event_count: FORMAT.events.len(),
-    note: None,
-};
+pub const TARGET: Target =
+    Target { agent: "claude", dir: config_dir, file: "settings.json", format: Format::Nested(FORMAT), note: None };
 
 fn config_dir(home: &Path) -> PathBuf {
     match std::env::var_os("CLAUDE_CONFIG_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => home.join(".claude"),
     }
-}
-
-fn register(settings: &mut Value, registration: &Registration) -> Result<(), String> {
-    FORMAT.register(settings, registration)
 }

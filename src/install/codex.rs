@@ -2,13 +2,11 @@
 //! timeouts in seconds. Codex runs a new or changed hook only once the user
 //! trusts it in `/hooks`.
 
-use super::nested::{self, Nested};
-use super::{Registration, TIMEOUT_SECONDS, Target};
-use serde_json::Value;
+use super::nested::Nested;
+use super::{Format, TIMEOUT_SECONDS, Target};
 use std::path::{Path, PathBuf};
 
 const FORMAT: Nested = Nested {
-    agent: "codex",
     events: &[
         ("SessionStart", "session-start"),
         ("UserPromptSubmit", "prompt"),
@@ -28,10 +26,7 @@ pub const TARGET: Target = Target {
     agent: "codex",
     dir: config_dir,
     file: "hooks.json",
-    register,
-    unregister: nested::unregister,
-    registered: nested::registered,
-    event_count: FORMAT.events.len(),
+    format: Format::Nested(FORMAT),
     note: Some("Codex runs new hooks only once trusted: open /hooks in Codex and trust the kaizen-hook entries"),
 };
 
@@ -40,8 +35,4 @@ fn config_dir(home: &Path) -> PathBuf {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => home.join(".codex"),
     }
-}
-
-fn register(settings: &mut Value, registration: &Registration) -> Result<(), String> {
-    FORMAT.register(settings, registration)
 }

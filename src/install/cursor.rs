@@ -2,7 +2,7 @@
 //! Only the generic tool events (`preToolUse`/`postToolUse`/...): adding the
 //! specific shell and MCP ones too would record each shell call twice.
 
-use super::{Registration, TIMEOUT_SECONDS, Target, is_ours};
+use super::{Format, Registration, TIMEOUT_SECONDS, Target, is_ours};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 
@@ -20,22 +20,14 @@ pub const EVENTS: &[(&str, &str)] = &[
     ("afterAgentResponse", "event"),
 ];
 
-pub const TARGET: Target = Target {
-    agent: "cursor",
-    dir: config_dir,
-    file: "hooks.json",
-    register,
-    unregister,
-    registered,
-    event_count: EVENTS.len(),
-    note: None,
-};
+pub const TARGET: Target =
+    Target { agent: "cursor", dir: config_dir, file: "hooks.json", format: Format::Cursor, note: None };
 
 fn config_dir(home: &Path) -> PathBuf {
     home.join(".cursor")
 }
 
-fn register(config: &mut Value, registration: &Registration) -> Result<(), String> {
+pub(super) fn register(config: &mut Value, registration: &Registration) -> Result<(), String> {
     let root = config.as_object_mut().ok_or("hooks.json is not a JSON object")?;
     if !root.contains_key("version") {
         // Cursor requires it; put it first, where Cursor's own examples have it.
@@ -84,7 +76,7 @@ fn entry_is_ours(entry: &Value) -> bool {
     entry.get("command").and_then(Value::as_str).is_some_and(is_ours)
 }
 
-fn unregister(config: &mut Value) -> usize {
+pub(super) fn unregister(config: &mut Value) -> usize {
     let Some(hooks) = config.get_mut("hooks").and_then(Value::as_object_mut) else { return 0 };
     let mut removed = 0;
     hooks.retain(|_, entries| {
@@ -97,7 +89,7 @@ fn unregister(config: &mut Value) -> usize {
     removed
 }
 
-fn registered(config: &Value) -> Vec<(String, String)> {
+pub(super) fn registered(config: &Value) -> Vec<(String, String)> {
     let Some(hooks) = config.get("hooks").and_then(Value::as_object) else { return Vec::new() };
     hooks
         .iter()

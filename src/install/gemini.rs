@@ -2,13 +2,11 @@
 //! milliseconds. Not `BeforeModel`/`AfterModel`/`BeforeToolSelection`: they
 //! fire for every model call and streamed chunk, and can rewrite the request.
 
-use super::nested::{self, Nested};
-use super::{Registration, TIMEOUT_SECONDS, Target};
-use serde_json::Value;
+use super::nested::Nested;
+use super::{Format, TIMEOUT_SECONDS, Target};
 use std::path::{Path, PathBuf};
 
 const FORMAT: Nested = Nested {
-    agent: "gemini",
     events: &[
         ("SessionStart", "session-start"),
         ("SessionEnd", "session-end"),
@@ -22,21 +20,9 @@ const FORMAT: Nested = Nested {
     timeout: TIMEOUT_SECONDS * 1000,
 };
 
-pub const TARGET: Target = Target {
-    agent: "gemini",
-    dir: config_dir,
-    file: "settings.json",
-    register,
-    unregister: nested::unregister,
-    registered: nested::registered,
-    event_count: FORMAT.events.len(),
-    note: None,
-};
+pub const TARGET: Target =
+    Target { agent: "gemini", dir: config_dir, file: "settings.json", format: Format::Nested(FORMAT), note: None };
 
 fn config_dir(home: &Path) -> PathBuf {
     home.join(".gemini")
-}
-
-fn register(settings: &mut Value, registration: &Registration) -> Result<(), String> {
-    FORMAT.register(settings, registration)
 }

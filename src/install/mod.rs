@@ -9,7 +9,7 @@ pub mod config_file;
 pub mod cursor;
 pub mod diff;
 pub mod gemini;
-mod nested;
+pub mod nested;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -23,16 +23,17 @@ pub struct Target {
     /// The agent's config directory under the user's home; it existing means the agent is there.
     pub dir: fn(&Path) -> PathBuf,
     pub file: &'static str,
-    /// Adds or updates our entries; fails, changing nothing, on a shape it cannot safely edit.
-    pub register: fn(&mut Value, &Registration) -> Result<(), String>,
-    /// Removes our entries; returns how many.
-    pub unregister: fn(&mut Value) -> usize,
-    /// The events where we are registered, with the command registered there.
-    pub registered: fn(&Value) -> Vec<(String, String)>,
-    /// How many events `register` adds.
-    pub event_count: usize,
+    pub format: Format,
     /// What the user still has to do after install, if anything.
     pub note: Option<&'static str>,
+}
+
+/// How an agent's config holds its hooks.
+pub enum Format {
+    /// Claude Code's event → matcher group → handlers (also Codex, Gemini CLI).
+    Nested(nested::Nested),
+    /// Cursor's event → flat entries, with `"version": 1`.
+    Cursor,
 }
 
 /// Claude Code first: it is what `install` registers when no agent's directory exists.
@@ -41,6 +42,38 @@ pub const TARGETS: &[Target] = &[claude::TARGET, cursor::TARGET, codex::TARGET, 
 impl Target {
     pub fn path(&self, home: &Path) -> PathBuf {
         (self.dir)(home).join(self.file)
+    }
+
+    /// Adds or updates our entries; fails, changing nothing, on a shape it cannot safely edit.
+    pub fn register(&self, config: &mut Value, registration: &Registration) -> Result<(), String> {
+        match &self.format {
+            Format::Nested(nested) => nested.register(config, registration, self.agent),
+            Format::Cursor => cursor::register(config, registration),
+        }
+    }
+
+    /// Removes our entries; returns how many.
+    pub fn unregister(&self, config: &mut Value) -> usize {
+        match &self.format {
+            Format::Nested(_) => nested::unregister(config),
+            Format::Cursor => cursor::unregister(config),
+        }
+    }
+
+    /// The events where we are registered, with the command registered there.
+    pub fn registered(&self, config: &Value) -> Vec<(String, String)> {
+        match &self.format {
+            Format::Nested(_) => nested::registered(config),
+            Format::Cursor => cursor::registered(config),
+        }
+    }
+
+    /// How many events `register` adds.
+    pub fn event_count(&self) -> usize {
+        match &self.format {
+            Format::Nested(nested) => nested.events.len(),
+            Format::Cursor => cursor::EVENTS.len(),
+        }
     }
 }
 

@@ -6,7 +6,6 @@ use super::{Registration, is_ours};
 use serde_json::{Map, Value, json};
 
 pub struct Nested {
-    pub agent: &'static str,
     /// Agent event → kaizen-hook subcommand.
     pub events: &'static [(&'static str, &'static str)],
     /// The handler timeout, in the agent's own unit (seconds or milliseconds).
@@ -14,7 +13,7 @@ pub struct Nested {
 }
 
 impl Nested {
-    pub fn register(&self, settings: &mut Value, registration: &Registration) -> Result<(), String> {
+    pub fn register(&self, settings: &mut Value, registration: &Registration, agent: &str) -> Result<(), String> {
         let hooks = hooks_of(settings)?;
         for (event, _) in self.events {
             if !matches!(hooks.get(*event), None | Some(Value::Null | Value::Array(_))) {
@@ -22,7 +21,7 @@ impl Nested {
             }
         }
         for (event, subcommand) in self.events {
-            let command = registration.command(subcommand, self.agent);
+            let command = registration.command(subcommand, agent);
             let groups = hooks.entry(*event).or_insert_with(|| json!([]));
             if groups.is_null() {
                 *groups = json!([]);
