@@ -22,7 +22,8 @@ pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     prepare_process();
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let person = is_person(&args);
-    let home = config::Config::from_env().home;
+    let config = config::Config::from_env();
+    let home = config.home.clone();
     // Panics go to the log; a person also sees them. The agent never does.
     panic::set_hook(Box::new(move |info| {
         log::write(&home, &format!("panic: {info}"));
@@ -32,7 +33,7 @@ pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     }));
     // A panic must never cross this extern "C" boundary (that aborts with a signal).
     let failed = if person { ExitCode::FAILURE } else { ExitCode::SUCCESS };
-    let code = panic::catch_unwind(|| run(&args, started)).unwrap_or(failed);
+    let code = panic::catch_unwind(|| run(&args, &config, started)).unwrap_or(failed);
     let _ = std::io::stdout().flush();
     if code == ExitCode::SUCCESS { 0 } else { 1 }
 }
@@ -53,7 +54,7 @@ fn prepare_process() {
     }
 }
 
-fn run(args: &[String], started: Instant) -> ExitCode {
+fn run(args: &[String], config: &config::Config, started: Instant) -> ExitCode {
     let (category, hook_args) = match cli::Cli::try_parse_from(args).map(|cli| cli.command.hook()) {
         Ok(Ok(hook)) => hook,
         Ok(Err(human)) => return run_human(human),
@@ -64,12 +65,11 @@ fn run(args: &[String], started: Instant) -> ExitCode {
         Err(e) => {
             // An agent called us with arguments we do not know (or none):
             // record anyway, and never answer with clap's exit status 2.
-            let home = config::Config::from_env().home;
-            log::write(&home, &format!("arguments not understood, recording anyway: {}", e.kind()));
+            log::write(&config.home, &format!("arguments not understood, recording anyway: {}", e.kind()));
             cli::salvage(args)
         }
     };
-    run_hook(category, hook_args, started);
+    run_hook(category, hook_args, config, started);
     ExitCode::SUCCESS
 }
 
@@ -97,7 +97,7 @@ fn is_person(args: &[String]) -> bool {
 
 /// A hook run never fails in the agent's eyes: panics are caught (and logged
 /// by the hook set in `main`), and the exit status is 0 whatever happened.
-fn run_hook(category: recognize::Category, args: cli::HookArgs, started: Instant) {
+fn run_hook(category: recognize::Category, args: cli::HookArgs, config: &config::Config, started: Instant) {
     let run = cmd::hook::HookRun { category, agent: args.agent, event: args.event, payload: args.payload };
-    let _ = panic::catch_unwind(AssertUnwindSafe(|| run.run(started)));
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| run.run(config, started)));
 }

@@ -24,12 +24,11 @@ pub struct HookRun {
 }
 
 impl HookRun {
-    pub fn run(&self, started: Instant) {
+    pub fn run(&self, config: &Config, started: Instant) {
         // Debug builds only: lets the test suite prove a panic is contained.
         if cfg!(debug_assertions) && std::env::var_os("KAIZEN_HOOK_TEST_PANIC").is_some() {
             panic!("KAIZEN_HOOK_TEST_PANIC is set");
         }
-        let config = Config::from_env();
         let deadline = started + config.budget;
         // Stdin gets half the budget: an agent that leaves the pipe open must
         // not starve enrichment and the write.
@@ -51,7 +50,7 @@ impl HookRun {
             problems.push("input had invalid UTF-8: replaced with U+FFFD".into());
         }
         problems.extend(observation.problems.iter().cloned());
-        let outcome = record(&config, self, input, &observation, deadline, &mut problems);
+        let outcome = record(config, self, input, &observation, deadline, &mut problems);
         if let Err(e) = outcome {
             problems.push(e);
         }
