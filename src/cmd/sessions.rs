@@ -95,7 +95,7 @@ fn print_table(rows: &[&SessionRow], style: &Style) {
             1 => style.dim(&c),
             _ => c,
         });
-        println!("{}", if style.color { painted } else { style.fit(&painted) });
+        println!("{}", style.fit(&painted));
     }
 }
 

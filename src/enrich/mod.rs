@@ -101,6 +101,10 @@ fn snapshot(workspace: &Path, repo: Option<git::Repo>, cache_dir: Option<&Path>,
             });
             Some(on_a_thread(move || scan_git(&repo, cache.as_deref(), deadline)))
         }
+        None if !workspace.is_dir() => {
+            problems.push(format!("{} is not a directory here: nothing to count", workspace.display()));
+            None
+        }
         None if is_home_or_root(workspace) => {
             problems.push(format!("not counting files outside a repository at {}", workspace.display()));
             None

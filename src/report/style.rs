@@ -31,16 +31,35 @@ impl Style {
         self.paint("1", text)
     }
 
-    /// Cuts `line` to the terminal width (counted in characters).
+    /// Cuts `line` to the terminal width, counting only visible characters
+    /// (colour codes pass through and do not count).
     pub fn fit(&self, line: &str) -> String {
-        match self.width {
-            Some(width) if line.chars().count() > width => {
-                let mut cut: String = line.chars().take(width.saturating_sub(1)).collect();
-                cut.push('…');
-                cut
+        let Some(width) = self.width else { return line.to_string() };
+        let mut out = String::with_capacity(line.len());
+        let mut visible = 0;
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                out.push(c);
+                for code in chars.by_ref() {
+                    out.push(code);
+                    if code == 'm' {
+                        break;
+                    }
+                }
+                continue;
             }
-            _ => line.to_string(),
+            if visible + 1 == width && chars.clone().any(|rest| rest != '\x1b') {
+                out.push('…');
+                if self.color {
+                    out.push_str("\x1b[0m");
+                }
+                return out;
+            }
+            out.push(c);
+            visible += 1;
         }
+        out
     }
 }
 
@@ -63,4 +82,21 @@ pub fn one_line(text: &str, max: usize) -> String {
     let mut cut: String = flat.chars().take(max.saturating_sub(1)).collect();
     cut.push('…');
     cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fitting_counts_only_visible_characters() {
+        let style = Style { color: true, width: Some(5) };
+        let red = style.red("abcdefgh");
+        assert_eq!(style.fit(&red), "\x1b[31mabcd…\x1b[0m");
+        assert_eq!(style.fit(&style.red("abc")), style.red("abc"), "short lines are left alone");
+        let plain = Style { color: false, width: Some(5) };
+        assert_eq!(plain.fit("abcdefgh"), "abcd…");
+        assert_eq!(plain.fit("abcde"), "abcde");
+        assert_eq!(Style { color: false, width: None }.fit("abcdefgh"), "abcdefgh");
+    }
 }
