@@ -418,7 +418,7 @@ fn unusual_repositories_and_directories_are_recorded_not_crashed_on() {
     let missing = base.join("does/not/exist");
     let (ctx, rec) = context_of(&env, &missing, "missing");
     assert_eq!(ctx["cwd"], missing.to_str().unwrap());
-    assert_eq!(rec.start_commit, None);
+    assert_eq!((rec.start_commit, rec.repo_file_count, rec.repo_total_loc), (None, None, None), "unknown, not zero");
 
     let bare = base.join("bare.git");
     git_in(base, &env.user_home, &["clone", "-q", "--bare", env.repo.to_str().unwrap(), bare.to_str().unwrap()]);
