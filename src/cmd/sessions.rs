@@ -50,7 +50,7 @@ fn print_table(rows: &[&SessionRow], style: &Style) {
         return;
     }
     let header = ["AGENT", "ID", "REPO", "BRANCH", "STARTED", "DURATION", "STATUS", "EVENTS", "TOOLS", "ERRORS"];
-    let cells: Vec<[String; 10]> = rows
+    let mut cells: Vec<[String; 10]> = rows
         .iter()
         .map(|r| {
             [
@@ -73,6 +73,12 @@ fn print_table(rows: &[&SessionRow], style: &Style) {
             *w = (*w).max(cell.chars().count()).min(32);
         }
     }
+    let layout = squeeze(&mut widths, style.width);
+    if layout.compact_time {
+        for (row, r) in cells.iter_mut().zip(rows) {
+            row[4] = report::local_time(r.started_at_ms)[5..].to_string();
+        }
+    }
     let line = |row: &[String], paint: &dyn Fn(usize, String) -> String| {
         let parts: Vec<String> = row
             .iter()
@@ -84,7 +90,7 @@ fn print_table(rows: &[&SessionRow], style: &Style) {
                 paint(i, padded)
             })
             .collect();
-        parts.join("  ").trim_end().to_string()
+        parts.join(layout.gap).trim_end().to_string()
     };
     let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
     println!("{}", style.fit(&line(&header, &|_, c| style.bold(&c))));
@@ -99,11 +105,70 @@ fn print_table(rows: &[&SessionRow], style: &Style) {
     }
 }
 
+struct Layout {
+    gap: &'static str,
+    /// Start times without the year.
+    compact_time: bool,
+}
+
+/// On a narrow terminal the repo and branch columns give up width first,
+/// then the gaps narrow, then start times drop the year, so the counts on
+/// the right stay in view.
+fn squeeze(widths: &mut [usize], terminal: Option<usize>) -> Layout {
+    const REPO: usize = 2;
+    const BRANCH: usize = 3;
+    const STARTED: usize = 4;
+    const NARROWEST: usize = 6;
+    let mut layout = Layout { gap: "  ", compact_time: false };
+    let Some(terminal) = terminal else { return layout };
+    let total = |widths: &[usize], gap: &str| widths.iter().sum::<usize>() + gap.len() * (widths.len() - 1);
+    while total(widths, layout.gap) > terminal && (widths[REPO] > NARROWEST || widths[BRANCH] > NARROWEST) {
+        let widest = if widths[REPO] >= widths[BRANCH] { REPO } else { BRANCH };
+        widths[widest] -= 1;
+    }
+    if total(widths, layout.gap) > terminal {
+        layout.gap = " ";
+    }
+    if total(widths, layout.gap) > terminal {
+        layout.compact_time = true;
+        widths[STARTED] = "11-24 14:10".len();
+    }
+    layout
+}
+
 fn status_color(status: &SessionStatus) -> &'static str {
     match status {
         SessionStatus::Running => "32",
         SessionStatus::Waiting => "35",
         SessionStatus::Idle => "33",
         SessionStatus::Done => "2",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::squeeze;
+
+    const NATURAL: [usize; 10] = [6, 8, 20, 24, 16, 8, 7, 6, 5, 6];
+
+    #[test]
+    fn wide_or_piped_output_is_left_as_it_is() {
+        let mut widths = NATURAL;
+        let layout = squeeze(&mut widths, None);
+        assert_eq!((widths, layout.gap, layout.compact_time), (NATURAL, "  ", false));
+        let layout = squeeze(&mut widths, Some(200));
+        assert_eq!((widths, layout.gap, layout.compact_time), (NATURAL, "  ", false));
+    }
+
+    #[test]
+    fn narrow_terminals_squeeze_repo_and_branch_first() {
+        let mut widths = NATURAL;
+        let layout = squeeze(&mut widths, Some(100));
+        assert_eq!((widths[2], widths[3], layout.gap), (10, 10, "  "));
+        assert_eq!(widths.iter().sum::<usize>() + 18, 100);
+        let mut widths = NATURAL;
+        let layout = squeeze(&mut widths, Some(80));
+        assert_eq!((widths[2], widths[3], widths[4], layout.gap, layout.compact_time), (6, 6, 11, " ", true));
+        assert!(widths.iter().sum::<usize>() + 9 <= 80, "everything, counts included, fits in 80 columns");
     }
 }
