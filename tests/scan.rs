@@ -161,3 +161,24 @@ fn an_index_in_version_four_is_read_too() {
     std::fs::write(env.repo.join("a/b/two.rs"), "changed\n").unwrap();
     assert_eq!(stop(&env, &mut n), truth(&env));
 }
+
+#[test]
+fn changes_inside_a_submodule_are_dirt_as_git_status_says() {
+    let env = Env::new();
+    let upstream = env.tmp.path().join("upstream");
+    std::fs::create_dir_all(&upstream).unwrap();
+    git_in(&upstream, &env.user_home, &["init", "-q", "-b", "main"]);
+    std::fs::write(upstream.join("lib.txt"), "1\n").unwrap();
+    git_in(&upstream, &env.user_home, &["add", "."]);
+    git_in(&upstream, &env.user_home, &["commit", "-qm", "up"]);
+    env.git(&["-c", "protocol.file.allow=always", "submodule", "add", "-q", upstream.to_str().unwrap(), "sub"]);
+    env.git(&["commit", "-qm", "add submodule"]);
+    env.hook(&["session-start"], &env.fixture("claude", "SessionStart"));
+    let mut n = 0;
+    assert_eq!(stop(&env, &mut n), truth(&env), "clean with a submodule");
+    std::fs::write(env.repo.join("sub/lib.txt"), "changed\n").unwrap();
+    assert!(truth(&env).0, "git says modified content in the submodule is dirt");
+    assert_eq!(stop(&env, &mut n), truth(&env), "modified content inside the submodule");
+    git_in(&env.repo.join("sub"), &env.user_home, &["commit", "-qam", "moved on"]);
+    assert_eq!(stop(&env, &mut n), truth(&env), "the submodule moved to a new commit");
+}

@@ -15,7 +15,8 @@
 //!   idea of git's untracked cache); directories modified in the two seconds
 //!   before a scan make it untrusted, because their mtime may not move again.
 //!
-//! Nothing is written to the repository.
+//! In a repository with submodules, a clean verdict is checked with libgit2,
+//! which looks inside them. Nothing is written to the repository.
 
 use super::git::Repo;
 use super::index::{self, Entry, Index, OID_LEN};
@@ -52,6 +53,10 @@ pub fn scan(repo: &Repo, cache_file: Option<&Path>, deadline: Instant) -> Result
 
     let tracked = scan_tracked(workdir, &index, &old, deadline)?;
     let mut dirty = tracked.dirty || staged_changes(repo, &index)?;
+    if !dirty && index.entries.iter().any(|e| e.mode == index::MODE_GITLINK) {
+        // A submodule's own commits and edits are dirt to `git status`; libgit2 looks inside.
+        dirty = worktree::is_dirty(workdir)?;
+    }
 
     let fingerprint = ignore_fingerprint(repo, &old.ignore_files);
     let reuse = old.trusted && old.fingerprint == fingerprint && dirs_unchanged(workdir, &old.dirs);
