@@ -182,3 +182,29 @@ fn changes_inside_a_submodule_are_dirt_as_git_status_says() {
     git_in(&env.repo.join("sub"), &env.user_home, &["commit", "-qam", "moved on"]);
     assert_eq!(stop(&env, &mut n), truth(&env), "the submodule moved to a new commit");
 }
+
+#[test]
+fn a_touched_file_under_eol_conversion_is_clean_as_git_status_says() {
+    let env = Env::new();
+    std::fs::write(env.repo.join(".gitattributes"), "*.txt text eol=crlf\n").unwrap();
+    std::fs::write(env.repo.join("notes.txt"), "one\ntwo\n").unwrap();
+    env.git(&["add", "."]);
+    env.git(&["commit", "-qm", "eol"]);
+    std::fs::remove_file(env.repo.join("notes.txt")).unwrap();
+    env.git(&["checkout", "--", "notes.txt"]);
+    assert_eq!(std::fs::read(env.repo.join("notes.txt")).unwrap(), b"one\r\ntwo\r\n", "checked out with CRLF");
+    env.git(&["status", "--porcelain"]); // lets git refresh its index, as a user's git would
+    env.hook(&["session-start"], &env.fixture("claude", "SessionStart"));
+    let mut n = 0;
+    assert_eq!(stop(&env, &mut n), truth(&env));
+    std::thread::sleep(Duration::from_millis(20));
+    let file = std::fs::File::options().write(true).open(env.repo.join("notes.txt")).unwrap();
+    file.set_modified(SystemTime::now()).unwrap(); // touched, not changed
+    // Ours first: `git status` may refresh the index and hide the touch.
+    let ours = stop(&env, &mut n);
+    assert!(!truth(&env).0, "git applies the clean filter: no change");
+    assert_eq!(ours, truth(&env), "touched under eol conversion");
+    std::fs::write(env.repo.join("notes.txt"), "one\r\nthree\r\n").unwrap();
+    let ours = stop(&env, &mut n);
+    assert_eq!(ours, truth(&env), "really changed");
+}

@@ -15,8 +15,10 @@
 //!   idea of git's untracked cache); directories modified in the two seconds
 //!   before a scan make it untrusted, because their mtime may not move again.
 //!
-//! In a repository with submodules, a clean verdict is checked with libgit2,
-//! which looks inside them. Nothing is written to the repository.
+//! What this scan does not read is left to libgit2: a clean verdict in a
+//! repository with submodules (libgit2 looks inside them), and a change seen
+//! only in raw bytes where eol conversion or filters may apply (libgit2
+//! hashes through them). Nothing is written to the repository.
 
 use super::git::Repo;
 use super::index::{self, Entry, Index, OID_LEN};
@@ -53,9 +55,14 @@ pub fn scan(repo: &Repo, cache_file: Option<&Path>, deadline: Instant) -> Result
 
     let tracked = scan_tracked(workdir, &index, &old, deadline)?;
     let mut dirty = tracked.dirty || staged_changes(repo, &index)?;
-    if !dirty && index.entries.iter().any(|e| e.mode == index::MODE_GITLINK) {
-        // A submodule's own commits and edits are dirt to `git status`; libgit2 looks inside.
+    let has_submodules = index.entries.iter().any(|e| e.mode == index::MODE_GITLINK);
+    let only_by_hash = !dirty && tracked.hash_differs;
+    if (!dirty && has_submodules) || (only_by_hash && filters_may_apply(repo, &index, &config)) {
+        // Dirt git sees through what this scan does not read: inside submodules, or content
+        // that differs raw but not once cleaned (eol conversion, filters). libgit2 reads both.
         dirty = worktree::is_dirty(workdir)?;
+    } else {
+        dirty |= tracked.hash_differs;
     }
 
     let fingerprint = ignore_fingerprint(repo, &old.ignore_files);
@@ -91,7 +98,10 @@ pub fn scan(repo: &Repo, cache_file: Option<&Path>, deadline: Instant) -> Result
 }
 
 struct Tracked {
+    /// Deleted, conflicted, staged as new, or of another type or mode.
     dirty: bool,
+    /// A file's raw content is not its index blob (git may still call it clean, after filters).
+    hash_differs: bool,
     files: u64,
     loc: u64,
     /// Line counts of the index blobs seen, for the next scan.
@@ -110,15 +120,18 @@ fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, deadline: Instant)
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or(Tracked { dirty: true, files: 0, loc: 0, blobs: Vec::new() }))
+            .map(|h| {
+                h.join().unwrap_or(Tracked { dirty: true, hash_differs: false, files: 0, loc: 0, blobs: Vec::new() })
+            })
             .collect()
     });
     if late.load(Ordering::Relaxed) {
         return Err("deadline".into());
     }
-    let mut total = Tracked { dirty: false, files: 0, loc: 0, blobs: Vec::new() };
+    let mut total = Tracked { dirty: false, hash_differs: false, files: 0, loc: 0, blobs: Vec::new() };
     for part in parts {
         total.dirty |= part.dirty;
+        total.hash_differs |= part.hash_differs;
         total.files += part.files;
         total.loc += part.loc;
         total.blobs.extend(part.blobs);
@@ -134,7 +147,7 @@ fn scan_entries(
     deadline: Instant,
     late: &AtomicBool,
 ) -> Tracked {
-    let mut out = Tracked { dirty: false, files: 0, loc: 0, blobs: Vec::new() };
+    let mut out = Tracked { dirty: false, hash_differs: false, files: 0, loc: 0, blobs: Vec::new() };
     let mut dir = DirHandle::default();
     let mut buf = vec![0u8; 64 * 1024];
     let mut previous_path: &[u8] = &[];
@@ -159,7 +172,8 @@ fn scan_entries(
         let full = || workdir.join(OsStr::from_bytes(&entry.path));
         let same = entry.assume_valid || (stat_matches(entry, &stat) && !is_racy(&stat, index_mtime));
         let content_matches = same || content_equals(&full(), &stat, &entry.oid);
-        out.dirty |= !content_matches || mode_differs(entry, &stat);
+        out.hash_differs |= !content_matches;
+        out.dirty |= mode_differs(entry, &stat);
         if !is_file {
             continue;
         }
@@ -258,6 +272,22 @@ fn content_equals(path: &Path, st: &libc::stat, oid: &[u8; OID_LEN]) -> bool {
         git2::Oid::hash_file(git2::ObjectType::Blob, path).ok()
     };
     hashed.is_some_and(|h| h.as_bytes() == oid)
+}
+
+/// Whether git could see a file's content differently from its raw bytes:
+/// attributes files, or eol/filter settings in the repository's or user's config.
+fn filters_may_apply(repo: &Repo, index: &Index, repo_config: &str) -> bool {
+    let mentions = |config: &str| {
+        let config = config.to_ascii_lowercase();
+        config.contains("autocrlf") || config.contains("[filter") || config.contains("eol")
+    };
+    let user_config = crate::config::home_dir()
+        .map(|home| std::fs::read_to_string(home.join(".gitconfig")).unwrap_or_default())
+        .unwrap_or_default();
+    index.entries.iter().any(|e| e.path.ends_with(b".gitattributes"))
+        || repo.common_dir.join("info/attributes").exists()
+        || mentions(repo_config)
+        || mentions(&user_config)
 }
 
 /// Whether the index differs from HEAD: staged changes.
