@@ -97,7 +97,8 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-fn our_commands(settings: &Value) -> Vec<(String, String)> {
+/// Our entries, nested (Claude, Codex, Gemini) or flat (Cursor), each with `timeout`.
+fn our_commands_with_timeout(settings: &Value, timeout: u64) -> Vec<(String, String)> {
     let mut found = Vec::new();
     for (event, groups) in settings["hooks"].as_object().unwrap() {
         for item in groups.as_array().unwrap() {
@@ -105,13 +106,17 @@ fn our_commands(settings: &Value) -> Vec<(String, String)> {
             for handler in handlers {
                 let command = handler["command"].as_str().unwrap_or_default();
                 if command.contains("kaizen-hook") {
-                    assert_eq!(handler["timeout"], 5, "{event}: a small timeout");
+                    assert_eq!(handler["timeout"], timeout, "{event}: a small timeout");
                     found.push((event.clone(), command.to_string()));
                 }
             }
         }
     }
     found
+}
+
+fn our_commands(settings: &Value) -> Vec<(String, String)> {
+    our_commands_with_timeout(settings, 5)
 }
 
 #[test]
@@ -439,20 +444,4 @@ fn codex_and_gemini_are_registered_in_their_own_formats() {
     assert!(kaizen(&env, &["uninstall"]).status.success());
     assert_eq!(std::fs::read_to_string(&gemini).unwrap(), GEMINI_SETTINGS);
     assert!(!codex.exists(), "install created it; uninstall removes it");
-}
-
-fn our_commands_with_timeout(settings: &Value, timeout: u64) -> Vec<(String, String)> {
-    let mut found = Vec::new();
-    for (event, groups) in settings["hooks"].as_object().unwrap() {
-        for group in groups.as_array().unwrap() {
-            for handler in group["hooks"].as_array().unwrap() {
-                let command = handler["command"].as_str().unwrap();
-                if command.contains("kaizen-hook") {
-                    assert_eq!(handler["timeout"], timeout, "{event}");
-                    found.push((event.clone(), command.to_string()));
-                }
-            }
-        }
-    }
-    found
 }
