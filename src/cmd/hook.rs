@@ -126,8 +126,11 @@ fn record(
         return Ok(());
     }
     event.seq = tail.next_seq;
-    add_latency(&mut event, &mut payload, obs, &tail);
-    add_totals(&mut payload, &event, obs, &tail);
+    // When a tool result's call was recorded: read once, for the latency and the totals.
+    let result = matches!(obs.phase, Phase::ToolResult | Phase::ToolFailure);
+    let call_ts = if result { event.tool_call_id.as_deref().and_then(|id| tail.tool_call_ts(id)) } else { None };
+    add_latency(&mut event, &mut payload, obs, call_ts);
+    add_totals(&mut payload, &event, obs, &tail, call_ts.is_some());
     // Last, and in this order: how later runs recognise a repeated delivery.
     payload.insert("input_hash".into(), json!(input.hash));
     payload.insert("recorded_ms".into(), json!(now));
@@ -176,15 +179,12 @@ fn new_event(session_id: &str, obs: &Observation, ts_ms: u64) -> Event {
 
 /// A tool result's latency: the agent's own duration, else the time since
 /// its call was recorded.
-fn add_latency(event: &mut Event, payload: &mut Map<String, Value>, obs: &Observation, tail: &events::Tail) {
+fn add_latency(event: &mut Event, payload: &mut Map<String, Value>, obs: &Observation, call_ts: Option<u64>) {
     if !matches!(obs.phase, Phase::ToolResult | Phase::ToolFailure) {
         return;
     }
-    let from_hook = || {
-        let call_ts = tail.tool_call_ts(event.tool_call_id.as_deref()?)?;
-        u32::try_from(event.ts_ms.checked_sub(call_ts)?).ok()
-    };
-    let (latency, source) = match (obs.agent_duration_ms, from_hook()) {
+    let from_hook = call_ts.and_then(|ts| u32::try_from(event.ts_ms.checked_sub(ts)?).ok());
+    let (latency, source) = match (obs.agent_duration_ms, from_hook) {
         (Some(ms), _) => (ms, "agent"),
         (None, Some(ms)) => (ms, "hook"),
         (None, None) => return,
@@ -194,13 +194,18 @@ fn add_latency(event: &mut Event, payload: &mut Map<String, Value>, obs: &Observ
 }
 
 /// The session's running totals, carried by every line (`sessions` reads the last one).
-fn add_totals(payload: &mut Map<String, Value>, event: &Event, obs: &Observation, tail: &events::Tail) {
+fn add_totals(
+    payload: &mut Map<String, Value>,
+    event: &Event,
+    obs: &Observation,
+    tail: &events::Tail,
+    call_recorded: bool,
+) {
     let mut totals = tail.totals();
-    let call_recorded = || event.tool_call_id.as_deref().and_then(|id| tail.tool_call_ts(id)).is_some();
     match obs.phase {
         Phase::ToolCall => totals.tool_calls += 1,
         // A result whose call was not recorded (only post hooks registered) is a call too.
-        Phase::ToolResult | Phase::ToolFailure if !call_recorded() => totals.tool_calls += 1,
+        Phase::ToolResult | Phase::ToolFailure if !call_recorded => totals.tool_calls += 1,
         _ => {}
     }
     if event.kind == EventKind::Error {
