@@ -45,8 +45,13 @@ pub struct Wanted {
 
 /// The directory an event happened in: the payload's, else the hook's own.
 pub fn resolve_cwd(cwd: Option<&str>) -> PathBuf {
-    let process_cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let joined = cwd.map_or(process_cwd.clone(), |c| process_cwd.join(expand_tilde(c)));
+    // The hook's own directory is asked for only when needed: a getcwd on every run otherwise.
+    let process_cwd = || std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    let joined = match cwd.map(expand_tilde) {
+        Some(path) if path.is_absolute() => path,
+        Some(relative) => process_cwd().join(relative),
+        None => process_cwd(),
+    };
     normalize(&joined)
 }
 
