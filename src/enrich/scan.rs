@@ -68,9 +68,15 @@ pub fn scan(repo: &Repo, cache_file: Option<&Path>, deadline: Instant) -> Result
     let fingerprint = ignore_fingerprint(repo, &old.ignore_files);
     let reuse = old.trusted && old.fingerprint == fingerprint && dirs_unchanged(workdir, &old.dirs);
     let untracked = if reuse { refresh_untracked(workdir, &old.untracked) } else { None };
-    let walked = match untracked {
-        Some(untracked) => Walked { untracked, dirs: old.dirs.clone(), ignore_files: old.ignore_files.clone() },
-        None => walk(workdir, &index, &old, deadline)?,
+    let (walked, fingerprint) = match untracked {
+        Some(untracked) => {
+            (Walked { untracked, dirs: old.dirs.clone(), ignore_files: old.ignore_files.clone() }, fingerprint)
+        }
+        None => {
+            let walked = walk(workdir, &index, &old, deadline)?;
+            let fingerprint = ignore_fingerprint(repo, &walked.ignore_files);
+            (walked, fingerprint)
+        }
     };
     dirty |= !walked.untracked.is_empty();
     let files = tracked.files + walked.untracked.len() as u64;
@@ -81,7 +87,6 @@ pub fn scan(repo: &Repo, cache_file: Option<&Path>, deadline: Instant) -> Result
         let mut blobs = tracked.blobs;
         blobs.sort_unstable_by_key(|b| b.0);
         blobs.dedup_by_key(|b| b.0);
-        let fingerprint = ignore_fingerprint(repo, &walked.ignore_files);
         let new = Cache {
             trusted,
             fingerprint,
