@@ -67,7 +67,12 @@ fn cut(s: &mut String, limit: usize) {
     }
     let original = s.len();
     s.truncate(at);
-    s.push_str(&format!("…[truncated: {original} bytes]"));
+    s.push_str(&truncation_marker(original as u64));
+}
+
+/// What replaces the cut part of a string, with the original length in bytes.
+pub fn truncation_marker(original: u64) -> String {
+    format!("…[truncated: {original} bytes]")
 }
 
 #[cfg(test)]

@@ -230,8 +230,7 @@ impl Capture {
     fn end_string(&mut self) {
         if !self.keeping {
             self.truncated_fields += 1;
-            let marker = format!("…[truncated: {} bytes]", self.decoded_len);
-            self.json.extend_from_slice(marker.as_bytes());
+            self.json.extend_from_slice(crate::fit::truncation_marker(self.decoded_len).as_bytes());
         }
         self.json.push(b'"');
         self.state = State::Outside;
