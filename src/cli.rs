@@ -1,6 +1,7 @@
 //! The command line. Hook subcommands are what agent configs call; they
 //! accept `--agent`, `--event` and an optional payload as the last argument.
 
+use crate::agents;
 use crate::recognize::Category;
 use clap::{Args, Parser, Subcommand};
 
@@ -31,7 +32,7 @@ pub enum Command {
     Subagent(HookArgs),
     /// Hook: any other event.
     Event(HookArgs),
-    /// Register the hooks in each agent's config (Claude Code, Cursor).
+    #[command(about = install_about())]
     Install(InstallArgs),
     /// Remove exactly the entries install added.
     Uninstall(UninstallArgs),
@@ -70,8 +71,7 @@ pub struct ShowArgs {
 
 #[derive(Args, Debug)]
 pub struct InstallArgs {
-    /// Only this agent (repeatable); default: every agent whose config directory exists.
-    #[arg(long = "agent")]
+    #[arg(long = "agent", help = agent_help("every agent whose config directory exists"))]
     pub agents: Vec<String>,
     /// Show the changes, write nothing.
     #[arg(long)]
@@ -83,8 +83,7 @@ pub struct InstallArgs {
 
 #[derive(Args, Debug)]
 pub struct UninstallArgs {
-    /// Only this agent (repeatable); default: all.
-    #[arg(long = "agent")]
+    #[arg(long = "agent", help = agent_help("all"))]
     pub agents: Vec<String>,
 }
 
@@ -98,6 +97,17 @@ pub struct HookArgs {
     pub event: Option<String>,
     /// The payload itself, for agents that pass it as the last argument (Codex `notify`).
     pub payload: Option<String>,
+}
+
+/// The agents `install` supports, from the agent table, so the help cannot go stale.
+fn install_about() -> String {
+    let titles: Vec<&str> = agents::installers().iter().map(|(a, _)| a.title).collect();
+    format!("Register the hooks in each agent's config ({})", titles.join(", "))
+}
+
+fn agent_help(default: &str) -> String {
+    let names: Vec<&str> = agents::installers().iter().map(|(a, _)| a.name).collect();
+    format!("Only this agent (repeatable): {}; default: {default}", names.join(", "))
 }
 
 impl Command {

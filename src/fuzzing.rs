@@ -59,7 +59,7 @@ mod tests {
     /// (quotes, backslashes, escapes, multi-byte characters, brackets).
     #[test]
     fn thousands_of_mutated_payloads_keep_the_invariants() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let mut seeds: Vec<Vec<u8>> = Vec::new();
         for agent in ["claude", "cursor", "codex", "gemini"] {
             for entry in std::fs::read_dir(dir.join(agent)).unwrap().flatten() {

@@ -1,11 +1,14 @@
 //! kaizen-hook: the capture half of kaizen. Coding agents run it from their
 //! lifecycle hooks; it records each event into `$KAIZEN_HOME/sessions/`.
 //!
-//! The pipeline, one module each: `input` (stdin under a deadline, capped),
+//! `agents` holds what is each agent's own, one file per agent. The
+//! pipeline, one module each: `input` (stdin under a deadline, capped),
 //! `recognize` (agent, session, event, tool), `redact`, `enrich` (git, work
 //! tree, OS), `store` (locked append, session record), `lifecycle` (how an
 //! event changes the record). `cmd` holds one file per subcommand.
 
+pub mod agents;
+pub mod budget;
 pub mod cli;
 pub mod cmd;
 pub mod config;

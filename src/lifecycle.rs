@@ -8,6 +8,7 @@
 //!   `end_commit`/`dirty_end`, because SessionEnd often never comes.
 //! - SessionEnd makes it Done and sets `ended_at_ms`.
 
+use crate::agents::AgentId;
 use crate::enrich::Context;
 use crate::event::{SessionRecord, SessionStatus};
 use crate::recognize::{Observation, Phase};
@@ -22,11 +23,18 @@ pub struct Change<'a> {
 }
 
 pub fn apply(existing: Option<SessionRecord>, change: &Change) -> SessionRecord {
+    let mut record = existing.unwrap_or_else(|| new_record(change));
+    learn(&mut record, change);
+    change_status(&mut record, change);
+    record
+}
+
+/// What this event tells about the session that the record does not know yet.
+fn learn(record: &mut SessionRecord, change: &Change) {
     let obs = change.observation;
     let ctx = change.context;
-    let mut record = existing.unwrap_or_else(|| new_record(change));
-    if record.agent == "unknown" && obs.agent != "unknown" {
-        record.agent = obs.agent.clone();
+    if record.agent == AgentId::UNKNOWN && obs.agent != AgentId::Unknown {
+        record.agent = obs.agent.name().to_string();
     }
     update_if_some(&mut record.model, &obs.model);
     update_if_some(&mut record.agent_version, &obs.agent_version);
@@ -50,9 +58,12 @@ pub fn apply(existing: Option<SessionRecord>, change: &Change) -> SessionRecord 
     }
     fill(&mut record.os, Some(std::env::consts::OS.to_string()));
     fill(&mut record.arch, Some(std::env::consts::ARCH.to_string()));
+}
 
+fn change_status(record: &mut SessionRecord, change: &Change) {
+    let ctx = change.context;
     let done = record.status == SessionStatus::Done;
-    match obs.phase {
+    match change.observation.phase {
         Phase::SessionStart | Phase::Prompt => {
             record.status = SessionStatus::Running;
             record.ended_at_ms = None;
@@ -72,16 +83,15 @@ pub fn apply(existing: Option<SessionRecord>, change: &Change) -> SessionRecord 
             if !done {
                 record.status = SessionStatus::Idle;
             }
-            refresh_end(&mut record, ctx);
+            refresh_end(record, ctx);
         }
         Phase::SessionEnd => {
             record.status = SessionStatus::Done;
             record.ended_at_ms = Some(change.ts_ms.max(record.started_at_ms));
-            refresh_end(&mut record, ctx);
+            refresh_end(record, ctx);
         }
         _ => {}
     }
-    record
 }
 
 fn new_record(change: &Change) -> SessionRecord {
@@ -89,7 +99,7 @@ fn new_record(change: &Change) -> SessionRecord {
     let ctx = change.context;
     SessionRecord {
         id: change.session_id.to_string(),
-        agent: obs.agent.clone(),
+        agent: obs.agent.name().to_string(),
         model: None,
         workspace: ctx.workspace.to_string_lossy().into_owned(),
         started_at_ms: change.ts_ms,

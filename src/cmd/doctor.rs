@@ -54,9 +54,9 @@ impl Report {
 }
 
 fn check_registrations(home: &Path, this: Option<&Path>, report: &mut Report) {
-    for target in install::TARGETS {
-        let path = target.path(home);
-        println!("{} ({})", target.agent, path.display());
+    for (agent, installer) in crate::agents::installers() {
+        let path = installer.path(home);
+        println!("{} ({})", agent.name, path.display());
         if !path.exists() {
             report.note("not registered (no config file)");
             continue;
@@ -68,14 +68,14 @@ fn check_registrations(home: &Path, this: Option<&Path>, report: &mut Report) {
                 continue;
             }
         };
-        let registered = target.registered(&file.value);
+        let registered = installer.registered(&file.value);
         if registered.is_empty() {
-            report.note("not registered (run: kaizen-hook install --agent ".to_string() + target.agent + ")");
+            report.note("not registered (run: kaizen-hook install --agent ".to_string() + agent.name + ")");
             continue;
         }
         report.registered_somewhere = true;
         let events: BTreeSet<&str> = registered.iter().map(|(e, _)| e.as_str()).collect();
-        report.ok(format!("registered for {} of {} events", events.len(), target.event_count()));
+        report.ok(format!("registered for {} of {} events", events.len(), installer.events().len()));
         let programs: BTreeSet<String> = registered.iter().map(|(_, c)| install::program_of(c)).collect();
         for program in programs {
             check_program(Path::new(&program), this, report);

@@ -3,6 +3,8 @@
 //! Whatever happens, the agent sees exit 0 and at most a neutral JSON reply;
 //! problems go to the log.
 
+use crate::agents::AgentId;
+use crate::budget::Budget;
 use crate::config::Config;
 use crate::enrich::{self, Wanted};
 use crate::event::{Event, EventKind, EventSource};
@@ -29,11 +31,9 @@ impl HookRun {
         if cfg!(debug_assertions) && std::env::var_os("KAIZEN_HOOK_TEST_PANIC").is_some() {
             panic!("KAIZEN_HOOK_TEST_PANIC is set");
         }
-        let deadline = started + config.budget;
-        // Stdin gets half the budget: an agent that leaves the pipe open must
-        // not starve enrichment and the write.
+        let budget = Budget::new(started, config.budget);
         let input =
-            input::read(self.payload.as_deref(), started + config.budget / 2, config.field_cap, config.event_cap * 2);
+            input::read(self.payload.as_deref(), budget.stdin_deadline(), config.field_cap, config.event_cap * 2);
         let flags = Flags { category: self.category, agent: self.agent.as_deref(), event: self.event.as_deref() };
         let observation = recognize::recognize(input.value.as_ref().and_then(Value::as_object), flags);
         let mut problems = Vec::new();
@@ -50,30 +50,31 @@ impl HookRun {
             problems.push("input had invalid UTF-8: replaced with U+FFFD".into());
         }
         problems.extend(observation.problems.iter().cloned());
-        let outcome = record(config, self, input, &observation, deadline, &mut problems);
+        let outcome = record(config, self, input, &observation, budget, &mut problems);
         if let Err(e) = outcome {
             problems.push(e);
         }
         if !problems.is_empty() {
-            let what = format!("{} {} {}", observation.agent, self.category.subcommand(), observation.event_type);
+            let what =
+                format!("{} {} {}", observation.agent.name(), self.category.subcommand(), observation.event_type);
             log::write(&config.home, &format!("{what}: {}", problems.join("; ")));
         }
-        reply(&observation, self.agent.as_deref());
+        reply(&observation);
     }
 }
 
-/// The neutral reply: Cursor wants a JSON object on stdout; everyone else gets nothing.
-fn reply(observation: &Observation, registered: Option<&str>) {
-    if observation.agent != "cursor" && registered != Some("cursor") {
-        return;
+/// The neutral reply, for agents that want one on stdout (Cursor): the
+/// sender's rule, else the rule of the agent it was registered for.
+fn reply(observation: &Observation) {
+    let event = observation.sent_event_name.as_deref().unwrap_or("");
+    let body = [Some(&observation.agent), observation.registered_agent.as_ref()]
+        .into_iter()
+        .flatten()
+        .filter_map(AgentId::known)
+        .find_map(|agent| (agent.reply)(event));
+    if let Some(body) = body {
+        let _ = std::io::stdout().write_all(body.as_bytes());
     }
-    let body =
-        if recognize::events::normalize(observation.sent_event_name.as_deref().unwrap_or("")) == "beforesubmitprompt" {
-            "{\"continue\":true}\n"
-        } else {
-            "{}\n"
-        };
-    let _ = std::io::stdout().write_all(body.as_bytes());
 }
 
 fn record(
@@ -81,11 +82,11 @@ fn record(
     run: &HookRun,
     mut input: HookInput,
     obs: &Observation,
-    deadline: Instant,
+    budget: Budget,
     problems: &mut Vec<String>,
 ) -> Result<(), String> {
-    if reaches_cursor_twice(run, obs) {
-        return Ok(()); // Cursor's own kaizen entry records this event
+    if delivered_to_its_own_entry_too(obs) {
+        return Ok(());
     }
     let home = &config.home;
     ensure_home(home).map_err(|e| format!("cannot use KAIZEN_HOME {}: {e}", home.display()))?;
@@ -93,37 +94,74 @@ fn record(
     fsutil::ensure_private_dir(&sessions).map_err(|e| format!("sessions dir: {e}"))?;
 
     let cwd = enrich::resolve_cwd(obs.cwd.as_deref());
-    let session_id = obs.session_id.clone().unwrap_or_else(|| store::fallback_session_id(&obs.agent, &cwd));
+    let session_id = obs.session_id.clone().unwrap_or_else(|| store::fallback_session_id(obs.agent.name(), &cwd));
     let files = SessionFiles::new(home, &session_id);
     if files.key != session_id {
         problems.push(format!("session id is not a plain file name: stored as {}", files.key));
     }
     let first = std::fs::symlink_metadata(&files.events).is_err();
-    // Leave a tenth of the budget for the lock and the write.
-    let enrich_deadline = deadline - config.budget / 10;
     let wanted = Wanted {
         snapshot: first || obs.phase.takes_snapshot(),
         fingerprint: first || obs.phase == Phase::SessionStart,
         cache_dir: Some(home.join("cache")),
     };
-    let context = enrich::gather(&cwd, obs.cwd_source, wanted, enrich_deadline);
+    let context = enrich::gather(&cwd, obs.cwd_source, wanted, budget.enrich_deadline());
     if let Some(snapshot) = &context.snapshot {
         problems.extend(snapshot.problems.iter().cloned());
     }
 
     let now = time::now_ms();
     let ts_ms = obs.agent_ts_ms.unwrap_or(now);
-    let mut event = new_event(&session_id, obs, ts_ms);
-    let mut payload = base_payload(run, &mut input, obs, &context, config);
+    let entry = Entry {
+        event: new_event(&session_id, obs, ts_ms),
+        payload: base_payload(run, &mut input, obs, &context, config),
+        input_hash: input.hash,
+        recorded_ms: now,
+    };
 
-    let file = events::open_locked(&files.events, deadline).map_err(|e| format!("lock: {e}"))?;
-    let tail = events::read_tail(&file).map_err(|e| format!("read {}: {e}", files.events.display()))?;
+    let file = events::open_locked(&files.events, budget.deadline()).map_err(|e| format!("lock: {e}"))?;
+    let appended = append(&file, &files, entry, obs, config, problems)?;
+    if appended {
+        let change = lifecycle::Change {
+            session_id: &session_id,
+            ts_ms,
+            observation: obs,
+            context: &context,
+            events_path: &files.events.to_string_lossy(),
+        };
+        update_record(&files, &change, problems)?;
+    }
+    drop(file); // releases the lock
+    Ok(())
+}
+
+/// An event made before the lock is taken; what needs the file's tail is added under it.
+struct Entry {
+    event: Event,
+    payload: Map<String, Value>,
+    input_hash: String,
+    recorded_ms: u64,
+}
+
+/// Under the lock: the next seq, the duplicate check, the latency and
+/// totals that need the file's tail, then the one write. False when the
+/// delivery was a duplicate and nothing was written.
+fn append(
+    file: &std::fs::File,
+    files: &SessionFiles,
+    entry: Entry,
+    obs: &Observation,
+    config: &Config,
+    problems: &mut Vec<String>,
+) -> Result<bool, String> {
+    let Entry { mut event, mut payload, input_hash, recorded_ms: now } = entry;
+    let tail = events::read_tail(file).map_err(|e| format!("read {}: {e}", files.events.display()))?;
     if tail.torn_bytes > 0 {
         problems.push(format!("cut a torn last line of {} bytes from {}", tail.torn_bytes, files.events.display()));
     }
-    if config.dedup_window_ms > 0 && tail.delivered_since(&input.hash, now.saturating_sub(config.dedup_window_ms)) {
-        problems.push(format!("duplicate delivery {} ignored (session {})", input.hash, files.key));
-        return Ok(());
+    if config.dedup_window_ms > 0 && tail.delivered_since(&input_hash, now.saturating_sub(config.dedup_window_ms)) {
+        problems.push(format!("duplicate delivery {input_hash} ignored (session {})", files.key));
+        return Ok(false);
     }
     event.seq = tail.next_seq;
     // When a tool result's call was recorded: read once, for the latency and the totals.
@@ -132,22 +170,12 @@ fn record(
     add_latency(&mut event, &mut payload, obs, call_ts);
     add_totals(&mut payload, &event, obs, &tail, call_ts.is_some());
     // Last, and in this order: how later runs recognise a repeated delivery.
-    payload.insert("input_hash".into(), json!(input.hash));
+    payload.insert("input_hash".into(), json!(input_hash));
     payload.insert("recorded_ms".into(), json!(now));
     event.payload = Value::Object(payload);
     let line = serialize_within_cap(&mut event, config.event_cap)?;
-    events::append(&file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
-
-    let change = lifecycle::Change {
-        session_id: &session_id,
-        ts_ms,
-        observation: obs,
-        context: &context,
-        events_path: &files.events.to_string_lossy(),
-    };
-    update_record(&files, &change, problems)?;
-    drop(file); // releases the lock
-    Ok(())
+    events::append(file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
+    Ok(true)
 }
 
 fn new_event(session_id: &str, obs: &Observation, ts_ms: u64) -> Event {
@@ -229,16 +257,16 @@ fn update_record(files: &SessionFiles, change: &lifecycle::Change, problems: &mu
     Ok(())
 }
 
-/// Cursor also runs the hooks in `~/.claude/settings.json`. A Cursor payload
-/// reaching our Claude Code entry is left to our Cursor entry when
-/// `~/.cursor/hooks.json` has one for this event.
-fn reaches_cursor_twice(run: &HookRun, obs: &Observation) -> bool {
-    let via_claude = obs.agent == "cursor" && run.agent.as_deref() == Some("claude");
-    via_claude
-        && match (crate::config::home_dir(), obs.sent_event_name.as_deref()) {
-            (Some(home), Some(event)) => crate::install::cursor::records_event(&home, event),
-            _ => false,
-        }
+/// Agents run each other's hook files (Cursor runs `~/.claude/settings.json`).
+/// A payload that reached the entry we registered for another agent is left
+/// to its sender's own entry, when the sender's config has one for this event.
+fn delivered_to_its_own_entry_too(obs: &Observation) -> bool {
+    let (Some(sender), Some(_)) = (obs.agent.known(), &obs.registered_agent) else { return false };
+    let Some(installer) = &sender.installer else { return false };
+    match (crate::config::home_dir(), obs.sent_event_name.as_deref()) {
+        (Some(home), Some(event)) => installer.records_event(&home, event),
+        _ => false,
+    }
 }
 
 /// `KAIZEN_HOME` may itself be a symlink the user chose; what is inside it may not.
@@ -261,9 +289,9 @@ fn base_payload(
     payload.insert("type".into(), json!(obs.event_type));
     let sent = obs.sent_event_name.as_deref().or(run.event.as_deref());
     payload.insert("hook_event_name".into(), json!(sent));
-    payload.insert("agent".into(), json!(obs.agent));
+    payload.insert("agent".into(), json!(obs.agent.name()));
     if let Some(registered) = &obs.registered_agent {
-        payload.insert("registered_agent".into(), json!(registered));
+        payload.insert("registered_agent".into(), json!(registered.name()));
     }
     payload.insert("subcommand".into(), json!(run.category.subcommand()));
     match input.value.take() {

@@ -1,6 +1,7 @@
 //! `kaizen-hook install`: registers this binary in each agent's config.
 
-use crate::install::{self, Registration, Target, config_file::ConfigFile, diff};
+use crate::agents::{self, Agent};
+use crate::install::{Installer, Registration, config_file::ConfigFile, diff};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -23,7 +24,7 @@ impl Install {
                 return ExitCode::FAILURE;
             }
         };
-        let targets = match chosen_targets(&self.agents, &home) {
+        let targets = match chosen(&self.agents, &home) {
             Ok(targets) => targets,
             Err(e) => {
                 eprintln!("kaizen-hook install: {e}");
@@ -32,11 +33,11 @@ impl Install {
         };
         let registration = Registration { binary };
         let mut ok = true;
-        for target in targets {
-            match self.install_one(target, &home, &registration) {
-                Ok(message) => println!("{}: {message}", target.agent),
+        for (agent, installer) in targets {
+            match self.install_one(agent, installer, &home, &registration) {
+                Ok(message) => println!("{}: {message}", agent.name),
                 Err(e) => {
-                    println!("{}: NOT registered: {e}", target.agent);
+                    println!("{}: NOT registered: {e}", agent.name);
                     ok = false;
                 }
             }
@@ -44,11 +45,17 @@ impl Install {
         if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
     }
 
-    fn install_one(&self, target: &Target, home: &Path, registration: &Registration) -> Result<String, String> {
-        let path = target.path(home);
+    fn install_one(
+        &self,
+        agent: &Agent,
+        installer: &Installer,
+        home: &Path,
+        registration: &Registration,
+    ) -> Result<String, String> {
+        let path = installer.path(home);
         let file = ConfigFile::load(&path)?;
         let mut value = file.value.clone();
-        target.register(&mut value, registration)?;
+        installer.register(&mut value, registration, agent.name)?;
         let new = file.render(&value);
         if file.original.as_deref() == Some(new.as_slice()) {
             return Ok(format!("already registered in {} (unchanged)", path.display()));
@@ -63,23 +70,24 @@ impl Install {
             Some(_) => format!("; previous version kept as {}", file.backup_path().display()),
             None => String::new(),
         };
-        let note = target.note.map(|n| format!("\n  note: {n}")).unwrap_or_default();
-        Ok(format!("registered {} events in {}{backup}{note}", target.event_count(), path.display()))
+        let note = installer.note.map(|n| format!("\n  note: {n}")).unwrap_or_default();
+        Ok(format!("registered {} events in {}{backup}{note}", installer.events().len(), path.display()))
     }
 }
 
 /// The named agents, or every agent whose config directory exists (Claude
-/// Code when none does).
-pub fn chosen_targets(agents: &[String], home: &Path) -> Result<Vec<&'static Target>, String> {
-    if agents.is_empty() {
-        let present: Vec<_> = install::TARGETS.iter().filter(|t| (t.dir)(home).is_dir()).collect();
-        return Ok(if present.is_empty() { vec![&install::TARGETS[0]] } else { present });
+/// Code when none does), each with its installer.
+pub fn chosen(names: &[String], home: &Path) -> Result<Vec<(&'static Agent, &'static Installer)>, String> {
+    let installable = agents::installers();
+    if names.is_empty() {
+        let present: Vec<_> = installable.iter().copied().filter(|(_, i)| (i.dir)(home).is_dir()).collect();
+        return Ok(if present.is_empty() { vec![installable[0]] } else { present });
     }
-    agents
+    names
         .iter()
         .map(|name| {
-            install::target(name).ok_or_else(|| {
-                let known: Vec<_> = install::TARGETS.iter().map(|t| t.agent).collect();
+            installable.iter().copied().find(|(a, _)| a.name == name).ok_or_else(|| {
+                let known: Vec<_> = installable.iter().map(|(a, _)| a.name).collect();
                 format!("unknown agent {name:?} (known: {})", known.join(", "))
             })
         })

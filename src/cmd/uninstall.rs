@@ -1,7 +1,7 @@
 //! `kaizen-hook uninstall`: removes exactly our entries. When what remains is
 //! the settings as they were before install, the original bytes come back.
 
-use crate::install::{self, Target, config_file::ConfigFile};
+use crate::install::{self, Installer, config_file::ConfigFile};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -15,10 +15,10 @@ impl Uninstall {
             eprintln!("kaizen-hook uninstall: HOME is not set");
             return ExitCode::FAILURE;
         };
-        let targets: Vec<&Target> = if self.agents.is_empty() {
-            install::TARGETS.iter().collect()
+        let targets = if self.agents.is_empty() {
+            crate::agents::installers()
         } else {
-            match super::install::chosen_targets(&self.agents, &home) {
+            match super::install::chosen(&self.agents, &home) {
                 Ok(targets) => targets,
                 Err(e) => {
                     eprintln!("kaizen-hook uninstall: {e}");
@@ -27,11 +27,11 @@ impl Uninstall {
             }
         };
         let mut ok = true;
-        for target in targets {
-            match uninstall_one(target, &home) {
-                Ok(message) => println!("{}: {message}", target.agent),
+        for (agent, installer) in targets {
+            match uninstall_one(installer, &home) {
+                Ok(message) => println!("{}: {message}", agent.name),
                 Err(e) => {
-                    println!("{}: {e}", target.agent);
+                    println!("{}: {e}", agent.name);
                     ok = false;
                 }
             }
@@ -40,14 +40,14 @@ impl Uninstall {
     }
 }
 
-fn uninstall_one(target: &Target, home: &Path) -> Result<String, String> {
-    let path = target.path(home);
+fn uninstall_one(installer: &Installer, home: &Path) -> Result<String, String> {
+    let path = installer.path(home);
     if !path.exists() {
         return Ok(format!("nothing to remove ({} does not exist)", path.display()));
     }
     let file = ConfigFile::load(&path)?;
     let mut value = file.value.clone();
-    let removed = target.unregister(&mut value);
+    let removed = installer.unregister(&mut value);
     if removed == 0 {
         return Ok(format!("nothing to remove in {}", path.display()));
     }

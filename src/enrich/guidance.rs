@@ -1,35 +1,18 @@
 //! `prompt_fingerprint`: a stable hash of the guidance files the agents read
-//! in a workspace, so a later retro can tell whether a rule change helped.
+//! in a workspace (each agent lists its own), so a later retro can tell
+//! whether a rule change helped.
 
 use crate::hash::Fnv64;
 use std::fs;
 use std::path::Path;
 
-/// Single files, relative to the workspace root.
-const FILES: &[&str] = &[
-    "CLAUDE.md",
-    "CLAUDE.local.md",
-    ".claude/CLAUDE.md",
-    "AGENTS.md",
-    "AGENTS.override.md",
-    "GEMINI.md",
-    "QWEN.md",
-    ".cursorrules",
-    ".windsurfrules",
-    ".clinerules",
-    ".github/copilot-instructions.md",
-];
-
-/// Directories whose files (one level) are rules.
-const DIRS: &[&str] =
-    &[".claude/rules", ".cursor/rules", ".windsurf/rules", ".clinerules", ".kiro/steering", ".github/instructions"];
-
 const MAX_FILE: u64 = 1 << 20;
 
 /// `None` when the workspace has no guidance file at all.
 pub fn fingerprint(workspace: &Path) -> Option<String> {
-    let mut found: Vec<String> = FILES.iter().filter(|f| workspace.join(f).is_file()).map(|f| f.to_string()).collect();
-    for dir in DIRS {
+    let (files, dirs) = crate::agents::guidance();
+    let mut found: Vec<String> = files.iter().filter(|f| workspace.join(f).is_file()).map(|f| f.to_string()).collect();
+    for dir in dirs {
         let Ok(entries) = fs::read_dir(workspace.join(dir)) else { continue };
         for entry in entries.flatten() {
             if entry.file_type().is_ok_and(|t| t.is_file()) {

@@ -1,14 +1,12 @@
-//! Registering kaizen-hook in the agents' own config files. One file per
-//! config format; `TARGETS` lists the agents `install` knows. Our entries are
-//! recognised by the program they run (`.../kaizen-hook`), so installing
-//! again updates them in place and uninstalling removes exactly them.
+//! Registering kaizen-hook in the agents' own config files: the mechanism,
+//! one file per config format. Which agents there are, and where each keeps
+//! its config, is in `crate::agents`: the commands hand the agent in. Our
+//! entries are recognised by the program they run (`.../kaizen-hook`), so
+//! installing again updates them in place and uninstalling removes exactly them.
 
-pub mod claude;
-pub mod codex;
 pub mod config_file;
-pub mod cursor;
 pub mod diff;
-pub mod gemini;
+pub mod flat;
 pub mod nested;
 
 use serde_json::Value;
@@ -18,8 +16,8 @@ use std::path::{Path, PathBuf};
 /// gives up by itself after `KAIZEN_HOOK_BUDGET_MS`; this only bounds the worst case.
 pub const TIMEOUT_SECONDS: u64 = 5;
 
-pub struct Target {
-    pub agent: &'static str,
+/// Where one agent keeps its hooks, and in which format.
+pub struct Installer {
     /// The agent's config directory under the user's home; it existing means the agent is there.
     pub dir: fn(&Path) -> PathBuf,
     pub file: &'static str,
@@ -33,22 +31,19 @@ pub enum Format {
     /// Claude Code's event → matcher group → handlers (also Codex, Gemini CLI).
     Nested(nested::Nested),
     /// Cursor's event → flat entries, with `"version": 1`.
-    Cursor,
+    Flat(flat::Flat),
 }
 
-/// Claude Code first: it is what `install` registers when no agent's directory exists.
-pub const TARGETS: &[Target] = &[claude::TARGET, cursor::TARGET, codex::TARGET, gemini::TARGET];
-
-impl Target {
+impl Installer {
     pub fn path(&self, home: &Path) -> PathBuf {
         (self.dir)(home).join(self.file)
     }
 
-    /// Adds or updates our entries; fails, changing nothing, on a shape it cannot safely edit.
-    pub fn register(&self, config: &mut Value, registration: &Registration) -> Result<(), String> {
+    /// Adds or updates our entries for `agent`; fails, changing nothing, on a shape it cannot safely edit.
+    pub fn register(&self, config: &mut Value, registration: &Registration, agent: &str) -> Result<(), String> {
         match &self.format {
-            Format::Nested(nested) => nested.register(config, registration, self.agent),
-            Format::Cursor => cursor::register(config, registration),
+            Format::Nested(nested) => nested.register(config, registration, agent),
+            Format::Flat(flat) => flat.register(config, registration, agent),
         }
     }
 
@@ -56,7 +51,7 @@ impl Target {
     pub fn unregister(&self, config: &mut Value) -> usize {
         match &self.format {
             Format::Nested(_) => nested::unregister(config),
-            Format::Cursor => cursor::unregister(config),
+            Format::Flat(_) => flat::unregister(config),
         }
     }
 
@@ -64,21 +59,24 @@ impl Target {
     pub fn registered(&self, config: &Value) -> Vec<(String, String)> {
         match &self.format {
             Format::Nested(_) => nested::registered(config),
-            Format::Cursor => cursor::registered(config),
+            Format::Flat(_) => flat::registered(config),
         }
     }
 
-    /// How many events `register` adds.
-    pub fn event_count(&self) -> usize {
+    /// The agent events `register` adds, with the subcommand each runs.
+    pub fn events(&self) -> &'static [(&'static str, &'static str)] {
         match &self.format {
-            Format::Nested(nested) => nested.events.len(),
-            Format::Cursor => cursor::EVENTS.len(),
+            Format::Nested(nested) => nested.events,
+            Format::Flat(flat) => flat.events,
         }
     }
-}
 
-pub fn target(agent: &str) -> Option<&'static Target> {
-    TARGETS.iter().find(|t| t.agent == agent)
+    /// Whether the config under `home` has kaizen-hook registered for `event`.
+    pub fn records_event(&self, home: &Path, event: &str) -> bool {
+        let Ok(bytes) = std::fs::read(self.path(home)) else { return false };
+        let Ok(config) = serde_json::from_slice::<Value>(&bytes) else { return false };
+        self.registered(&config).iter().any(|(registered, _)| registered == event)
+    }
 }
 
 pub struct Registration {

@@ -1,7 +1,7 @@
-//! What an event means, whatever the agent calls it. Names are compared
+//! What an event can mean (`Phase`), and how event names are compared:
 //! normalised (ASCII letters and digits, lower case), so `PreToolUse`,
-//! `preToolUse` and `pre_tool_use` are one row. Adding an agent's events is
-//! adding rows.
+//! `preToolUse` and `pre_tool_use` are one name. Each agent's own names are
+//! in its file under `crate::agents`.
 
 use crate::event::EventKind;
 
@@ -52,124 +52,8 @@ impl Phase {
     }
 }
 
-const EVENTS: &[(&str, Phase)] = &[
-    // Sessions (Cline calls them tasks; Kiro spawns an agent).
-    ("sessionstart", Phase::SessionStart),
-    ("taskstart", Phase::SessionStart),
-    ("taskresume", Phase::SessionStart),
-    ("agentspawn", Phase::SessionStart),
-    ("sessionend", Phase::SessionEnd),
-    ("taskcomplete", Phase::SessionEnd),
-    ("taskcancel", Phase::SessionEnd),
-    // Prompts.
-    ("userpromptsubmit", Phase::Prompt),
-    ("userpromptsubmitted", Phase::Prompt),
-    ("userpromptexpansion", Phase::Prompt),
-    ("userprompttransformed", Phase::Prompt),
-    ("beforesubmitprompt", Phase::Prompt),
-    ("beforeagent", Phase::Prompt),
-    ("preuserprompt", Phase::Prompt),
-    // The agent's own text.
-    ("afteragentresponse", Phase::AgentOutput),
-    ("afteragentthought", Phase::AgentOutput),
-    ("postcascaderesponse", Phase::AgentOutput),
-    ("messagedisplay", Phase::AgentOutput),
-    // Tool calls.
-    ("pretooluse", Phase::ToolCall),
-    ("beforeshellexecution", Phase::ToolCall),
-    ("beforemcpexecution", Phase::ToolCall),
-    ("beforereadfile", Phase::ToolCall),
-    ("beforetabfileread", Phase::ToolCall),
-    ("beforetool", Phase::ToolCall),
-    ("prereadcode", Phase::ToolCall),
-    ("prewritecode", Phase::ToolCall),
-    ("preruncommand", Phase::ToolCall),
-    ("premcptooluse", Phase::ToolCall),
-    ("posttooluse", Phase::ToolResult),
-    ("aftershellexecution", Phase::ToolResult),
-    ("aftermcpexecution", Phase::ToolResult),
-    ("afterfileedit", Phase::ToolResult),
-    ("aftertabfileedit", Phase::ToolResult),
-    ("aftertool", Phase::ToolResult),
-    ("postreadcode", Phase::ToolResult),
-    ("postwritecode", Phase::ToolResult),
-    ("postruncommand", Phase::ToolResult),
-    ("postmcptooluse", Phase::ToolResult),
-    ("posttoolusefailure", Phase::ToolFailure),
-    // Turns.
-    ("stop", Phase::TurnEnd),
-    ("agentstop", Phase::TurnEnd),
-    ("afteragent", Phase::TurnEnd),
-    ("agentturncomplete", Phase::TurnEnd),
-    ("postcascaderesponsewithtranscript", Phase::TurnEnd),
-    ("stopfailure", Phase::TurnFailure),
-    ("erroroccurred", Phase::Failure),
-    // Subagents.
-    ("subagentstart", Phase::SubagentStart),
-    ("subagentstop", Phase::SubagentStop),
-    // Waiting on the user.
-    ("permissionrequest", Phase::Waiting),
-    ("elicitation", Phase::Waiting),
-    // Everything else the agents document.
-    ("permissiondenied", Phase::Other),
-    ("notification", Phase::Other),
-    ("precompact", Phase::Other),
-    ("postcompact", Phase::Other),
-    ("precompress", Phase::Other),
-    ("setup", Phase::Other),
-    ("instructionsloaded", Phase::Other),
-    ("configchange", Phase::Other),
-    ("cwdchanged", Phase::Other),
-    ("directoryadded", Phase::Other),
-    ("filechanged", Phase::Other),
-    ("worktreecreate", Phase::Other),
-    ("worktreeremove", Phase::Other),
-    ("taskcreated", Phase::Other),
-    ("taskcompleted", Phase::Other),
-    ("teammateidle", Phase::Other),
-    ("elicitationresult", Phase::Other),
-    ("posttoolbatch", Phase::Other),
-    ("workspaceopen", Phase::Other),
-    ("sessiondelete", Phase::Other),
-    ("todocreated", Phase::Other),
-    ("todocompleted", Phase::Other),
-    ("beforemodel", Phase::Other),
-    ("aftermodel", Phase::Other),
-    ("beforetoolselection", Phase::Other),
-    ("postsetupworktree", Phase::Other),
-];
-
-/// The tool an event implies when its payload names none (Cursor's shell and
-/// file hooks, Windsurf's actions), spelled as the agent's own matchers spell it.
-const IMPLIED_TOOLS: &[(&str, &str)] = &[
-    ("beforeshellexecution", "Shell"),
-    ("aftershellexecution", "Shell"),
-    ("beforereadfile", "Read"),
-    ("afterfileedit", "Write"),
-    ("beforetabfileread", "TabRead"),
-    ("aftertabfileedit", "TabWrite"),
-    ("preruncommand", "run_command"),
-    ("postruncommand", "run_command"),
-    ("prereadcode", "read_code"),
-    ("postreadcode", "read_code"),
-    ("prewritecode", "write_code"),
-    ("postwritecode", "write_code"),
-    ("premcptooluse", "mcp_tool"),
-    ("postmcptooluse", "mcp_tool"),
-];
-
 pub fn normalize(name: &str) -> String {
     name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
-}
-
-pub fn phase_of(name: &str) -> Phase {
-    let key = normalize(name);
-    EVENTS.iter().find(|(n, _)| *n == key).map_or(Phase::Unknown, |(_, phase)| *phase)
-}
-
-pub fn implied_tool(name: &str) -> Option<&'static str> {
-    let key = normalize(name);
-    IMPLIED_TOOLS.iter().find(|(n, _)| *n == key).map(|(_, tool)| *tool)
 }
 
 /// `PreToolUse` → `pre_tool_use`, `beforeMCPExecution` → `before_mcp_execution`,
@@ -202,29 +86,6 @@ pub fn snake_case(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spellings_of_one_event_meet() {
-        for name in ["PreToolUse", "preToolUse", "pre_tool_use", "BeforeTool", "beforeShellExecution"] {
-            assert_eq!(phase_of(name), Phase::ToolCall, "{name}");
-        }
-        assert_eq!(phase_of("PostToolUseFailure"), Phase::ToolFailure);
-        assert_eq!(phase_of("StopFailure").kind(), EventKind::Error);
-        assert_eq!(phase_of("Stop"), Phase::TurnEnd);
-        assert_eq!(phase_of("SessionEnd"), Phase::SessionEnd);
-        assert_eq!(phase_of("beforeSubmitPrompt").kind(), EventKind::Message);
-        assert_eq!(phase_of("PreCompact").kind(), EventKind::Lifecycle);
-        assert_eq!(phase_of("SomethingNew").kind(), EventKind::Hook);
-        assert_eq!(phase_of(""), Phase::Unknown);
-    }
-
-    #[test]
-    fn every_row_is_normalised_and_unique() {
-        for (i, (name, _)) in EVENTS.iter().enumerate() {
-            assert_eq!(normalize(name), *name);
-            assert!(EVENTS[i + 1..].iter().all(|(other, _)| other != name), "{name} twice");
-        }
-    }
 
     #[test]
     fn snake_case_handles_every_spelling() {

@@ -1,12 +1,12 @@
 //! From a payload (and the flags it was registered with) to an `Observation`:
 //! which agent, which session, which event, which tool. Pure: no I/O.
 
-pub mod agents;
 pub mod events;
 mod fields;
 
 pub use events::Phase;
 
+use crate::agents::{self, AgentId};
 use crate::hash;
 use fields::Fields;
 use serde_json::{Map, Value};
@@ -47,9 +47,9 @@ pub struct Flags<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
-    pub agent: String,
+    pub agent: AgentId,
     /// The `--agent` it was registered under, when the payload says otherwise.
-    pub registered_agent: Option<String>,
+    pub registered_agent: Option<AgentId>,
     /// The event name exactly as the payload sent it.
     pub sent_event_name: Option<String>,
     /// snake_case of the event name (sent, `--event`, or the subcommand's).
@@ -92,17 +92,7 @@ const SUBAGENT_STOP_KEYS: &[&str] =
 pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observation {
     let empty = Map::new();
     let p = payload.unwrap_or(&empty);
-    let detected = agents::detect(p);
-    let registered = flags.agent.and_then(agents::normalize_flag);
-    let agent = match (detected, &registered) {
-        (Some(d), _) => d.to_string(),
-        (None, Some(r)) => r.clone(),
-        // The Claude Code shape is the common ancestor of most agents' hooks.
-        (None, None) if p.contains_key("session_id") && p.contains_key("hook_event_name") => "claude".into(),
-        (None, None) => "unknown".into(),
-    };
-    let registered_agent = registered.filter(|r| *r != agent);
-
+    let (agent, registered_agent) = identify(p, flags.agent);
     let sent_event_name = EVENT_NAME_KEYS
         .iter()
         .find_map(|k| p.get(*k).and_then(Value::as_str))
@@ -114,41 +104,26 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
     let (event_name, phase) = match (named, payload) {
         // Input that is not a JSON object says nothing we can trust: a Hook event.
         (_, None) => (named.map(String::from), Phase::Unknown),
-        (Some(name), Some(_)) => (Some(name.to_string()), events::phase_of(name)),
+        (Some(name), Some(_)) => (Some(name.to_string()), agents::phase_of(agent.known(), name)),
         (None, Some(_)) => by_category(flags.category, &f),
     };
     let event_type = event_name.as_deref().map_or_else(|| "unknown".into(), events::snake_case);
-
     let session_id = f.text(SESSION_KEYS);
     let (cwd, cwd_source) = match (f.text(&["cwd"]), f.first_of_list(&["workspace_roots", "workspaceRoots"])) {
         (Some(cwd), _) => (Some(cwd), "payload.cwd"),
         (None, Some(root)) => (Some(root), "payload.workspace_roots"),
         (None, None) => (None, "process"),
     };
-    let tool = f.text(TOOL_KEYS).or_else(|| event_name.as_deref().and_then(events::implied_tool).map(String::from));
-    let mut tool_call_id = f.text(CALL_ID_KEYS).or_else(|| phase.is_tool().then(|| f.text(ACTION_ID_KEYS)).flatten());
-    let mut tool_call_id_derived = false;
-    if tool_call_id.is_none() && phase.is_tool() {
-        tool_call_id = derive_call_id(&f, session_id.as_deref(), tool.as_deref());
-        tool_call_id_derived = tool_call_id.is_some();
-    }
-    let stop_reason = f.text(&["stop_reason", "stopReason"]).or_else(|| match phase {
-        Phase::TurnEnd => f.text(&["status"]),
-        Phase::SessionEnd => f.text(&["reason"]),
-        Phase::TurnFailure => f.text(&["error"]),
-        _ => None,
+    let tool = f.text(TOOL_KEYS).or_else(|| {
+        let name = event_name.as_deref()?;
+        agents::implied_tool(agent.known(), name).map(String::from)
     });
-    let model = f.text(&["model", "model_name", "modelName"]).or_else(|| {
-        let request = p.get("llm_request")?.as_object()?;
-        request.get("model")?.as_str().map(String::from)
-    });
+    let (tool_call_id, tool_call_id_derived) = call_id(&f, phase, session_id.as_deref(), tool.as_deref());
     let parent_session_id = f
         .text(&["parent_conversation_id", "parent_session_id", "parentSessionId"])
         .filter(|parent| Some(parent) != session_id.as_ref());
-
-    let problems = unusable_fields(p);
     Observation {
-        problems,
+        problems: unusable_fields(p),
         agent,
         registered_agent,
         sent_event_name,
@@ -162,12 +137,59 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
         tool_call_id_derived,
         agent_duration_ms: if phase.is_tool() { f.millis(DURATION_KEYS) } else { None },
         agent_ts_ms: f.value(&["timestamp"]).and_then(crate::time::parse_timestamp),
-        model,
+        model: model(p, &f),
         agent_version: f.text(&["cursor_version", "clineVersion", "agent_version"]),
         transcript_path: f.text(&["transcript_path", "transcriptPath"]),
         parent_session_id,
-        stop_reason,
+        stop_reason: stop_reason(&f, phase),
     }
+}
+
+/// The agent the payload proves, else the one it was registered for, else
+/// Claude Code for its shape (the common ancestor of most agents' hooks);
+/// and the registered one too when the two differ.
+fn identify(p: &Map<String, Value>, flag: Option<&str>) -> (AgentId, Option<AgentId>) {
+    let registered = flag.and_then(AgentId::from_flag);
+    let agent = match (agents::detect(p), &registered) {
+        (Some(detected), _) => AgentId::Known(detected),
+        (None, Some(registered)) => registered.clone(),
+        (None, None) if p.contains_key("session_id") && p.contains_key("hook_event_name") => {
+            AgentId::Known(agents::CLAUDE_SHAPED)
+        }
+        (None, None) => AgentId::Unknown,
+    };
+    let registered = registered.filter(|r| *r != agent);
+    (agent, registered)
+}
+
+/// The payload's call id; for agents that send none, one derived from the call itself.
+fn call_id(f: &Fields, phase: Phase, session: Option<&str>, tool: Option<&str>) -> (Option<String>, bool) {
+    let sent = f.text(CALL_ID_KEYS).or_else(|| phase.is_tool().then(|| f.text(ACTION_ID_KEYS)).flatten());
+    match sent {
+        Some(id) => (Some(id), false),
+        None if phase.is_tool() => {
+            let derived = derive_call_id(f, session, tool);
+            let is_derived = derived.is_some();
+            (derived, is_derived)
+        }
+        None => (None, false),
+    }
+}
+
+fn stop_reason(f: &Fields, phase: Phase) -> Option<String> {
+    f.text(&["stop_reason", "stopReason"]).or_else(|| match phase {
+        Phase::TurnEnd => f.text(&["status"]),
+        Phase::SessionEnd => f.text(&["reason"]),
+        Phase::TurnFailure => f.text(&["error"]),
+        _ => None,
+    })
+}
+
+fn model(p: &Map<String, Value>, f: &Fields) -> Option<String> {
+    f.text(&["model", "model_name", "modelName"]).or_else(|| {
+        let request = p.get("llm_request")?.as_object()?;
+        request.get("model")?.as_str().map(String::from)
+    })
 }
 
 /// Fields we rely on that hold something other than text or a number.
@@ -253,8 +275,8 @@ mod tests {
             Some("claude"),
             None,
         );
-        assert_eq!(o.agent, "cursor");
-        assert_eq!(o.registered_agent.as_deref(), Some("claude"));
+        assert_eq!(o.agent.name(), "cursor");
+        assert_eq!(o.registered_agent.as_ref().map(AgentId::name), Some("claude"));
         assert_eq!(o.session_id.as_deref(), Some("c1"));
         assert_eq!(o.phase, Phase::ToolCall);
         assert_eq!(o.tool_call_id.as_deref(), Some("t1"));
@@ -268,7 +290,7 @@ mod tests {
         let a = observe(pre, Category::ToolUse, Some("copilot"), None);
         let b = observe(post.clone(), Category::ToolUse, Some("copilot"), None);
         assert_eq!((a.phase, b.phase), (Phase::ToolCall, Phase::ToolResult));
-        assert_eq!(a.agent, "copilot");
+        assert_eq!(a.agent.name(), "copilot");
         assert!(a.tool_call_id_derived && a.tool_call_id == b.tool_call_id);
         assert_eq!(a.agent_ts_ms, Some(1_787_307_342_123));
         let flagged = observe(post, Category::Event, Some("copilot"), Some("postToolUse"));
@@ -294,7 +316,7 @@ mod tests {
     #[test]
     fn no_payload_at_all_is_still_an_observation() {
         let o = recognize(None, Flags { category: Category::Event, agent: Some("gemini"), event: None });
-        assert_eq!((o.agent.as_str(), o.phase, o.session_id.as_deref()), ("gemini", Phase::Unknown, None));
+        assert_eq!((o.agent.name(), o.phase, o.session_id.as_deref()), ("gemini", Phase::Unknown, None));
         assert_eq!(o.event_type, "unknown");
     }
 
@@ -320,7 +342,7 @@ mod tests {
             None,
             None,
         );
-        assert_eq!((w.agent.as_str(), w.phase), ("windsurf", Phase::ToolResult));
+        assert_eq!((w.agent.name(), w.phase), ("windsurf", Phase::ToolResult));
         assert_eq!(w.session_id.as_deref(), Some("t"));
         assert_eq!(w.tool_call_id.as_deref(), Some("e1"));
         assert_eq!(w.cwd.as_deref(), Some("/w"));
@@ -331,7 +353,7 @@ mod tests {
             None,
             None,
         );
-        assert_eq!((c.agent.as_str(), c.session_id.as_deref(), c.cwd.as_deref()), ("cline", Some("k"), Some("/r")));
+        assert_eq!((c.agent.name(), c.session_id.as_deref(), c.cwd.as_deref()), ("cline", Some("k"), Some("/r")));
         assert_eq!((c.tool.as_deref(), c.agent_duration_ms), (Some("read_file"), Some(12)));
     }
 }

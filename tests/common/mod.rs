@@ -14,8 +14,10 @@ use std::process::{Command, Output, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_kaizen-hook");
 
+/// The agents' documented payloads, one per event, kept in the repository
+/// (`tests/shared_copies.rs` checks them against `../shared` when it is there).
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 pub struct Env {

@@ -1,0 +1,32 @@
+//! Cline: hook executables named after their event, payloads with `hookName`,
+//! `taskId` and the event's details in an object named after it.
+
+use super::{Agent, Payload, has, silent};
+use crate::recognize::Phase;
+
+pub static AGENT: Agent = Agent {
+    name: "cline",
+    title: "Cline",
+    evidence,
+    transcript_marker: "/Cline/",
+    events: &[
+        ("TaskStart", Phase::SessionStart),
+        ("TaskResume", Phase::SessionStart),
+        ("TaskComplete", Phase::SessionEnd),
+        ("TaskCancel", Phase::SessionEnd),
+        ("UserPromptSubmit", Phase::Prompt),
+        ("PreToolUse", Phase::ToolCall),
+        ("PostToolUse", Phase::ToolResult),
+        ("PreCompact", Phase::Other),
+    ],
+    implied_tools: &[],
+    guidance_files: &[".clinerules"],
+    guidance_dirs: &[".clinerules"],
+    reply: silent,
+    installer: None,
+    snippet: None,
+};
+
+fn evidence(p: &Payload) -> bool {
+    has(p, "clineVersion") || has(p, "hookName")
+}

@@ -1,0 +1,29 @@
+//! Factory Droid: a near-exact clone of Claude Code's hooks, told apart only
+//! by where its transcripts live.
+
+use super::{Agent, never, silent};
+use crate::recognize::Phase;
+
+pub static AGENT: Agent = Agent {
+    name: "factory",
+    title: "Factory Droid",
+    evidence: never,
+    transcript_marker: "/.factory/",
+    events: &[
+        ("SessionStart", Phase::SessionStart),
+        ("SessionEnd", Phase::SessionEnd),
+        ("UserPromptSubmit", Phase::Prompt),
+        ("PreToolUse", Phase::ToolCall),
+        ("PostToolUse", Phase::ToolResult),
+        ("Notification", Phase::Other),
+        ("Stop", Phase::TurnEnd),
+        ("SubagentStop", Phase::SubagentStop),
+        ("PreCompact", Phase::Other),
+    ],
+    implied_tools: &[],
+    guidance_files: &[],
+    guidance_dirs: &[],
+    reply: silent,
+    installer: None,
+    snippet: None,
+};

@@ -1,0 +1,263 @@
+//! Everything that is one agent's own, one file per agent: the evidence that
+//! a payload came from it, its hook events and what each means, the tools its
+//! events imply, its guidance files, how it wants to be answered, and where
+//! `install` registers kaizen-hook for it. The pipeline and the human
+//! commands ask this table; nothing else matches on an agent's name.
+//!
+//! Adding an agent: a file here with its `AGENT`, a row in `ALL`, its
+//! fixtures under `tests/fixtures/<name>/`, and (when it has an installer)
+//! its snippet under `hooks/`. `tests/agents.rs` checks that they agree.
+
+mod claude;
+mod cline;
+mod codex;
+mod copilot;
+mod cursor;
+mod factory;
+mod gemini;
+mod kiro;
+mod qwen;
+mod vscode;
+mod windsurf;
+
+use crate::install::Installer;
+use crate::recognize::events::{Phase, normalize};
+use serde_json::{Map, Value};
+
+pub type Payload = Map<String, Value>;
+
+pub struct Agent {
+    /// The name recorded in events and records, and what `--agent` takes.
+    pub name: &'static str,
+    /// What people call it.
+    pub title: &'static str,
+    /// True when a payload could only have come from this agent.
+    pub evidence: fn(&Payload) -> bool,
+    /// A path fragment found in this agent's transcript paths.
+    pub transcript_marker: &'static str,
+    /// Its hook events, spelled as it sends them, and what each means.
+    pub events: &'static [(&'static str, Phase)],
+    /// The tool an event implies when its payload names none, spelled as the
+    /// agent's own matchers spell it.
+    pub implied_tools: &'static [(&'static str, &'static str)],
+    /// Guidance files it reads, relative to the workspace.
+    pub guidance_files: &'static [&'static str],
+    /// Directories whose files (one level) are its rules.
+    pub guidance_dirs: &'static [&'static str],
+    /// What its hooks must print on stdout for an event; `None`: nothing.
+    pub reply: fn(event: &str) -> Option<&'static str>,
+    /// Where and how `install` registers kaizen-hook; `None`: by hand only.
+    pub installer: Option<Installer>,
+    /// The ready-to-use config under `hooks/`, for agents with an installer.
+    pub snippet: Option<&'static str>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for Agent {
+    fn eq(&self, other: &Agent) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Agent {}
+
+/// Most specific evidence first: the first agent whose evidence matches wins.
+/// Claude Code first among installers: `install` registers it when no agent's
+/// directory exists.
+pub static ALL: &[&Agent] = &[
+    &windsurf::AGENT,
+    &cline::AGENT,
+    &cursor::AGENT,
+    &vscode::AGENT,
+    &copilot::AGENT,
+    &codex::AGENT,
+    &gemini::AGENT,
+    &qwen::AGENT,
+    &factory::AGENT,
+    &kiro::AGENT,
+    &claude::AGENT,
+];
+
+/// Whose hooks the Claude Code shape is when no agent's evidence claims a
+/// payload and no flag names one; also what `install` registers first.
+pub static CLAUDE_SHAPED: &Agent = &claude::AGENT;
+
+/// The agents `install` can register, with their installers, in the order it registers them.
+pub fn installers() -> Vec<(&'static Agent, &'static Installer)> {
+    let mut found: Vec<_> = ALL.iter().filter_map(|a| Some((*a, a.installer.as_ref()?))).collect();
+    found.sort_by_key(|(a, _)| *a != CLAUDE_SHAPED);
+    found
+}
+
+pub fn by_name(name: &str) -> Option<&'static Agent> {
+    ALL.iter().copied().find(|a| a.name == name)
+}
+
+/// Who sent a payload: an agent we know, or a name it was registered under
+/// that we do not know, or nobody we can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentId {
+    Known(&'static Agent),
+    Named(String),
+    Unknown,
+}
+
+impl AgentId {
+    pub const UNKNOWN: &'static str = "unknown";
+
+    /// A registered `--agent` value, made safe to store and compare.
+    pub fn from_flag(flag: &str) -> Option<AgentId> {
+        let name: String = flag
+            .trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .take(32)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if name.is_empty() {
+            return None;
+        }
+        Some(by_name(&name).map_or(AgentId::Named(name), AgentId::Known))
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            AgentId::Known(agent) => agent.name,
+            AgentId::Named(name) => name,
+            AgentId::Unknown => AgentId::UNKNOWN,
+        }
+    }
+
+    pub fn known(&self) -> Option<&'static Agent> {
+        match self {
+            AgentId::Known(agent) => Some(agent),
+            _ => None,
+        }
+    }
+}
+
+/// The agent the payload itself proves, if any.
+pub fn detect(payload: &Payload) -> Option<&'static Agent> {
+    if let Some(agent) = ALL.iter().find(|a| (a.evidence)(payload)) {
+        return Some(agent);
+    }
+    let transcript =
+        ["transcript_path", "transcriptPath"].iter().find_map(|k| payload.get(*k).and_then(Value::as_str))?;
+    ALL.iter().copied().find(|a| transcript.contains(a.transcript_marker))
+}
+
+/// What an event means: the agent's own table first, then any agent's
+/// (agents run each other's hook files, and flags can be wrong).
+pub fn phase_of(agent: Option<&Agent>, name: &str) -> Phase {
+    lookup(agent, name, |a| a.events).unwrap_or(Phase::Unknown)
+}
+
+/// The tool an event implies when its payload names none.
+pub fn implied_tool(agent: Option<&Agent>, name: &str) -> Option<&'static str> {
+    lookup(agent, name, |a| a.implied_tools)
+}
+
+fn lookup<T: Copy>(agent: Option<&Agent>, name: &str, table: fn(&Agent) -> &'static [(&'static str, T)]) -> Option<T> {
+    let key = normalize(name);
+    let find = |a: &Agent| table(a).iter().find(|(n, _)| same_name(n, &key)).map(|(_, v)| *v);
+    agent.and_then(find).or_else(|| ALL.iter().find_map(|a| find(a)))
+}
+
+/// Whether a table's spelling normalises to `key`, without allocating: this
+/// runs for every row on every hook run.
+fn same_name(spelling: &str, key: &str) -> bool {
+    spelling.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).eq(key.chars())
+}
+
+/// Every guidance file and rules directory any agent reads, sorted, once each.
+pub fn guidance() -> (Vec<&'static str>, Vec<&'static str>) {
+    let mut files: Vec<&str> = ALL.iter().flat_map(|a| a.guidance_files.iter().copied()).collect();
+    let mut dirs: Vec<&str> = ALL.iter().flat_map(|a| a.guidance_dirs.iter().copied()).collect();
+    files.sort_unstable();
+    files.dedup();
+    dirs.sort_unstable();
+    dirs.dedup();
+    (files, dirs)
+}
+
+// Helpers the agents' evidence functions share.
+
+fn has(p: &Payload, key: &str) -> bool {
+    p.contains_key(key)
+}
+
+fn event_name(p: &Payload) -> &str {
+    p.get("hook_event_name").and_then(Value::as_str).unwrap_or("")
+}
+
+fn never(_: &Payload) -> bool {
+    false
+}
+
+fn silent(_: &str) -> Option<&'static str> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn detect_json(v: Value) -> Option<&'static str> {
+        detect(v.as_object().unwrap()).map(|a| a.name)
+    }
+
+    #[test]
+    fn evidence_identifies_each_agent() {
+        assert_eq!(detect_json(json!({"conversation_id": "c", "generation_id": "g"})), Some("cursor"));
+        assert_eq!(detect_json(json!({"session_id": "s", "cursor_version": "3.1"})), Some("cursor"));
+        assert_eq!(detect_json(json!({"agent_action_name": "pre_run_command"})), Some("windsurf"));
+        assert_eq!(detect_json(json!({"hookName": "PreToolUse", "taskId": "t"})), Some("cline"));
+        assert_eq!(detect_json(json!({"sessionId": "s", "hookEventName": "Stop"})), Some("vscode"));
+        assert_eq!(detect_json(json!({"sessionId": "s", "timestamp": 1})), Some("copilot"));
+        assert_eq!(detect_json(json!({"thread-id": "t", "type": "agent-turn-complete"})), Some("codex"));
+        assert_eq!(detect_json(json!({"session_id": "s", "turn_id": "t", "model": "gpt"})), Some("codex"));
+        assert_eq!(detect_json(json!({"session_id": "s", "hook_event_name": "AfterTool"})), Some("gemini"));
+        assert_eq!(detect_json(json!({"hook_event_name": "agentSpawn", "cwd": "/"})), Some("kiro"));
+        assert_eq!(
+            detect_json(json!({"session_id": "s", "transcript_path": "/h/.claude/projects/x/s.jsonl"})),
+            Some("claude")
+        );
+    }
+
+    #[test]
+    fn no_evidence_leaves_it_to_the_flag() {
+        assert_eq!(detect_json(json!({"session_id": "s", "hook_event_name": "Stop"})), None);
+        assert_eq!(
+            detect_json(json!({"session_id": "s", "turn_id": "t", "model": "m", "message_id": "x"})),
+            None,
+            "Claude's MessageDisplay carries a turn id too"
+        );
+    }
+
+    #[test]
+    fn flags_are_sanitized() {
+        assert_eq!(AgentId::from_flag(" Cursor "), Some(AgentId::Known(&cursor::AGENT)));
+        assert_eq!(AgentId::from_flag("../x"), Some(AgentId::Named("..x".into())));
+        assert_eq!(AgentId::from_flag("  "), None);
+    }
+
+    #[test]
+    fn spellings_of_one_event_meet() {
+        for name in ["PreToolUse", "preToolUse", "pre_tool_use", "BeforeTool", "beforeShellExecution"] {
+            assert_eq!(phase_of(None, name), Phase::ToolCall, "{name}");
+        }
+        assert_eq!(phase_of(None, "PostToolUseFailure"), Phase::ToolFailure);
+        assert_eq!(phase_of(Some(&claude::AGENT), "Stop"), Phase::TurnEnd);
+        assert_eq!(phase_of(Some(&gemini::AGENT), "SessionEnd"), Phase::SessionEnd);
+        assert_eq!(phase_of(None, "SomethingNew"), Phase::Unknown);
+        assert_eq!(phase_of(None, ""), Phase::Unknown);
+        assert_eq!(implied_tool(None, "before_shell_execution"), Some("Shell"));
+        assert_eq!(implied_tool(Some(&claude::AGENT), "PreToolUse"), None);
+    }
+}

@@ -1,0 +1,142 @@
+//! The agent table agrees with itself and with what ships beside it: every
+//! installer has its snippet in `hooks/`, every registered event has a
+//! meaning, every documented payload under `tests/fixtures/<agent>/` is
+//! recognised as that agent's, and the CLI's help names what install supports.
+
+mod common;
+
+use common::Env;
+use kaizen_hook::agents::{self, AgentId};
+use kaizen_hook::recognize::{self, Category, Flags, Phase, events::normalize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const BINARY: &str = "/home/YOU/.local/bin/kaizen-hook";
+
+#[test]
+fn names_are_unique_and_taken_by_the_flag() {
+    for (i, agent) in agents::ALL.iter().enumerate() {
+        assert!(agents::ALL[i + 1..].iter().all(|other| other.name != agent.name), "{} twice", agent.name);
+        assert_eq!(AgentId::from_flag(agent.name), Some(AgentId::Known(agent)), "--agent {}", agent.name);
+    }
+}
+
+#[test]
+fn event_names_mean_one_thing_whoever_sends_them() {
+    let mut meaning: BTreeMap<String, (Phase, &str)> = BTreeMap::new();
+    for agent in agents::ALL {
+        for (i, (name, phase)) in agent.events.iter().enumerate() {
+            let key = normalize(name);
+            assert!(agent.events[i + 1..].iter().all(|(n, _)| normalize(n) != key), "{}: {name} twice", agent.name);
+            assert_ne!(*phase, Phase::Unknown, "{}: {name} is listed as unknown", agent.name);
+            if let Some((other, by)) = meaning.insert(key, (*phase, agent.name)) {
+                assert_eq!(other, *phase, "{name}: {} says {phase:?}, {by} says {other:?}", agent.name);
+            }
+        }
+        for (name, tool) in agent.implied_tools {
+            assert!(
+                agent.events.iter().any(|(n, _)| n == name),
+                "{}: {name} implies {tool} but is not one of its events",
+                agent.name
+            );
+        }
+    }
+}
+
+/// What a hook subcommand may receive.
+fn fits(subcommand: &str, phase: Phase) -> bool {
+    match subcommand {
+        "session-start" => phase == Phase::SessionStart,
+        "session-end" => phase == Phase::SessionEnd,
+        "prompt" => phase == Phase::Prompt,
+        "tool-use" => phase.is_tool(),
+        "stop" => matches!(phase, Phase::TurnEnd | Phase::TurnFailure),
+        "subagent" => matches!(phase, Phase::SubagentStart | Phase::SubagentStop),
+        "event" => true,
+        _ => false,
+    }
+}
+
+#[test]
+fn every_registered_event_has_a_meaning_and_the_right_subcommand() {
+    for (agent, installer) in agents::installers() {
+        assert!(!installer.events().is_empty(), "{} registers nothing", agent.name);
+        for (event, subcommand) in installer.events() {
+            let phase = agents::phase_of(Some(agent), event);
+            assert!(
+                agent.events.iter().any(|(n, _)| n == event),
+                "{}: registers {event}, which is not in its event table",
+                agent.name
+            );
+            assert!(fits(subcommand, phase), "{}: {event} ({phase:?}) is registered as `{subcommand}`", agent.name);
+        }
+    }
+}
+
+#[test]
+fn every_installer_ships_its_snippet_and_every_snippet_has_an_installer() {
+    let hooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("hooks");
+    let env = Env::new();
+    let mut expected = Vec::new();
+    for (agent, installer) in agents::installers() {
+        let snippet = agent.snippet.unwrap_or_else(|| panic!("{} has an installer but no snippet", agent.name));
+        let out = env.run_with(env.command(&["install", "--agent", agent.name, "--binary", BINARY]), b"");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        let written = std::fs::read_to_string(installer.path(&env.user_home)).unwrap();
+        let shipped = std::fs::read_to_string(hooks.join(snippet))
+            .unwrap_or_else(|e| panic!("hooks/{snippet} for {}: {e}", agent.name));
+        assert_eq!(written, shipped, "hooks/{snippet} is not what `install --agent {}` writes", agent.name);
+        expected.push(snippet.to_string());
+    }
+    for agent in agents::ALL.iter().filter(|a| a.installer.is_none()) {
+        assert_eq!(agent.snippet, None, "{}: a snippet without an installer", agent.name);
+    }
+    let mut shipped: Vec<String> = std::fs::read_dir(&hooks)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    shipped.sort();
+    expected.sort();
+    assert_eq!(shipped, expected, "hooks/ holds a snippet no installer writes");
+}
+
+#[test]
+fn every_documented_payload_is_recognised_as_its_agents() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut seen = 0;
+    for dir in [fixtures.clone(), fixtures.join("real")] {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == "real" || !entry.path().is_dir() {
+                continue;
+            }
+            let agent = agents::by_name(&name).unwrap_or_else(|| panic!("fixtures for {name}, not in the agent table"));
+            for file in std::fs::read_dir(entry.path()).unwrap().flatten() {
+                let payload: serde_json::Value = serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
+                // Registered as the installers register: `--event` named after the file,
+                // for agents whose payloads carry no event name (Copilot CLI).
+                let stem = file.path().file_stem().unwrap().to_string_lossy().into_owned();
+                let flags = Flags { category: Category::Event, agent: Some(agent.name), event: Some(&stem) };
+                let seen_as = recognize::recognize(payload.as_object(), flags);
+                let what = file.path().display().to_string();
+                assert_eq!(seen_as.agent, AgentId::Known(agent), "{what}");
+                assert_ne!(seen_as.phase, Phase::Unknown, "{what}: event not recognised");
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen > 60, "only {seen} fixtures read");
+}
+
+#[test]
+fn the_help_names_every_agent_install_supports() {
+    let env = Env::new();
+    let help = env.run_with(env.command(&["install", "--help"]), b"");
+    let top = env.run_with(env.command(&["--help"]), b"");
+    let (help, top) = (String::from_utf8_lossy(&help.stdout), String::from_utf8_lossy(&top.stdout));
+    for (agent, _) in agents::installers() {
+        assert!(help.contains(agent.name), "`install --help` does not name {}: {help}", agent.name);
+        assert!(top.contains(agent.title), "`--help` does not name {}: {top}", agent.title);
+    }
+}
