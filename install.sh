@@ -20,10 +20,16 @@ fi
 
 bin_dir="${KAIZEN_BIN_DIR:-$HOME/.local/bin}"
 echo "building kaizen-hook (release)..."
-cargo build --release --locked --quiet
+# Cargo says where it put the binary (CARGO_TARGET_DIR, build.target-dir...).
+built=$(cargo build --release --locked --quiet --message-format=json-render-diagnostics |
+  sed -n 's/.*"executable":"\([^"]*\/kaizen-hook\)".*/\1/p' | tail -n 1)
+if [ ! -x "$built" ]; then
+  echo "install.sh: cargo reported no kaizen-hook binary" >&2
+  exit 1
+fi
 mkdir -p "$bin_dir"
 # Install under a temporary name, then rename: a hook running right now keeps its binary.
-install -m 0755 target/release/kaizen-hook "$bin_dir/.kaizen-hook.new"
+install -m 0755 "$built" "$bin_dir/.kaizen-hook.new"
 mv -f "$bin_dir/.kaizen-hook.new" "$bin_dir/kaizen-hook"
 echo "installed $bin_dir/kaizen-hook"
 
@@ -34,3 +40,4 @@ case ":$PATH:" in
   *) echo "note: $bin_dir is not on your PATH; the hooks use the absolute path, so they work anyway" ;;
 esac
 echo "check it any time with: $bin_dir/kaizen-hook doctor"
+echo "see what it records with: ./demo.sh"

@@ -57,87 +57,120 @@ pub fn read(git_dir: &Path) -> Result<Option<Index>, String> {
 }
 
 fn parse(b: &[u8]) -> Result<(Vec<Entry>, Option<[u8; OID_LEN]>), String> {
-    let u32_at = |at: usize| -> Result<u32, String> {
-        b.get(at..at + 4)
-            .map(|s| u32::from_be_bytes(s.try_into().unwrap()))
-            .ok_or_else(|| "index truncated".to_string())
-    };
     if b.len() < 12 + OID_LEN || &b[..4] != b"DIRC" {
         return Err("not an index file".into());
     }
-    let version = u32_at(4)?;
+    // The trailing checksum is not content.
+    let r = Bytes(&b[..b.len() - OID_LEN]);
+    let version = r.u32_at(4)?;
     if !(2..=4).contains(&version) {
         return Err(format!("index version {version} is not supported"));
     }
-    let count = u32_at(8)? as usize;
-    let end = b.len() - OID_LEN;
-    let mut entries = Vec::with_capacity(count);
+    let count = r.u32_at(8)? as usize;
+    // A corrupt count must not reserve gigabytes: an entry takes at least 62 bytes.
+    let mut entries = Vec::with_capacity(count.min(r.0.len() / 62));
     let mut at = 12;
-    let mut previous: Vec<u8> = Vec::new();
+    let mut previous: &[u8] = &[];
     for _ in 0..count {
-        let start = at;
-        let field = |i: usize| u32_at(start + i * 4);
-        let oid: [u8; OID_LEN] = b.get(start + 40..start + 60).ok_or("index truncated")?.try_into().expect("20 bytes");
-        let flags = u16::from_be_bytes(b.get(start + 60..start + 62).ok_or("index truncated")?.try_into().unwrap());
-        at = start + 62;
-        let mut extended = 0u16;
-        if flags & 0x4000 != 0 {
-            if version < 3 {
-                return Err("extended flags in a version 2 index".into());
-            }
-            extended = u16::from_be_bytes(b.get(at..at + 2).ok_or("index truncated")?.try_into().unwrap());
-            at += 2;
-        }
-        let path = if version == 4 {
-            let (strip, used) = varint(&b[at..end]).ok_or("index truncated")?;
-            at += used;
-            let nul = memchr::memchr(0, &b[at..end]).ok_or("index truncated")?;
-            let keep = previous.len().checked_sub(strip as usize).ok_or("bad path compression")?;
-            let mut path = previous[..keep].to_vec();
-            path.extend_from_slice(&b[at..at + nul]);
-            at += nul + 1;
-            path
-        } else {
-            let nul = memchr::memchr(0, &b[at..end]).ok_or("index truncated")?;
-            let path = b[at..at + nul].to_vec();
-            // Entries are NUL-padded to a multiple of eight bytes.
-            at = start + ((at - start + nul + 8) & !7);
-            path
-        };
-        if at > end {
-            return Err("index truncated".into());
-        }
-        previous.clone_from(&path);
-        entries.push(Entry {
-            path,
-            ctime: (field(0)?, field(1)?),
-            mtime: (field(2)?, field(3)?),
-            ino: field(5)?,
-            mode: field(6)?,
-            uid: field(7)?,
-            gid: field(8)?,
-            size: field(9)?,
-            oid,
-            stage: ((flags >> 12) & 3) as u8,
-            assume_valid: flags & 0x8000 != 0,
-            skip_worktree: extended & 0x4000 != 0,
-            intent_to_add: extended & 0x2000 != 0,
-        });
+        let (entry, next) = parse_entry(&r, at, version, previous)?;
+        entries.push(entry);
+        previous = &entries[entries.len() - 1].path;
+        at = next;
     }
+    let root_tree = parse_extensions(&r, at, entries.len())?;
+    Ok((entries, root_tree))
+}
+
+/// Bounds-checked reads: a truncated or corrupt index is an error (the
+/// caller then asks libgit2), never a panic.
+struct Bytes<'a>(&'a [u8]);
+
+impl<'a> Bytes<'a> {
+    fn slice(&self, at: usize, len: usize) -> Result<&'a [u8], String> {
+        at.checked_add(len).and_then(|end| self.0.get(at..end)).ok_or_else(|| "index truncated".to_string())
+    }
+
+    fn from(&self, at: usize) -> Result<&'a [u8], String> {
+        self.0.get(at..).ok_or_else(|| "index truncated".to_string())
+    }
+
+    fn u32_at(&self, at: usize) -> Result<u32, String> {
+        Ok(u32::from_be_bytes(self.slice(at, 4)?.try_into().expect("4 bytes")))
+    }
+
+    fn u16_at(&self, at: usize) -> Result<u16, String> {
+        Ok(u16::from_be_bytes(self.slice(at, 2)?.try_into().expect("2 bytes")))
+    }
+}
+
+/// One entry starting at `start`; returns it and where the next one starts.
+fn parse_entry(r: &Bytes, start: usize, version: u32, previous: &[u8]) -> Result<(Entry, usize), String> {
+    let field = |i: usize| r.u32_at(start + i * 4);
+    let oid: [u8; OID_LEN] = r.slice(start + 40, OID_LEN)?.try_into().expect("20 bytes");
+    let flags = r.u16_at(start + 60)?;
+    let mut at = start + 62;
+    let mut extended = 0u16;
+    if flags & 0x4000 != 0 {
+        if version < 3 {
+            return Err("extended flags in a version 2 index".into());
+        }
+        extended = r.u16_at(at)?;
+        at += 2;
+    }
+    let path = if version == 4 {
+        let (strip, used) = varint(r.from(at)?).ok_or("index truncated")?;
+        at += used;
+        let nul = memchr::memchr(0, r.from(at)?).ok_or("index truncated")?;
+        let keep = previous.len().checked_sub(strip as usize).ok_or("bad path compression")?;
+        let mut path = previous[..keep].to_vec();
+        path.extend_from_slice(r.slice(at, nul)?);
+        at += nul + 1;
+        path
+    } else {
+        let nul = memchr::memchr(0, r.from(at)?).ok_or("index truncated")?;
+        let path = r.slice(at, nul)?.to_vec();
+        // Entries are NUL-padded to a multiple of eight bytes.
+        at = start + ((at - start + nul + 8) & !7);
+        path
+    };
+    if at > r.0.len() {
+        return Err("index truncated".into());
+    }
+    let entry = Entry {
+        path,
+        ctime: (field(0)?, field(1)?),
+        mtime: (field(2)?, field(3)?),
+        ino: field(5)?,
+        mode: field(6)?,
+        uid: field(7)?,
+        gid: field(8)?,
+        size: field(9)?,
+        oid,
+        stage: ((flags >> 12) & 3) as u8,
+        assume_valid: flags & 0x8000 != 0,
+        skip_worktree: extended & 0x4000 != 0,
+        intent_to_add: extended & 0x2000 != 0,
+    };
+    Ok((entry, at))
+}
+
+/// The extensions after the entries: the cache-tree root, if valid; layouts
+/// this reader does not know are refused.
+fn parse_extensions(r: &Bytes, mut at: usize, entries: usize) -> Result<Option<[u8; OID_LEN]>, String> {
     let mut root_tree = None;
-    while at + 8 <= end {
-        let signature = &b[at..at + 4];
-        let size = u32_at(at + 4)? as usize;
-        let data = b.get(at + 8..at + 8 + size).ok_or("index extension truncated")?;
+    while at + 8 <= r.0.len() {
+        let signature = r.slice(at, 4)?;
+        let size = r.u32_at(at + 4)? as usize;
+        let data = r.slice(at + 8, size).map_err(|_| "index extension truncated")?;
         match signature {
-            b"TREE" => root_tree = cache_tree_root(data, entries.len()),
+            b"TREE" => root_tree = cache_tree_root(data, entries),
             b"link" | b"sdir" => return Err("split or sparse index is not supported".into()),
             [b'A'..=b'Z', ..] => {}
             _ => return Err(format!("required index extension {:?}", String::from_utf8_lossy(signature))),
         }
         at += 8 + size;
     }
-    Ok((entries, root_tree))
+    Ok(root_tree)
 }
 
 /// The root entry of the TREE extension: `"\0" count " " subtrees "\n" oid`,
@@ -179,6 +212,23 @@ mod tests {
         assert_eq!(varint(&[0x80, 0x00]), Some((128, 2)));
         assert_eq!(varint(&[0x81, 0x7f]), Some((383, 2)));
         assert_eq!(varint(&[0x80]), None);
+    }
+
+    #[test]
+    fn a_truncated_or_corrupt_index_is_an_error_not_a_panic() {
+        let mut v2 = b"DIRC\0\0\0\x02\xff\xff\xff\xff".to_vec();
+        v2.extend_from_slice(&[0x41; 100]);
+        v2.extend_from_slice(&[0; 20]);
+        for cut in 12..v2.len() {
+            let mut bytes = v2[..cut].to_vec();
+            bytes.extend_from_slice(&[0; 20]);
+            assert!(parse(&bytes).is_err(), "cut at {cut}");
+        }
+        let mut v4 = b"DIRC\0\0\0\x04\0\0\0\x02".to_vec();
+        v4.extend_from_slice(&[0; 62]);
+        v4.extend_from_slice(&[0xff, 0xff, 0xff]);
+        v4.extend_from_slice(&[0; 20]);
+        assert!(parse(&v4).is_err());
     }
 
     #[test]

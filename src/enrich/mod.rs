@@ -36,6 +36,36 @@ pub struct Snapshot {
     pub problems: Vec<String>,
 }
 
+/// Why a figure is missing. Running out of time is told apart from a
+/// failure: after a failure the slower, surer way is tried; after the
+/// deadline nothing is.
+#[derive(Debug)]
+pub enum Missing {
+    Deadline,
+    Failed(String),
+}
+
+impl From<String> for Missing {
+    fn from(reason: String) -> Missing {
+        Missing::Failed(reason)
+    }
+}
+
+impl From<&str> for Missing {
+    fn from(reason: &str) -> Missing {
+        Missing::Failed(reason.to_string())
+    }
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Missing::Deadline => f.write_str("deadline"),
+            Missing::Failed(reason) => f.write_str(reason),
+        }
+    }
+}
+
 pub struct Wanted {
     pub snapshot: bool,
     pub fingerprint: bool,
@@ -128,10 +158,10 @@ fn snapshot(workspace: &Path, repo: Option<git::Repo>, cache_dir: Option<&Path>,
 }
 
 /// The fast scan, or libgit2 when the repository uses what the scan does not read.
-fn scan_git(repo: &git::Repo, cache: Option<&Path>, deadline: Instant) -> Result<(Option<bool>, Counts), String> {
+fn scan_git(repo: &git::Repo, cache: Option<&Path>, deadline: Instant) -> Result<(Option<bool>, Counts), Missing> {
     match scan::scan(repo, cache, deadline) {
         Ok(outcome) => Ok((Some(outcome.dirty), outcome.counts)),
-        Err(e) if e == "deadline" => Err(e),
+        Err(Missing::Deadline) => Err(Missing::Deadline),
         Err(_) => {
             let workdir = repo.workdir.as_deref().ok_or("no work tree")?;
             let dirty = worktree::is_dirty(workdir)?;
@@ -143,22 +173,22 @@ fn scan_git(repo: &git::Repo, cache: Option<&Path>, deadline: Instant) -> Result
 /// Runs `work` on its own thread. If it is still running at the deadline the
 /// thread is abandoned (it dies with the process; it holds no stdio).
 fn on_a_thread<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> mpsc::Receiver<Result<T, String>> {
+    work: impl FnOnce() -> Result<T, Missing> + Send + 'static,
+) -> mpsc::Receiver<Result<T, Missing>> {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new().spawn(move || {
         let _ = tx.send(work());
     });
     if let Err(e) = spawned {
         let (tx, failed) = mpsc::channel();
-        let _ = tx.send(Err(format!("cannot start a thread: {e}")));
+        let _ = tx.send(Err(Missing::Failed(format!("cannot start a thread: {e}"))));
         return failed;
     }
     rx
 }
 
 fn receive<T>(
-    rx: mpsc::Receiver<Result<T, String>>,
+    rx: mpsc::Receiver<Result<T, Missing>>,
     deadline: Instant,
     what: &str,
     problems: &mut Vec<String>,

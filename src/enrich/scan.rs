@@ -20,6 +20,7 @@
 //! only in raw bytes where eol conversion or filters may apply (libgit2
 //! hashes through them). Nothing is written to the repository.
 
+use super::Missing;
 use super::git::Repo;
 use super::index::{self, Entry, Index, OID_LEN};
 use super::worktree::{self, Counts};
@@ -43,7 +44,7 @@ pub struct Outcome {
 
 /// Scans `repo`'s work tree. `Err` when the repository uses something this
 /// scan does not read (the caller then asks libgit2), or at the deadline.
-pub fn scan(repo: &Repo, cache_file: Option<&Path>, deadline: Instant) -> Result<Outcome, String> {
+pub fn scan(repo: &Repo, cache_file: Option<&Path>, deadline: Instant) -> Result<Outcome, Missing> {
     let workdir = repo.workdir.as_deref().ok_or("no work tree")?;
     let config = std::fs::read_to_string(repo.common_dir.join("config")).unwrap_or_default();
     if config.to_ascii_lowercase().contains("objectformat") {
@@ -113,7 +114,7 @@ struct Tracked {
     blobs: Vec<([u8; OID_LEN], u64)>,
 }
 
-fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, deadline: Instant) -> Result<Tracked, String> {
+fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, deadline: Instant) -> Result<Tracked, Missing> {
     let entries = &index.entries;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
     let chunk = entries.len().div_ceil(workers).max(1);
@@ -131,7 +132,7 @@ fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, deadline: Instant)
             .collect()
     });
     if late.load(Ordering::Relaxed) {
-        return Err("deadline".into());
+        return Err(Missing::Deadline);
     }
     let mut total = Tracked { dirty: false, hash_differs: false, files: 0, loc: 0, blobs: Vec::new() };
     for part in parts {
@@ -319,13 +320,13 @@ struct Walked {
 
 /// The walk by the standard excludes: untracked files (with their lines),
 /// the directories it went through, the ignore files it met.
-fn walk(workdir: &Path, index: &Index, cache: &Cache, deadline: Instant) -> Result<Walked, String> {
+fn walk(workdir: &Path, index: &Index, cache: &Cache, deadline: Instant) -> Result<Walked, Missing> {
     let tracked: HashSet<&[u8]> = index.entries.iter().map(|e| e.path.as_slice()).collect();
     let mut out = Walked { untracked: Vec::new(), dirs: Vec::new(), ignore_files: Vec::new() };
     let mut buf = vec![0u8; 64 * 1024];
     for entry in worktree::git_walk(workdir) {
         if Instant::now() > deadline {
-            return Err("deadline".into());
+            return Err(Missing::Deadline);
         }
         let Ok(entry) = entry else { continue };
         let Some(kind) = entry.file_type() else { continue };

@@ -8,6 +8,7 @@
 //! number of lines of those files that are text (no NUL in the first 8 KiB),
 //! a last line without a newline counting as one.
 
+use super::Missing;
 use ignore::WalkBuilder;
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -41,7 +42,7 @@ pub fn is_dirty(workdir: &Path) -> Result<bool, String> {
 
 /// Files and LOC of a git work tree: tracked files from the index, plus the
 /// untracked files the standard excludes do not ignore.
-pub fn count_git(workdir: &Path, deadline: Instant) -> Result<Counts, String> {
+pub fn count_git(workdir: &Path, deadline: Instant) -> Result<Counts, Missing> {
     let repo = git2::Repository::open(workdir).map_err(|e| format!("open {}: {e}", workdir.display()))?;
     let index = repo.index().map_err(|e| format!("index: {e}"))?;
     const GITLINK: u32 = 0o160000;
@@ -55,7 +56,7 @@ pub fn count_git(workdir: &Path, deadline: Instant) -> Result<Counts, String> {
     drop(index);
     for entry in git_walk(workdir) {
         if Instant::now() > deadline {
-            return Err("deadline".into());
+            return Err(Missing::Deadline);
         }
         let Ok(entry) = entry else { continue };
         if !entry.file_type().is_some_and(|t| t.is_file()) {
@@ -70,7 +71,7 @@ pub fn count_git(workdir: &Path, deadline: Instant) -> Result<Counts, String> {
 }
 
 /// Files and LOC of a directory outside git, by `.gitignore`/`.ignore` rules.
-pub fn count_plain(dir: &Path, deadline: Instant) -> Result<Counts, String> {
+pub fn count_plain(dir: &Path, deadline: Instant) -> Result<Counts, Missing> {
     let walker = WalkBuilder::new(dir)
         .hidden(false)
         .ignore(true)
@@ -84,7 +85,7 @@ pub fn count_plain(dir: &Path, deadline: Instant) -> Result<Counts, String> {
     let mut paths = Vec::new();
     for entry in walker {
         if Instant::now() > deadline {
-            return Err("deadline".into());
+            return Err(Missing::Deadline);
         }
         let Ok(entry) = entry else { continue };
         if entry.file_type().is_some_and(|t| t.is_file()) {
@@ -121,7 +122,7 @@ fn not_a_git_dir_or_nested_repo(entry: &ignore::DirEntry) -> bool {
 }
 
 /// Counts regular files and their lines on all cores, giving up at the deadline.
-fn count_lines(paths: &[PathBuf], deadline: Instant) -> Result<Counts, String> {
+fn count_lines(paths: &[PathBuf], deadline: Instant) -> Result<Counts, Missing> {
     const BATCH: usize = 64;
     let next = AtomicUsize::new(0);
     let files = AtomicU64::new(0);
@@ -155,7 +156,7 @@ fn count_lines(paths: &[PathBuf], deadline: Instant) -> Result<Counts, String> {
         }
     });
     if late.load(Ordering::Relaxed) {
-        return Err("deadline".into());
+        return Err(Missing::Deadline);
     }
     Ok(Counts {
         files: u32::try_from(files.load(Ordering::Relaxed)).unwrap_or(u32::MAX),

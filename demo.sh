@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Replays a real Claude Code session (payloads captured from the real CLI in
+# tests/fixtures/real/claude/) into a new git repository, through the installed
+# kaizen-hook, then shows what it recorded: commit, branch, dirty state, files
+# and LOC filled in. Nothing of yours is touched: the repository and the
+# recorded events live in a temporary directory.
+#   ./demo.sh                 uses kaizen-hook from PATH, else ~/.local/bin
+#   KAIZEN_BIN=path ./demo.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+bin="${KAIZEN_BIN:-$(command -v kaizen-hook || echo "${KAIZEN_BIN_DIR:-$HOME/.local/bin}/kaizen-hook")}"
+[ -x "$bin" ] || { echo "demo.sh: no kaizen-hook at $bin: run ./install.sh first" >&2; exit 1; }
+demo=$(mktemp -d)
+repo="$demo/acme"
+export KAIZEN_HOME="$demo/kaizen"
+
+git init -q -b main "$repo"
+printf 'fn main() {\n    println!("hello");\n}\n' >"$repo/main.rs"
+printf '# acme\n\nA demo repository.\n' >"$repo/README.md"
+git -C "$repo" add .
+git -C "$repo" -c user.name=demo -c user.email=demo@example.com commit -qm "first commit"
+echo "// work in progress" >>"$repo/main.rs" # the agent starts on a dirty tree
+
+fixtures=tests/fixtures/real/claude
+for event in SessionStart UserPromptSubmit PreToolUse PostToolUse PostToolUseFailure Stop SessionEnd; do
+  sed "s#\"/work/project#\"$repo#g" "$fixtures/$event.json" | "$bin" event --agent claude
+done
+id=$(sed -n 's/.*"session_id": *"\([^"]*\)".*/\1/p' "$fixtures/SessionStart.json")
+
+"$bin" sessions
+echo
+"$bin" show "$id"
+echo
+echo "recorded in $KAIZEN_HOME (remove $demo when done)"
