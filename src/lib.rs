@@ -21,6 +21,7 @@ pub mod input;
 pub mod install;
 pub mod lifecycle;
 pub mod log;
+pub mod process;
 pub mod recognize;
 pub mod redact;
 pub mod report;

@@ -5,12 +5,11 @@
 #![no_main]
 
 use clap::Parser;
-use kaizen_hook::{cli, cmd, config, log, recognize};
+use kaizen_hook::{cli, cmd, config, log, recognize, time};
 use std::ffi::{c_char, c_int};
 use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
-use std::time::Instant;
 
 /// Words that mean a person is at the keyboard: clap may print and exit then.
 const HUMAN_WORDS: &[&str] =
@@ -18,7 +17,7 @@ const HUMAN_WORDS: &[&str] =
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
-    let started = Instant::now();
+    let arrival = time::Arrival::now();
     prepare_process();
     let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let person = is_person(&args);
@@ -33,7 +32,7 @@ pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     }));
     // A panic must never cross this extern "C" boundary (that aborts with a signal).
     let failed = if person { ExitCode::FAILURE } else { ExitCode::SUCCESS };
-    let code = panic::catch_unwind(|| run(&args, &config, started)).unwrap_or(failed);
+    let code = panic::catch_unwind(|| run(&args, &config, arrival)).unwrap_or(failed);
     let _ = std::io::stdout().flush();
     if code == ExitCode::SUCCESS { 0 } else { 1 }
 }
@@ -54,7 +53,7 @@ fn prepare_process() {
     }
 }
 
-fn run(args: &[String], config: &config::Config, started: Instant) -> ExitCode {
+fn run(args: &[String], config: &config::Config, arrival: time::Arrival) -> ExitCode {
     let (category, hook_args) = match cli::Cli::try_parse_from(args).map(|cli| cli.command.hook()) {
         Ok(Ok(hook)) => hook,
         Ok(Err(human)) => return run_human(human),
@@ -69,7 +68,7 @@ fn run(args: &[String], config: &config::Config, started: Instant) -> ExitCode {
             cli::salvage(args)
         }
     };
-    run_hook(category, hook_args, config, started);
+    run_hook(category, hook_args, config, arrival);
     ExitCode::SUCCESS
 }
 
@@ -97,7 +96,7 @@ fn is_person(args: &[String]) -> bool {
 
 /// A hook run never fails in the agent's eyes: panics are caught (and logged
 /// by the hook set in `main`), and the exit status is 0 whatever happened.
-fn run_hook(category: recognize::Category, args: cli::HookArgs, config: &config::Config, started: Instant) {
+fn run_hook(category: recognize::Category, args: cli::HookArgs, config: &config::Config, arrival: time::Arrival) {
     let run = cmd::hook::HookRun { category, agent: args.agent, event: args.event, payload: args.payload };
-    let _ = panic::catch_unwind(AssertUnwindSafe(|| run.run(config, started)));
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| run.run(config, arrival)));
 }

@@ -2,10 +2,38 @@
 //! strings) into epoch milliseconds, and epoch milliseconds into UTC text.
 
 use serde_json::Value;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// When the hook process started, on three clocks: `at` for this run's
+/// deadlines, `wall_ms` for the event's time when the agent gives none (taken
+/// on arrival, so events are stamped in the order they were delivered), and
+/// `boot_ms`, a machine-wide monotonic clock that windows between runs are
+/// measured on (a wall clock stepped back must not widen them).
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival {
+    pub at: Instant,
+    pub wall_ms: u64,
+    pub boot_ms: u64,
+}
+
+impl Arrival {
+    pub fn now() -> Arrival {
+        Arrival { at: Instant::now(), wall_ms: now_ms(), boot_ms: boot_ms() }
+    }
+}
+
+/// Milliseconds since boot (CLOCK_BOOTTIME: monotonic, counts suspend, one for every process).
+pub fn boot_ms() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
 }
 
 /// An agent timestamp as epoch milliseconds: a number (seconds or

@@ -114,10 +114,12 @@ fn every_documented_payload_is_recognised_as_its_agents() {
             let agent = agents::by_name(&name).unwrap_or_else(|| panic!("fixtures for {name}, not in the agent table"));
             for file in std::fs::read_dir(entry.path()).unwrap().flatten() {
                 let payload: serde_json::Value = serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
-                // Registered as the installers register: `--event` named after the file,
-                // for agents whose payloads carry no event name (Copilot CLI).
+                // Registered as the installers register: `--event` named after the file
+                // (`<Event>.json`, `<Event>-<variant>.json`), for agents whose payloads
+                // carry no event name (Copilot CLI).
                 let stem = file.path().file_stem().unwrap().to_string_lossy().into_owned();
-                let flags = Flags { category: Category::Event, agent: Some(agent.name), event: Some(&stem) };
+                let event = stem.split('-').next().unwrap_or_default();
+                let flags = Flags { category: Category::Event, agent: Some(agent.name), event: Some(event) };
                 let seen_as = recognize::recognize(payload.as_object(), flags);
                 let what = file.path().display().to_string();
                 assert_eq!(seen_as.agent, AgentId::Known(agent), "{what}");

@@ -97,7 +97,8 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-/// Our entries, nested (Claude, Codex, Gemini) or flat (Cursor), each with `timeout`.
+/// Our entries, nested (Claude, Codex, Gemini) or flat (Cursor), each with
+/// `timeout` at most (agents that clamp an event's timeout get less).
 fn our_commands_with_timeout(settings: &Value, timeout: u64) -> Vec<(String, String)> {
     let mut found = Vec::new();
     for (event, groups) in settings["hooks"].as_object().unwrap() {
@@ -106,7 +107,8 @@ fn our_commands_with_timeout(settings: &Value, timeout: u64) -> Vec<(String, Str
             for handler in handlers {
                 let command = handler["command"].as_str().unwrap_or_default();
                 if command.contains("kaizen-hook") {
-                    assert_eq!(handler["timeout"], timeout, "{event}: a small timeout");
+                    let given = handler["timeout"].as_u64().unwrap_or(0);
+                    assert!(given > 0 && given <= timeout, "{event}: a small timeout, not {given}");
                     found.push((event.clone(), command.to_string()));
                 }
             }
@@ -421,7 +423,7 @@ fn codex_and_gemini_are_registered_in_their_own_formats() {
     let out = kaizen(&env, &["install"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("codex: registered 10 events") && text.contains("trust"), "{text}");
+    assert!(text.contains("codex: registered 12 events") && text.contains("trust"), "{text}");
     assert!(text.contains("gemini: registered 8 events"), "{text}");
     assert!(!text.contains("claude:") && !text.contains("cursor:"), "only the agents that are here: {text}");
 
@@ -432,7 +434,7 @@ fn codex_and_gemini_are_registered_in_their_own_formats() {
     assert_eq!(ours.len(), 8);
     assert!(!ours.iter().any(|(e, _)| e == "BeforeModel" || e == "AfterModel"));
     let c = json_of(&codex);
-    assert_eq!(our_commands(&c).len(), 10);
+    assert_eq!(our_commands(&c).len(), 12);
 
     let mut payload = env.fixture("gemini", "AfterTool");
     payload["cwd"] = json!(env.repo);

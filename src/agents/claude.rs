@@ -74,6 +74,7 @@ pub static AGENT: Agent = Agent {
                 ("PostCompact", "event"),
             ],
             timeout: TIMEOUT_SECONDS,
+            short: &[],
         }),
         note: None,
     }),

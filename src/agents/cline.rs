@@ -28,5 +28,6 @@ pub static AGENT: Agent = Agent {
 };
 
 fn evidence(p: &Payload) -> bool {
-    has(p, "clineVersion") || has(p, "hookName")
+    // Copilot CLI's permissionRequest also names its event `hookName`; only Cline keys on a task.
+    has(p, "clineVersion") || (has(p, "hookName") && has(p, "taskId"))
 }

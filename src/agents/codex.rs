@@ -16,6 +16,7 @@ pub static AGENT: Agent = Agent {
     transcript_marker: "/.codex/",
     events: &[
         ("SessionStart", Phase::SessionStart),
+        ("SessionEnd", Phase::SessionEnd),
         ("UserPromptSubmit", Phase::Prompt),
         ("PreToolUse", Phase::ToolCall),
         ("PostToolUse", Phase::ToolResult),
@@ -26,6 +27,10 @@ pub static AGENT: Agent = Agent {
         ("SubagentStop", Phase::SubagentStop),
         ("PreCompact", Phase::Other),
         ("PostCompact", Phase::Other),
+        // The user interrupted the turn: it ended, not on an error of the agent's.
+        ("Interrupt", Phase::TurnEnd),
+        ("PreModelRequest", Phase::Other),
+        ("PostModelRequest", Phase::Other),
         // `notify`'s only event.
         ("agent-turn-complete", Phase::TurnEnd),
     ],
@@ -39,6 +44,7 @@ pub static AGENT: Agent = Agent {
         format: Format::Nested(Nested {
             events: &[
                 ("SessionStart", "session-start"),
+                ("SessionEnd", "session-end"),
                 ("UserPromptSubmit", "prompt"),
                 ("PreToolUse", "tool-use"),
                 ("PostToolUse", "tool-use"),
@@ -48,8 +54,11 @@ pub static AGENT: Agent = Agent {
                 ("SubagentStop", "subagent"),
                 ("PreCompact", "event"),
                 ("PostCompact", "event"),
+                ("Interrupt", "stop"),
             ],
             timeout: TIMEOUT_SECONDS,
+            // Codex clamps these to 3 s, with a warning for anything above.
+            short: &[("SessionEnd", 3), ("Interrupt", 3)],
         }),
         note: Some("Codex runs new hooks only once trusted: open /hooks in Codex and trust the kaizen-hook entries"),
     }),

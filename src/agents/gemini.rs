@@ -46,6 +46,7 @@ pub static AGENT: Agent = Agent {
                 ("Notification", "event"),
             ],
             timeout: TIMEOUT_SECONDS * 1000,
+            short: &[],
         }),
         note: None,
     }),

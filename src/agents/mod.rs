@@ -220,6 +220,11 @@ mod tests {
         assert_eq!(detect_json(json!({"hookName": "PreToolUse", "taskId": "t"})), Some("cline"));
         assert_eq!(detect_json(json!({"sessionId": "s", "hookEventName": "Stop"})), Some("vscode"));
         assert_eq!(detect_json(json!({"sessionId": "s", "timestamp": 1})), Some("copilot"));
+        assert_eq!(
+            detect_json(json!({"hookName": "permissionRequest", "sessionId": "s", "timestamp": 1, "toolName": "bash"})),
+            Some("copilot"),
+            "Copilot's permission requests name their event as Cline does"
+        );
         assert_eq!(detect_json(json!({"thread-id": "t", "type": "agent-turn-complete"})), Some("codex"));
         assert_eq!(detect_json(json!({"session_id": "s", "turn_id": "t", "model": "gpt"})), Some("codex"));
         assert_eq!(detect_json(json!({"session_id": "s", "hook_event_name": "AfterTool"})), Some("gemini"));

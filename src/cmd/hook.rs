@@ -10,12 +10,13 @@ use crate::enrich::{self, Wanted};
 use crate::event::{Event, EventKind, EventSource};
 use crate::input::{self, HookInput};
 use crate::recognize::{self, Category, Flags, Observation, Phase};
+use crate::store::events::Delivery;
 use crate::store::{self, SessionFiles, events, fsutil, record};
-use crate::{fit, lifecycle, log, redact, time};
+use crate::time::Arrival;
+use crate::{fit, lifecycle, log, process, redact};
 use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::Path;
-use std::time::Instant;
 
 pub struct HookRun {
     pub category: Category,
@@ -26,12 +27,12 @@ pub struct HookRun {
 }
 
 impl HookRun {
-    pub fn run(&self, config: &Config, started: Instant) {
+    pub fn run(&self, config: &Config, arrival: Arrival) {
         // Debug builds only: lets the test suite prove a panic is contained.
         if cfg!(debug_assertions) && std::env::var_os("KAIZEN_HOOK_TEST_PANIC").is_some() {
             panic!("KAIZEN_HOOK_TEST_PANIC is set");
         }
-        let budget = Budget::new(started, config.budget);
+        let budget = Budget::new(arrival.at, config.budget);
         let input =
             input::read(self.payload.as_deref(), budget.stdin_deadline(), config.field_cap, config.event_cap * 2);
         let flags = Flags { category: self.category, agent: self.agent.as_deref(), event: self.event.as_deref() };
@@ -50,7 +51,7 @@ impl HookRun {
             problems.push("input had invalid UTF-8: replaced with U+FFFD".into());
         }
         problems.extend(observation.problems.iter().cloned());
-        let outcome = record(config, self, input, &observation, budget, &mut problems);
+        let outcome = record(config, self, input, &observation, (arrival, budget), &mut problems);
         if let Err(e) = outcome {
             problems.push(e);
         }
@@ -77,105 +78,86 @@ fn reply(observation: &Observation) {
     }
 }
 
+/// Takes the session's lock as soon as the payload says which session it is,
+/// so events are appended in the order they arrived; then the duplicate
+/// check, enrichment, and the one write.
 fn record(
     config: &Config,
     run: &HookRun,
     mut input: HookInput,
     obs: &Observation,
-    budget: Budget,
+    (arrival, budget): (Arrival, Budget),
     problems: &mut Vec<String>,
 ) -> Result<(), String> {
     if delivered_to_its_own_entry_too(obs) {
         return Ok(());
     }
-    let home = &config.home;
-    ensure_home(home).map_err(|e| format!("cannot use KAIZEN_HOME {}: {e}", home.display()))?;
-    let sessions = store::sessions_dir(home);
-    fsutil::ensure_private_dir(&sessions).map_err(|e| format!("sessions dir: {e}"))?;
-
-    let cwd = enrich::resolve_cwd(obs.cwd.as_deref());
-    let session_id = obs.session_id.clone().unwrap_or_else(|| store::fallback_session_id(obs.agent.name(), &cwd));
-    let files = SessionFiles::new(home, &session_id);
-    if files.key != session_id {
-        problems.push(format!("session id is not a plain file name: stored as {}", files.key));
-    }
+    let (cwd, session_id, files) = session_of(config, obs, problems)?;
     let first = std::fs::symlink_metadata(&files.events).is_err();
+    let file = events::open_locked(&files.events, budget.deadline()).map_err(|e| format!("lock: {e}"))?;
+    let tail = events::read_tail(&file).map_err(|e| format!("read {}: {e}", files.events.display()))?;
+    if tail.torn_bytes > 0 {
+        problems.push(format!("cut a torn last line of {} bytes from {}", tail.torn_bytes, files.events.display()));
+    }
+    let delivery = Delivery { hash: input.hash.clone(), by: process::delivering(), boot_ms: arrival.boot_ms };
+    if config.dedup_window_ms > 0 && tail.is_repeat(&delivery, config.dedup_window_ms) {
+        problems.push(format!("duplicate delivery {} ignored (session {})", delivery.hash, files.key));
+        return Ok(());
+    }
+
     let wanted = Wanted {
         snapshot: first || obs.phase.takes_snapshot(),
         fingerprint: first || obs.phase == Phase::SessionStart,
-        cache_dir: Some(home.join("cache")),
+        cache_dir: Some(config.home.join("cache")),
     };
     let context = enrich::gather(&cwd, obs.cwd_source, wanted, budget.enrich_deadline());
     if let Some(snapshot) = &context.snapshot {
         problems.extend(snapshot.problems.iter().cloned());
     }
-
-    let now = time::now_ms();
-    let ts_ms = obs.agent_ts_ms.unwrap_or(now);
-    let entry = Entry {
-        event: new_event(&session_id, obs, ts_ms),
-        payload: base_payload(run, &mut input, obs, &context, config),
-        input_hash: input.hash,
-        recorded_ms: now,
-    };
-
-    let file = events::open_locked(&files.events, budget.deadline()).map_err(|e| format!("lock: {e}"))?;
-    let appended = append(&file, &files, entry, obs, config, problems)?;
-    if appended {
-        let change = lifecycle::Change {
-            session_id: &session_id,
-            ts_ms,
-            observation: obs,
-            context: &context,
-            events_path: &files.events.to_string_lossy(),
-        };
-        update_record(&files, &change, problems)?;
-    }
-    drop(file); // releases the lock
-    Ok(())
-}
-
-/// An event made before the lock is taken; what needs the file's tail is added under it.
-struct Entry {
-    event: Event,
-    payload: Map<String, Value>,
-    input_hash: String,
-    recorded_ms: u64,
-}
-
-/// Under the lock: the next seq, the duplicate check, the latency and
-/// totals that need the file's tail, then the one write. False when the
-/// delivery was a duplicate and nothing was written.
-fn append(
-    file: &std::fs::File,
-    files: &SessionFiles,
-    entry: Entry,
-    obs: &Observation,
-    config: &Config,
-    problems: &mut Vec<String>,
-) -> Result<bool, String> {
-    let Entry { mut event, mut payload, input_hash, recorded_ms: now } = entry;
-    let tail = events::read_tail(file).map_err(|e| format!("read {}: {e}", files.events.display()))?;
-    if tail.torn_bytes > 0 {
-        problems.push(format!("cut a torn last line of {} bytes from {}", tail.torn_bytes, files.events.display()));
-    }
-    if config.dedup_window_ms > 0 && tail.delivered_since(&input_hash, now.saturating_sub(config.dedup_window_ms)) {
-        problems.push(format!("duplicate delivery {input_hash} ignored (session {})", files.key));
-        return Ok(false);
-    }
+    let ts_ms = obs.agent_ts_ms.unwrap_or(arrival.wall_ms);
+    let mut event = new_event(&session_id, obs, ts_ms);
+    let mut payload = base_payload(run, &mut input, obs, &context, config);
     event.seq = tail.next_seq;
     // When a tool result's call was recorded: read once, for the latency and the totals.
     let result = matches!(obs.phase, Phase::ToolResult | Phase::ToolFailure);
     let call_ts = if result { event.tool_call_id.as_deref().and_then(|id| tail.tool_call_ts(id)) } else { None };
     add_latency(&mut event, &mut payload, obs, call_ts);
     add_totals(&mut payload, &event, obs, &tail, call_ts.is_some());
-    // Last, and in this order: how later runs recognise a repeated delivery.
-    payload.insert("input_hash".into(), json!(input_hash));
-    payload.insert("recorded_ms".into(), json!(now));
+    delivery.stamp(&mut payload);
     event.payload = Value::Object(payload);
     let line = serialize_within_cap(&mut event, config.event_cap)?;
-    events::append(file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
-    Ok(true)
+    events::append(&file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
+
+    let change = lifecycle::Change {
+        session_id: &session_id,
+        ts_ms,
+        observation: obs,
+        context: &context,
+        events_path: &files.events.to_string_lossy(),
+    };
+    update_record(&files, &change, problems)?;
+    drop(file); // releases the lock
+    Ok(())
+}
+
+/// The session this event belongs to, its files (directories made private
+/// on the way), and the directory the event happened in.
+fn session_of(
+    config: &Config,
+    obs: &Observation,
+    problems: &mut Vec<String>,
+) -> Result<(std::path::PathBuf, String, SessionFiles), String> {
+    let home = &config.home;
+    ensure_home(home).map_err(|e| format!("cannot use KAIZEN_HOME {}: {e}", home.display()))?;
+    let sessions = store::sessions_dir(home);
+    fsutil::ensure_private_dir(&sessions).map_err(|e| format!("sessions dir: {e}"))?;
+    let cwd = enrich::resolve_cwd(obs.cwd.as_deref());
+    let session_id = obs.session_id.clone().unwrap_or_else(|| store::fallback_session_id(obs.agent.name(), &cwd));
+    let files = SessionFiles::new(home, &session_id);
+    if files.key != session_id {
+        problems.push(format!("session id is not a plain file name: stored as {}", files.key));
+    }
+    Ok((cwd, session_id, files))
 }
 
 fn new_event(session_id: &str, obs: &Observation, ts_ms: u64) -> Event {
@@ -287,6 +269,8 @@ fn base_payload(
 ) -> Map<String, Value> {
     let mut payload = Map::new();
     payload.insert("type".into(), json!(obs.event_type));
+    // Second, right after `type`: the duplicate check reads it from the raw line.
+    payload.insert("phase".into(), json!(obs.phase.name()));
     let sent = obs.sent_event_name.as_deref().or(run.event.as_deref());
     payload.insert("hook_event_name".into(), json!(sent));
     payload.insert("agent".into(), json!(obs.agent.name()));

@@ -10,6 +10,8 @@ pub struct Nested {
     pub events: &'static [(&'static str, &'static str)],
     /// The handler timeout, in the agent's own unit (seconds or milliseconds).
     pub timeout: u64,
+    /// Events the agent allows less time, with the timeout they get instead.
+    pub short: &'static [(&'static str, u64)],
 }
 
 impl Nested {
@@ -22,6 +24,7 @@ impl Nested {
         }
         for (event, subcommand) in self.events {
             let command = registration.command(subcommand, agent);
+            let timeout = self.short.iter().find(|(e, _)| e == event).map_or(self.timeout, |(_, t)| *t);
             let groups = hooks.entry(*event).or_insert_with(|| json!([]));
             if groups.is_null() {
                 *groups = json!([]);
@@ -41,14 +44,14 @@ impl Nested {
                     found = true;
                     handler["type"] = json!("command");
                     handler["command"] = json!(command);
-                    handler["timeout"] = json!(self.timeout);
+                    handler["timeout"] = json!(timeout);
                     true
                 });
                 // Drop a group only when removing a duplicate of ours emptied it.
                 !(handlers.is_empty() && before > 0)
             });
             if !found {
-                groups.push(json!({"hooks": [{"type": "command", "command": command, "timeout": self.timeout}]}));
+                groups.push(json!({"hooks": [{"type": "command", "command": command, "timeout": timeout}]}));
             }
         }
         Ok(())

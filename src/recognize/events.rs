@@ -31,6 +31,30 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Where a session or a turn starts or ends.
+    pub const BOUNDARIES: &[Phase] = &[Phase::SessionStart, Phase::SessionEnd, Phase::TurnEnd, Phase::TurnFailure];
+
+    /// The phase as recorded (`payload.phase`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::SessionStart => "session_start",
+            Phase::SessionEnd => "session_end",
+            Phase::Prompt => "prompt",
+            Phase::AgentOutput => "agent_output",
+            Phase::ToolCall => "tool_call",
+            Phase::ToolResult => "tool_result",
+            Phase::ToolFailure => "tool_failure",
+            Phase::TurnEnd => "turn_end",
+            Phase::TurnFailure => "turn_failure",
+            Phase::Failure => "failure",
+            Phase::SubagentStart => "subagent_start",
+            Phase::SubagentStop => "subagent_stop",
+            Phase::Waiting => "waiting",
+            Phase::Other => "other",
+            Phase::Unknown => "unknown",
+        }
+    }
+
     pub fn kind(self) -> EventKind {
         match self {
             Phase::ToolCall => EventKind::ToolCall,

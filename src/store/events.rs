@@ -5,7 +5,10 @@
 //! the session.
 
 use super::fsutil;
+use crate::process::AgentProcess;
+use crate::recognize::Phase;
 use memchr::{memmem, memrchr};
+use serde_json::{Map, Value, json};
 use std::fs::{File, TryLockError};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
@@ -187,12 +190,21 @@ impl Tail {
         Totals::of_line(&body[start..])
     }
 
-    /// An event with this delivery hash was recorded at or after `since_ms`.
-    pub fn delivered_since(&self, input_hash: &str, since_ms: u64) -> bool {
-        let needle = format!("\"input_hash\":\"{input_hash}\",\"recorded_ms\":");
-        memmem::find_iter(&self.window, needle.as_bytes())
-            .filter_map(|at| number_after(&self.window[at..], b"\"recorded_ms\":"))
-            .any(|recorded| recorded >= since_ms)
+    /// Whether this delivery repeats one already recorded (SPEC §7): the same
+    /// raw bytes from the same agent process, delivered at most `window_ms`
+    /// apart on the boot clock (bounded on both sides), with no session or
+    /// turn boundary recorded since. In doubt (no agent process known) it is not.
+    pub fn is_repeat(&self, delivery: &Delivery, window_ms: u64) -> bool {
+        let Some(by) = delivery.by else { return false };
+        let needle = format!("\"input_hash\":\"{}\",\"agent_process\":\"{by}\",\"delivered_boot_ms\":", delivery.hash);
+        let Some(at) = memmem::rfind(&self.window, needle.as_bytes()) else { return false };
+        let Some(then) = number_after(&self.window[at..], b"\"delivered_boot_ms\":") else { return false };
+        // Either side: deliveries that arrive together take the lock in any order.
+        if then.abs_diff(delivery.boot_ms) > window_ms {
+            return false;
+        }
+        let after = memchr::memchr(b'\n', &self.window[at..]).map_or(self.window.len(), |i| at + i + 1);
+        !self.window[after..].split(|&b| b == b'\n').any(is_boundary)
     }
 
     /// `ts_ms` of the newest recorded `ToolCall` with this call id.
@@ -209,6 +221,39 @@ impl Tail {
             end = line_start;
         }
         None
+    }
+}
+
+/// A line that starts or ends a session or a turn: after one, an identical
+/// delivery is a new occurrence. Our `payload` begins `{"type":…,"phase":…`,
+/// before anything taken from the input.
+fn is_boundary(line: &[u8]) -> bool {
+    const PAYLOAD: &[u8] = b"\"payload\":{\"type\":\"";
+    let Some(at) = memmem::find(line, PAYLOAD) else { return false };
+    let rest = &line[at + PAYLOAD.len()..];
+    let Some(type_end) = memchr::memchr(b'"', rest) else { return false };
+    let Some(phase) = rest[type_end..].strip_prefix(b"\",\"phase\":\"") else { return false };
+    let name = &phase[..memchr::memchr(b'"', phase).unwrap_or(phase.len())];
+    Phase::BOUNDARIES.iter().any(|p| p.name().as_bytes() == name)
+}
+
+/// One delivery's identity, written last in every line we append: how a
+/// later run recognises the same occurrence delivered twice.
+pub struct Delivery {
+    /// FNV-1a of the raw input bytes.
+    pub hash: String,
+    /// The agent process that ran this hook, when known.
+    pub by: Option<AgentProcess>,
+    /// When it arrived, on the boot clock.
+    pub boot_ms: u64,
+}
+
+impl Delivery {
+    pub fn stamp(&self, payload: &mut Map<String, Value>) {
+        payload.insert("input_hash".into(), json!(self.hash));
+        payload.insert("agent_process".into(), json!(self.by.map(|p| p.to_string())));
+        payload.insert("delivered_boot_ms".into(), json!(self.boot_ms));
+        payload.insert("recorded_ms".into(), json!(crate::time::now_ms()));
     }
 }
 
@@ -243,8 +288,31 @@ mod tests {
         let tail = Tail { next_seq: 2, len: 0, torn_bytes: 0, window: window.as_bytes().to_vec() };
         assert_eq!(tail.tool_call_ts("t1"), Some(1000));
         assert_eq!(tail.tool_call_ts("t2"), None);
-        assert!(tail.delivered_since("bb", 1400));
-        assert!(!tail.delivered_since("bb", 1501));
-        assert!(!tail.delivered_since("cc", 0));
+    }
+
+    fn line(seq: u64, hash: &str, by: &str, boot_ms: u64, phase: &str) -> String {
+        format!(
+            "{{\"session_id\":\"s\",\"seq\":{seq},\"kind\":\"Lifecycle\",\"payload\":{{\"type\":\"x\",\"phase\":\"{phase}\",\"input\":{{\"phase\":\"session_start\"}},\"input_hash\":\"{hash}\",\"agent_process\":\"{by}\",\"delivered_boot_ms\":{boot_ms},\"recorded_ms\":1}}}}\n"
+        )
+    }
+
+    #[test]
+    fn a_repeat_is_the_same_bytes_from_the_same_process_within_the_window_with_no_boundary_between() {
+        let tail = |lines: &[String]| Tail { next_seq: 0, len: 0, torn_bytes: 0, window: lines.concat().into_bytes() };
+        let agent = AgentProcess { pid: 7, start_ticks: 100 };
+        let delivery = |hash: &str, boot_ms| Delivery { hash: hash.into(), by: Some(agent), boot_ms };
+        let recorded =
+            tail(&[line(0, "aa", "7:100", 10_000, "tool_call"), line(1, "bb", "7:100", 10_100, "tool_call")]);
+        assert!(recorded.is_repeat(&delivery("aa", 12_000), 3000));
+        assert!(!recorded.is_repeat(&delivery("aa", 13_001), 3000), "outside the window");
+        assert!(recorded.is_repeat(&delivery("aa", 9_990), 3000), "arrived first, took the lock second");
+        assert!(!recorded.is_repeat(&delivery("aa", 5_000), 3000), "long before the recorded one: a reboot");
+        assert!(!recorded.is_repeat(&delivery("cc", 10_001), 3000));
+        let other_process = Delivery { by: Some(AgentProcess { pid: 8, start_ticks: 100 }), ..delivery("aa", 10_001) };
+        assert!(!recorded.is_repeat(&other_process, 3000), "another agent process: a new occurrence");
+        assert!(!recorded.is_repeat(&Delivery { by: None, ..delivery("aa", 10_001) }, 3000), "in doubt, record");
+        let after_a_turn =
+            tail(&[line(0, "aa", "7:100", 10_000, "prompt"), line(1, "bb", "7:100", 10_100, "turn_end")]);
+        assert!(!after_a_turn.is_repeat(&delivery("aa", 10_200), 3000), "a turn ended in between");
     }
 }
