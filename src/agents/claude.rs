@@ -2,7 +2,7 @@
 //! shape is the common ancestor of most agents' hooks, so it has no evidence
 //! of its own: a Claude-shaped payload that no other agent claims is Claude's.
 
-use super::{Agent, never, silent};
+use super::{Agent, never, no_config_problems, no_failure, no_version, silent};
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
@@ -50,6 +50,9 @@ pub static AGENT: Agent = Agent {
     guidance_files: &["CLAUDE.md", "CLAUDE.local.md", ".claude/CLAUDE.md"],
     guidance_dirs: &[".claude/rules"],
     reply: silent,
+    tool_failure: no_failure,
+    version: no_version,
+    config_problems: no_config_problems,
     installer: Some(Installer {
         dir: config_dir,
         file: "settings.json",

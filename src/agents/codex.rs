@@ -3,7 +3,7 @@
 //! payload as the last argument. Codex runs a new or changed hook only once
 //! the user trusts it in `/hooks`.
 
-use super::{Agent, Payload, has, silent};
+use super::{Agent, Payload, has, no_config_problems, no_failure, no_version, silent};
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
@@ -38,6 +38,9 @@ pub static AGENT: Agent = Agent {
     guidance_files: &["AGENTS.md", "AGENTS.override.md"],
     guidance_dirs: &[],
     reply: silent,
+    tool_failure: no_failure,
+    version: no_version,
+    config_problems: no_config_problems,
     installer: Some(Installer {
         dir: config_dir,
         file: "hooks.json",

@@ -1,7 +1,7 @@
 //! GitHub Copilot CLI: camelCase payloads with `sessionId` and an epoch-ms
 //! `timestamp`, and no event name: it is registered with `--event`.
 
-use super::{Agent, Payload, has, silent};
+use super::{Agent, Payload, has, no_config_problems, no_failure, no_version, silent};
 use crate::recognize::Phase;
 use serde_json::Value;
 
@@ -30,6 +30,9 @@ pub static AGENT: Agent = Agent {
     guidance_files: &[".github/copilot-instructions.md"],
     guidance_dirs: &[".github/instructions"],
     reply: silent,
+    tool_failure: no_failure,
+    version: no_version,
+    config_problems: no_config_problems,
     installer: None,
     snippet: None,
 };

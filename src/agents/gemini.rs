@@ -1,7 +1,7 @@
 //! Gemini CLI: `~/.gemini/settings.json`, the nested format with timeouts in
 //! milliseconds. Its event names are its own evidence.
 
-use super::{Agent, Payload, event_name, silent};
+use super::{Agent, Payload, event_name, no_config_problems, no_failure, no_version, silent};
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
@@ -29,6 +29,9 @@ pub static AGENT: Agent = Agent {
     guidance_files: &["GEMINI.md"],
     guidance_dirs: &[],
     reply: silent,
+    tool_failure: no_failure,
+    version: no_version,
+    config_problems: no_config_problems,
     installer: Some(Installer {
         dir: config_dir,
         file: "settings.json",

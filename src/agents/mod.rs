@@ -46,6 +46,15 @@ pub struct Agent {
     pub guidance_dirs: &'static [&'static str],
     /// What its hooks must print on stdout for an event; `None`: nothing.
     pub reply: fn(event: &str) -> Option<&'static str>,
+    /// Why a tool result it delivered as a success is a failure, when the
+    /// payload says so in its own way (an error field, an exit code in the text).
+    pub tool_failure: fn(&Payload) -> Option<String>,
+    /// Its version, from what it gives the hook process (environment, its own
+    /// executable); `None` when it gives nothing.
+    pub version: fn() -> Option<String>,
+    /// What in its configuration under `home` stops registered hooks from
+    /// running (hooks disabled, not trusted), each with how to fix it.
+    pub config_problems: fn(home: &std::path::Path) -> Vec<String>,
     /// Where and how `install` registers kaizen-hook; `None`: by hand only.
     pub installer: Option<Installer>,
     /// The ready-to-use config under `hooks/`, for agents with an installer.
@@ -201,6 +210,18 @@ fn never(_: &Payload) -> bool {
 
 fn silent(_: &str) -> Option<&'static str> {
     None
+}
+
+fn no_failure(_: &Payload) -> Option<String> {
+    None
+}
+
+fn no_version() -> Option<String> {
+    None
+}
+
+fn no_config_problems(_: &std::path::Path) -> Vec<String> {
+    Vec::new()
 }
 
 #[cfg(test)]

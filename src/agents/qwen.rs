@@ -1,6 +1,6 @@
 //! Qwen Code: a Gemini CLI fork with Claude-shaped hooks in `~/.qwen/settings.json`.
 
-use super::{Agent, Payload, silent};
+use super::{Agent, Payload, no_config_problems, no_failure, no_version, silent};
 use crate::recognize::Phase;
 use serde_json::Value;
 
@@ -34,6 +34,9 @@ pub static AGENT: Agent = Agent {
     guidance_files: &["QWEN.md"],
     guidance_dirs: &[],
     reply: silent,
+    tool_failure: no_failure,
+    version: no_version,
+    config_problems: no_config_problems,
     installer: None,
     snippet: None,
 };

@@ -74,6 +74,9 @@ fn check_registrations(home: &Path, this: Option<&Path>, report: &mut Report) {
             continue;
         }
         report.registered_somewhere = true;
+        for problem in (agent.config_problems)(home) {
+            report.problem(problem);
+        }
         let events: BTreeSet<&str> = registered.iter().map(|(e, _)| e.as_str()).collect();
         report.ok(format!("registered for {} of {} events", events.len(), installer.events().len()));
         let programs: BTreeSet<String> = registered.iter().map(|(_, c)| install::program_of(c)).collect();

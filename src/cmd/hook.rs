@@ -36,7 +36,12 @@ impl HookRun {
         let input =
             input::read(self.payload.as_deref(), budget.stdin_deadline(), config.field_cap, config.event_cap * 2);
         let flags = Flags { category: self.category, agent: self.agent.as_deref(), event: self.event.as_deref() };
-        let observation = recognize::recognize(input.value.as_ref().and_then(Value::as_object), flags);
+        let mut observation = recognize::recognize(input.value.as_ref().and_then(Value::as_object), flags);
+        // The agent's version when the payload has none: asked at session and
+        // turn boundaries only, as it may read the agent's own files.
+        if observation.agent_version.is_none() && observation.phase.takes_snapshot() {
+            observation.agent_version = observation.agent.known().and_then(|agent| (agent.version)());
+        }
         let mut problems = Vec::new();
         if let Some(error) = &input.error {
             problems.push(format!("{error} ({} bytes)", input.raw_len));
@@ -303,6 +308,9 @@ fn base_payload(
     }
     if obs.tool_call_id_derived {
         payload.insert("tool_call_id_derived".into(), json!(true));
+    }
+    if let Some(failure) = &obs.failure {
+        payload.insert("failure".into(), json!(failure));
     }
     payload.insert("context".into(), context.to_json());
     payload

@@ -69,6 +69,8 @@ pub struct Observation {
     pub transcript_path: Option<String>,
     pub parent_session_id: Option<String>,
     pub stop_reason: Option<String>,
+    /// Why a tool result the agent delivered as a success is a failure.
+    pub failure: Option<String>,
     /// Known fields that were present but unusable (wrong type, bad timestamp).
     pub problems: Vec<String>,
 }
@@ -108,6 +110,12 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
         (None, Some(_)) => by_category(flags.category, &f),
     };
     let event_type = event_name.as_deref().map_or_else(|| "unknown".into(), events::snake_case);
+    // A result the agent delivered as a success that its own payload shows failed.
+    let failure = match (phase, agent.known()) {
+        (Phase::ToolResult, Some(known)) => (known.tool_failure)(p),
+        _ => None,
+    };
+    let phase = if failure.is_some() { Phase::ToolFailure } else { phase };
     let session_id = f.text(SESSION_KEYS);
     let (cwd, cwd_source) = match (f.text(&["cwd"]), f.first_of_list(&["workspace_roots", "workspaceRoots"])) {
         (Some(cwd), _) => (Some(cwd), "payload.cwd"),
@@ -142,6 +150,7 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
         transcript_path: f.text(&["transcript_path", "transcriptPath"]),
         parent_session_id,
         stop_reason: stop_reason(&f, phase),
+        failure,
     }
 }
 
