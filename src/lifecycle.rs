@@ -62,8 +62,9 @@ fn learn(record: &mut SessionRecord, change: &Change) {
 
 fn change_status(record: &mut SessionRecord, change: &Change) {
     let ctx = change.context;
+    let phase = change.observation.phase;
     let done = record.status == SessionStatus::Done;
-    match change.observation.phase {
+    match phase {
         Phase::SessionStart | Phase::Prompt => {
             record.status = SessionStatus::Running;
             record.ended_at_ms = None;

@@ -441,7 +441,8 @@ fn codex_and_gemini_are_registered_in_their_own_formats() {
     let command = our_commands_with_timeout(&g, 5000).into_iter().find(|(e, _)| e == "AfterTool").unwrap().1;
     assert_quiet(&run_registered(&env, &command, &payload));
     let events = env.events("5c0f2b8e-3a1d-4f6b-9e27-8d4c1a2b3e4f");
-    assert_eq!((events[0].payload["agent"].as_str(), events[0].kind.clone()), (Some("gemini"), EventKind::ToolResult));
+    // The documented payload's command exited 1 ("Exit Code: 1"): a failed call.
+    assert_eq!((events[0].payload["agent"].as_str(), events[0].kind.clone()), (Some("gemini"), EventKind::Error));
 
     assert!(kaizen(&env, &["uninstall"]).status.success());
     assert_eq!(std::fs::read_to_string(&gemini).unwrap(), GEMINI_SETTINGS);

@@ -2,10 +2,11 @@
 //! shape is the common ancestor of most agents' hooks, so it has no evidence
 //! of its own: a Claude-shaped payload that no other agent claims is Claude's.
 
-use super::{Agent, never, no_config_problems, no_failure, no_version, silent};
+use super::{Agent, Payload, never, no_config_problems, silent};
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 pub static AGENT: Agent = Agent {
@@ -50,8 +51,8 @@ pub static AGENT: Agent = Agent {
     guidance_files: &["CLAUDE.md", "CLAUDE.local.md", ".claude/CLAUDE.md"],
     guidance_dirs: &[".claude/rules"],
     reply: silent,
-    tool_failure: no_failure,
-    version: no_version,
+    reinterpret,
+    version,
     config_problems: no_config_problems,
     installer: Some(Installer {
         dir: config_dir,
@@ -83,6 +84,21 @@ pub static AGENT: Agent = Agent {
     }),
     snippet: Some("claude-settings.json"),
 };
+
+/// `/compact`'s summariser ends with a SubagentStop whose `agent_type` is
+/// empty (no SubagentStart came before it, its transcript is never written):
+/// a compaction, not a subagent.
+fn reinterpret(p: &Payload, phase: Phase) -> Option<(Phase, String)> {
+    let summariser = phase == Phase::SubagentStop && p.get("agent_type").and_then(Value::as_str) == Some("");
+    summariser.then(|| (Phase::Other, "compaction summary: a SubagentStop with no agent type".to_string()))
+}
+
+/// `AI_AGENT=claude-code_2-1-332_harness` in the hook's environment.
+fn version(_: &Payload) -> Option<String> {
+    let tag = std::env::var("AI_AGENT").ok()?;
+    let version = tag.strip_prefix("claude-code_")?.split('_').next()?;
+    (!version.is_empty()).then(|| version.replace('-', "."))
+}
 
 fn config_dir(home: &Path) -> PathBuf {
     match std::env::var_os("CLAUDE_CONFIG_DIR") {

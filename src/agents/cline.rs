@@ -1,7 +1,7 @@
 //! Cline: hook executables named after their event, payloads with `hookName`,
 //! `taskId` and the event's details in an object named after it.
 
-use super::{Agent, Payload, has, no_config_problems, no_failure, no_version, silent};
+use super::{Agent, Payload, as_named, has, no_config_problems, no_version, silent};
 use crate::recognize::Phase;
 
 pub static AGENT: Agent = Agent {
@@ -23,7 +23,7 @@ pub static AGENT: Agent = Agent {
     guidance_files: &[".clinerules"],
     guidance_dirs: &[".clinerules"],
     reply: silent,
-    tool_failure: no_failure,
+    reinterpret: as_named,
     version: no_version,
     config_problems: no_config_problems,
     installer: None,

@@ -1,7 +1,7 @@
 //! GitHub Copilot CLI: camelCase payloads with `sessionId` and an epoch-ms
 //! `timestamp`, and no event name: it is registered with `--event`.
 
-use super::{Agent, Payload, has, no_config_problems, no_failure, no_version, silent};
+use super::{Agent, Payload, failed_exit, has, no_config_problems, silent};
 use crate::recognize::Phase;
 use serde_json::Value;
 
@@ -14,7 +14,8 @@ pub static AGENT: Agent = Agent {
         ("sessionStart", Phase::SessionStart),
         ("sessionEnd", Phase::SessionEnd),
         ("userPromptSubmitted", Phase::Prompt),
-        ("userPromptTransformed", Phase::Prompt),
+        // The same prompt again, after Copilot expanded it: not a second prompt.
+        ("userPromptTransformed", Phase::Other),
         ("preToolUse", Phase::ToolCall),
         ("postToolUse", Phase::ToolResult),
         ("postToolUseFailure", Phase::ToolFailure),
@@ -30,8 +31,8 @@ pub static AGENT: Agent = Agent {
     guidance_files: &[".github/copilot-instructions.md"],
     guidance_dirs: &[".github/instructions"],
     reply: silent,
-    tool_failure: no_failure,
-    version: no_version,
+    reinterpret,
+    version,
     config_problems: no_config_problems,
     installer: None,
     snippet: None,
@@ -40,4 +41,22 @@ pub static AGENT: Agent = Agent {
 fn evidence(p: &Payload) -> bool {
     let camel_tool = has(p, "toolName") || has(p, "toolArgs");
     has(p, "sessionId") || (camel_tool && p.get("timestamp").is_some_and(Value::is_number))
+}
+
+/// A shell command's exit status is only in the result's text
+/// (`<shellId: 1 completed with exit code 2>`); `resultType` says success.
+fn reinterpret(p: &Payload, phase: Phase) -> Option<(Phase, String)> {
+    if phase != Phase::ToolResult {
+        return None;
+    }
+    let result = p.get("toolResult")?;
+    if let Some(kind) = result.get("resultType").and_then(Value::as_str).filter(|k| *k != "success") {
+        return Some((Phase::ToolFailure, format!("result type {kind}")));
+    }
+    failed_exit(result.get("textResultForLlm").and_then(Value::as_str), "exit code")
+}
+
+/// Copilot CLI names its version in every hook's environment.
+fn version(_: &Payload) -> Option<String> {
+    std::env::var("COPILOT_CLI_BINARY_VERSION").ok().filter(|v| !v.is_empty())
 }

@@ -2,7 +2,7 @@
 //! Cursor also runs the hooks in `~/.claude/settings.json`; its payloads say
 //! it is Cursor (`cursor_version`, `conversation_id` + `generation_id`).
 
-use super::{Agent, Payload, has, no_config_problems, no_failure, no_version};
+use super::{Agent, Payload, as_named, has, no_config_problems, no_version};
 use crate::install::flat::Flat;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
@@ -47,7 +47,7 @@ pub static AGENT: Agent = Agent {
     guidance_files: &[".cursorrules"],
     guidance_dirs: &[".cursor/rules"],
     reply,
-    tool_failure: no_failure,
+    reinterpret: as_named,
     version: no_version,
     config_problems: no_config_problems,
     installer: Some(Installer {

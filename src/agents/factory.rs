@@ -1,7 +1,7 @@
 //! Factory Droid: a near-exact clone of Claude Code's hooks, told apart only
 //! by where its transcripts live.
 
-use super::{Agent, never, no_config_problems, no_failure, no_version, silent};
+use super::{Agent, as_named, never, no_config_problems, no_version, silent};
 use crate::recognize::Phase;
 
 pub static AGENT: Agent = Agent {
@@ -24,7 +24,7 @@ pub static AGENT: Agent = Agent {
     guidance_files: &[],
     guidance_dirs: &[],
     reply: silent,
-    tool_failure: no_failure,
+    reinterpret: as_named,
     version: no_version,
     config_problems: no_config_problems,
     installer: None,

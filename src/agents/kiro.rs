@@ -1,7 +1,7 @@
 //! Kiro CLI (and Amazon Q Developer CLI): lower camelCase event names and no
 //! session id at all, so its sessions are per agent and directory.
 
-use super::{Agent, Payload, event_name, has, no_config_problems, no_failure, no_version, silent};
+use super::{Agent, Payload, as_named, event_name, has, no_config_problems, no_version, silent};
 use crate::recognize::Phase;
 
 pub static AGENT: Agent = Agent {
@@ -20,7 +20,7 @@ pub static AGENT: Agent = Agent {
     guidance_files: &[],
     guidance_dirs: &[".kiro/steering"],
     reply: silent,
-    tool_failure: no_failure,
+    reinterpret: as_named,
     version: no_version,
     config_problems: no_config_problems,
     installer: None,

@@ -46,12 +46,13 @@ pub struct Agent {
     pub guidance_dirs: &'static [&'static str],
     /// What its hooks must print on stdout for an event; `None`: nothing.
     pub reply: fn(event: &str) -> Option<&'static str>,
-    /// Why a tool result it delivered as a success is a failure, when the
-    /// payload says so in its own way (an error field, an exit code in the text).
-    pub tool_failure: fn(&Payload) -> Option<String>,
-    /// Its version, from what it gives the hook process (environment, its own
-    /// executable); `None` when it gives nothing.
-    pub version: fn() -> Option<String>,
+    /// What an event really is when its payload says more than its name (a
+    /// "successful" tool result whose error field is set, a subagent stop that
+    /// is a compaction): the phase it has instead, and why.
+    pub reinterpret: fn(&Payload, Phase) -> Option<(Phase, String)>,
+    /// Its version, from what it gives the hook process (the payload, the
+    /// environment, its own executable); `None` when it gives nothing.
+    pub version: fn(&Payload) -> Option<String>,
     /// What in its configuration under `home` stops registered hooks from
     /// running (hooks disabled, not trusted), each with how to fix it.
     pub config_problems: fn(home: &std::path::Path) -> Vec<String>,
@@ -212,11 +213,26 @@ fn silent(_: &str) -> Option<&'static str> {
     None
 }
 
-fn no_failure(_: &Payload) -> Option<String> {
+fn as_named(_: &Payload, _: Phase) -> Option<(Phase, String)> {
     None
 }
 
-fn no_version() -> Option<String> {
+/// The number after `marker` in a tool's text output (`Exit Code: 2`), when
+/// the agent reports a command's exit status only there.
+fn exit_code_after(text: &str, marker: &str) -> Option<i64> {
+    let at = text.rfind(marker)? + marker.len();
+    let rest = text[at..].trim_start();
+    let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '-')).unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// A non-zero exit status in a tool's text output, as a failure.
+fn failed_exit(text: Option<&str>, marker: &str) -> Option<(Phase, String)> {
+    let code = exit_code_after(text?, marker).filter(|code| *code != 0)?;
+    Some((Phase::ToolFailure, format!("exit code {code}")))
+}
+
+fn no_version(_: &Payload) -> Option<String> {
     None
 }
 
@@ -264,6 +280,15 @@ mod tests {
             None,
             "Claude's MessageDisplay carries a turn id too"
         );
+    }
+
+    #[test]
+    fn exit_codes_are_read_after_their_marker() {
+        assert_eq!(exit_code_after("out\nExit Code: 2\nmore", "Exit Code:"), Some(2));
+        assert_eq!(exit_code_after("<shellId: 1 completed with exit code 0>", "exit code"), Some(0));
+        assert_eq!(exit_code_after("no code here", "Exit Code:"), None);
+        assert_eq!(failed_exit(Some("Exit Code: 0"), "Exit Code:"), None);
+        assert_eq!(failed_exit(Some("Exit Code: 127"), "Exit Code:").map(|(p, _)| p), Some(Phase::ToolFailure));
     }
 
     #[test]

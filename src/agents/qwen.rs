@@ -1,6 +1,6 @@
 //! Qwen Code: a Gemini CLI fork with Claude-shaped hooks in `~/.qwen/settings.json`.
 
-use super::{Agent, Payload, no_config_problems, no_failure, no_version, silent};
+use super::{Agent, Payload, as_named, no_config_problems, no_version, silent};
 use crate::recognize::Phase;
 use serde_json::Value;
 
@@ -34,7 +34,7 @@ pub static AGENT: Agent = Agent {
     guidance_files: &["QWEN.md"],
     guidance_dirs: &[],
     reply: silent,
-    tool_failure: no_failure,
+    reinterpret: as_named,
     version: no_version,
     config_problems: no_config_problems,
     installer: None,

@@ -1,7 +1,7 @@
 //! VS Code agent hooks: `sessionId` and `hookEventName` in camelCase, the
 //! rest Claude-shaped. VS Code also runs `~/.claude/settings.json`.
 
-use super::{Agent, Payload, has, no_config_problems, no_failure, no_version, silent};
+use super::{Agent, Payload, as_named, has, no_config_problems, no_version, silent};
 use crate::recognize::Phase;
 
 pub static AGENT: Agent = Agent {
@@ -23,7 +23,7 @@ pub static AGENT: Agent = Agent {
     guidance_files: &[],
     guidance_dirs: &[],
     reply: silent,
-    tool_failure: no_failure,
+    reinterpret: as_named,
     version: no_version,
     config_problems: no_config_problems,
     installer: None,

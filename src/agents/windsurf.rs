@@ -1,7 +1,7 @@
 //! Windsurf (Cascade): `agent_action_name` events keyed on a `trajectory_id`,
 //! their details nested in `tool_info`.
 
-use super::{Agent, Payload, has, no_config_problems, no_failure, no_version, silent};
+use super::{Agent, Payload, as_named, has, no_config_problems, no_version, silent};
 use crate::recognize::Phase;
 
 pub static AGENT: Agent = Agent {
@@ -36,7 +36,7 @@ pub static AGENT: Agent = Agent {
     guidance_files: &[".windsurfrules"],
     guidance_dirs: &[".windsurf/rules"],
     reply: silent,
-    tool_failure: no_failure,
+    reinterpret: as_named,
     version: no_version,
     config_problems: no_config_problems,
     installer: None,

@@ -40,7 +40,9 @@ impl HookRun {
         // The agent's version when the payload has none: asked at session and
         // turn boundaries only, as it may read the agent's own files.
         if observation.agent_version.is_none() && observation.phase.takes_snapshot() {
-            observation.agent_version = observation.agent.known().and_then(|agent| (agent.version)());
+            let payload = input.value.as_ref().and_then(Value::as_object);
+            observation.agent_version =
+                observation.agent.known().zip(payload).and_then(|(agent, payload)| (agent.version)(payload));
         }
         let mut problems = Vec::new();
         if let Some(error) = &input.error {
@@ -128,6 +130,10 @@ fn record(
     let call_ts = if result { event.tool_call_id.as_deref().and_then(|id| tail.tool_call_ts(id)) } else { None };
     add_latency(&mut event, &mut payload, obs, call_ts);
     add_totals(&mut payload, &event, obs, &tail, call_ts.is_some());
+    if obs.phase == Phase::TurnEnd && tail.turn_already_ended() {
+        payload.insert("phase".into(), json!(Phase::Other.name()));
+        payload.insert("phase_note".into(), json!("this turn's end was already recorded"));
+    }
     delivery.stamp(&mut payload);
     event.payload = Value::Object(payload);
     let line = serialize_within_cap(&mut event, config.event_cap)?;
@@ -309,8 +315,11 @@ fn base_payload(
     if obs.tool_call_id_derived {
         payload.insert("tool_call_id_derived".into(), json!(true));
     }
-    if let Some(failure) = &obs.failure {
-        payload.insert("failure".into(), json!(failure));
+    if let Some(note) = &obs.phase_note {
+        payload.insert("phase_note".into(), json!(note));
+    }
+    if let Some(subagent) = &obs.subagent {
+        payload.insert("subagent".into(), json!({"id": subagent.id, "type": subagent.kind}));
     }
     payload.insert("context".into(), context.to_json());
     payload

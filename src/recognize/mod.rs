@@ -46,6 +46,13 @@ pub struct Flags<'a> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subagent {
+    pub id: String,
+    /// What kind of subagent (`general-purpose`, `explore`...), when said.
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
     pub agent: AgentId,
     /// The `--agent` it was registered under, when the payload says otherwise.
@@ -69,8 +76,11 @@ pub struct Observation {
     pub transcript_path: Option<String>,
     pub parent_session_id: Option<String>,
     pub stop_reason: Option<String>,
-    /// Why a tool result the agent delivered as a success is a failure.
-    pub failure: Option<String>,
+    /// Why `phase` is not what the event's name says (a failed "successful"
+    /// result, a compaction that looks like a subagent).
+    pub phase_note: Option<String>,
+    /// The subagent this event comes from or is about.
+    pub subagent: Option<Subagent>,
     /// Known fields that were present but unusable (wrong type, bad timestamp).
     pub problems: Vec<String>,
 }
@@ -78,6 +88,7 @@ pub struct Observation {
 const EVENT_NAME_KEYS: &[&str] = &["hook_event_name", "hookEventName", "agent_action_name", "hookName"];
 const SESSION_KEYS: &[&str] =
     &["conversation_id", "session_id", "sessionId", "trajectory_id", "taskId", "thread-id", "thread_id", "threadId"];
+const SUBAGENT_ID_KEYS: &[&str] = &["agent_id", "agentId"];
 const TOOL_KEYS: &[&str] = &["tool_name", "toolName", "mcp_tool_name"];
 const CALL_ID_KEYS: &[&str] = &["tool_use_id", "toolUseId", "tool_call_id", "toolCallId", "call_id", "callId"];
 /// Windsurf's id of one action: a call id only when the action is a tool call.
@@ -110,13 +121,16 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
         (None, Some(_)) => by_category(flags.category, &f),
     };
     let event_type = event_name.as_deref().map_or_else(|| "unknown".into(), events::snake_case);
-    // A result the agent delivered as a success that its own payload shows failed.
-    let failure = match (phase, agent.known()) {
-        (Phase::ToolResult, Some(known)) => (known.tool_failure)(p),
-        _ => None,
+    let subagent = subagent(&f);
+    let (phase, phase_note) = match agent.known().and_then(|known| (known.reinterpret)(p, phase)) {
+        Some((phase, why)) => (phase, Some(why)),
+        // A subagent's own start or end (Copilot CLI sends them) is not the session's.
+        None if subagent.is_some() && Phase::BOUNDARIES.contains(&phase) => {
+            (Phase::Other, Some(format!("the subagent's own {}", phase.name())))
+        }
+        None => (phase, None),
     };
-    let phase = if failure.is_some() { Phase::ToolFailure } else { phase };
-    let session_id = f.text(SESSION_KEYS);
+    let session_id = session(&f);
     let (cwd, cwd_source) = match (f.text(&["cwd"]), f.first_of_list(&["workspace_roots", "workspaceRoots"])) {
         (Some(cwd), _) => (Some(cwd), "payload.cwd"),
         (None, Some(root)) => (Some(root), "payload.workspace_roots"),
@@ -150,7 +164,8 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
         transcript_path: f.text(&["transcript_path", "transcriptPath"]),
         parent_session_id,
         stop_reason: stop_reason(&f, phase),
-        failure,
+        phase_note,
+        subagent,
     }
 }
 
@@ -182,6 +197,22 @@ fn call_id(f: &Fields, phase: Phase, session: Option<&str>, tool: Option<&str>) 
             (derived, is_derived)
         }
         None => (None, false),
+    }
+}
+
+/// A subagent's events carry its id (and type). Claude Code and Codex file
+/// them under the parent's session id; Copilot CLI under the subagent's own,
+/// naming the parent in `parentAgentId`: they go to the parent's session.
+fn subagent(f: &Fields) -> Option<Subagent> {
+    let id = f.text(SUBAGENT_ID_KEYS)?;
+    Some(Subagent { id, kind: f.text(&["agent_type", "agentType"]) })
+}
+
+fn session(f: &Fields) -> Option<String> {
+    let own = f.text(SESSION_KEYS);
+    match (f.text(SUBAGENT_ID_KEYS), f.text(&["parentAgentId"])) {
+        (Some(sub), Some(parent)) if own.as_ref() == Some(&sub) && parent != sub => Some(parent),
+        _ => own,
     }
 }
 

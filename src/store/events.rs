@@ -207,6 +207,24 @@ impl Tail {
         !self.window[after..].split(|&b| b == b'\n').any(is_boundary)
     }
 
+    /// Whether the current turn's end is already recorded: the newest prompt,
+    /// session or turn boundary in the tail is a turn end (Codex's `notify`
+    /// after its `Stop`). Then another turn end repeats it.
+    pub fn turn_already_ended(&self) -> bool {
+        const TURN_ENDS: &[Phase] = &[Phase::TurnEnd, Phase::TurnFailure];
+        const OPENERS: &[Phase] = &[Phase::Prompt, Phase::SessionStart, Phase::SessionEnd];
+        for line in self.window.rsplit(|b| *b == b'\n') {
+            let Some(name) = phase_of_line(line) else { continue };
+            if TURN_ENDS.iter().any(|p| p.name().as_bytes() == name) {
+                return true;
+            }
+            if OPENERS.iter().any(|p| p.name().as_bytes() == name) {
+                return false;
+            }
+        }
+        false
+    }
+
     /// `ts_ms` of the newest recorded `ToolCall` with this call id.
     pub fn tool_call_ts(&self, tool_call_id: &str) -> Option<u64> {
         let id = serde_json::to_string(tool_call_id).ok()?;
@@ -225,16 +243,18 @@ impl Tail {
 }
 
 /// A line that starts or ends a session or a turn: after one, an identical
-/// delivery is a new occurrence. Our `payload` begins `{"type":…,"phase":…`,
-/// before anything taken from the input.
+/// delivery is a new occurrence.
 fn is_boundary(line: &[u8]) -> bool {
+    phase_of_line(line).is_some_and(|name| Phase::BOUNDARIES.iter().any(|p| p.name().as_bytes() == name))
+}
+
+/// `payload.phase` of one of our lines. Our `payload` begins
+/// `{"type":…,"phase":…`, before anything taken from the input.
+fn phase_of_line(line: &[u8]) -> Option<&[u8]> {
     const PAYLOAD: &[u8] = b"\"payload\":{\"type\":\"";
-    let Some(at) = memmem::find(line, PAYLOAD) else { return false };
-    let rest = &line[at + PAYLOAD.len()..];
-    let Some(type_end) = memchr::memchr(b'"', rest) else { return false };
-    let Some(phase) = rest[type_end..].strip_prefix(b"\",\"phase\":\"") else { return false };
-    let name = &phase[..memchr::memchr(b'"', phase).unwrap_or(phase.len())];
-    Phase::BOUNDARIES.iter().any(|p| p.name().as_bytes() == name)
+    let rest = &line[memmem::find(line, PAYLOAD)? + PAYLOAD.len()..];
+    let phase = rest[memchr::memchr(b'"', rest)?..].strip_prefix(b"\",\"phase\":\"")?;
+    Some(&phase[..memchr::memchr(b'"', phase)?])
 }
 
 /// One delivery's identity, written last in every line we append: how a

@@ -58,6 +58,36 @@ pub fn read_private(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
+/// Which end of an agent's file to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    Head,
+    Tail,
+}
+
+/// At most `limit` bytes from one end of a file an agent wrote (a
+/// transcript): regular files only (never a FIFO or a device: opened
+/// non-blocking, checked after open), symlinks followed (agents link their
+/// own files), never more than asked, whatever the file's size.
+pub fn read_agent_file(path: &Path, end: End, limit: u64) -> io::Result<Vec<u8>> {
+    let file = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+    let size = ensure_regular(&file, path)?;
+    let len = size.min(limit);
+    let offset = if end == End::Tail { size - len } else { 0 };
+    let mut buf = vec![0u8; len as usize];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match std::os::unix::fs::FileExt::read_at(&file, &mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break, // the file shrank meanwhile
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(filled);
+    Ok(buf)
+}
+
 /// Replaces `path` atomically: a private temp file beside it, then rename.
 /// The rename replaces a symlink planted at `path` instead of following it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
