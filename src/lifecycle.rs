@@ -20,6 +20,8 @@ pub struct Change<'a> {
     pub context: &'a Context,
     /// Where the events are stored: the trace when the agent names no transcript.
     pub events_path: &'a str,
+    /// The model and agent version the transcript named, when it was read.
+    pub from_transcript: Option<(Option<String>, Option<String>)>,
 }
 
 pub fn apply(existing: Option<SessionRecord>, change: &Change) -> SessionRecord {
@@ -38,6 +40,11 @@ fn learn(record: &mut SessionRecord, change: &Change) {
     }
     update_if_some(&mut record.model, &obs.model);
     update_if_some(&mut record.agent_version, &obs.agent_version);
+    if let Some((model, version)) = &change.from_transcript {
+        // The transcript names the model last used; the payload may not.
+        update_if_some(&mut record.model, model);
+        fill(&mut record.agent_version, version.clone());
+    }
     if let Some(transcript) = &obs.transcript_path
         && record.trace_path == change.events_path
     {

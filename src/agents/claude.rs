@@ -3,9 +3,11 @@
 //! of its own: a Claude-shaped payload that no other agent claims is Claude's.
 
 use super::{Agent, Payload, never, no_config_problems, silent};
+use crate::cost::Tokens;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
+use crate::transcript::{Context, Reader, Response, count};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -54,6 +56,7 @@ pub static AGENT: Agent = Agent {
     reinterpret,
     version,
     config_problems: no_config_problems,
+    transcript: Some(Reader { needles: &[b"\"usage\""], parse: response, paths: transcripts }),
     installer: Some(Installer {
         dir: config_dir,
         file: "settings.json",
@@ -98,6 +101,63 @@ fn version(_: &Payload) -> Option<String> {
     let tag = std::env::var("AI_AGENT").ok()?;
     let version = tag.strip_prefix("claude-code_")?.split('_').next()?;
     (!version.is_empty()).then(|| version.replace('-', "."))
+}
+
+/// One content block of a response per `assistant` line, all sharing
+/// `message.id`; the transcript module keeps the largest figures. Error
+/// lines (`model: "<synthetic>"`, `isApiErrorMessage`) are not responses.
+fn response(line: &Value, ctx: &mut Context) -> Option<Response> {
+    if let Some(version) = line.get("version").and_then(Value::as_str) {
+        ctx.version = Some(version.to_string());
+    }
+    if line.get("type")?.as_str()? != "assistant" || line.get("isApiErrorMessage") == Some(&Value::Bool(true)) {
+        return None;
+    }
+    let message = line.get("message")?;
+    let model = message.get("model").and_then(Value::as_str).filter(|m| *m != "<synthetic>")?;
+    let usage = message.get("usage")?;
+    let one_hour = usage.get("cache_creation").map_or(0, |c| count(c, "ephemeral_1h_input_tokens"));
+    ctx.model = Some(model.to_string());
+    Some(Response {
+        key: message.get("id")?.as_str()?.to_string(),
+        model: Some(model.to_string()),
+        tokens: Tokens {
+            input: count(usage, "input_tokens"),
+            output: count(usage, "output_tokens"),
+            cache_read: count(usage, "cache_read_input_tokens"),
+            cache_write: count(usage, "cache_creation_input_tokens"),
+            cache_write_1h: one_hour,
+        },
+        reasoning: usage.get("output_tokens_details").map_or(0, |d| count(d, "thinking_tokens")),
+        ts_ms: line.get("timestamp").and_then(crate::time::parse_timestamp),
+        stop_reason: message.get("stop_reason").and_then(Value::as_str).map(String::from),
+        turn: line.get("promptId").or(line.get("prompt_id")).and_then(Value::as_str).map(String::from),
+        ..Response::default()
+    })
+}
+
+/// The session's transcript, the subagent's that just stopped, and every
+/// subagent transcript beside the session's (`<session>/subagents/agent-*.jsonl`).
+fn transcripts(p: &Payload) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = ["transcript_path", "agent_transcript_path"]
+        .iter()
+        .filter_map(|k| p.get(*k).and_then(Value::as_str))
+        .map(PathBuf::from)
+        .collect();
+    if let Some(main) = paths.first().cloned() {
+        let dir = main.with_extension("").join("subagents");
+        let mut subagents: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|path| path.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
+        subagents.sort();
+        paths.extend(subagents);
+    }
+    paths.dedup();
+    paths
 }
 
 fn config_dir(home: &Path) -> PathBuf {

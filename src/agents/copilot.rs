@@ -34,6 +34,7 @@ pub static AGENT: Agent = Agent {
     reinterpret,
     version,
     config_problems: no_config_problems,
+    transcript: None,
     installer: None,
     snippet: None,
 };

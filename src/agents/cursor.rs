@@ -50,6 +50,7 @@ pub static AGENT: Agent = Agent {
     reinterpret: as_named,
     version: no_version,
     config_problems: no_config_problems,
+    transcript: None,
     installer: Some(Installer {
         dir: config_dir,
         file: "hooks.json",

@@ -33,6 +33,7 @@ pub static AGENT: Agent = Agent {
     reinterpret,
     version,
     config_problems: no_config_problems,
+    transcript: None,
     installer: Some(Installer {
         dir: config_dir,
         file: "settings.json",

@@ -56,6 +56,8 @@ pub struct Agent {
     /// What in its configuration under `home` stops registered hooks from
     /// running (hooks disabled, not trusted), each with how to fix it.
     pub config_problems: fn(home: &std::path::Path) -> Vec<String>,
+    /// How its transcript gives tokens, model and cost; `None`: it keeps none we can read.
+    pub transcript: Option<crate::transcript::Reader>,
     /// Where and how `install` registers kaizen-hook; `None`: by hand only.
     pub installer: Option<Installer>,
     /// The ready-to-use config under `hooks/`, for agents with an installer.

@@ -13,7 +13,7 @@ use crate::recognize::{self, Category, Flags, Observation, Phase};
 use crate::store::events::Delivery;
 use crate::store::{self, SessionFiles, events, fsutil, record};
 use crate::time::Arrival;
-use crate::{fit, lifecycle, log, process, redact};
+use crate::{fit, lifecycle, log, process, redact, transcript};
 use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::Path;
@@ -122,6 +122,9 @@ fn record(
         problems.extend(snapshot.problems.iter().cloned());
     }
     let ts_ms = obs.agent_ts_ms.unwrap_or(arrival.wall_ms);
+    // The transcripts a turn end points at are named in the raw payload, which
+    // the recorded one replaces (redacted, capped).
+    let turn_end_payload = reads_transcripts(obs).then(|| input.value.as_ref().and_then(Value::as_object).cloned());
     let mut event = new_event(&session_id, obs, ts_ms);
     let mut payload = base_payload(run, &mut input, obs, &context, config);
     event.seq = tail.next_seq;
@@ -129,7 +132,7 @@ fn record(
     let result = matches!(obs.phase, Phase::ToolResult | Phase::ToolFailure);
     let call_ts = if result { event.tool_call_id.as_deref().and_then(|id| tail.tool_call_ts(id)) } else { None };
     add_latency(&mut event, &mut payload, obs, call_ts);
-    add_totals(&mut payload, &event, obs, &tail, call_ts.is_some());
+    let totals = add_totals(&mut payload, &event, obs, &tail, call_ts.is_some());
     if obs.phase == Phase::TurnEnd && tail.turn_already_ended() {
         payload.insert("phase".into(), json!(Phase::Other.name()));
         payload.insert("phase_note".into(), json!("this turn's end was already recorded"));
@@ -138,6 +141,15 @@ fn record(
     event.payload = Value::Object(payload);
     let line = serialize_within_cap(&mut event, config.event_cap)?;
     events::append(&file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
+    let after = Appended { len: tail.len + line.len() as u64, next_seq: event.seq + 1, totals };
+    let found = match (obs.agent.known().and_then(|a| a.transcript.as_ref()), turn_end_payload.flatten()) {
+        (Some(reader), Some(raw)) => {
+            let found = transcript::read(reader, &raw, &files.transcripts, budget.deadline());
+            append_costs(&file, &files, &session_id, &found, after, config, problems)?;
+            Some(found)
+        }
+        _ => None,
+    };
 
     let change = lifecycle::Change {
         session_id: &session_id,
@@ -145,10 +157,61 @@ fn record(
         observation: obs,
         context: &context,
         events_path: &files.events.to_string_lossy(),
+        from_transcript: found.as_ref().map(|f| (f.model.clone(), f.version.clone())),
     };
     update_record(&files, &change, problems)?;
     drop(file); // releases the lock
     Ok(())
+}
+
+/// Turn ends are when the agent's transcript is read for tokens and cost
+/// (never a tool call: that path stays fast).
+fn reads_transcripts(obs: &Observation) -> bool {
+    matches!(obs.phase, Phase::TurnEnd | Phase::TurnFailure | Phase::SubagentStop | Phase::SessionEnd)
+        || obs.event_type == "pre_compact"
+}
+
+/// Where the file stands after the hook's own event.
+struct Appended {
+    len: u64,
+    next_seq: u64,
+    totals: events::Totals,
+}
+
+/// One `Cost` event per response the transcripts added, in one write after
+/// the hook's event; the cursors are saved once they are written.
+fn append_costs(
+    file: &std::fs::File,
+    files: &SessionFiles,
+    session_id: &str,
+    found: &transcript::Found,
+    after: Appended,
+    config: &Config,
+    problems: &mut Vec<String>,
+) -> Result<(), String> {
+    problems.extend(found.problems.iter().cloned());
+    if found.counted.is_empty() {
+        return transcript::save(found, &files.transcripts).map_err(|e| format!("transcript cursors: {e}"));
+    }
+    let prices = crate::cost::Prices::load(&config.home);
+    let now = crate::time::now_ms();
+    let mut totals = after.totals;
+    let mut batch = Vec::new();
+    for (i, counted) in found.counted.iter().enumerate() {
+        let mut event = transcript::cost_event(session_id, counted, &prices, now);
+        event.seq = after.next_seq + i as u64;
+        let f = &counted.figures;
+        totals.tokens_in += f.input + f.cache_read + f.cache_write;
+        totals.tokens_out += f.output;
+        totals.cost_usd_e6 += event.cost_usd_e6.unwrap_or(0);
+        if let Value::Object(payload) = &mut event.payload {
+            totals.stamp(payload);
+            payload.insert("recorded_ms".into(), json!(now));
+        }
+        batch.extend(serialize_within_cap(&mut event, config.event_cap)?);
+    }
+    events::append(file, after.len, &batch).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
+    transcript::save(found, &files.transcripts).map_err(|e| format!("transcript cursors: {e}"))
 }
 
 /// The session this event belongs to, its files (directories made private
@@ -221,7 +284,7 @@ fn add_totals(
     obs: &Observation,
     tail: &events::Tail,
     call_recorded: bool,
-) {
+) -> events::Totals {
     let mut totals = tail.totals();
     match obs.phase {
         Phase::ToolCall => totals.tool_calls += 1,
@@ -232,8 +295,8 @@ fn add_totals(
     if event.kind == EventKind::Error {
         totals.errors += 1;
     }
-    payload.insert(events::TOOL_CALLS_KEY.into(), json!(totals.tool_calls));
-    payload.insert(events::ERRORS_KEY.into(), json!(totals.errors));
+    totals.stamp(payload);
+    totals
 }
 
 /// Applies the event to the session's record, rewriting it only if it changed.

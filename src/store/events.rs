@@ -124,10 +124,18 @@ fn number_after(haystack: &[u8], key: &[u8]) -> Option<u64> {
 pub struct Totals {
     pub tool_calls: u64,
     pub errors: u64,
+    /// Input tokens of every model response, cache reads and writes included.
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    /// Micro-USD of the responses whose price is known.
+    pub cost_usd_e6: i64,
 }
 
 pub const TOOL_CALLS_KEY: &str = "session_tool_calls";
 pub const ERRORS_KEY: &str = "session_errors";
+const TOKENS_IN_KEY: &str = "session_tokens_in";
+const TOKENS_OUT_KEY: &str = "session_tokens_out";
+const COST_KEY: &str = "session_cost_usd_e6";
 
 impl Totals {
     /// Totals from the end of a line we wrote: ours come last in the payload,
@@ -137,7 +145,22 @@ impl Totals {
             let needle = format!("\"{key}\":");
             memmem::rfind(line, needle.as_bytes()).and_then(|at| number_after(&line[at..], needle.as_bytes()))
         };
-        Totals { tool_calls: last(TOOL_CALLS_KEY).unwrap_or(0), errors: last(ERRORS_KEY).unwrap_or(0) }
+        Totals {
+            tool_calls: last(TOOL_CALLS_KEY).unwrap_or(0),
+            errors: last(ERRORS_KEY).unwrap_or(0),
+            tokens_in: last(TOKENS_IN_KEY).unwrap_or(0),
+            tokens_out: last(TOKENS_OUT_KEY).unwrap_or(0),
+            cost_usd_e6: last(COST_KEY).unwrap_or(0) as i64,
+        }
+    }
+
+    /// Writes them into a payload, after everything else but the delivery stamp.
+    pub fn stamp(&self, payload: &mut Map<String, Value>) {
+        payload.insert(TOOL_CALLS_KEY.into(), json!(self.tool_calls));
+        payload.insert(ERRORS_KEY.into(), json!(self.errors));
+        payload.insert(TOKENS_IN_KEY.into(), json!(self.tokens_in));
+        payload.insert(TOKENS_OUT_KEY.into(), json!(self.tokens_out));
+        payload.insert(COST_KEY.into(), json!(self.cost_usd_e6));
     }
 }
 

@@ -58,22 +58,27 @@ pub fn read_private(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
-/// Which end of an agent's file to read.
+/// Which part of an agent's file to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum End {
     Head,
     Tail,
+    /// From this offset on.
+    At(u64),
 }
 
-/// At most `limit` bytes from one end of a file an agent wrote (a
+/// At most `limit` bytes from one end (or an offset) of a file an agent wrote (a
 /// transcript): regular files only (never a FIFO or a device: opened
 /// non-blocking, checked after open), symlinks followed (agents link their
 /// own files), never more than asked, whatever the file's size.
 pub fn read_agent_file(path: &Path, end: End, limit: u64) -> io::Result<Vec<u8>> {
     let file = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
     let size = ensure_regular(&file, path)?;
-    let len = size.min(limit);
-    let offset = if end == End::Tail { size - len } else { 0 };
+    let (offset, len) = match end {
+        End::Head => (0, size.min(limit)),
+        End::Tail => (size - size.min(limit), size.min(limit)),
+        End::At(offset) => (offset, size.saturating_sub(offset).min(limit)),
+    };
     let mut buf = vec![0u8; len as usize];
     let mut filled = 0;
     while filled < buf.len() {

@@ -12,13 +12,20 @@ pub struct SessionFiles {
     pub key: String,
     pub events: PathBuf,
     pub record: PathBuf,
+    /// Where reading the agent's transcripts stands (`transcript.rs`).
+    pub transcripts: PathBuf,
 }
 
 impl SessionFiles {
     pub fn new(home: &Path, session_id: &str) -> SessionFiles {
         let key = session_key(session_id);
         let dir = sessions_dir(home);
-        SessionFiles { events: dir.join(format!("{key}.jsonl")), record: dir.join(format!("{key}.session.json")), key }
+        SessionFiles {
+            events: dir.join(format!("{key}.jsonl")),
+            record: dir.join(format!("{key}.session.json")),
+            transcripts: dir.join(format!("{key}.transcripts.json")),
+            key,
+        }
     }
 }
 

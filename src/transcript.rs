@@ -1,0 +1,465 @@
+//! Tokens, model and cost from the agents' own transcripts (SPEC §11), read
+//! at turn ends only, never on the tool-call path.
+//!
+//! Each agent with a transcript declares a `Reader`: which lines are worth
+//! parsing, how one line becomes a model `Response`, and which transcripts a
+//! turn-end payload points at. This module does the rest, the same for every
+//! agent: a cursor per transcript file (offset of the last complete line read,
+//! and its inode to notice a rewrite), only complete lines after it, a byte
+//! and time budget per run (what does not fit is read next time), and a set
+//! of response keys already counted with the figures counted for them, so a
+//! response is counted once: a response seen again with the same figures is
+//! skipped, one whose figures grew gets a correction with the difference.
+
+use crate::agents::Payload;
+use crate::cost::{Prices, Tokens};
+use crate::event::{Event, EventKind, EventSource};
+use crate::recognize::Phase;
+use crate::store::fsutil::{self, End};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// How an agent's transcript is read.
+pub struct Reader {
+    /// A line must contain one of these to be parsed at all (a cheap filter:
+    /// most lines of a transcript are not model responses).
+    pub needles: &'static [&'static [u8]],
+    /// One line into a response, updating what the reader keeps between lines.
+    pub parse: fn(&Value, &mut Context) -> Option<Response>,
+    /// The transcripts a turn-end payload points at (the agent's own, its subagents').
+    pub paths: fn(&Payload) -> Vec<PathBuf>,
+}
+
+/// What a reader keeps between lines of one transcript, and between runs:
+/// the model in force (Codex names it once per turn), the agent's version.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Context {
+    pub model: Option<String>,
+    pub version: Option<String>,
+}
+
+/// One model response, as the transcript records it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Response {
+    /// The agent's own key for it (Claude `message.id`, Codex `response_id`...).
+    pub key: String,
+    pub model: Option<String>,
+    pub tokens: Tokens,
+    /// The reasoning part of `tokens.output`.
+    pub reasoning: u64,
+    pub ts_ms: Option<u64>,
+    pub stop_reason: Option<String>,
+    pub ttft_ms: Option<u32>,
+    pub latency_ms: Option<u32>,
+    pub context_max: Option<u64>,
+    /// The agent's own cost figure, when it gives one.
+    pub agent_cost_usd: Option<f64>,
+    pub turn: Option<String>,
+}
+
+impl Response {
+    fn figures(&self) -> Figures {
+        let t = &self.tokens;
+        Figures {
+            input: t.input,
+            output: t.output,
+            reasoning: self.reasoning,
+            cache_read: t.cache_read,
+            cache_write: t.cache_write,
+            cache_write_1h: t.cache_write_1h,
+        }
+    }
+
+    /// Keeps the larger of each figure: one response split over several lines
+    /// (Claude writes one per content block) is counted with its final figures.
+    fn absorb(&mut self, other: Response) {
+        let t = &mut self.tokens;
+        t.input = t.input.max(other.tokens.input);
+        t.output = t.output.max(other.tokens.output);
+        t.cache_read = t.cache_read.max(other.tokens.cache_read);
+        t.cache_write = t.cache_write.max(other.tokens.cache_write);
+        t.cache_write_1h = t.cache_write_1h.max(other.tokens.cache_write_1h);
+        self.reasoning = self.reasoning.max(other.reasoning);
+        self.model = other.model.or(self.model.take());
+        self.stop_reason = other.stop_reason.or(self.stop_reason.take());
+        self.ts_ms = self.ts_ms.or(other.ts_ms);
+        self.ttft_ms = self.ttft_ms.or(other.ttft_ms);
+        self.latency_ms = other.latency_ms.or(self.latency_ms);
+        self.context_max = self.context_max.or(other.context_max);
+        self.agent_cost_usd = other.agent_cost_usd.or(self.agent_cost_usd);
+        self.turn = self.turn.take().or(other.turn);
+    }
+}
+
+/// The figures counted for a response key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Figures {
+    pub input: u64,
+    pub output: u64,
+    pub reasoning: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+    pub cache_write_1h: u64,
+}
+
+impl Figures {
+    /// What `self` adds to `counted`, or `None` when it adds nothing. A figure
+    /// that shrank (a rewritten line) is not taken back: counted stays counted.
+    fn growth_over(&self, counted: &Figures) -> Option<Figures> {
+        let grown = Figures {
+            input: self.input.saturating_sub(counted.input),
+            output: self.output.saturating_sub(counted.output),
+            reasoning: self.reasoning.saturating_sub(counted.reasoning),
+            cache_read: self.cache_read.saturating_sub(counted.cache_read),
+            cache_write: self.cache_write.saturating_sub(counted.cache_write),
+            cache_write_1h: self.cache_write_1h.saturating_sub(counted.cache_write_1h),
+        };
+        (grown != Figures::default()).then_some(grown)
+    }
+
+    fn max(&self, other: &Figures) -> Figures {
+        Figures {
+            input: self.input.max(other.input),
+            output: self.output.max(other.output),
+            reasoning: self.reasoning.max(other.reasoning),
+            cache_read: self.cache_read.max(other.cache_read),
+            cache_write: self.cache_write.max(other.cache_write),
+            cache_write_1h: self.cache_write_1h.max(other.cache_write_1h),
+        }
+    }
+
+    pub fn tokens(&self) -> Tokens {
+        Tokens {
+            input: self.input,
+            output: self.output,
+            cache_read: self.cache_read,
+            cache_write: self.cache_write,
+            cache_write_1h: self.cache_write_1h,
+        }
+    }
+}
+
+/// A response to record: new (its full figures) or grown (the difference).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counted {
+    pub response: Response,
+    pub figures: Figures,
+    pub correction: bool,
+    pub transcript: String,
+}
+
+/// The cursors and counted keys of one session, kept beside its events.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    files: BTreeMap<String, Cursor>,
+    counted: BTreeMap<String, Figures>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Cursor {
+    inode: u64,
+    offset: u64,
+    context: Context,
+}
+
+/// What one turn end found: the responses to record, the newest model and
+/// version named, and what went wrong on the way (for the log).
+#[derive(Debug, Default)]
+pub struct Found {
+    pub counted: Vec<Counted>,
+    pub model: Option<String>,
+    pub version: Option<String>,
+    pub problems: Vec<String>,
+    /// State to save once the events are written.
+    state: Option<State>,
+}
+
+/// The most read from all transcripts in one run; the rest is read next time.
+pub const BYTE_BUDGET: u64 = 16 << 20;
+const MAX_STATE: u64 = 16 << 20;
+
+/// Reads what is new in the transcripts `payload` points at.
+pub fn read(reader: &Reader, payload: &Payload, state_path: &Path, deadline: Instant) -> Found {
+    let mut found = Found::default();
+    let mut state = match fsutil::read_private(state_path, MAX_STATE) {
+        Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            found.problems.push(format!("transcript cursors unreadable, starting over: {e}"));
+            State::default()
+        }),
+        Ok(None) => State::default(),
+        Err(e) => {
+            found.problems.push(format!("transcript cursors: {e}"));
+            return found;
+        }
+    };
+    let mut budget = BYTE_BUDGET;
+    let mut seen: BTreeMap<String, (Response, String)> = BTreeMap::new();
+    for path in (reader.paths)(payload) {
+        let key = path.to_string_lossy().into_owned();
+        let cursor = state.files.entry(key.clone()).or_default();
+        match read_new_lines(reader, &path, cursor, &mut budget, deadline) {
+            Ok(responses) => {
+                for response in responses {
+                    merge(&mut seen, response, &key);
+                }
+                found.model = cursor.context.model.clone().or(found.model);
+                found.version = cursor.context.version.clone().or(found.version);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => found.problems.push(format!("transcript {}: {e}", path.display())),
+        }
+    }
+    for (key, (response, transcript)) in seen {
+        let figures = response.figures();
+        let before = state.counted.get(&key).copied();
+        let (counted, correction) = match before {
+            None => (figures, false),
+            Some(counted) => match figures.growth_over(&counted) {
+                Some(grown) => (grown, true),
+                None => continue,
+            },
+        };
+        state.counted.insert(key, before.map_or(figures, |b| b.max(&figures)));
+        if let Some(model) = &response.model {
+            found.model = Some(model.clone());
+        }
+        found.counted.push(Counted { response, figures: counted, correction, transcript });
+    }
+    found.counted.sort_by_key(|c| c.response.ts_ms.unwrap_or(u64::MAX));
+    found.state = Some(state);
+    found
+}
+
+/// Saves the cursors and counted keys: after the events are written, so a
+/// run killed in between counts them again rather than never.
+pub fn save(found: &Found, state_path: &Path) -> io::Result<()> {
+    let Some(state) = &found.state else { return Ok(()) };
+    fsutil::write_atomic(state_path, &serde_json::to_vec(state).map_err(io::Error::other)?)
+}
+
+fn merge(seen: &mut BTreeMap<String, (Response, String)>, response: Response, transcript: &str) {
+    match seen.get_mut(&response.key) {
+        Some((known, _)) => known.absorb(response),
+        None => {
+            seen.insert(response.key.clone(), (response, transcript.to_string()));
+        }
+    }
+}
+
+/// The complete lines after the cursor, within the budget, as responses; the
+/// cursor moves past what was read.
+fn read_new_lines(
+    reader: &Reader,
+    path: &Path,
+    cursor: &mut Cursor,
+    budget: &mut u64,
+    deadline: Instant,
+) -> io::Result<Vec<Response>> {
+    let meta = std::fs::metadata(path)?;
+    if meta.ino() != cursor.inode || meta.len() < cursor.offset {
+        // A new or rewritten file: read it from the start (counted keys keep
+        // old responses from counting twice).
+        *cursor = Cursor { inode: meta.ino(), offset: 0, context: cursor.context.clone() };
+    }
+    let want = (meta.len() - cursor.offset).min(*budget);
+    if want == 0 {
+        return Ok(Vec::new());
+    }
+    let chunk = fsutil::read_agent_file(path, End::At(cursor.offset), want)?;
+    // Only whole lines: a line being written is read next time.
+    let Some(end) = memchr::memrchr(b'\n', &chunk) else {
+        if chunk.len() as u64 >= BYTE_BUDGET {
+            // No line ends within the whole budget: not a line we could ever parse.
+            cursor.offset += chunk.len() as u64;
+            *budget = 0;
+            return Err(io::Error::other("skipped a line longer than the byte budget"));
+        }
+        return Ok(Vec::new());
+    };
+    let mut responses = Vec::new();
+    let mut consumed = 0;
+    for line in chunk[..=end].split_inclusive(|b| *b == b'\n') {
+        if Instant::now() > deadline {
+            break;
+        }
+        consumed += line.len();
+        if !reader.needles.iter().any(|n| memchr::memmem::find(line, n).is_some()) {
+            continue;
+        }
+        let Ok(value) = serde_json::from_slice::<Value>(line) else { continue };
+        if let Some(response) = (reader.parse)(&value, &mut cursor.context) {
+            responses.push(response);
+        }
+    }
+    cursor.offset += consumed as u64;
+    *budget -= consumed as u64;
+    Ok(responses)
+}
+
+/// A `Cost` event for a counted response: its figures in the SPEC's
+/// meanings, its price when the model's is known, `source: Tail`.
+pub fn cost_event(session_id: &str, counted: &Counted, prices: &Prices, now_ms: u64) -> Event {
+    let r = &counted.response;
+    let f = &counted.figures;
+    let cost = r.model.as_deref().and_then(|model| prices.cost_usd_e6(model, &f.tokens()));
+    let mut payload = Map::new();
+    payload.insert("type".into(), json!("model_response"));
+    payload.insert("phase".into(), json!(Phase::Other.name()));
+    payload.insert("model".into(), json!(r.model));
+    payload.insert("response_id".into(), json!(r.key));
+    payload.insert("turn".into(), json!(r.turn));
+    if counted.correction {
+        payload.insert("correction".into(), json!(true));
+    }
+    payload.insert("cache_creation_1h_tokens".into(), json!(f.cache_write_1h));
+    if let Some(usd) = r.agent_cost_usd {
+        payload.insert("agent_cost_usd".into(), json!(usd));
+    }
+    payload.insert("price_revision".into(), json!(cost.map(|_| crate::cost::REVISION)));
+    payload.insert("transcript".into(), json!(counted.transcript));
+    let small = |n: u64| u32::try_from(n).ok();
+    Event {
+        session_id: session_id.to_string(),
+        seq: 0,
+        ts_ms: r.ts_ms.unwrap_or(now_ms),
+        ts_exact: r.ts_ms.is_some(),
+        kind: EventKind::Cost,
+        source: EventSource::Tail,
+        tool: None,
+        tool_call_id: None,
+        tokens_in: small(f.input),
+        tokens_out: small(f.output),
+        reasoning_tokens: small(f.reasoning),
+        cost_usd_e6: cost,
+        stop_reason: r.stop_reason.clone(),
+        latency_ms: r.latency_ms,
+        ttft_ms: r.ttft_ms,
+        retry_count: None,
+        context_used_tokens: small(f.input + f.cache_read + f.cache_write),
+        context_max_tokens: r.context_max.and_then(small),
+        cache_creation_tokens: small(f.cache_write),
+        cache_read_tokens: small(f.cache_read),
+        system_prompt_tokens: None,
+        payload: Value::Object(payload),
+    }
+}
+
+/// A non-negative integer field, however the agent spelled the number; huge
+/// or negative values are not trusted.
+pub fn count(value: &Value, key: &str) -> u64 {
+    match value.get(key) {
+        Some(Value::Number(n)) => n.as_u64().filter(|n| *n < 1 << 40).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: &Value, ctx: &mut Context) -> Option<Response> {
+        let usage = v.get("usage")?;
+        ctx.model = v.get("model").and_then(Value::as_str).map(String::from).or(ctx.model.take());
+        Some(Response {
+            key: v.get("id")?.as_str()?.to_string(),
+            model: ctx.model.clone(),
+            tokens: Tokens { input: count(usage, "in"), output: count(usage, "out"), ..Tokens::default() },
+            ..Response::default()
+        })
+    }
+
+    fn paths(p: &Payload) -> Vec<PathBuf> {
+        vec![PathBuf::from(p["transcript_path"].as_str().unwrap())]
+    }
+
+    const READER: Reader = Reader { needles: &[b"usage"], parse, paths };
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture { dir: tempfile::tempdir().unwrap() }
+        }
+        fn transcript(&self) -> PathBuf {
+            self.dir.path().join("t.jsonl")
+        }
+        fn state(&self) -> PathBuf {
+            self.dir.path().join("state.json")
+        }
+        fn append(&self, text: &str) {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(self.transcript()).unwrap();
+            f.write_all(text.as_bytes()).unwrap();
+        }
+        fn turn_end(&self) -> Vec<(String, u64, u64, bool)> {
+            let payload = json!({"transcript_path": self.transcript()});
+            let far = Instant::now() + std::time::Duration::from_secs(5);
+            let found = read(&READER, payload.as_object().unwrap(), &self.state(), far);
+            save(&found, &self.state()).unwrap();
+            found
+                .counted
+                .iter()
+                .map(|c| (c.response.key.clone(), c.figures.input, c.figures.output, c.correction))
+                .collect()
+        }
+    }
+
+    fn line(id: &str, input: u64, output: u64) -> String {
+        format!("{}\n", json!({"id": id, "model": "m", "usage": {"in": input, "out": output}}))
+    }
+
+    #[test]
+    fn split_lines_count_once_with_their_final_figures() {
+        let f = Fixture::new();
+        f.append(&(line("r1", 10, 1) + &line("r1", 10, 7) + "{\"noise\":true}\n"));
+        assert_eq!(f.turn_end(), [("r1".into(), 10, 7, false)]);
+        assert_eq!(f.turn_end(), [], "the same turn end again");
+    }
+
+    #[test]
+    fn a_half_written_line_waits_for_the_next_turn_end() {
+        let f = Fixture::new();
+        let whole = line("r1", 10, 1);
+        let (head, rest) = whole.split_at(12);
+        f.append(head);
+        assert_eq!(f.turn_end(), []);
+        f.append(rest);
+        assert_eq!(f.turn_end(), [("r1".into(), 10, 1, false)]);
+    }
+
+    #[test]
+    fn figures_that_grow_later_get_a_correction_with_the_difference() {
+        let f = Fixture::new();
+        f.append(&line("r1", 10, 1));
+        assert_eq!(f.turn_end(), [("r1".into(), 10, 1, false)]);
+        f.append(&line("r1", 10, 9));
+        assert_eq!(f.turn_end(), [("r1".into(), 0, 8, true)]);
+    }
+
+    #[test]
+    fn resumed_or_rewritten_transcripts_do_not_count_old_responses_again() {
+        let f = Fixture::new();
+        f.append(&(line("r1", 10, 1) + &line("r2", 20, 2)));
+        assert_eq!(f.turn_end().len(), 2);
+        // Resume re-appends old lines; rotation replaces the file with a shorter one.
+        f.append(&line("r1", 10, 1));
+        assert_eq!(f.turn_end(), []);
+        std::fs::remove_file(f.transcript()).unwrap();
+        f.append(&(line("r2", 20, 2) + &line("r3", 30, 3)));
+        assert_eq!(f.turn_end(), [("r3".into(), 30, 3, false)]);
+    }
+
+    #[test]
+    fn bad_values_are_not_trusted() {
+        let usage = json!({"a": -5, "b": 1u64 << 50, "c": "12", "d": 7});
+        assert_eq!((count(&usage, "a"), count(&usage, "b"), count(&usage, "c"), count(&usage, "d")), (0, 0, 0, 7));
+    }
+}
