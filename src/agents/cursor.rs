@@ -3,7 +3,7 @@
 //! it is Cursor (`cursor_version`, `conversation_id` + `generation_id`).
 
 use super::{Agent, Payload, as_named, has, no_config_problems, no_version};
-use crate::install::flat::Flat;
+use crate::install::flat::{self, Flat};
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
 use std::path::{Path, PathBuf};
@@ -71,6 +71,7 @@ pub static AGENT: Agent = Agent {
                 ("afterAgentResponse", "event"),
             ],
             timeout: TIMEOUT_SECONDS,
+            entry: flat::CURSOR,
         }),
         note: None,
     }),

@@ -60,6 +60,10 @@ impl Env {
             .env("HOME", &self.user_home)
             .env_remove("KAIZEN_HOOK_BUDGET_MS")
             .env_remove("KAIZEN_HOOK_DEDUP_MS")
+            // The agents' own config locations: a developer's shell must not send installs there.
+            .env_remove("CLAUDE_CONFIG_DIR")
+            .env_remove("CODEX_HOME")
+            .env_remove("COPILOT_HOME")
             .current_dir(&self.user_home);
         cmd
     }
