@@ -31,6 +31,10 @@ pub struct Reader {
     pub needles: &'static [&'static [u8]],
     /// One line into a response, updating what the reader keeps between lines.
     pub parse: fn(&Value, &mut Context) -> Option<Response>,
+    /// One line into the failed outcome of a tool call, for calls whose
+    /// failure no hook reports (a call denied by permissions gets only its
+    /// PreToolUse). Lines must also pass `needles` to get here.
+    pub failure: fn(&Value) -> Option<Failure>,
     /// The transcripts a turn-end payload points at (the agent's own, its subagents').
     pub paths: fn(&Payload) -> Vec<PathBuf>,
 }
@@ -94,6 +98,18 @@ impl Response {
         self.agent_cost_usd = other.agent_cost_usd.or(self.agent_cost_usd);
         self.turn = self.turn.take().or(other.turn);
     }
+}
+
+/// A tool call that failed, as the transcript says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub call_id: String,
+    pub why: String,
+}
+
+/// No line of this transcript reports a failure the hooks missed.
+pub fn no_failure(_: &Value) -> Option<Failure> {
+    None
 }
 
 /// The figures counted for a response key.
@@ -172,6 +188,9 @@ struct Cursor {
 #[derive(Debug, Default)]
 pub struct Found {
     pub counted: Vec<Counted>,
+    /// Failed tool calls, not yet reported; the caller records those whose
+    /// call has no result yet.
+    pub failures: Vec<Failure>,
     pub model: Option<String>,
     pub version: Option<String>,
     pub problems: Vec<String>,
@@ -199,14 +218,16 @@ pub fn read(reader: &Reader, payload: &Payload, state_path: &Path, deadline: Ins
     };
     let mut budget = BYTE_BUDGET;
     let mut seen: BTreeMap<String, (Response, String)> = BTreeMap::new();
+    let mut failures = Vec::new();
     for path in (reader.paths)(payload) {
         let key = path.to_string_lossy().into_owned();
         let cursor = state.files.entry(key.clone()).or_default();
         match read_new_lines(reader, &path, cursor, &mut budget, deadline) {
-            Ok(responses) => {
-                for response in responses {
+            Ok(lines) => {
+                for response in lines.responses {
                     merge(&mut seen, response, &key);
                 }
+                failures.extend(lines.failures);
                 found.model = cursor.context.model.clone().or(found.model);
                 found.version = cursor.context.version.clone().or(found.version);
             }
@@ -231,6 +252,13 @@ pub fn read(reader: &Reader, payload: &Payload, state_path: &Path, deadline: Ins
         found.counted.push(Counted { response, figures: counted, correction, transcript });
     }
     found.counted.sort_by_key(|c| c.response.ts_ms.unwrap_or(u64::MAX));
+    for failure in failures {
+        // Counted once, like a response: the same line read again adds nothing.
+        let key = format!("failure:{}", failure.call_id);
+        if state.counted.insert(key, Figures::default()).is_none() {
+            found.failures.push(failure);
+        }
+    }
     found.state = Some(state);
     found
 }
@@ -251,15 +279,21 @@ fn merge(seen: &mut BTreeMap<String, (Response, String)>, response: Response, tr
     }
 }
 
-/// The complete lines after the cursor, within the budget, as responses; the
-/// cursor moves past what was read.
+#[derive(Default)]
+struct Lines {
+    responses: Vec<Response>,
+    failures: Vec<Failure>,
+}
+
+/// The complete lines after the cursor, within the budget, as responses and
+/// failures; the cursor moves past what was read.
 fn read_new_lines(
     reader: &Reader,
     path: &Path,
     cursor: &mut Cursor,
     budget: &mut u64,
     deadline: Instant,
-) -> io::Result<Vec<Response>> {
+) -> io::Result<Lines> {
     let meta = std::fs::metadata(path)?;
     if meta.ino() != cursor.inode || meta.len() < cursor.offset {
         // A new or rewritten file: read it from the start (counted keys keep
@@ -268,7 +302,7 @@ fn read_new_lines(
     }
     let want = (meta.len() - cursor.offset).min(*budget);
     if want == 0 {
-        return Ok(Vec::new());
+        return Ok(Lines::default());
     }
     let chunk = fsutil::read_agent_file(path, End::At(cursor.offset), want)?;
     // Only whole lines: a line being written is read next time.
@@ -279,9 +313,9 @@ fn read_new_lines(
             *budget = 0;
             return Err(io::Error::other("skipped a line longer than the byte budget"));
         }
-        return Ok(Vec::new());
+        return Ok(Lines::default());
     };
-    let mut responses = Vec::new();
+    let mut found = Lines::default();
     let mut consumed = 0;
     for line in chunk[..=end].split_inclusive(|b| *b == b'\n') {
         if Instant::now() > deadline {
@@ -293,12 +327,14 @@ fn read_new_lines(
         }
         let Ok(value) = serde_json::from_slice::<Value>(line) else { continue };
         if let Some(response) = (reader.parse)(&value, &mut cursor.context) {
-            responses.push(response);
+            found.responses.push(response);
+        } else if let Some(failure) = (reader.failure)(&value) {
+            found.failures.push(failure);
         }
     }
     cursor.offset += consumed as u64;
     *budget -= consumed as u64;
-    Ok(responses)
+    Ok(found)
 }
 
 /// A `Cost` event for a counted response: its figures in the SPEC's
@@ -323,27 +359,59 @@ pub fn cost_event(session_id: &str, counted: &Counted, prices: &Prices, now_ms: 
     payload.insert("price_revision".into(), json!(cost.map(|_| crate::cost::REVISION)));
     payload.insert("transcript".into(), json!(counted.transcript));
     let small = |n: u64| u32::try_from(n).ok();
+    let mut event = tail_event(session_id, EventKind::Cost, r.ts_ms.unwrap_or(now_ms), payload);
+    event.ts_exact = r.ts_ms.is_some();
+    event.tokens_in = small(f.input);
+    event.tokens_out = small(f.output);
+    event.reasoning_tokens = small(f.reasoning);
+    event.cost_usd_e6 = cost;
+    event.stop_reason = r.stop_reason.clone();
+    event.latency_ms = r.latency_ms;
+    event.ttft_ms = r.ttft_ms;
+    event.context_used_tokens = small(f.input + f.cache_read + f.cache_write);
+    event.context_max_tokens = r.context_max.and_then(small);
+    event.cache_creation_tokens = small(f.cache_write);
+    event.cache_read_tokens = small(f.cache_read);
+    event
+}
+
+/// An `Error` event for a call the transcript says failed and no hook
+/// reported (a call denied by permissions gets only its PreToolUse).
+pub fn failure_event(session_id: &str, failure: &Failure, tool: Option<String>, now_ms: u64) -> Event {
+    let why: String = failure.why.chars().take(500).collect();
+    let mut payload = Map::new();
+    payload.insert("type".into(), json!("tool_failure"));
+    payload.insert("phase".into(), json!(Phase::ToolFailure.name()));
+    payload.insert("phase_note".into(), json!(crate::redact::redact(&why)));
+    let mut event = tail_event(session_id, EventKind::Error, now_ms, payload);
+    event.tool = tool;
+    event.tool_call_id = Some(failure.call_id.clone());
+    event
+}
+
+/// A `source: Tail` event with every figure unknown.
+fn tail_event(session_id: &str, kind: EventKind, ts_ms: u64, payload: Map<String, Value>) -> Event {
     Event {
         session_id: session_id.to_string(),
         seq: 0,
-        ts_ms: r.ts_ms.unwrap_or(now_ms),
-        ts_exact: r.ts_ms.is_some(),
-        kind: EventKind::Cost,
+        ts_ms,
+        ts_exact: false,
+        kind,
         source: EventSource::Tail,
         tool: None,
         tool_call_id: None,
-        tokens_in: small(f.input),
-        tokens_out: small(f.output),
-        reasoning_tokens: small(f.reasoning),
-        cost_usd_e6: cost,
-        stop_reason: r.stop_reason.clone(),
-        latency_ms: r.latency_ms,
-        ttft_ms: r.ttft_ms,
+        tokens_in: None,
+        tokens_out: None,
+        reasoning_tokens: None,
+        cost_usd_e6: None,
+        stop_reason: None,
+        latency_ms: None,
+        ttft_ms: None,
         retry_count: None,
-        context_used_tokens: small(f.input + f.cache_read + f.cache_write),
-        context_max_tokens: r.context_max.and_then(small),
-        cache_creation_tokens: small(f.cache_write),
-        cache_read_tokens: small(f.cache_read),
+        context_used_tokens: None,
+        context_max_tokens: None,
+        cache_creation_tokens: None,
+        cache_read_tokens: None,
         system_prompt_tokens: None,
         payload: Value::Object(payload),
     }
@@ -378,7 +446,7 @@ mod tests {
         vec![PathBuf::from(p["transcript_path"].as_str().unwrap())]
     }
 
-    const READER: Reader = Reader { needles: &[b"usage"], parse, paths };
+    const READER: Reader = Reader { needles: &[b"usage"], parse, failure: no_failure, paths };
 
     struct Fixture {
         dir: tempfile::TempDir,

@@ -7,7 +7,7 @@ use crate::cost::Tokens;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
-use crate::transcript::{Context, Reader, Response, count};
+use crate::transcript::{Context, Failure, Reader, Response, count};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -56,7 +56,12 @@ pub static AGENT: Agent = Agent {
     reinterpret,
     version,
     config_problems: no_config_problems,
-    transcript: Some(Reader { needles: &[b"\"usage\""], parse: response, paths: transcripts }),
+    transcript: Some(Reader {
+        needles: &[b"\"usage\"", b"\"is_error\":true"],
+        parse: response,
+        failure,
+        paths: transcripts,
+    }),
     installer: Some(Installer {
         dir: config_dir,
         file: "settings.json",
@@ -133,6 +138,21 @@ fn response(line: &Value, ctx: &mut Context) -> Option<Response> {
         stop_reason: message.get("stop_reason").and_then(Value::as_str).map(String::from),
         turn: line.get("promptId").or(line.get("prompt_id")).and_then(Value::as_str).map(String::from),
         ..Response::default()
+    })
+}
+
+/// A `tool_result` with `is_error`: a call denied in headless mode gets only
+/// its PreToolUse (and PermissionRequest); this is where it ended.
+fn failure(line: &Value) -> Option<Failure> {
+    let content = line.get("message")?.get("content")?.as_array()?;
+    content.iter().find_map(|block| {
+        let failed = block.get("type")?.as_str()? == "tool_result" && block.get("is_error")?.as_bool()?;
+        let why = match block.get("content")? {
+            Value::String(text) => text.clone(),
+            other => other.pointer("/0/text").and_then(Value::as_str).unwrap_or("failed").to_string(),
+        };
+        let call_id = block.get("tool_use_id")?.as_str()?.to_string();
+        failed.then_some(Failure { call_id, why })
     })
 }
 

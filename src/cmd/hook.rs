@@ -145,7 +145,7 @@ fn record(
     let found = match (obs.agent.known().and_then(|a| a.transcript.as_ref()), turn_end_payload.flatten()) {
         (Some(reader), Some(raw)) => {
             let found = transcript::read(reader, &raw, &files.transcripts, budget.deadline());
-            append_costs(&file, &files, &session_id, &found, after, config, problems)?;
+            append_from_transcripts(&file, &files, &session_id, &found, &tail, after, config, problems)?;
             Some(found)
         }
         _ => None,
@@ -178,39 +178,51 @@ struct Appended {
     totals: events::Totals,
 }
 
-/// One `Cost` event per response the transcripts added, in one write after
-/// the hook's event; the cursors are saved once they are written.
-fn append_costs(
+/// What the transcripts added, in one write after the hook's event: a `Cost`
+/// event per model response, and an `Error` for each call the transcript
+/// says failed that the hooks left open. The cursors are saved once written.
+#[allow(clippy::too_many_arguments)]
+fn append_from_transcripts(
     file: &std::fs::File,
     files: &SessionFiles,
     session_id: &str,
     found: &transcript::Found,
+    tail: &events::Tail,
     after: Appended,
     config: &Config,
     problems: &mut Vec<String>,
 ) -> Result<(), String> {
     problems.extend(found.problems.iter().cloned());
-    if found.counted.is_empty() {
-        return transcript::save(found, &files.transcripts).map_err(|e| format!("transcript cursors: {e}"));
-    }
-    let prices = crate::cost::Prices::load(&config.home);
     let now = crate::time::now_ms();
     let mut totals = after.totals;
+    let mut made: Vec<Event> = Vec::new();
+    for failure in &found.failures {
+        if let Some(tool) = tail.open_call(&failure.call_id) {
+            made.push(transcript::failure_event(session_id, failure, tool, now));
+            totals.errors += 1;
+        }
+    }
+    if !found.counted.is_empty() {
+        let prices = crate::cost::Prices::load(&config.home);
+        made.extend(found.counted.iter().map(|counted| transcript::cost_event(session_id, counted, &prices, now)));
+    }
     let mut batch = Vec::new();
-    for (i, counted) in found.counted.iter().enumerate() {
-        let mut event = transcript::cost_event(session_id, counted, &prices, now);
+    for (i, mut event) in made.into_iter().enumerate() {
         event.seq = after.next_seq + i as u64;
-        let f = &counted.figures;
-        totals.tokens_in += f.input + f.cache_read + f.cache_write;
-        totals.tokens_out += f.output;
-        totals.cost_usd_e6 += event.cost_usd_e6.unwrap_or(0);
+        if event.kind == EventKind::Cost {
+            totals.tokens_in += u64::from(event.context_used_tokens.unwrap_or(0));
+            totals.tokens_out += u64::from(event.tokens_out.unwrap_or(0));
+            totals.cost_usd_e6 += event.cost_usd_e6.unwrap_or(0);
+        }
         if let Value::Object(payload) = &mut event.payload {
             totals.stamp(payload);
             payload.insert("recorded_ms".into(), json!(now));
         }
         batch.extend(serialize_within_cap(&mut event, config.event_cap)?);
     }
-    events::append(file, after.len, &batch).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
+    if !batch.is_empty() {
+        events::append(file, after.len, &batch).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
+    }
     transcript::save(found, &files.transcripts).map_err(|e| format!("transcript cursors: {e}"))
 }
 

@@ -248,6 +248,30 @@ impl Tail {
         false
     }
 
+    /// The tool of a call recorded as a `ToolCall` with no result or error
+    /// after it in the tail; `None` when there is no such open call.
+    pub fn open_call(&self, tool_call_id: &str) -> Option<Option<String>> {
+        let id = serde_json::to_string(tool_call_id).ok()?;
+        let needle = format!("\"tool_call_id\":{id}");
+        let mut tool = None;
+        for at in memmem::find_iter(&self.window, needle.as_bytes()) {
+            let line_start = memrchr(b'\n', &self.window[..at]).map_or(0, |i| i + 1);
+            let head = &self.window[line_start..at];
+            if memmem::find(head, b"\"kind\":\"ToolCall\"").is_some() {
+                let line: Option<Value> = self.window[line_start..]
+                    .split(|b| *b == b'\n')
+                    .next()
+                    .and_then(|l| serde_json::from_slice(l).ok());
+                tool = Some(line.and_then(|l| l.get("tool")?.as_str().map(String::from)));
+            } else if memmem::find(head, b"\"kind\":\"ToolResult\"").is_some()
+                || memmem::find(head, b"\"kind\":\"Error\"").is_some()
+            {
+                return None;
+            }
+        }
+        tool
+    }
+
     /// `ts_ms` of the newest recorded `ToolCall` with this call id.
     pub fn tool_call_ts(&self, tool_call_id: &str) -> Option<u64> {
         let id = serde_json::to_string(tool_call_id).ok()?;
