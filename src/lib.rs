@@ -12,6 +12,7 @@ pub mod budget;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod cost;
 pub mod enrich;
 pub mod event;
 pub mod fit;
