@@ -356,7 +356,7 @@ pub fn cost_event(session_id: &str, counted: &Counted, prices: &Prices, now_ms: 
     if let Some(usd) = r.agent_cost_usd {
         payload.insert("agent_cost_usd".into(), json!(usd));
     }
-    payload.insert("price_revision".into(), json!(cost.map(|_| crate::cost::REVISION)));
+    payload.insert("price_revision".into(), json!(cost.map(|_| prices.revision())));
     payload.insert("transcript".into(), json!(counted.transcript));
     let small = |n: u64| u32::try_from(n).ok();
     let mut event = tail_event(session_id, EventKind::Cost, r.ts_ms.unwrap_or(now_ms), payload);
@@ -369,7 +369,8 @@ pub fn cost_event(session_id: &str, counted: &Counted, prices: &Prices, now_ms: 
     event.latency_ms = r.latency_ms;
     event.ttft_ms = r.ttft_ms;
     event.context_used_tokens = small(f.input + f.cache_read + f.cache_write);
-    event.context_max_tokens = r.context_max.and_then(small);
+    let context_max = r.context_max.or_else(|| prices.context_max(r.model.as_deref()?));
+    event.context_max_tokens = context_max.and_then(small);
     event.cache_creation_tokens = small(f.cache_write);
     event.cache_read_tokens = small(f.cache_read);
     event

@@ -204,6 +204,7 @@ fn append_from_transcripts(
     }
     if !found.counted.is_empty() {
         let prices = crate::cost::Prices::load(&config.home);
+        problems.extend(prices.note().map(String::from));
         made.extend(found.counted.iter().map(|counted| transcript::cost_event(session_id, counted, &prices, now)));
     }
     let mut batch = Vec::new();
