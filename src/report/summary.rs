@@ -31,6 +31,7 @@ const ARG_KEYS: &[&str] = &[
     "sql",
     "prompt",
     "description",
+    "message",
     "result",
     "name",
 ];
@@ -470,12 +471,18 @@ fn joined(value: &Value, groups: &[&[&str]]) -> Option<String> {
     (!said.is_empty()).then(|| said.join(", "))
 }
 
-/// The first field with some text, not an id or a setting: `sql: SELECT 1`.
+/// The first field with some text, not an id or a setting: `sql: SELECT 1`;
+/// nested objects are looked into (Codex's `{"status": {"<id>": {"completed": "..."}}}`).
 fn any_field(value: &Value) -> Option<String> {
+    leaf(value, 3)
+}
+
+fn leaf(value: &Value, depth: u8) -> Option<String> {
     value.as_object()?.iter().filter(|(k, _)| !NOISE_KEYS.contains(&k.as_str())).find_map(|(k, v)| {
         let text = match v {
             Value::String(s) => Some(s.trim()).filter(|s| !s.is_empty() && parse_json(s).is_none()).map(String::from),
             Value::Array(items) => items.iter().find_map(Value::as_str).filter(|s| !s.is_empty()).map(String::from),
+            Value::Object(_) if depth > 1 => return leaf(v, depth - 1),
             _ => None,
         };
         text.map(|t| format!("{k}: {t}"))
@@ -560,5 +567,7 @@ mod tests {
         assert_eq!(describe(&wrapped).as_deref(), Some("Internal"));
         assert_eq!(describe(&json!({"filenames": [], "numFiles": 0})).as_deref(), Some("0 files"));
         assert_eq!(describe(&json!({"oldTodos": [], "newTodos": [{}, {}]})).as_deref(), Some("2 todos"));
+        let waited = json!({"status": {"01a22a09": {"completed": "notes.txt has 3 lines."}}});
+        assert_eq!(describe(&waited).as_deref(), Some("completed: notes.txt has 3 lines."));
     }
 }
