@@ -59,9 +59,10 @@ fn assert_human(summary: &str, what: &str) {
     assert!(!summary.starts_with('{') && !listish, "{what}: raw JSON {summary}");
 }
 
+/// `real/<agent>` for each agent captured, then each agent's documented payloads.
 fn fixture_dirs() -> Vec<String> {
     let mut dirs: Vec<String> = fixture_names("real").into_iter().map(|a| format!("real/{a}")).collect();
-    dirs.extend(["claude", "codex", "cursor", "gemini"].map(String::from));
+    dirs.extend(fixture_names(".").into_iter().filter(|d| d != "real"));
     dirs
 }
 
