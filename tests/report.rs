@@ -112,6 +112,7 @@ fn show_json_is_complete_and_stable() {
         for key in ["ts_ms", "offset_ms", "kind", "type", "tool", "tool_call_id", "latency_ms", "error", "summary"] {
             assert!(step.get(key).is_some(), "{key}");
         }
+        assert!(step["phase"].is_string() && step["subagent"].is_null(), "added: the phase, the subagent");
     }
     assert_eq!(timeline[2]["summary"], "npm install");
     assert_eq!(timeline[3]["latency_ms"], 5432);
@@ -120,6 +121,7 @@ fn show_json_is_complete_and_stable() {
         json!({"tool": "Shell", "calls": 2, "errors": 0, "total_latency_ms": 5432, "max_latency_ms": 5432})
     );
     assert_eq!(v["slowest"][0]["latency_ms"], 5432);
+    assert_eq!(v["subagents"], json!([]));
 }
 
 #[test]

@@ -22,11 +22,21 @@ struct Step {
     offset_ms: u64,
     kind: EventKind,
     r#type: String,
+    /// `payload.phase`: what the event meant (`null` in records older than it).
+    phase: Option<String>,
     tool: Option<String>,
     tool_call_id: Option<String>,
     latency_ms: Option<u32>,
     error: bool,
     summary: String,
+    /// The subagent the event comes from or is about.
+    subagent: Option<SubagentRef>,
+}
+
+#[derive(Serialize, Clone, PartialEq)]
+struct SubagentRef {
+    id: String,
+    r#type: Option<String>,
 }
 
 #[derive(Serialize, Default)]
@@ -36,6 +46,21 @@ struct ToolStats {
     errors: u64,
     total_latency_ms: u64,
     max_latency_ms: u64,
+}
+
+/// One subagent's share of the session.
+#[derive(Serialize)]
+struct SubagentStats {
+    id: String,
+    r#type: Option<String>,
+    events: u64,
+    tool_calls: u64,
+    errors: u64,
+    /// From the session's first event to the subagent's first.
+    offset_ms: u64,
+    /// From its first event to its last.
+    duration_ms: u64,
+    tools: Vec<ToolStats>,
 }
 
 impl Show {
@@ -53,40 +78,59 @@ impl Show {
             std::fs::read(dir.join(format!("{key}.session.json"))).ok().and_then(|b| serde_json::from_slice(&b).ok());
         let (events, skipped) = read_events(&dir.join(format!("{key}.jsonl")));
         let start = events.first().map_or(0, |e| e.ts_ms);
-        let steps: Vec<Step> = events
-            .iter()
-            .map(|e| Step {
-                seq: e.seq,
-                ts_ms: e.ts_ms,
-                offset_ms: e.ts_ms.saturating_sub(start),
-                kind: e.kind.clone(),
-                r#type: e.payload["type"].as_str().unwrap_or("unknown").to_string(),
-                tool: e.tool.clone(),
-                tool_call_id: e.tool_call_id.clone(),
-                latency_ms: e.latency_ms,
-                error: e.kind == EventKind::Error,
-                summary: report::style::one_line(&summary(e), 300),
-            })
-            .collect();
+        let steps: Vec<Step> = events.iter().map(|e| step(e, start)).collect();
         let tools = tool_stats(&steps);
+        let subagents = subagent_stats(&steps);
         let mut slowest: Vec<&Step> = steps.iter().filter(|s| s.latency_ms.is_some()).collect();
         slowest.sort_by_key(|s| std::cmp::Reverse(s.latency_ms));
         slowest.truncate(5);
         if self.json {
             let out = json!({"key": key, "session": record, "events": steps.len(), "skipped_lines": skipped,
-                             "timeline": steps, "tools": tools, "slowest": slowest});
+                             "timeline": steps, "tools": tools, "slowest": slowest, "subagents": subagents});
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         } else {
             let style = Style::detect();
             print_header(&key, record.as_ref(), &events, &style);
             print_timeline(&steps, &style);
-            print_summary(&tools, &slowest, &style);
+            print_summary(&tools, &slowest, !subagents.is_empty(), &style);
+            print_subagents(&subagents, &style);
         }
         if skipped > 0 {
             eprintln!("skipped {skipped} unreadable line(s) in {key}.jsonl (a torn or partial write)");
         }
         ExitCode::SUCCESS
     }
+}
+
+fn step(e: &Event, start: u64) -> Step {
+    Step {
+        seq: e.seq,
+        ts_ms: e.ts_ms,
+        offset_ms: e.ts_ms.saturating_sub(start),
+        kind: e.kind.clone(),
+        r#type: e.payload["type"].as_str().unwrap_or("unknown").to_string(),
+        phase: e.payload["phase"].as_str().map(String::from),
+        tool: e.tool.clone(),
+        tool_call_id: e.tool_call_id.clone(),
+        latency_ms: e.latency_ms,
+        error: e.kind == EventKind::Error,
+        summary: summary(e),
+        subagent: subagent_of(e),
+    }
+}
+
+/// `payload.subagent`, except on a subagent start or stop the agent's file
+/// said is no subagent's (its phase is then not `subagent_*`): Claude Code's
+/// compaction summariser sends a SubagentStop with an id and nothing else.
+fn subagent_of(e: &Event) -> Option<SubagentRef> {
+    let id = e.payload["subagent"]["id"].as_str().filter(|id| !id.is_empty())?;
+    let kind = e.payload["type"].as_str().unwrap_or_default();
+    let phase = e.payload["phase"].as_str().unwrap_or(kind);
+    if kind.starts_with("subagent_") && !phase.starts_with("subagent_") {
+        return None;
+    }
+    let r#type = e.payload["subagent"]["type"].as_str().filter(|t| !t.is_empty()).map(String::from);
+    Some(SubagentRef { id: id.to_string(), r#type })
 }
 
 /// A session key from an exact key or id, or a unique prefix of one.
@@ -136,7 +180,7 @@ fn read_events(path: &Path) -> (Vec<Event>, usize) {
     (events, skipped)
 }
 
-fn tool_stats(steps: &[Step]) -> Vec<ToolStats> {
+fn tool_stats<'a>(steps: impl IntoIterator<Item = &'a Step>) -> Vec<ToolStats> {
     let mut by_tool: BTreeMap<String, ToolStats> = BTreeMap::new();
     let mut called = std::collections::HashSet::new();
     for step in steps {
@@ -162,6 +206,35 @@ fn tool_stats(steps: &[Step]) -> Vec<ToolStats> {
     let mut tools: Vec<ToolStats> = by_tool.into_values().collect();
     tools.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.tool.cmp(&b.tool)));
     tools
+}
+
+/// The subagents in order of first appearance, each with its own counts.
+fn subagent_stats(steps: &[Step]) -> Vec<SubagentStats> {
+    let mut order: Vec<&SubagentRef> = Vec::new();
+    for s in steps.iter().filter_map(|s| s.subagent.as_ref()) {
+        if !order.iter().any(|o| o.id == s.id) {
+            order.push(s);
+        }
+    }
+    order
+        .into_iter()
+        .map(|sub| {
+            let own: Vec<&Step> =
+                steps.iter().filter(|s| s.subagent.as_ref().is_some_and(|o| o.id == sub.id)).collect();
+            let tools = tool_stats(own.iter().copied());
+            let first = own.first().map_or(0, |s| s.offset_ms);
+            SubagentStats {
+                id: sub.id.clone(),
+                r#type: own.iter().find_map(|s| s.subagent.as_ref().and_then(|o| o.r#type.clone())),
+                events: own.len() as u64,
+                tool_calls: tools.iter().map(|t| t.calls).sum(),
+                errors: own.iter().filter(|s| s.error).count() as u64,
+                offset_ms: first,
+                duration_ms: own.last().map_or(0, |s| s.offset_ms.saturating_sub(first)),
+                tools,
+            }
+        })
+        .collect()
 }
 
 fn print_header(key: &str, record: Option<&SessionRecord>, events: &[Event], style: &Style) {
@@ -209,34 +282,38 @@ fn print_timeline(steps: &[Step], style: &Style) {
             (_, Some(tool)) => tool.clone(),
             _ => s.r#type.clone(),
         };
+        // A subagent's events are indented.
+        let what = if s.subagent.is_some() { format!("↳ {what}") } else { what };
+        let summary = whose(s);
         let mark = if s.error { "!" } else { " " };
         let line = format!(
-            "{mark} +{:<8} {:<10} {:<18} {:>8}  {}",
+            "{mark} +{:<8} {:<10} {:<18} {:>8}  {summary}",
             report::duration(s.offset_ms),
             format!("{:?}", s.kind),
             report::style::one_line(&what, 18),
             latency,
-            s.summary
         );
         let line = style.fit(&line);
         println!("{}", if s.error { style.red(&line) } else { line });
     }
 }
 
-fn print_summary(tools: &[ToolStats], slowest: &[&Step], style: &Style) {
+/// The summary, after the subagent whose event it is (by its type, or the
+/// start of its id) unless it already starts with it.
+fn whose(s: &Step) -> String {
+    let Some(sub) = &s.subagent else { return s.summary.clone() };
+    let label = sub.r#type.clone().unwrap_or_else(|| sub.id.chars().take(8).collect());
+    if s.summary.starts_with(&label) { s.summary.clone() } else { format!("({label}) {}", s.summary) }
+}
+
+fn print_summary(tools: &[ToolStats], slowest: &[&Step], with_subagents: bool, style: &Style) {
     if tools.is_empty() {
         return;
     }
-    println!("\n{}", style.bold("tools"));
+    let title = if with_subagents { "tools (the subagents' calls included)" } else { "tools" };
+    println!("\n{}", style.bold(title));
     for t in tools {
-        let errors = if t.errors > 0 { style.red(&format!("{} failed", t.errors)) } else { String::new() };
-        println!(
-            "  {:<18} {:>4} calls  total {:>8}  max {:>8}  {errors}",
-            report::style::one_line(&t.tool, 18),
-            t.calls,
-            report::duration(t.total_latency_ms),
-            report::duration(t.max_latency_ms)
-        );
+        println!("  {}", tool_line(t, style));
     }
     if !slowest.is_empty() {
         println!("\n{}", style.bold("slowest"));
@@ -245,9 +322,46 @@ fn print_summary(tools: &[ToolStats], slowest: &[&Step], style: &Style) {
                 "  {:>8}  {:<18} {}",
                 report::duration(u64::from(s.latency_ms.unwrap_or(0))),
                 report::style::one_line(s.tool.as_deref().unwrap_or("-"), 18),
-                s.summary
+                whose(s)
             );
             println!("{}", style.fit(&line));
+        }
+    }
+}
+
+fn tool_line(t: &ToolStats, style: &Style) -> String {
+    let errors = if t.errors > 0 { style.red(&format!("{} failed", t.errors)) } else { String::new() };
+    format!(
+        "{:<18} {:>4} calls  total {:>8}  max {:>8}  {errors}",
+        report::style::one_line(&t.tool, 18),
+        t.calls,
+        report::duration(t.total_latency_ms),
+        report::duration(t.max_latency_ms)
+    )
+    .trim_end()
+    .to_string()
+}
+
+fn print_subagents(subagents: &[SubagentStats], style: &Style) {
+    if subagents.is_empty() {
+        return;
+    }
+    println!("\n{}", style.bold("subagents"));
+    for s in subagents {
+        let kind = s.r#type.as_deref().unwrap_or("-");
+        let errors = if s.errors > 0 { style.red(&format!("  {} failed", s.errors)) } else { String::new() };
+        let line = format!(
+            "  {:<18} {:<10} {:>4} events  {:>4} calls  at +{}  for {}{errors}",
+            report::style::one_line(kind, 18),
+            s.id.chars().take(10).collect::<String>(),
+            s.events,
+            s.tool_calls,
+            report::duration(s.offset_ms),
+            report::duration(s.duration_ms),
+        );
+        println!("{}", style.fit(&line));
+        for t in &s.tools {
+            println!("{}", style.fit(&format!("    {}", tool_line(t, style))));
         }
     }
 }
