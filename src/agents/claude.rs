@@ -2,7 +2,8 @@
 //! shape is the common ancestor of most agents' hooks, so it has no evidence
 //! of its own: a Claude-shaped payload that no other agent claims is Claude's.
 
-use super::{Agent, Payload, never, no_config_problems, silent};
+use super::{Agent, Payload, never, silent};
+use crate::install::config_file::ConfigFile;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
@@ -53,7 +54,7 @@ pub static AGENT: Agent = Agent {
     reply: silent,
     reinterpret,
     version,
-    config_problems: no_config_problems,
+    config_problems,
     installer: Some(Installer {
         dir: config_dir,
         file: "settings.json",
@@ -98,6 +99,19 @@ fn version(_: &Payload) -> Option<String> {
     let tag = std::env::var("AI_AGENT").ok()?;
     let version = tag.strip_prefix("claude-code_")?.split('_').next()?;
     (!version.is_empty()).then(|| version.replace('-', "."))
+}
+
+/// `"disableAllHooks": true` in the user's settings turns every hook off.
+fn config_problems(home: &Path) -> Vec<String> {
+    let path = config_dir(home).join("settings.json");
+    let Ok(settings) = ConfigFile::load(&path) else { return Vec::new() };
+    if settings.value.get("disableAllHooks") != Some(&Value::Bool(true)) {
+        return Vec::new();
+    }
+    vec![format!(
+        "\"disableAllHooks\": true in {} turns off every Claude Code hook, kaizen-hook's too: remove it (or set it to false)",
+        path.display()
+    )]
 }
 
 fn config_dir(home: &Path) -> PathBuf {
