@@ -47,7 +47,7 @@ struct Report {
 }
 
 /// What doctor knows before it looks at the agents: this binary, and when
-/// each agent's newest recorded session was last active.
+/// each agent's sessions were last recorded.
 struct Seen<'a> {
     this: Option<&'a Path>,
     activity: BTreeMap<String, u64>,
