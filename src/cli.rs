@@ -79,6 +79,10 @@ pub struct InstallArgs {
     /// The binary to register (default: this one).
     #[arg(long)]
     pub binary: Option<std::path::PathBuf>,
+    /// Also trust kaizen-hook's hooks where the agent runs only trusted ones
+    /// (Codex: as its /hooks would, in config.toml).
+    #[arg(long)]
+    pub trust: bool,
 }
 
 #[derive(Args, Debug)]

@@ -75,7 +75,7 @@ fn run(args: &[String], config: &config::Config, arrival: time::Arrival) -> Exit
 fn run_human(command: cli::Command) -> ExitCode {
     match command {
         cli::Command::Install(a) => {
-            cmd::install::Install { agents: a.agents, dry_run: a.dry_run, binary: a.binary }.run()
+            cmd::install::Install { agents: a.agents, dry_run: a.dry_run, binary: a.binary, trust: a.trust }.run()
         }
         cli::Command::Uninstall(a) => cmd::uninstall::Uninstall { agents: a.agents }.run(),
         cli::Command::Doctor => cmd::doctor::Doctor.run(),

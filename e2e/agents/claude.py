@@ -420,11 +420,11 @@ def check_special(checks, pairs, events, sid):
 def check_commands(checks, sb, deliveries, events, sid, doctor_off, reinstall):
     # doctor_off and reinstall ran with "disableAllHooks": true; the rest runs with hooks enabled again.
     settings = sb.home / ".claude" / "settings.json"
-    checks.known_gap(doctor_off.returncode != 0 and "disableAllHooks" in doctor_off.stdout + doctor_off.stderr,
-                     f"doctor with \"disableAllHooks\": true: non-zero exit and says so (exit {doctor_off.returncode}, last line {doctor_off.stdout.strip().splitlines()[-1:]})",
-                     "issue 11 item 10")
-    checks.known_gap("disableAllHooks" in reinstall.stdout + reinstall.stderr,
-                     f"install with \"disableAllHooks\": true: warns (said {reinstall.stdout.strip()!r})", "issue 11 item 10")
+    checks.check(doctor_off.returncode != 0 and "PROBLEM  \"disableAllHooks\": true" in doctor_off.stdout and "remove it" in doctor_off.stdout,
+                 f"doctor with \"disableAllHooks\": true: non-zero exit, says so and how to fix it (exit {doctor_off.returncode})",
+                 doctor_off.stdout[-600:])
+    checks.check("warning: \"disableAllHooks\": true" in reinstall.stdout,
+                 "install with \"disableAllHooks\": true: warns", reinstall.stdout.strip()[-400:])
     cfg = json.loads(settings.read_text())
     cfg.pop("disableAllHooks", None)
     settings.write_text(json.dumps(cfg, indent=2) + "\n")

@@ -8,8 +8,10 @@ codex`; capture.sh goes beside each kaizen-hook handler, and into a group of its
 own for the events kaizen-hook does not register (SessionEnd, Interrupt,
 PreModelRequest, PostModelRequest), so the suite knows what Codex delivered. Codex runs a hook only once it is trusted:
 `[hooks.state."<hooks.json>:<event>:<group>:<handler>"] trusted_hash` in
-config.toml. `kaizen-hook install --trust` should write those entries; until it
-does, the test writes them itself (`trust_entries`, the same algorithm).
+config.toml. `kaizen-hook install --agent codex --trust` writes those entries for
+kaizen-hook's handlers (checked against `trust_entries`, the same algorithm); the
+test trusts its capture handlers itself, and `uninstall` must leave their trust
+valid when it removes kaizen-hook's.
 
 Runs, all in one temporary HOME, on one session:
 
@@ -348,21 +350,36 @@ def scenario(checks, sandbox, codex):
                         checks.check(h.get("timeout", 1) <= 3, f"{event} timeout within Codex's 3 s clamp", f"registered {h.get('timeout')}")
 
         # -- before trust: Codex would skip every hook silently
+        fix = f"kaizen-hook install --agent {AGENT} --trust"
+        checks.check(fix in out.stdout, "install without --trust says how to trust the hooks", out.stdout[-400:])
+        checks.eq(hook_state(config_path), {}, "install without --trust writes no trust")
         doctor = sandbox.kaizen("doctor")
-        checks.known_gap(doctor.returncode != 0 and "trust" in (doctor.stdout + doctor.stderr).lower(),
-                         "doctor fails and says how to trust while Codex hooks are untrusted",
-                         f"issue 11 item 10; doctor exit {doctor.returncode}: {doctor.stdout.strip().splitlines()[-1:]}")
+        checks.check(doctor.returncode != 0 and "not trusted" in doctor.stdout and fix in doctor.stdout,
+                     "doctor fails and says how to trust while Codex hooks are untrusted",
+                     f"doctor exit {doctor.returncode}: {doctor.stdout.strip()[-400:]}")
         trust = sandbox.kaizen("install", "--agent", AGENT, "--trust")
-        kaizen_entries = trust_entries(hooks_json)
+        kaizen_entries = trust_entries(hooks_json)  # every handler is kaizen-hook's so far
         state = hook_state(config_path)
         trusted_ok = trust.returncode == 0 and all(state.get(k, {}).get("trusted_hash") == v[0] for k, v in kaizen_entries.items())
-        checks.known_gap(trusted_ok, "install --trust writes Codex's trusted_hash for every kaizen-hook handler",
-                         f"issue 11 item 10; exit {trust.returncode}: {(trust.stdout + trust.stderr).strip()[:160]}")
+        checks.check(trusted_ok and len(state) == len(kaizen_entries),
+                     "install --trust writes Codex's trusted_hash for every kaizen-hook handler, and nothing else",
+                     f"exit {trust.returncode}: {(trust.stdout + trust.stderr).strip()[:300]}; state {sorted(state)[:3]}")
+        trusted_text = config_path.read_text()
+        again = sandbox.kaizen("install", "--agent", AGENT, "--trust")
+        checks.check(again.returncode == 0 and config_path.read_text() == trusted_text, "install --trust twice changes nothing",
+                     again.stdout[-300:])
+        doctor = sandbox.kaizen("doctor")
+        checks.check(doctor.returncode == 0 and "PROBLEM" not in doctor.stdout, "doctor finds no problem once trusted",
+                     doctor.stdout[-600:])
 
-        # -- the capture hook beside kaizen-hook, then trust for all (the test's stand-in for install --trust)
+        # -- the capture hooks beside kaizen-hook's (after them: their positions, so their trust, stay);
+        # install --trust trusts only kaizen-hook's, so the test trusts the capture handlers itself.
         sandbox.add_capture_nested(hooks_json)
         capture_only = add_capture_only(sandbox, hooks_json, ["SessionEnd", "Interrupt", "PreModelRequest", "PostModelRequest"])
-        write_trust(config_path, trust_entries(hooks_json))
+        write_trust(config_path, {k: v for k, v in trust_entries(hooks_json).items() if "kaizen-hook" not in v[1]})
+        state = hook_state(config_path)
+        checks.check(all(state.get(k, {}).get("trusted_hash") == v[0] for k, v in trust_entries(hooks_json).items()),
+                     "every handler, kaizen-hook's and the capture's, trusted before Codex runs")
 
         env = sandbox.env(KAIZEN_E2E_OPENAI_KEY="kz-e2e-dummy-key")
         traced = strace_works()
@@ -704,6 +721,17 @@ def check_commands(checks, sandbox, deliveries, events, thread):
             checks.check(True, "every show timeline entry has a one-line summary")
     human = sandbox.kaizen("show", thread)
     checks.check(human.returncode == 0 and "codex" in human.stdout, "show (human) works", human.stderr[:300])
+
+    # uninstall: kaizen-hook's handlers and their trust go; the capture handlers' trust follows them to
+    # their new positions (Codex keys trust by position), so Codex would still run them.
+    hooks_json, config_path = sandbox.home / ".codex" / "hooks.json", sandbox.home / ".codex" / "config.toml"
+    un = sandbox.kaizen("uninstall", "--agent", AGENT)
+    left = trust_entries(hooks_json)
+    state = hook_state(config_path)
+    checks.check(un.returncode == 0 and left and all("kaizen-hook" not in cmd for _, cmd in left.values()),
+                 "uninstall removes kaizen-hook's handlers and keeps the capture's", un.stdout[-300:])
+    checks.eq({k: v.get("trusted_hash") for k, v in state.items()}, {k: v[0] for k, v in left.items()},
+              "after uninstall, config.toml trusts exactly the handlers left, at their new positions")
 
 
 def fixtures(checks, sandbox, deliveries):

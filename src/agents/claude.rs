@@ -2,8 +2,9 @@
 //! shape is the common ancestor of most agents' hooks, so it has no evidence
 //! of its own: a Claude-shaped payload that no other agent claims is Claude's.
 
-use super::{Agent, Payload, never, no_config_problems, silent};
+use super::{Agent, Payload, never, silent};
 use crate::cost::Tokens;
+use crate::install::config_file::ConfigFile;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
@@ -55,7 +56,7 @@ pub static AGENT: Agent = Agent {
     reply: silent,
     reinterpret,
     version,
-    config_problems: no_config_problems,
+    config_problems,
     transcript: Some(Reader {
         needles: &[b"\"usage\"", b"\"is_error\":true"],
         parse: response,
@@ -178,6 +179,19 @@ fn transcripts(p: &Payload) -> Vec<PathBuf> {
     }
     paths.dedup();
     paths
+}
+
+/// `"disableAllHooks": true` in the user's settings turns every hook off.
+fn config_problems(home: &Path) -> Vec<String> {
+    let path = config_dir(home).join("settings.json");
+    let Ok(settings) = ConfigFile::load(&path) else { return Vec::new() };
+    if settings.value.get("disableAllHooks") != Some(&Value::Bool(true)) {
+        return Vec::new();
+    }
+    vec![format!(
+        "\"disableAllHooks\": true in {} turns off every Claude Code hook, kaizen-hook's too: remove it (or set it to false)",
+        path.display()
+    )]
 }
 
 fn config_dir(home: &Path) -> PathBuf {

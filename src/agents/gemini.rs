@@ -1,7 +1,8 @@
 //! Gemini CLI: `~/.gemini/settings.json`, the nested format with timeouts in
 //! milliseconds. Its event names are its own evidence.
 
-use super::{Agent, Payload, event_name, failed_exit, no_config_problems, silent};
+use super::{Agent, Payload, event_name, failed_exit, silent};
+use crate::install::config_file::ConfigFile;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
@@ -32,7 +33,7 @@ pub static AGENT: Agent = Agent {
     reply: silent,
     reinterpret,
     version,
-    config_problems: no_config_problems,
+    config_problems,
     transcript: None,
     installer: Some(Installer {
         dir: config_dir,
@@ -53,7 +54,9 @@ pub static AGENT: Agent = Agent {
             timeout: TIMEOUT_SECONDS * 1000,
             short: &[],
         }),
-        note: None,
+        note: Some(
+            "Gemini CLI runs hooks only in folders it trusts (folder trust is on by default): trust a project when Gemini asks, or it records nothing there",
+        ),
     }),
     snippet: Some("gemini-settings.json"),
 };
@@ -101,6 +104,56 @@ fn version(_: &Payload) -> Option<String> {
                 .then(|| package.get("version")?.as_str().map(String::from))?
         })
     })
+}
+
+/// `hooksConfig.enabled: false` turns every hook off; `hooksConfig.disabled`
+/// turns off the hooks it names (by `name`, else by the exact command).
+fn config_problems(home: &Path) -> Vec<String> {
+    let path = config_dir(home).join("settings.json");
+    let Ok(settings) = ConfigFile::load(&path) else { return Vec::new() };
+    let config = settings.value.get("hooksConfig");
+    let mut problems = Vec::new();
+    if config.and_then(|c| c.get("enabled")) == Some(&Value::Bool(false)) {
+        problems.push(format!(
+            "\"hooksConfig\": {{\"enabled\": false}} in {} turns off every Gemini CLI hook, kaizen-hook's too: set it to true (or remove it)",
+            path.display()
+        ));
+    }
+    let disabled: Vec<&str> = config
+        .and_then(|c| c.get("disabled"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let events = disabled_events(&settings.value, &disabled);
+    if !events.is_empty() {
+        problems.push(format!(
+            "\"hooksConfig\": {{\"disabled\": [...]}} in {} names kaizen-hook's hooks for {} event(s) ({}), so Gemini CLI skips them: remove them from that list",
+            path.display(),
+            events.len(),
+            events.join(", ")
+        ));
+    }
+    problems
+}
+
+/// The events whose kaizen-hook handler is named in `disabled`.
+fn disabled_events<'a>(settings: &'a Value, disabled: &[&str]) -> Vec<&'a str> {
+    let mut events = Vec::new();
+    for (event, groups) in settings.get("hooks").and_then(Value::as_object).into_iter().flatten() {
+        let handlers = groups.as_array().into_iter().flatten().filter_map(|g| g.get("hooks")?.as_array()).flatten();
+        let off = handlers
+            .filter(|h| h.get("command").and_then(Value::as_str).is_some_and(crate::install::is_ours))
+            .any(|h| {
+                let name = h.get("name").and_then(Value::as_str).or_else(|| h.get("command").and_then(Value::as_str));
+                name.is_some_and(|n| disabled.contains(&n))
+            });
+        if off {
+            events.push(event.as_str());
+        }
+    }
+    events
 }
 
 fn config_dir(home: &Path) -> PathBuf {

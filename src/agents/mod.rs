@@ -64,6 +64,27 @@ pub struct Agent {
     pub snippet: Option<&'static str>,
 }
 
+/// For an agent that runs a registered hook only once the user trusts it:
+/// how `install --trust` trusts ours, and how `uninstall` forgets that trust.
+pub struct Trust {
+    /// Its config with our handlers in `hooks` (its hook file as install
+    /// leaves it) trusted; written by the caller.
+    pub trust: fn(home: &std::path::Path, hooks: &Value) -> Result<crate::install::toml_file::TomlFile, String>,
+    /// Its config without the trust of our handlers in `before` (the hook file
+    /// before uninstall), the others' trust kept for where they are in
+    /// `after`; `None` when nothing changes.
+    pub forget: fn(
+        home: &std::path::Path,
+        before: &Value,
+        after: &Value,
+    ) -> Result<Option<crate::install::toml_file::TomlFile>, String>,
+}
+
+/// How trust works for `agent`, when it asks for trust.
+pub fn trust(agent: &Agent) -> Option<&'static Trust> {
+    (*agent == codex::AGENT).then_some(&codex::TRUST)
+}
+
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name)

@@ -1,11 +1,13 @@
 //! `kaizen-hook doctor`: are the hooks registered, pointing at this binary,
-//! firing and writing? Exits non-zero when something needs fixing.
+//! allowed to run by the agent's own config, firing and writing? Exits
+//! non-zero when something needs fixing.
 
+use crate::agents::Agent;
 use crate::config::Config;
-use crate::install::{self, config_file::ConfigFile};
+use crate::install::{self, Installer, config_file::ConfigFile};
 use crate::store::{self, fsutil};
 use crate::{log, time};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,28 +19,46 @@ impl Doctor {
         let config = Config::from_env();
         let mut report = Report::default();
         let this = std::env::current_exe().ok().map(|p| std::fs::canonicalize(&p).unwrap_or(p));
+        let seen = Seen { this: this.as_deref(), activity: activity(&config.home) };
         match crate::config::home_dir() {
-            Some(home) => check_registrations(&home, this.as_deref(), &mut report),
+            Some(home) => check_registrations(&home, &seen, &mut report),
             None => report.problem("HOME is not set: cannot find the agents' configs"),
         }
         check_home(&config.home, &mut report);
         check_last_event(&config.home, &mut report);
         check_log(&config.home, &mut report);
-        if report.problems == 0 {
-            println!("\nall good");
-            ExitCode::SUCCESS
-        } else {
-            println!("\n{} problem(s) found", report.problems);
-            ExitCode::FAILURE
+        match (report.problems, report.warnings) {
+            (0, 0) => println!("\nall good"),
+            (0, warnings) => println!("\nall good ({warnings} warning(s) above)"),
+            (problems, _) => {
+                println!("\n{problems} problem(s) found");
+                return ExitCode::FAILURE;
+            }
         }
+        ExitCode::SUCCESS
     }
 }
 
 #[derive(Default)]
 struct Report {
     problems: usize,
+    warnings: usize,
     registered_somewhere: bool,
 }
+
+/// What doctor knows before it looks at the agents: this binary, and when
+/// each agent's sessions were last recorded.
+struct Seen<'a> {
+    this: Option<&'a Path>,
+    activity: BTreeMap<String, u64>,
+}
+
+/// A registration that has never fired is a problem only once it has had its
+/// chance: registered at least this long ago (by its config file's mtime,
+/// which can only make it look younger) while other agents' sessions were
+/// recorded after it. A registration made today, or one for an agent that
+/// nobody has used since, is a warning: nothing proves its hooks are broken.
+const NEVER_FIRED_AFTER_MS: u64 = 24 * 3600 * 1000;
 
 impl Report {
     fn ok(&self, line: impl AsRef<str>) {
@@ -47,46 +67,115 @@ impl Report {
     fn note(&self, line: impl AsRef<str>) {
         println!("  -        {}", line.as_ref());
     }
+    fn warn(&mut self, line: impl AsRef<str>) {
+        self.warnings += 1;
+        println!("  warning  {}", line.as_ref());
+    }
     fn problem(&mut self, line: impl AsRef<str>) {
         self.problems += 1;
         println!("  PROBLEM  {}", line.as_ref());
     }
 }
 
-fn check_registrations(home: &Path, this: Option<&Path>, report: &mut Report) {
+fn check_registrations(home: &Path, seen: &Seen, report: &mut Report) {
     for (agent, installer) in crate::agents::installers() {
-        let path = installer.path(home);
-        println!("{} ({})", agent.name, path.display());
-        if !path.exists() {
-            report.note("not registered (no config file)");
-            continue;
-        }
-        let file = match ConfigFile::load(&path) {
-            Ok(file) => file,
-            Err(e) => {
-                report.problem(e);
-                continue;
-            }
-        };
-        let registered = installer.registered(&file.value);
-        if registered.is_empty() {
-            report.note("not registered (run: kaizen-hook install --agent ".to_string() + agent.name + ")");
-            continue;
-        }
-        report.registered_somewhere = true;
-        for problem in (agent.config_problems)(home) {
-            report.problem(problem);
-        }
-        let events: BTreeSet<&str> = registered.iter().map(|(e, _)| e.as_str()).collect();
-        report.ok(format!("registered for {} of {} events", events.len(), installer.events().len()));
-        let programs: BTreeSet<String> = registered.iter().map(|(_, c)| install::program_of(c)).collect();
-        for program in programs {
-            check_program(Path::new(&program), this, report);
-        }
+        check_agent(agent, installer, home, seen, report);
     }
     if !report.registered_somewhere {
         report.problem("kaizen-hook is not registered for any agent: run `kaizen-hook install`");
     }
+}
+
+fn check_agent(agent: &Agent, installer: &Installer, home: &Path, seen: &Seen, report: &mut Report) {
+    let path = installer.path(home);
+    println!("{} ({})", agent.name, path.display());
+    if !path.exists() {
+        report.note("not registered (no config file)");
+        return;
+    }
+    let file = match ConfigFile::load(&path) {
+        Ok(file) => file,
+        Err(e) => {
+            report.problem(e);
+            return;
+        }
+    };
+    let registered = installer.registered(&file.value);
+    if registered.is_empty() {
+        report.note("not registered (run: kaizen-hook install --agent ".to_string() + agent.name + ")");
+        return;
+    }
+    report.registered_somewhere = true;
+    let events: BTreeSet<&str> = registered.iter().map(|(e, _)| e.as_str()).collect();
+    report.ok(format!("registered for {} of {} events", events.len(), installer.events().len()));
+    let programs: BTreeSet<String> = registered.iter().map(|(_, c)| install::program_of(c)).collect();
+    for program in programs {
+        check_program(Path::new(&program), seen.this, report);
+    }
+    let problems = (agent.config_problems)(home);
+    for problem in &problems {
+        report.problem(problem);
+    }
+    if let Some(note) = installer.note {
+        report.note(note);
+    }
+    check_fired(agent, &path, &seen.activity, !problems.is_empty(), report);
+}
+
+/// Whether the agent's hooks have ever recorded a session; see `NEVER_FIRED_AFTER_MS`.
+fn check_fired(agent: &Agent, config: &Path, activity: &BTreeMap<String, u64>, explained: bool, report: &mut Report) {
+    let now = time::now_ms();
+    if let Some(newest) = activity.get(agent.name) {
+        report.ok(format!(
+            "recording: a session was last recorded {} ago",
+            human_age(now.saturating_sub(*newest) / 1000)
+        ));
+        return;
+    }
+    let registered = std::fs::metadata(config).and_then(|m| m.modified()).map(ms_of).unwrap_or(now);
+    let others_since = activity.iter().any(|(name, at)| name != agent.name && *at > registered);
+    let age = now.saturating_sub(registered);
+    let none = format!("no {} session recorded yet", agent.title);
+    if explained {
+        report.warn(format!("{none} (the problem above explains it)"));
+    } else if others_since && age >= NEVER_FIRED_AFTER_MS {
+        report.problem(format!(
+            "{none}, though kaizen-hook has been registered for {} at least ({} unchanged since) and other agents' sessions were recorded since: its hooks are not running. Start a {} session and run doctor again; if you do not use it, run `kaizen-hook uninstall --agent {}`",
+            human_age(age / 1000),
+            name(config),
+            agent.title,
+            agent.name
+        ));
+    } else {
+        report.warn(format!("{none}: start one, then run doctor again"));
+    }
+}
+
+/// When each agent's sessions were last recorded: the newest mtime of its
+/// records, on the same clock as the config files' mtimes it is compared with.
+fn activity(home: &Path) -> BTreeMap<String, u64> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        agent: String,
+    }
+    let mut newest: BTreeMap<String, u64> = BTreeMap::new();
+    for entry in std::fs::read_dir(store::sessions_dir(home)).into_iter().flatten().flatten() {
+        if !entry.file_name().to_string_lossy().ends_with(".session.json") {
+            continue;
+        }
+        let Ok(modified) = entry.metadata().and_then(|m| m.modified()) else { continue };
+        let Some(named) = std::fs::read(entry.path()).ok().and_then(|b| serde_json::from_slice::<Named>(&b).ok())
+        else {
+            continue;
+        };
+        let at = newest.entry(named.agent).or_default();
+        *at = (*at).max(ms_of(modified));
+    }
+    newest
+}
+
+fn ms_of(when: std::time::SystemTime) -> u64 {
+    when.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn check_program(program: &Path, this: Option<&Path>, report: &mut Report) {
@@ -134,7 +223,7 @@ fn check_last_event(home: &Path, report: &mut Report) {
         .max();
     match newest {
         Some((when, path)) => {
-            let ms = when.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+            let ms = ms_of(when);
             let ago = time::now_ms().saturating_sub(ms) / 1000;
             report.ok(format!(
                 "last event recorded {} ago ({}, {})",

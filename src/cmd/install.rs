@@ -1,7 +1,10 @@
-//! `kaizen-hook install`: registers this binary in each agent's config.
+//! `kaizen-hook install`: registers this binary in each agent's config, says
+//! what in that config still stops the hooks from running, and with `--trust`
+//! trusts them for the agents that ask (Codex).
 
-use crate::agents::{self, Agent};
+use crate::agents::{self, Agent, Trust};
 use crate::install::{Installer, Registration, config_file::ConfigFile, diff};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,6 +12,8 @@ pub struct Install {
     pub agents: Vec<String>,
     pub dry_run: bool,
     pub binary: Option<PathBuf>,
+    /// Also write the trust entries of agents that run only trusted hooks.
+    pub trust: bool,
 }
 
 impl Install {
@@ -34,36 +39,62 @@ impl Install {
         let registration = Registration { binary };
         let mut ok = true;
         for (agent, installer) in targets {
-            match self.install_one(agent, installer, &home, &registration) {
-                Ok(message) => println!("{}: {message}", agent.name),
-                Err(e) => {
-                    println!("{}: NOT registered: {e}", agent.name);
-                    ok = false;
-                }
-            }
+            ok &= self.install_agent(agent, installer, &home, &registration);
         }
         if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
     }
 
+    /// Registers, trusts when asked, then warns about what would still keep
+    /// the hooks from running. False when something failed.
+    fn install_agent(&self, agent: &Agent, installer: &Installer, home: &Path, registration: &Registration) -> bool {
+        let hooks = match self.install_one(installer, home, registration, agent.name) {
+            Ok((message, hooks)) => {
+                println!("{}: {message}", agent.name);
+                hooks
+            }
+            Err(e) => {
+                println!("{}: NOT registered: {e}", agent.name);
+                return false;
+            }
+        };
+        let mut ok = true;
+        if let Some(trust) = agents::trust(agent).filter(|_| self.trust) {
+            match self.trust_one(trust, home, &hooks) {
+                Ok(message) => println!("{}: {message}", agent.name),
+                Err(e) => {
+                    println!("{}: NOT trusted: {e}", agent.name);
+                    ok = false;
+                }
+            }
+        }
+        if !self.dry_run {
+            for problem in (agent.config_problems)(home) {
+                println!("{}: warning: {problem}", agent.name);
+            }
+        }
+        ok
+    }
+
+    /// What happened, and the agent's hook config as install leaves it.
     fn install_one(
         &self,
-        agent: &Agent,
         installer: &Installer,
         home: &Path,
         registration: &Registration,
-    ) -> Result<String, String> {
+        agent: &str,
+    ) -> Result<(String, Value), String> {
         let path = installer.path(home);
         let file = ConfigFile::load(&path)?;
         let mut value = file.value.clone();
-        installer.register(&mut value, registration, agent.name)?;
+        installer.register(&mut value, registration, agent)?;
         let new = file.render(&value);
         if file.original.as_deref() == Some(new.as_slice()) {
-            return Ok(format!("already registered in {} (unchanged)", path.display()));
+            return Ok((format!("already registered in {} (unchanged)", path.display()), value));
         }
         if self.dry_run {
             let old = String::from_utf8_lossy(file.original.as_deref().unwrap_or_default());
             let changes = diff::render(&old, &String::from_utf8_lossy(&new));
-            return Ok(format!("would change {} (dry run, nothing written):\n{changes}", path.display()));
+            return Ok((format!("would change {} (dry run, nothing written):\n{changes}", path.display()), value));
         }
         file.write(&new)?;
         let backup = match file.original {
@@ -71,7 +102,27 @@ impl Install {
             None => String::new(),
         };
         let note = installer.note.map(|n| format!("\n  note: {n}")).unwrap_or_default();
-        Ok(format!("registered {} events in {}{backup}{note}", installer.events().len(), path.display()))
+        let message = format!("registered {} events in {}{backup}{note}", installer.events().len(), path.display());
+        Ok((message, value))
+    }
+
+    fn trust_one(&self, trust: &Trust, home: &Path, hooks: &Value) -> Result<String, String> {
+        let file = (trust.trust)(home, hooks)?;
+        let path = file.path.display();
+        if file.unchanged() {
+            return Ok(format!("kaizen-hook's hooks already trusted in {path} (unchanged)"));
+        }
+        if self.dry_run {
+            let old = String::from_utf8_lossy(file.original.as_deref().unwrap_or_default());
+            let changes = diff::render(&old, &String::from_utf8_lossy(&file.render()));
+            return Ok(format!("would trust kaizen-hook's hooks in {path} (dry run, nothing written):\n{changes}"));
+        }
+        file.write()?;
+        let backup = match file.original {
+            Some(_) => format!("; previous version kept as {}", file.backup_path().display()),
+            None => String::new(),
+        };
+        Ok(format!("trusted kaizen-hook's hooks in {path}{backup}"))
     }
 }
 

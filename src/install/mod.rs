@@ -8,6 +8,7 @@ pub mod config_file;
 pub mod diff;
 pub mod flat;
 pub mod nested;
+pub mod toml_file;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
