@@ -53,8 +53,9 @@ fn codex_exit_codes_come_from_the_rollout_written_before_the_hook() {
     let env = Env::new();
     let rollout = env.tmp.path().join("rollout.jsonl");
     let completed = |id: &str, code: i64| {
-        json!({"type": "event_msg", "payload": {"type": "item_completed", "item": {"type": "CommandExecution", "id": id, "status": if code == 0 {"completed"} else {"failed"}, "exit_code": code}}})
-            .to_string()
+        json!({"type": "event_msg", "payload": {"type": "item_completed", "item": {"type": "CommandExecution", "id": id, "status": if code == 0 {"completed"} else {"failed"}, "exit_code": code},
+            "started_at_ms": 1_795_999_191_405u64, "completed_at_ms": 1_795_999_191_417u64}})
+        .to_string()
     };
     let meta = json!({"type": "session_meta", "payload": {"id": "x", "cli_version": "0.171.0"}});
     std::fs::write(&rollout, format!("{meta}\n{}\n{}\n", completed("call_ok", 0), completed("call_kz_shell_fail", 2)))
@@ -65,6 +66,8 @@ fn codex_exit_codes_come_from_the_rollout_written_before_the_hook() {
     let session = failed["session_id"].as_str().unwrap().to_string();
     let event = last(&env, &session);
     assert_eq!((event.kind, event.payload["phase_note"].as_str()), (EventKind::Error, Some("exit code 2")));
+    // Codex's own timing of the call, not the hook's (which includes other hooks' run time).
+    assert_eq!((event.latency_ms, event.payload["latency_source"].as_str()), (Some(12), Some("agent")));
 
     let mut ok = failed.clone();
     ok["tool_use_id"] = json!("call_ok");

@@ -73,6 +73,8 @@ fn main() {
         rows.push(bench.budget_on_big_repo(&big_repo, 3));
     }
     rows.push(bench.peak_rss(&repo, 20));
+    rows.push(bench.stop_with_new_transcript_lines(&repo, options.runs / 4));
+    rows.push(bench.stop_on_a_big_transcript(&repo));
 
     println!(
         "\nkaizen-hook benchmark: {files}-file repo ({loc} lines), {} cores, budget {} ms\n",
@@ -286,6 +288,89 @@ impl Bench {
             pass: ours <= 16 * 1024,
         }
     }
+}
+
+impl Bench {
+    /// A Stop whose transcript grew by one ~1 KB response against a Stop
+    /// whose transcript has nothing new: what reading it costs a turn end.
+    fn stop_with_new_transcript_lines(&self, repo: &Path, runs: usize) -> Row {
+        let dir = self.work.join("transcripts");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (grown, still) = (dir.join("bench-grown.jsonl"), dir.join("bench-still.jsonl"));
+        std::fs::write(&grown, "").unwrap();
+        std::fs::write(&still, transcript_line(0)).unwrap();
+        let (mut ours, mut plain) = (Vec::new(), Vec::new());
+        for i in 0..runs {
+            append(&grown, &transcript_line(i + 1));
+            let stop = |session: &str, path: &Path| stop_payload(session, path, i, repo);
+            plain.push(run(&mut self.hook_command(&["stop"], repo), stop("bench-still", &still).as_bytes()).0);
+            ours.push(run(&mut self.hook_command(&["stop"], repo), stop("bench-grown", &grown).as_bytes()).0);
+        }
+        let (a, b) = (median(&ours), median(&plain));
+        row(
+            format!("`stop` reading a 1 KB transcript increment, median of {runs}"),
+            a,
+            "a `stop` with nothing new",
+            b,
+            1.5,
+        )
+    }
+
+    /// A Stop on a 50 MB transcript read from scratch: each turn end reads
+    /// what fits its budget, the next ones the rest, and the total is exact.
+    fn stop_on_a_big_transcript(&self, repo: &Path) -> Row {
+        let path = self.work.join("transcripts/bench-big.jsonl");
+        let mut text = String::new();
+        let mut responses = 0;
+        while text.len() < 50 << 20 {
+            text.push_str(&transcript_line(responses));
+            responses += 1;
+        }
+        std::fs::write(&path, &text).unwrap();
+        let session = format!("bench-big-transcript-{}", std::process::id());
+        let mut worst = Duration::ZERO;
+        let mut stops = 0;
+        while stops < 20 && self.cost_events(&session) < responses {
+            let payload = stop_payload(&session, &path, stops, repo);
+            worst = worst.max(run(&mut self.hook_command(&["stop"], repo), payload.as_bytes()).0);
+            stops += 1;
+        }
+        let counted = self.cost_events(&session);
+        let mut row = self.within_budget(
+            format!("`stop` on a 50 MB transcript: {counted} of {responses} responses in {stops} turn ends, worst"),
+            worst,
+        );
+        row.pass &= counted == responses;
+        row
+    }
+
+    fn cost_events(&self, session: &str) -> usize {
+        let events =
+            std::fs::read_to_string(self.home.join("sessions").join(format!("{session}.jsonl"))).unwrap_or_default();
+        events.lines().filter(|l| l.contains("\"kind\":\"Cost\"")).count()
+    }
+}
+
+fn append(path: &Path, text: &str) {
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
+/// One Claude Code `assistant` line of about 1 KB, a response of its own.
+fn transcript_line(n: usize) -> String {
+    let text = "x".repeat(700);
+    format!(
+        r#"{{"type":"assistant","timestamp":"2026-11-30T00:00:00.000Z","version":"2.1.332","message":{{"id":"msg_bench_{n}","model":"claude-opus-5-5","role":"assistant","content":[{{"type":"text","text":"{text}"}}],"stop_reason":"end_turn","usage":{{"input_tokens":1101,"output_tokens":31,"cache_read_input_tokens":2001,"cache_creation_input_tokens":501}}}}}}
+"#
+    )
+}
+
+fn stop_payload(session: &str, transcript: &Path, turn: usize, cwd: &Path) -> String {
+    format!(
+        r#"{{"session_id":"{session}","transcript_path":"{}","cwd":"{}","hook_event_name":"Stop","stop_hook_active":false,"last_assistant_message":"turn {turn}"}}"#,
+        transcript.display(),
+        cwd.display()
+    )
 }
 
 fn row(what: String, ours: Duration, reference_name: &str, reference: Duration, target: f64) -> Row {

@@ -2,7 +2,7 @@
 //! shape is the common ancestor of most agents' hooks, so it has no evidence
 //! of its own: a Claude-shaped payload that no other agent claims is Claude's.
 
-use super::{Agent, Payload, never, silent};
+use super::{Agent, Payload, never, no_duration, silent};
 use crate::cost::Tokens;
 use crate::install::config_file::ConfigFile;
 use crate::install::nested::Nested;
@@ -55,6 +55,7 @@ pub static AGENT: Agent = Agent {
     guidance_dirs: &[".claude/rules"],
     reply: silent,
     reinterpret,
+    duration: no_duration,
     version,
     config_problems,
     transcript: Some(Reader {

@@ -1,7 +1,7 @@
 //! Cline: hook executables named after their event, payloads with `hookName`,
 //! `taskId` and the event's details in an object named after it.
 
-use super::{Agent, Payload, as_named, has, no_config_problems, no_version, silent};
+use super::{Agent, Payload, as_named, has, no_config_problems, no_duration, no_version, silent};
 use crate::recognize::Phase;
 
 pub static AGENT: Agent = Agent {
@@ -24,6 +24,7 @@ pub static AGENT: Agent = Agent {
     guidance_dirs: &[".clinerules"],
     reply: silent,
     reinterpret: as_named,
+    duration: no_duration,
     version: no_version,
     config_problems: no_config_problems,
     transcript: None,

@@ -47,6 +47,7 @@ pub static AGENT: Agent = Agent {
     guidance_dirs: &[],
     reply: silent,
     reinterpret,
+    duration,
     version,
     config_problems,
     transcript: None,
@@ -89,24 +90,37 @@ fn reinterpret(p: &Payload, phase: Phase) -> Option<(Phase, String)> {
     if phase != Phase::ToolResult {
         return None;
     }
-    let call = p.get("tool_use_id")?.as_str()?;
-    let tail = fsutil::read_agent_file(Path::new(p.get("transcript_path")?.as_str()?), End::Tail, ROLLOUT_TAIL).ok()?;
-    let needle = format!("\"id\":{}", Value::from(call));
-    let item = tail
-        .rsplit(|b| *b == b'\n')
-        .filter(|line| {
-            memmem::find(line, needle.as_bytes()).is_some() && memmem::find(line, b"item_completed").is_some()
-        })
-        .find_map(|line| {
-            let line: Value = serde_json::from_slice(line).ok()?;
-            let item = line.get("payload")?.get("item")?;
-            (item.get("id")?.as_str()? == call).then(|| item.clone())
-        })?;
+    let completed = completed_item(p)?;
+    let item = completed.get("item")?;
     match (item.get("exit_code").and_then(Value::as_i64), item.get("status").and_then(Value::as_str)) {
         (Some(code), _) if code != 0 => Some((Phase::ToolFailure, format!("exit code {code}"))),
         (_, Some("failed")) => Some((Phase::ToolFailure, "failed".to_string())),
         _ => None,
     }
+}
+
+/// The call's own start and end, from the same `item_completed` line: the
+/// hook's timing would include the other hooks' run time.
+fn duration(p: &Payload) -> Option<u32> {
+    let completed = completed_item(p)?;
+    let ms = |key: &str| completed.get(key).and_then(Value::as_u64);
+    u32::try_from(ms("completed_at_ms")?.checked_sub(ms("started_at_ms")?)?).ok()
+}
+
+/// The `item_completed` payload of this result's call, from the rollout's end.
+fn completed_item(p: &Payload) -> Option<Value> {
+    let call = p.get("tool_use_id")?.as_str()?;
+    let tail = fsutil::read_agent_file(Path::new(p.get("transcript_path")?.as_str()?), End::Tail, ROLLOUT_TAIL).ok()?;
+    let needle = format!("\"id\":{}", Value::from(call));
+    tail.rsplit(|b| *b == b'\n')
+        .filter(|line| {
+            memmem::find(line, needle.as_bytes()).is_some() && memmem::find(line, b"item_completed").is_some()
+        })
+        .find_map(|line| {
+            let mut line: Value = serde_json::from_slice(line).ok()?;
+            let completed = line.get_mut("payload")?.take();
+            (completed.get("item")?.get("id")?.as_str()? == call).then_some(completed)
+        })
 }
 
 /// How much of the rollout's end is searched for a call's outcome.

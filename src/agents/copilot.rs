@@ -3,7 +3,7 @@
 //! every `~/.copilot/hooks/*.json` (`$COPILOT_HOME/hooks/`); ours is
 //! `kaizen-hook.json`, so the user's own hook files are never edited.
 
-use super::{Agent, Payload, failed_exit, has, no_config_problems, silent};
+use super::{Agent, Payload, failed_exit, has, no_config_problems, no_duration, silent};
 use crate::install::flat::{self, Flat};
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
@@ -37,6 +37,7 @@ pub static AGENT: Agent = Agent {
     guidance_dirs: &[".github/instructions"],
     reply: silent,
     reinterpret,
+    duration: no_duration,
     version,
     config_problems: no_config_problems,
     transcript: None,

@@ -2,7 +2,7 @@
 //! Cursor also runs the hooks in `~/.claude/settings.json`; its payloads say
 //! it is Cursor (`cursor_version`, `conversation_id` + `generation_id`).
 
-use super::{Agent, Payload, as_named, has, no_config_problems, no_version};
+use super::{Agent, Payload, as_named, has, no_config_problems, no_duration, no_version};
 use crate::install::flat::{self, Flat};
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
@@ -48,6 +48,7 @@ pub static AGENT: Agent = Agent {
     guidance_dirs: &[".cursor/rules"],
     reply,
     reinterpret: as_named,
+    duration: no_duration,
     version: no_version,
     config_problems: no_config_problems,
     transcript: None,

@@ -1,7 +1,7 @@
 //! Factory Droid: a near-exact clone of Claude Code's hooks, told apart only
 //! by where its transcripts live.
 
-use super::{Agent, as_named, never, no_config_problems, no_version, silent};
+use super::{Agent, as_named, never, no_config_problems, no_duration, no_version, silent};
 use crate::recognize::Phase;
 
 pub static AGENT: Agent = Agent {
@@ -25,6 +25,7 @@ pub static AGENT: Agent = Agent {
     guidance_dirs: &[],
     reply: silent,
     reinterpret: as_named,
+    duration: no_duration,
     version: no_version,
     config_problems: no_config_problems,
     transcript: None,

@@ -1,7 +1,7 @@
 //! Gemini CLI: `~/.gemini/settings.json`, the nested format with timeouts in
 //! milliseconds. Its event names are its own evidence.
 
-use super::{Agent, Payload, event_name, failed_exit, silent};
+use super::{Agent, Payload, event_name, failed_exit, no_duration, silent};
 use crate::install::config_file::ConfigFile;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
@@ -32,6 +32,7 @@ pub static AGENT: Agent = Agent {
     guidance_dirs: &[],
     reply: silent,
     reinterpret,
+    duration: no_duration,
     version,
     config_problems,
     transcript: None,

@@ -1,7 +1,7 @@
 //! Kiro CLI (and Amazon Q Developer CLI): lower camelCase event names and no
 //! session id at all, so its sessions are per agent and directory.
 
-use super::{Agent, Payload, as_named, event_name, has, no_config_problems, no_version, silent};
+use super::{Agent, Payload, as_named, event_name, has, no_config_problems, no_duration, no_version, silent};
 use crate::recognize::Phase;
 
 pub static AGENT: Agent = Agent {
@@ -21,6 +21,7 @@ pub static AGENT: Agent = Agent {
     guidance_dirs: &[".kiro/steering"],
     reply: silent,
     reinterpret: as_named,
+    duration: no_duration,
     version: no_version,
     config_problems: no_config_problems,
     transcript: None,

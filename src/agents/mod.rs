@@ -50,6 +50,9 @@ pub struct Agent {
     /// "successful" tool result whose error field is set, a subagent stop that
     /// is a compaction): the phase it has instead, and why.
     pub reinterpret: fn(&Payload, Phase) -> Option<(Phase, String)>,
+    /// How long a tool call took as the agent itself measured it, when its
+    /// result payload does not say (asked for results only).
+    pub duration: fn(&Payload) -> Option<u32>,
     /// Its version, from what it gives the hook process (the payload, the
     /// environment, its own executable); `None` when it gives nothing.
     pub version: fn(&Payload) -> Option<String>,
@@ -253,6 +256,10 @@ fn exit_code_after(text: &str, marker: &str) -> Option<i64> {
 fn failed_exit(text: Option<&str>, marker: &str) -> Option<(Phase, String)> {
     let code = exit_code_after(text?, marker).filter(|code| *code != 0)?;
     Some((Phase::ToolFailure, format!("exit code {code}")))
+}
+
+fn no_duration(_: &Payload) -> Option<u32> {
+    None
 }
 
 fn no_version(_: &Payload) -> Option<String> {

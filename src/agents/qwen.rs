@@ -1,6 +1,6 @@
 //! Qwen Code: a Gemini CLI fork with Claude-shaped hooks in `~/.qwen/settings.json`.
 
-use super::{Agent, Payload, as_named, no_config_problems, no_version, silent};
+use super::{Agent, Payload, as_named, no_config_problems, no_duration, no_version, silent};
 use crate::recognize::Phase;
 use serde_json::Value;
 
@@ -35,6 +35,7 @@ pub static AGENT: Agent = Agent {
     guidance_dirs: &[],
     reply: silent,
     reinterpret: as_named,
+    duration: no_duration,
     version: no_version,
     config_problems: no_config_problems,
     transcript: None,

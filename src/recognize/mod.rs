@@ -141,6 +141,13 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
         agents::implied_tool(agent.known(), name).map(String::from)
     });
     let (tool_call_id, tool_call_id_derived) = call_id(&f, phase, session_id.as_deref(), tool.as_deref());
+    let agent_duration_ms = match phase {
+        Phase::ToolResult | Phase::ToolFailure => {
+            f.millis(DURATION_KEYS).or_else(|| agent.known().and_then(|known| (known.duration)(p)))
+        }
+        Phase::ToolCall => f.millis(DURATION_KEYS),
+        _ => None,
+    };
     let parent_session_id = f
         .text(&["parent_conversation_id", "parent_session_id", "parentSessionId"])
         .filter(|parent| Some(parent) != session_id.as_ref());
@@ -157,7 +164,7 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
         tool,
         tool_call_id,
         tool_call_id_derived,
-        agent_duration_ms: if phase.is_tool() { f.millis(DURATION_KEYS) } else { None },
+        agent_duration_ms,
         agent_ts_ms: f.value(&["timestamp"]).and_then(crate::time::parse_timestamp),
         model: model(p, &f),
         agent_version: f.text(&["cursor_version", "clineVersion", "agent_version"]),
