@@ -73,8 +73,8 @@ impl Gemini {
         std::fs::write(self.chats.join(SESSION).join(SUBAGENT), fixture(&format!("subagent-{SUBAGENT}"))).unwrap();
     }
 
-    /// A real payload (`AfterAgent-run1`, `BeforeTool-denied`...) pointed at this env.
-    fn hook(&self, name: &str) {
+    /// A real payload (`AfterAgent-run1`, `BeforeTool-denied`...) pointed at this env, and its subcommand.
+    fn payload(&self, name: &str) -> (&'static str, Value) {
         let mut payload: Value = serde_json::from_str(&fixture(&format!("{name}.json"))).unwrap();
         payload["transcript_path"] = json!(self.main());
         payload["cwd"] = json!(self.env.repo);
@@ -83,7 +83,20 @@ impl Gemini {
             "SessionEnd" => "session-end",
             _ => "tool-use",
         };
+        (subcommand, payload)
+    }
+
+    fn hook(&self, name: &str) {
+        let (subcommand, payload) = self.payload(name);
         self.env.hook(&[subcommand, "--agent", "gemini"], &payload);
+    }
+
+    /// The same delivery again, past the duplicate check: the transcript is read again.
+    fn redeliver(&self, name: &str) {
+        let (subcommand, payload) = self.payload(name);
+        let mut command = self.env.command(&[subcommand, "--agent", "gemini"]);
+        command.env("KAIZEN_HOOK_DEDUP_MS", "0");
+        assert_quiet(&self.env.run_with(command, payload.to_string().as_bytes()));
     }
 
     fn costs(&self) -> Vec<Event> {
@@ -128,8 +141,9 @@ fn a_real_session_counts_every_response_once_with_the_spec_meanings() {
     g.subagent_written();
     g.hook("AfterAgent-run1");
     assert_eq!(g.figures(), sorted(&[&RUN_ONE_MAIN, &SUBAGENT_RESPONSES]), "run one and its subagent");
+    g.redeliver("AfterAgent-run1");
     g.hook("SessionEnd-run1");
-    assert_eq!(g.costs().len(), 11, "the same transcript at the next turn end adds nothing");
+    assert_eq!(g.costs().len(), 11, "the same turn end again, the next one: nothing more");
 
     // Resume (`$set.messages` re-writes run one's records, same ids, no tokens), compression, run two.
     g.append(&lines[RUN_ONE..RUN_TWO].concat());

@@ -626,12 +626,12 @@ def check_transcript(checks, sc):
         checks.eq(got, [api.USAGE["sub-shell"]["promptTokenCount"], api.USAGE["sub-done"]["promptTokenCount"]], "subagent transcript: its two responses")
 
 
-def snapshot_price(model):
-    """The model's standard rates from the price snapshot, as exact fractions of a USD per token."""
+def snapshot(model):
+    """The model's entry in the price snapshot: its standard rates as exact fractions of a USD per token, its window."""
     prices = json.loads((common.ROOT / "src" / "cost" / "prices.json").read_text())
     p = prices.get(model) or {}
     rate = lambda k: Fraction(str(p[k])) if k in p else None  # noqa: E731
-    return rate("input_cost_per_token"), rate("cache_read_input_token_cost"), rate("output_cost_per_token")
+    return (rate("input_cost_per_token"), rate("cache_read_input_token_cost"), rate("output_cost_per_token")), p.get("max_input_tokens")
 
 
 def micro_usd(u, rates):
@@ -654,6 +654,7 @@ def check_costs(checks, sc):
     for s in served:
         u = s["usage"]
         hit = u.get("cachedContentTokenCount", 0)
+        rates, window = snapshot(s["model"])
         want = {
             "tokens_in": u["promptTokenCount"] - hit,
             "cache_read_tokens": hit,
@@ -661,13 +662,14 @@ def check_costs(checks, sc):
             "tokens_out": u["candidatesTokenCount"] + u.get("thoughtsTokenCount", 0),
             "reasoning_tokens": u.get("thoughtsTokenCount", 0),
             "context_used_tokens": u["promptTokenCount"],
-            "cost_usd_e6": micro_usd(u, snapshot_price(s["model"])),
+            "context_max_tokens": window,
+            "cost_usd_e6": micro_usd(u, rates),
             "source": "Tail",
             "model": s["model"],
         }
         got = [e for e in costs if (e["tokens_in"] or 0) + (e["cache_read_tokens"] or 0) == u["promptTokenCount"]]
         row = [{k: (e["payload"] or {}).get("model") if k == "model" else e.get(k) for k in want} for e in got]
-        checks.eq(row, [want], f"Cost event for {s['role']} response {s['key']}: tokens, cache, reasoning, model, cost")
+        checks.eq(row, [want], f"Cost event for {s['role']} response {s['key']}: tokens, cache, reasoning, context, model, cost")
     checks.eq(len(costs), len(served), f"exactly one Cost event per response in a transcript ({len(served)}: main and subagent), none twice")
     from_subagent = [e for e in costs if f"/{sc.session_id}/" in (e["payload"] or {}).get("transcript", "")]
     checks.eq(len(from_subagent), sum(1 for s in served if s["role"] == "subagent"), "the subagent's responses come from chats/<session>/<subagent>.jsonl, which no hook names")
