@@ -326,11 +326,9 @@ fn read_new_lines(
             continue;
         }
         let Ok(value) = serde_json::from_slice::<Value>(line) else { continue };
-        if let Some(response) = (reader.parse)(&value, &mut cursor.context) {
-            found.responses.push(response);
-        } else if let Some(failure) = (reader.failure)(&value) {
-            found.failures.push(failure);
-        }
+        // One line may be both: Gemini's response record carries its tool calls.
+        found.responses.extend((reader.parse)(&value, &mut cursor.context));
+        found.failures.extend((reader.failure)(&value));
     }
     cursor.offset += consumed as u64;
     *budget -= consumed as u64;
