@@ -4,9 +4,11 @@
 //! `kaizen-hook.json`, so the user's own hook files are never edited.
 
 use super::{Agent, Payload, failed_exit, has, no_config_problems, silent};
+use crate::cost::Tokens;
 use crate::install::flat::{self, Flat};
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
+use crate::transcript::{Context, Reader, Response, count, no_failure};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -39,7 +41,22 @@ pub static AGENT: Agent = Agent {
     reinterpret,
     version,
     config_problems: no_config_problems,
-    transcript: None,
+    transcript: Some(Reader {
+        needles: &[
+            b"session.usage_record",
+            b"session.compaction_complete",
+            b"session.start",
+            b"session.resume",
+            b"session.model_change",
+        ],
+        parse: response,
+        // A call denied by permissions ends in `tool.execution_complete`
+        // (`error.code: "denied"`) under Copilot's own call id, which the hooks
+        // never send: the recorded call has a derived id no transcript line
+        // names, so no line here can close it.
+        failure: no_failure,
+        paths: transcripts,
+    }),
     installer: Some(Installer {
         dir: config_dir,
         file: "hooks/kaizen-hook.json",
@@ -100,4 +117,126 @@ fn config_dir(home: &Path) -> PathBuf {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => home.join(".copilot"),
     }
+}
+
+/// One model call per `session.usage_record` (the subagents' too, in the
+/// parent's file, marked `agentId`), keyed by `accounting.usageId`; the
+/// compaction's call has none and is counted from `session.compaction_complete`.
+/// `session.shutdown` and `session.usage_checkpoint` repeat running totals:
+/// never counted.
+fn response(line: &Value, ctx: &mut Context) -> Option<Response> {
+    let data = line.get("data")?;
+    let own = line.get("agentId").is_none();
+    match line.get("type")?.as_str()? {
+        "session.start" => {
+            ctx.version = text(data, "copilotVersion").or(ctx.version.take());
+            ctx.model = text(data, "selectedModel").or(ctx.model.take());
+            None
+        }
+        "session.resume" if own => {
+            ctx.model = text(data, "selectedModel").or(ctx.model.take());
+            None
+        }
+        "session.model_change" if own => {
+            ctx.model = text(data, "newModel").or(ctx.model.take());
+            None
+        }
+        "session.usage_record" => usage_record(line, data.get("usage")?, ctx, own),
+        "session.compaction_complete" => compaction(line, data, ctx),
+        _ => None,
+    }
+}
+
+fn usage_record(line: &Value, usage: &Value, ctx: &mut Context, own: bool) -> Option<Response> {
+    let key = usage
+        .get("accounting")
+        .and_then(|a| text(a, "usageId"))
+        .or_else(|| text(usage, "apiCallId"))
+        .or_else(|| text(line, "id"))?;
+    let model = text(usage, "model").or_else(|| ctx.model.clone());
+    if own && model.is_some() {
+        ctx.model = model.clone();
+    }
+    Some(Response {
+        key,
+        model,
+        tokens: split(usage),
+        reasoning: count(usage, "reasoningTokens"),
+        ts_ms: line.get("timestamp").and_then(crate::time::parse_timestamp),
+        stop_reason: text(usage, "finishReason"),
+        ttft_ms: usage.get("timeToFirstTokenMs").and_then(millis),
+        latency_ms: usage.get("duration").and_then(millis),
+        context_max: Some(count(usage, "maxPromptTokens")).filter(|n| *n > 0),
+        ..Response::default()
+    })
+}
+
+/// The compaction's summary call, with `compactionTokensUsed` (the same
+/// figures as a usage record, summed over its `requestCount` calls) and no
+/// reasoning count: Copilot keeps none for it, so its `reasoning` stays 0
+/// (its `outputTokens` still include any).
+fn compaction(line: &Value, data: &Value, ctx: &Context) -> Option<Response> {
+    let used = data.get("compactionTokensUsed")?;
+    let model = text(used, "model").or_else(|| text(data, "behaviorModelId")).or_else(|| ctx.model.clone());
+    Some(Response {
+        key: text(data, "compactionAttemptId")?,
+        model,
+        tokens: split(used),
+        ts_ms: line.get("timestamp").and_then(crate::time::parse_timestamp),
+        latency_ms: used.get("duration").and_then(millis),
+        context_max: Some(count(data, "tokenLimit")).filter(|n| *n > 0),
+        ..Response::default()
+    })
+}
+
+/// Copilot's `inputTokens` is the whole prompt, as the OpenAI wire's
+/// `prompt_tokens`: cache reads and writes included. `outputTokens` includes
+/// the reasoning.
+fn split(usage: &Value) -> Tokens {
+    let cache_read = count(usage, "cacheReadTokens");
+    let cache_write = count(usage, "cacheWriteTokens");
+    Tokens {
+        input: count(usage, "inputTokens").saturating_sub(cache_read + cache_write),
+        output: count(usage, "outputTokens"),
+        cache_read,
+        cache_write,
+        cache_write_1h: 0,
+    }
+}
+
+fn text(value: &Value, key: &str) -> Option<String> {
+    value.get(key)?.as_str().filter(|s| !s.is_empty()).map(String::from)
+}
+
+/// Milliseconds, as Copilot writes them (integers, or fractions for the
+/// time to first token).
+fn millis(value: &Value) -> Option<u32> {
+    value.as_f64().filter(|ms| (0.0..f64::from(u32::MAX)).contains(ms)).map(|ms| ms.round() as u32)
+}
+
+/// The transcript a turn end names (`transcriptPath`; a subagent's names its
+/// parent's), else the session's own where Copilot keeps it: `sessionEnd`
+/// names none, and what Copilot wrote after the last `agentStop` (a
+/// background compaction's figures) is taken there.
+fn transcripts(p: &Payload) -> Vec<PathBuf> {
+    if let Some(path) = p.get("transcriptPath").and_then(Value::as_str).filter(|p| !p.is_empty()) {
+        return vec![PathBuf::from(path)];
+    }
+    let session = ["parentAgentId", "sessionId"].iter().find_map(|k| p.get(*k).and_then(Value::as_str));
+    let Some(session) = session.filter(|id| plain_id(id)) else { return Vec::new() };
+    let dir = match crate::config::home_dir() {
+        Some(home) => config_dir(&home),
+        None => match std::env::var_os("COPILOT_HOME") {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => return Vec::new(),
+        },
+    };
+    vec![dir.join("session-state").join(session).join("events.jsonl")]
+}
+
+/// A session id safe to use as a directory name (Copilot's are UUIDs).
+fn plain_id(id: &str) -> bool {
+    id.len() <= 128
+        && id.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
