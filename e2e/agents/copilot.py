@@ -668,9 +668,9 @@ def check_transcript(checks, transcript, served, pinned):
 def check_costs(checks, events, served, session_id, transcript):
     """Issue 12: one Cost event per served response, with the mock's figures (SPEC §11 meanings:
     tokens_in excludes cache reads and writes; tokens_out includes reasoning), its price from
-    the snapshot, and nothing counted twice although three hooks of the main run (the
-    subagent's agentStop, subagentStop, the parent's agentStop) and every sessionEnd read
-    the same file.
+    the snapshot, and nothing counted twice although the subagentStop, every agentStop,
+    the preCompact and every sessionEnd read the same file (the subagent's calls are in
+    the parent's, marked agentId).
 
     Copilot writes its transcript through a queue: at agentStop and sessionEnd a run's last
     lines are often not on disk yet (measured: the file grows ~50-100 ms after the hook

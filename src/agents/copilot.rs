@@ -240,3 +240,103 @@ fn plain_id(id: &str) -> bool {
         && id.starts_with(|c: char| c.is_ascii_alphanumeric())
         && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const USAGE: &str = r#"{"type":"session.usage_record","data":{"usage":{"model":"gpt-4.1","inputTokens":1101,"outputTokens":31,"cacheReadTokens":501,"cacheWriteTokens":51,"reasoningTokens":11,"cost":0.0,"duration":52,"timeToFirstTokenMs":44.997524999999996,"maxPromptTokens":64000,"apiCallId":"chatcmpl-kz-main-1-bash_ok","accounting":{"sourceSessionId":"991a43a4-fb55-4992-9c3d-0a74d01577fc","sequence":1,"usageId":"chatcmpl-kz-main-1-bash_ok"},"finishReason":"tool_calls"}},"id":"39c2d1b1-b4d7-4e94-b327-959940f39d6d","timestamp":"2026-11-30T01:40:07.745Z","parentId":"79dac1b4-92aa-4beb-b5d1-efb7bb3c89a8"}"#;
+
+    #[test]
+    fn a_usage_record_splits_the_prompt_into_fresh_cache_read_and_cache_write() {
+        let mut ctx = Context::default();
+        let r = response(&serde_json::from_str(USAGE).unwrap(), &mut ctx).unwrap();
+        assert_eq!(r.key, "chatcmpl-kz-main-1-bash_ok");
+        assert_eq!((r.tokens.input, r.tokens.cache_read, r.tokens.cache_write), (549, 501, 51));
+        assert_eq!((r.tokens.output, r.reasoning), (31, 11));
+        assert_eq!((r.ttft_ms, r.latency_ms, r.context_max), (Some(45), Some(52), Some(64000)));
+        assert_eq!((r.stop_reason.as_deref(), r.agent_cost_usd), (Some("tool_calls"), None));
+        assert_eq!(ctx.model.as_deref(), Some("gpt-4.1"));
+    }
+
+    #[test]
+    fn a_subagent_does_not_change_the_model_in_force() {
+        let mut ctx = Context { model: Some("gpt-4.1".into()), version: None };
+        let mut line: Value = serde_json::from_str(USAGE).unwrap();
+        line["agentId"] = json!("6cd5dc3f");
+        line["data"]["usage"]["model"] = json!("claude-haiku-4.5");
+        let r = response(&line, &mut ctx).unwrap();
+        assert_eq!(r.model.as_deref(), Some("claude-haiku-4.5"));
+        let change = json!({"type": "session.model_change", "agentId": "6cd5dc3f", "data": {"newModel": "x"}});
+        assert!(response(&change, &mut ctx).is_none());
+        assert_eq!(ctx.model.as_deref(), Some("gpt-4.1"));
+    }
+
+    #[test]
+    fn session_start_names_the_version_and_model() {
+        let mut ctx = Context::default();
+        let start = json!({"type": "session.start", "data": {"copilotVersion": "1.0.102", "selectedModel": "gpt-4.1"}});
+        assert!(response(&start, &mut ctx).is_none());
+        assert_eq!((ctx.version.as_deref(), ctx.model.as_deref()), (Some("1.0.102"), Some("gpt-4.1")));
+        let mut line: Value = serde_json::from_str(USAGE).unwrap();
+        line["data"]["usage"].as_object_mut().unwrap().remove("model");
+        assert_eq!(response(&line, &mut ctx).unwrap().model.as_deref(), Some("gpt-4.1"), "the model in force");
+    }
+
+    #[test]
+    fn figures_that_do_not_add_up_are_not_trusted() {
+        let mut ctx = Context::default();
+        let usage = json!({"type": "session.usage_record", "id": "e1", "data": {"usage": {
+            "inputTokens": 10, "cacheReadTokens": 50, "cacheWriteTokens": -3, "outputTokens": "7",
+            "reasoningTokens": 1u64 << 50, "duration": -1, "timeToFirstTokenMs": 1e300, "maxPromptTokens": null}}});
+        let r = response(&usage, &mut ctx).unwrap();
+        assert_eq!(r.key, "e1", "no usageId nor apiCallId: the line's own id");
+        assert_eq!((r.tokens.input, r.tokens.cache_read, r.tokens.cache_write, r.tokens.output), (0, 50, 0, 0));
+        assert_eq!((r.reasoning, r.latency_ms, r.ttft_ms, r.context_max), (0, None, None, None));
+    }
+
+    #[test]
+    fn any_json_is_harmless() {
+        let mut ctx = Context::default();
+        let odd = [
+            json!(null),
+            json!([1, 2]),
+            json!({"type": 5}),
+            json!({"type": "session.usage_record"}),
+            json!({"type": "session.usage_record", "data": []}),
+            json!({"type": "session.usage_record", "data": {"usage": "x"}}),
+            json!({"type": "session.compaction_complete", "data": {"compactionTokensUsed": {}}}),
+            json!({"type": "session.start", "data": {"copilotVersion": 7, "selectedModel": ""}}),
+            json!({"type": "session.shutdown", "data": {"modelMetrics": {"gpt-4.1": {"usage": {"inputTokens": 5}}}}}),
+        ];
+        for line in odd {
+            assert_eq!(response(&line, &mut ctx), None, "{line}");
+        }
+        assert_eq!(ctx, Context::default());
+    }
+
+    #[test]
+    fn the_compaction_is_keyed_by_its_attempt() {
+        let line = json!({"type": "session.compaction_complete", "timestamp": "2026-11-30T01:40:28.350Z", "data": {
+            "compactionAttemptId": "3ba6e1f0", "tokenLimit": 64000, "behaviorModelId": "gpt-4.1",
+            "compactionTokensUsed": {"requestCount": 1, "inputTokens": 7101, "outputTokens": 71,
+                "cacheReadTokens": 3001, "cacheWriteTokens": 91, "duration": 45}}});
+        let r = response(&line, &mut Context::default()).unwrap();
+        assert_eq!((r.key.as_str(), r.model.as_deref()), ("3ba6e1f0", Some("gpt-4.1")));
+        assert_eq!((r.tokens.input, r.tokens.cache_read, r.tokens.cache_write, r.tokens.output), (4009, 3001, 91, 71));
+        assert_eq!((r.latency_ms, r.context_max, r.ts_ms.is_some()), (Some(45), Some(64000), true));
+    }
+
+    #[test]
+    fn a_session_id_is_a_directory_name_only_when_plain() {
+        assert!(plain_id("991a43a4-fb55-4992-9c3d-0a74d01577fc"));
+        for bad in ["", "..", "../x", "a/b", ".hidden", "a b", &"x".repeat(129)] {
+            assert!(!plain_id(bad), "{bad}");
+        }
+        let named = json!({"transcriptPath": "/t/events.jsonl", "sessionId": "s"});
+        assert_eq!(transcripts(named.as_object().unwrap()), [PathBuf::from("/t/events.jsonl")]);
+        let climbing = json!({"sessionId": "../x"});
+        assert!(transcripts(climbing.as_object().unwrap()).is_empty());
+    }
+}
