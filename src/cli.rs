@@ -42,6 +42,22 @@ pub enum Command {
     Sessions(SessionsArgs),
     /// Show one session: header, timeline, tool summary.
     Show(ShowArgs),
+    /// Tokens and cost by model, day, agent, branch or commit.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Group by: model, day, agent, branch, or commit (the turns that ran on
+    /// each commit, and the turns that produced it).
+    #[arg(long, default_value = "model")]
+    pub by: String,
+    /// Only events of this long ago: 30m, 2h, 7d, 2w.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Machine-readable output (stable; see README).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]

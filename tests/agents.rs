@@ -108,8 +108,7 @@ fn every_documented_payload_is_recognised_as_its_agents() {
     for dir in [fixtures.clone(), fixtures.join("real")] {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            // real/ is walked on its own; transcripts/ holds agents' transcripts, not payloads.
-            if name == "real" || name == "transcripts" || !entry.path().is_dir() {
+            if matches!(name.as_str(), "real" | "transcripts") || !entry.path().is_dir() {
                 continue;
             }
             let agent = agents::by_name(&name).unwrap_or_else(|| panic!("fixtures for {name}, not in the agent table"));

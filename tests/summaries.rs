@@ -62,7 +62,6 @@ fn assert_human(summary: &str, what: &str) {
 /// `real/<agent>` for each agent captured, then each agent's documented payloads.
 fn fixture_dirs() -> Vec<String> {
     let mut dirs: Vec<String> = fixture_names("real").into_iter().map(|a| format!("real/{a}")).collect();
-    // transcripts/ holds agents' transcripts, not hook payloads.
     dirs.extend(fixture_names(".").into_iter().filter(|d| d != "real" && d != "transcripts"));
     dirs
 }

@@ -3,6 +3,7 @@
 pub mod doctor;
 pub mod hook;
 pub mod install;
+pub mod report;
 pub mod sessions;
 pub mod show;
 pub mod uninstall;

@@ -49,11 +49,17 @@ fn print_table(rows: &[&SessionRow], style: &Style) {
         println!("no sessions recorded yet");
         return;
     }
-    let header = ["AGENT", "ID", "REPO", "BRANCH", "STARTED", "DURATION", "STATUS", "EVENTS", "TOOLS", "ERRORS"];
-    let mut cells: Vec<[String; 10]> = rows
+    // Tokens and cost only when some session has them (agents with a transcript reader).
+    let costs = rows.iter().any(|r| r.tokens_in + r.tokens_out > 0);
+    let mut header =
+        vec!["AGENT", "ID", "REPO", "BRANCH", "STARTED", "DURATION", "STATUS", "EVENTS", "TOOLS", "ERRORS"];
+    if costs {
+        header.extend(["TOKENS", "COST"]);
+    }
+    let mut cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            [
+            vec![
                 r.agent.clone(),
                 r.id.chars().take(8).collect(),
                 r.repo.clone(),
@@ -64,7 +70,13 @@ fn print_table(rows: &[&SessionRow], style: &Style) {
                 r.events.to_string(),
                 r.tool_calls.to_string(),
                 r.errors.to_string(),
+                report::tokens(r.tokens_in + r.tokens_out),
+                if r.cost_usd_e6 > 0 { report::usd(r.cost_usd_e6) } else { "-".into() },
             ]
+        })
+        .map(|mut row: Vec<String>| {
+            row.truncate(header.len());
+            row
         })
         .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();

@@ -76,7 +76,7 @@ impl Show {
         let dir = store::sessions_dir(&config.home);
         let record: Option<SessionRecord> =
             std::fs::read(dir.join(format!("{key}.session.json"))).ok().and_then(|b| serde_json::from_slice(&b).ok());
-        let (events, skipped) = read_events(&dir.join(format!("{key}.jsonl")));
+        let (events, skipped) = report::read_events(&dir.join(format!("{key}.jsonl")));
         let start = events.first().map_or(0, |e| e.ts_ms);
         let steps: Vec<Step> = events.iter().map(|e| step(e, start)).collect();
         let tools = tool_stats(&steps);
@@ -158,26 +158,6 @@ fn resolve(dir: &Path, wanted: &str) -> Result<String, String> {
             many.iter().take(5).map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
         )),
     }
-}
-
-/// The events that parse, and how many lines did not.
-fn read_events(path: &Path) -> (Vec<Event>, usize) {
-    let bytes = std::fs::read(path).unwrap_or_default();
-    let mut events = Vec::new();
-    let mut skipped = 0;
-    let complete = bytes.ends_with(b"\n");
-    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
-    lines.pop(); // after the final newline, or a partial last line
-    if !complete && !bytes.is_empty() {
-        skipped += 1;
-    }
-    for line in lines.into_iter().filter(|l| !l.is_empty()) {
-        match serde_json::from_slice::<Event>(line) {
-            Ok(event) => events.push(event),
-            Err(_) => skipped += 1,
-        }
-    }
-    (events, skipped)
 }
 
 fn tool_stats<'a>(steps: impl IntoIterator<Item = &'a Step>) -> Vec<ToolStats> {

@@ -2,10 +2,11 @@
 //! records and the last line of each events file (never whole event files),
 //! and the small formatting helpers the report commands share.
 
+pub mod costs;
 pub mod style;
 pub mod summary;
 
-use crate::event::{SessionRecord, SessionStatus};
+use crate::event::{Event, SessionRecord, SessionStatus};
 use crate::store::{self, events};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,11 @@ pub struct SessionRow {
     pub events: u64,
     pub tool_calls: u64,
     pub errors: u64,
+    /// Input tokens of the session's model responses, cache reads and writes included.
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    /// Micro-USD of the responses whose model's price is known.
+    pub cost_usd_e6: i64,
     pub start_commit: Option<String>,
     pub end_commit: Option<String>,
     pub dirty_start: Option<bool>,
@@ -99,6 +105,9 @@ fn row(dir: &Path, key: String, r: SessionRecord) -> SessionRow {
         events,
         tool_calls: totals.tool_calls,
         errors: totals.errors,
+        tokens_in: totals.tokens_in,
+        tokens_out: totals.tokens_out,
+        cost_usd_e6: totals.cost_usd_e6,
         start_commit: r.start_commit,
         end_commit: r.end_commit,
         dirty_start: r.dirty_start,
@@ -108,6 +117,21 @@ fn row(dir: &Path, key: String, r: SessionRecord) -> SessionRow {
 
 pub fn repo_name(workspace: &str) -> String {
     Path::new(workspace).file_name().map_or_else(|| workspace.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// `850`, `12.3k`, `4.56M`: token counts at a glance.
+pub fn tokens(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.2}M", n as f64 / 1e6),
+    }
+}
+
+/// `$0.0123`, `$4.56`: micro-USD as dollars, cents shown where they matter.
+pub fn usd(micro: i64) -> String {
+    let dollars = micro as f64 / 1e6;
+    if dollars.abs() >= 1.0 { format!("${dollars:.2}") } else { format!("${dollars:.4}") }
 }
 
 /// `1h02m`, `3m04s`, `12.3s`, `850ms`.
@@ -146,6 +170,26 @@ pub fn local_time(ms: u64) -> String {
         return crate::time::format_utc(ms);
     }
     format!("{:04}-{:02}-{:02} {:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min)
+}
+
+/// The events that parse, and how many lines did not.
+pub fn read_events(path: &Path) -> (Vec<Event>, usize) {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let mut events = Vec::new();
+    let mut skipped = 0;
+    let complete = bytes.ends_with(b"\n");
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    lines.pop(); // after the final newline, or a partial last line
+    if !complete && !bytes.is_empty() {
+        skipped += 1;
+    }
+    for line in lines.into_iter().filter(|l| !l.is_empty()) {
+        match serde_json::from_slice::<Event>(line) {
+            Ok(event) => events.push(event),
+            Err(_) => skipped += 1,
+        }
+    }
+    (events, skipped)
 }
 
 #[cfg(test)]
