@@ -26,6 +26,12 @@ impl Budget {
         self.deadline() - self.total / 10
     }
 
+    /// When reading the agent's transcripts stops, leaving time to write what
+    /// was read (the rest is read at the next turn end).
+    pub fn transcript_deadline(&self) -> Instant {
+        self.started + self.total * 6 / 10
+    }
+
     /// When the run must be done: the lock wait ends here.
     pub fn deadline(&self) -> Instant {
         self.started + self.total
@@ -42,6 +48,7 @@ mod tests {
         let b = Budget::new(start, Duration::from_millis(1000));
         assert_eq!(b.stdin_deadline() - start, Duration::from_millis(500));
         assert_eq!(b.enrich_deadline() - start, Duration::from_millis(900));
+        assert_eq!(b.transcript_deadline() - start, Duration::from_millis(600));
         assert_eq!(b.deadline() - start, Duration::from_millis(1000));
     }
 }

@@ -198,8 +198,10 @@ pub struct Found {
     state: Option<State>,
 }
 
-/// The most read from all transcripts in one run; the rest is read next time.
-pub const BYTE_BUDGET: u64 = 16 << 20;
+/// The most read from all transcripts in one run; the rest is read next time
+/// (a 50 MB transcript read from scratch takes a dozen turn ends, each within
+/// the hook's budget).
+pub const BYTE_BUDGET: u64 = 4 << 20;
 const MAX_STATE: u64 = 16 << 20;
 
 /// Reads what is new in the transcripts `payload` points at.
@@ -246,12 +248,13 @@ pub fn read(reader: &Reader, payload: &Payload, state_path: &Path, deadline: Ins
             },
         };
         state.counted.insert(key, before.map_or(figures, |b| b.max(&figures)));
-        if let Some(model) = &response.model {
-            found.model = Some(model.clone());
-        }
         found.counted.push(Counted { response, figures: counted, correction, transcript });
     }
     found.counted.sort_by_key(|c| c.response.ts_ms.unwrap_or(u64::MAX));
+    // The model last used: the newest response's, not the last key's.
+    if let Some(model) = found.counted.iter().rev().find_map(|c| c.response.model.clone()) {
+        found.model = Some(model);
+    }
     for failure in failures {
         // Counted once, like a response: the same line read again adds nothing.
         let key = format!("failure:{}", failure.call_id);

@@ -144,7 +144,7 @@ fn record(
     let after = Appended { len: tail.len + line.len() as u64, next_seq: event.seq + 1, totals };
     let found = match (obs.agent.known().and_then(|a| a.transcript.as_ref()), turn_end_payload.flatten()) {
         (Some(reader), Some(raw)) => {
-            let found = transcript::read(reader, &raw, &files.transcripts, budget.deadline());
+            let found = transcript::read(reader, &raw, &files.transcripts, budget.transcript_deadline());
             append_from_transcripts(&file, &files, &session_id, &found, &tail, after, config, problems)?;
             Some(found)
         }
