@@ -56,8 +56,12 @@ struct Stat {
 
 impl Stat {
     fn of(pid: u32) -> Option<Stat> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        Stat::parse(&text)
+        // One read into a buffer on the stack: this runs on every hook, and
+        // `read_to_string` would stat the file and read it in growing pieces.
+        let mut file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+        let mut buf = [0u8; 1024];
+        let n = std::io::Read::read(&mut file, &mut buf).ok()?;
+        Stat::parse(std::str::from_utf8(&buf[..n]).ok()?)
     }
 
     /// `pid (comm) state ppid ... starttime ...`: the command may hold spaces
