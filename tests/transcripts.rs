@@ -241,6 +241,27 @@ fn report_totals_are_the_sum_of_the_cost_events_and_commits_get_their_turns() {
     let human = env.run_with(env.command(&["report", "--by", "commit"]), b"");
     let text = String::from_utf8_lossy(&human.stdout);
     assert!(text.contains(&first_commit[..10]) && text.contains("total"), "{text}");
+    let show = env.run_with(env.command(&["show", SESSION, "--json"]), b"");
+    let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(shown["cost"]["cost_usd_e6"], sum, "show: the session's cost");
+    let by = |field: &str, key: &str| -> i64 {
+        shown[field]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r[key]["cost_usd_e6"].as_i64().or(r["cost_usd_e6"].as_i64()).unwrap())
+            .sum()
+    };
+    assert_eq!(by("models", "ran"), sum, "show: per model, adding up");
+    assert_eq!(by("turns", "sums"), sum, "show: per turn, adding up");
+    // (The capture's response times predate this test's hook events: they all fall in the first turn.)
+    assert!(!shown["turns"].as_array().unwrap().is_empty(), "turns with responses are listed");
+    let human = env.run_with(env.command(&["show", SESSION]), b"");
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("cost by model") && text.contains("claude-opus-5-5") && text.contains("cost by turn"),
+        "{text}"
+    );
     let sessions = env.run_with(env.command(&["sessions", "--json"]), b"");
     let rows: Value = serde_json::from_slice(&sessions.stdout).unwrap();
     assert_eq!(rows[0]["cost_usd_e6"], sum, "sessions shows the session's cost");

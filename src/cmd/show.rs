@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::event::{Event, EventKind, SessionRecord};
-use crate::report::{self, style::Style, summary::summary};
+use crate::report::{self, costs, style::Style, summary::summary};
 use crate::store;
 use serde::Serialize;
 use serde_json::json;
@@ -84,9 +84,14 @@ impl Show {
         let mut slowest: Vec<&Step> = steps.iter().filter(|s| s.latency_ms.is_some()).collect();
         slowest.sort_by_key(|s| std::cmp::Reverse(s.latency_ms));
         slowest.truncate(5);
+        let agent = record.as_ref().map_or("", |r| r.agent.as_str());
+        let session = [costs::SessionEvents { agent, events: &events }];
+        let (models, cost_total) = costs::group(&session, costs::By::Model, |_| String::new());
+        let turns = costs::per_turn(&events);
         if self.json {
             let out = json!({"key": key, "session": record, "events": steps.len(), "skipped_lines": skipped,
-                             "timeline": steps, "tools": tools, "slowest": slowest, "subagents": subagents});
+                             "timeline": steps, "tools": tools, "slowest": slowest, "subagents": subagents,
+                             "models": models, "turns": turns, "cost": cost_total});
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         } else {
             let style = Style::detect();
@@ -94,6 +99,7 @@ impl Show {
             print_timeline(&steps, &style);
             print_summary(&tools, &slowest, !subagents.is_empty(), &style);
             print_subagents(&subagents, &style);
+            print_costs(&models, &turns, &cost_total, start, &style);
         }
         if skipped > 0 {
             eprintln!("skipped {skipped} unreadable line(s) in {key}.jsonl (a torn or partial write)");
@@ -320,6 +326,36 @@ fn tool_line(t: &ToolStats, style: &Style) -> String {
     )
     .trim_end()
     .to_string()
+}
+
+/// Tokens and cost per model and per turn, from the session's Cost events.
+fn print_costs(models: &[costs::Row], turns: &[costs::TurnCost], total: &costs::Sums, start: u64, style: &Style) {
+    if total.responses == 0 {
+        return;
+    }
+    let line = |s: &costs::Sums| {
+        let unpriced = if s.unpriced > 0 { format!(" (+{} unpriced)", s.unpriced) } else { String::new() };
+        format!(
+            "{:>3} responses  in {:>7}  cache {:>7} read {:>7} written  out {:>7}  {}{unpriced}",
+            s.responses,
+            report::tokens(s.tokens_in),
+            report::tokens(s.cache_read_tokens),
+            report::tokens(s.cache_creation_tokens),
+            report::tokens(s.tokens_out),
+            report::usd(s.cost_usd_e6)
+        )
+    };
+    println!("\n{}", style.bold("cost by model"));
+    for m in models {
+        println!("{}", style.fit(&format!("  {:<24} {}", m.key, line(&m.ran))));
+    }
+    println!("\n{}", style.bold("cost by turn"));
+    for t in turns {
+        let commit: String = t.commit.as_deref().unwrap_or("-").chars().take(10).collect();
+        let when = report::duration(t.start_ms.saturating_sub(start));
+        println!("{}", style.fit(&format!("  turn {:<3} +{when:<8} {commit:<10} {}", t.turn, line(&t.sums))));
+    }
+    println!("{}", style.fit(&format!("  {:<24} {}", "total", line(total))));
 }
 
 fn print_subagents(subagents: &[SubagentStats], style: &Style) {

@@ -128,6 +128,31 @@ pub fn group(sessions: &[SessionEvents], by: By, local_day: impl Fn(u64) -> Stri
     (rows, total)
 }
 
+/// One turn's tokens and cost, for `show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TurnCost {
+    /// The turn's number in the session, from 1.
+    pub turn: usize,
+    pub start_ms: u64,
+    pub commit: Option<String>,
+    #[serde(flatten)]
+    pub sums: Sums,
+}
+
+/// A session's turns that had model responses, with what they cost.
+pub fn per_turn(events: &[Event]) -> Vec<TurnCost> {
+    turns(events)
+        .into_iter()
+        .enumerate()
+        .filter(|(_, t)| !t.costs.is_empty())
+        .map(|(i, t)| {
+            let mut sums = Sums::default();
+            t.costs.iter().for_each(|&c| sums.add(&events[c]));
+            TurnCost { turn: i + 1, start_ms: t.start_ms, commit: t.start_commit, sums }
+        })
+        .collect()
+}
+
 /// The session's turns, each with the Cost events that belong to it.
 fn turns(events: &[Event]) -> Vec<Turn> {
     let mut turns: Vec<Turn> = vec![Turn::default()];
