@@ -2,7 +2,7 @@
 //! shape is the common ancestor of most agents' hooks, so it has no evidence
 //! of its own: a Claude-shaped payload that no other agent claims is Claude's.
 
-use super::{Agent, Payload, never, no_duration, silent};
+use super::{Agent, DOCUMENTED, Payload, never};
 use crate::cost::Tokens;
 use crate::install::config_file::ConfigFile;
 use crate::install::nested::Nested;
@@ -50,12 +50,9 @@ pub static AGENT: Agent = Agent {
         ("ElicitationResult", Phase::Other),
         ("PostToolBatch", Phase::Other),
     ],
-    implied_tools: &[],
     guidance_files: &["CLAUDE.md", "CLAUDE.local.md", ".claude/CLAUDE.md"],
     guidance_dirs: &[".claude/rules"],
-    reply: silent,
     reinterpret,
-    duration: no_duration,
     version,
     config_problems,
     transcript: Some(Reader {
@@ -93,6 +90,7 @@ pub static AGENT: Agent = Agent {
         note: None,
     }),
     snippet: Some("claude-settings.json"),
+    ..DOCUMENTED
 };
 
 /// `/compact`'s summariser ends with a SubagentStop whose `agent_type` is

@@ -1,7 +1,7 @@
 //! Cline: hook executables named after their event, payloads with `hookName`,
 //! `taskId` and the event's details in an object named after it.
 
-use super::{Agent, Payload, as_named, has, no_config_problems, no_duration, no_version, silent};
+use super::{Agent, DOCUMENTED, Payload, has};
 use crate::recognize::Phase;
 
 pub static AGENT: Agent = Agent {
@@ -19,17 +19,9 @@ pub static AGENT: Agent = Agent {
         ("PostToolUse", Phase::ToolResult),
         ("PreCompact", Phase::Other),
     ],
-    implied_tools: &[],
     guidance_files: &[".clinerules"],
     guidance_dirs: &[".clinerules"],
-    reply: silent,
-    reinterpret: as_named,
-    duration: no_duration,
-    version: no_version,
-    config_problems: no_config_problems,
-    transcript: None,
-    installer: None,
-    snippet: None,
+    ..DOCUMENTED
 };
 
 fn evidence(p: &Payload) -> bool {

@@ -3,7 +3,7 @@
 //! payload as the last argument. Codex runs a new or changed hook only once
 //! the user trusts it in `/hooks`, or `install --trust` does.
 
-use super::{Agent, Payload, Trust, has, silent};
+use super::{Agent, DOCUMENTED, Payload, Trust, has};
 use crate::install::config_file::ConfigFile;
 use crate::install::nested::Nested;
 use crate::install::toml_file::{self, TomlFile};
@@ -42,10 +42,7 @@ pub static AGENT: Agent = Agent {
         // already ended the turn: the pipeline records it as a repeat then.
         ("agent-turn-complete", Phase::TurnEnd),
     ],
-    implied_tools: &[],
     guidance_files: &["AGENTS.md", "AGENTS.override.md"],
-    guidance_dirs: &[],
-    reply: silent,
     reinterpret,
     duration,
     version,
@@ -77,6 +74,7 @@ pub static AGENT: Agent = Agent {
         note: None,
     }),
     snippet: Some("codex-hooks.json"),
+    ..DOCUMENTED
 };
 
 fn evidence(p: &Payload) -> bool {

@@ -3,7 +3,7 @@
 //! every `~/.copilot/hooks/*.json` (`$COPILOT_HOME/hooks/`); ours is
 //! `kaizen-hook.json`, so the user's own hook files are never edited.
 
-use super::{Agent, Payload, failed_exit, has, no_config_problems, no_duration, silent};
+use super::{Agent, DOCUMENTED, Payload, failed_exit, has};
 use crate::cost::Tokens;
 use crate::install::flat::{self, Flat};
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
@@ -34,14 +34,10 @@ pub static AGENT: Agent = Agent {
         ("permissionRequest", Phase::Waiting),
         ("notification", Phase::Other),
     ],
-    implied_tools: &[],
     guidance_files: &[".github/copilot-instructions.md"],
     guidance_dirs: &[".github/instructions"],
-    reply: silent,
     reinterpret,
-    duration: no_duration,
     version,
-    config_problems: no_config_problems,
     transcript: Some(Reader {
         needles: &[
             b"session.usage_record",
@@ -88,6 +84,7 @@ pub static AGENT: Agent = Agent {
         note: None,
     }),
     snippet: Some("copilot-hooks.json"),
+    ..DOCUMENTED
 };
 
 fn evidence(p: &Payload) -> bool {

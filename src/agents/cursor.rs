@@ -2,7 +2,7 @@
 //! Cursor also runs the hooks in `~/.claude/settings.json`; its payloads say
 //! it is Cursor (`cursor_version`, `conversation_id` + `generation_id`).
 
-use super::{Agent, Payload, as_named, has, no_config_problems, no_duration, no_version};
+use super::{Agent, DOCUMENTED, Payload, has};
 use crate::install::flat::{self, Flat};
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
@@ -47,11 +47,6 @@ pub static AGENT: Agent = Agent {
     guidance_files: &[".cursorrules"],
     guidance_dirs: &[".cursor/rules"],
     reply,
-    reinterpret: as_named,
-    duration: no_duration,
-    version: no_version,
-    config_problems: no_config_problems,
-    transcript: None,
     installer: Some(Installer {
         dir: config_dir,
         file: "hooks.json",
@@ -77,6 +72,7 @@ pub static AGENT: Agent = Agent {
         note: None,
     }),
     snippet: Some("cursor-hooks.json"),
+    ..DOCUMENTED
 };
 
 fn evidence(p: &Payload) -> bool {

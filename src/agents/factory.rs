@@ -1,7 +1,7 @@
 //! Factory Droid: a near-exact clone of Claude Code's hooks, told apart only
 //! by where its transcripts live.
 
-use super::{Agent, as_named, never, no_config_problems, no_duration, no_version, silent};
+use super::{Agent, DOCUMENTED, never};
 use crate::recognize::Phase;
 
 pub static AGENT: Agent = Agent {
@@ -20,15 +20,5 @@ pub static AGENT: Agent = Agent {
         ("SubagentStop", Phase::SubagentStop),
         ("PreCompact", Phase::Other),
     ],
-    implied_tools: &[],
-    guidance_files: &[],
-    guidance_dirs: &[],
-    reply: silent,
-    reinterpret: as_named,
-    duration: no_duration,
-    version: no_version,
-    config_problems: no_config_problems,
-    transcript: None,
-    installer: None,
-    snippet: None,
+    ..DOCUMENTED
 };

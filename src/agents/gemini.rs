@@ -1,7 +1,7 @@
 //! Gemini CLI: `~/.gemini/settings.json`, the nested format with timeouts in
 //! milliseconds. Its event names are its own evidence.
 
-use super::{Agent, Payload, event_name, failed_exit, no_duration, silent};
+use super::{Agent, DOCUMENTED, Payload, event_name, failed_exit};
 use crate::install::config_file::ConfigFile;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
@@ -27,12 +27,8 @@ pub static AGENT: Agent = Agent {
         ("PreCompress", Phase::Other),
         ("Notification", Phase::Other),
     ],
-    implied_tools: &[],
     guidance_files: &["GEMINI.md"],
-    guidance_dirs: &[],
-    reply: silent,
     reinterpret,
-    duration: no_duration,
     version,
     config_problems,
     transcript: Some(Reader { needles: NEEDLES, parse: response, failure, paths: transcripts }),
@@ -60,6 +56,7 @@ pub static AGENT: Agent = Agent {
         ),
     }),
     snippet: Some("gemini-settings.json"),
+    ..DOCUMENTED
 };
 
 fn evidence(p: &Payload) -> bool {

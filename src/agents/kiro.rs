@@ -1,7 +1,7 @@
 //! Kiro CLI (and Amazon Q Developer CLI): lower camelCase event names and no
 //! session id at all, so its sessions are per agent and directory.
 
-use super::{Agent, Payload, as_named, event_name, has, no_config_problems, no_duration, no_version, silent};
+use super::{Agent, DOCUMENTED, Payload, event_name, has};
 use crate::recognize::Phase;
 
 pub static AGENT: Agent = Agent {
@@ -16,17 +16,8 @@ pub static AGENT: Agent = Agent {
         ("postToolUse", Phase::ToolResult),
         ("stop", Phase::TurnEnd),
     ],
-    implied_tools: &[],
-    guidance_files: &[],
     guidance_dirs: &[".kiro/steering"],
-    reply: silent,
-    reinterpret: as_named,
-    duration: no_duration,
-    version: no_version,
-    config_problems: no_config_problems,
-    transcript: None,
-    installer: None,
-    snippet: None,
+    ..DOCUMENTED
 };
 
 fn evidence(p: &Payload) -> bool {

@@ -102,6 +102,29 @@ impl PartialEq for Agent {
 
 impl Eq for Agent {}
 
+/// An agent known from its documentation only: no reply, no way of its own
+/// to report failures, durations or its version, no config checks, no
+/// transcript reader, no installer. Agents name what they have and take the
+/// rest from here (`..DOCUMENTED`).
+pub const DOCUMENTED: Agent = Agent {
+    name: "",
+    title: "",
+    evidence: never,
+    transcript_marker: "",
+    events: &[],
+    implied_tools: &[],
+    guidance_files: &[],
+    guidance_dirs: &[],
+    reply: silent,
+    reinterpret: as_named,
+    duration: no_duration,
+    version: no_version,
+    config_problems: no_config_problems,
+    transcript: None,
+    installer: None,
+    snippet: None,
+};
+
 /// Most specific evidence first: the first agent whose evidence matches wins.
 /// Claude Code first among installers: `install` registers it when no agent's
 /// directory exists.

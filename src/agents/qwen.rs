@@ -1,6 +1,6 @@
 //! Qwen Code: a Gemini CLI fork with Claude-shaped hooks in `~/.qwen/settings.json`.
 
-use super::{Agent, Payload, as_named, no_config_problems, no_duration, no_version, silent};
+use super::{Agent, DOCUMENTED, Payload};
 use crate::recognize::Phase;
 use serde_json::Value;
 
@@ -30,17 +30,8 @@ pub static AGENT: Agent = Agent {
         ("TodoCreated", Phase::Other),
         ("TodoCompleted", Phase::Other),
     ],
-    implied_tools: &[],
     guidance_files: &["QWEN.md"],
-    guidance_dirs: &[],
-    reply: silent,
-    reinterpret: as_named,
-    duration: no_duration,
-    version: no_version,
-    config_problems: no_config_problems,
-    transcript: None,
-    installer: None,
-    snippet: None,
+    ..DOCUMENTED
 };
 
 fn evidence(p: &Payload) -> bool {

@@ -1,7 +1,7 @@
 //! VS Code agent hooks: `sessionId` and `hookEventName` in camelCase, the
 //! rest Claude-shaped. VS Code also runs `~/.claude/settings.json`.
 
-use super::{Agent, Payload, as_named, has, no_config_problems, no_duration, no_version, silent};
+use super::{Agent, DOCUMENTED, Payload, has};
 use crate::recognize::Phase;
 
 pub static AGENT: Agent = Agent {
@@ -19,17 +19,7 @@ pub static AGENT: Agent = Agent {
         ("SubagentStop", Phase::SubagentStop),
         ("Stop", Phase::TurnEnd),
     ],
-    implied_tools: &[],
-    guidance_files: &[],
-    guidance_dirs: &[],
-    reply: silent,
-    reinterpret: as_named,
-    duration: no_duration,
-    version: no_version,
-    config_problems: no_config_problems,
-    transcript: None,
-    installer: None,
-    snippet: None,
+    ..DOCUMENTED
 };
 
 fn evidence(p: &Payload) -> bool {

@@ -1,7 +1,7 @@
 //! Windsurf (Cascade): `agent_action_name` events keyed on a `trajectory_id`,
 //! their details nested in `tool_info`.
 
-use super::{Agent, Payload, as_named, has, no_config_problems, no_duration, no_version, silent};
+use super::{Agent, DOCUMENTED, Payload, has};
 use crate::recognize::Phase;
 
 pub static AGENT: Agent = Agent {
@@ -35,14 +35,7 @@ pub static AGENT: Agent = Agent {
     ],
     guidance_files: &[".windsurfrules"],
     guidance_dirs: &[".windsurf/rules"],
-    reply: silent,
-    reinterpret: as_named,
-    duration: no_duration,
-    version: no_version,
-    config_problems: no_config_problems,
-    transcript: None,
-    installer: None,
-    snippet: None,
+    ..DOCUMENTED
 };
 
 fn evidence(p: &Payload) -> bool {
