@@ -21,9 +21,13 @@ git -C "$repo" add .
 git -C "$repo" -c user.name=demo -c user.email=demo@example.com commit -qm "first commit"
 echo "// work in progress" >>"$repo/main.rs" # the agent starts on a dirty tree
 
+# The agent's transcript, where tokens, model and cost come from at turn ends
+# (a real Claude Code transcript, captured with these payloads' scenario).
+cp tests/fixtures/transcripts/claude/session.jsonl "$demo/transcript.jsonl"
 fixtures=tests/fixtures/real/claude
 for event in SessionStart UserPromptSubmit PreToolUse PostToolUse PostToolUseFailure Stop SessionEnd; do
-  sed "s#\"/work/project#\"$repo#g" "$fixtures/$event.json" | "$bin" event --agent claude
+  sed -e "s#\"/work/project#\"$repo#g" -e "s#/home/user/.claude/projects/[^\"]*\.jsonl#$demo/transcript.jsonl#" \
+    "$fixtures/$event.json" | "$bin" event --agent claude
 done
 id=$(sed -n 's/.*"session_id": *"\([^"]*\)".*/\1/p' "$fixtures/SessionStart.json")
 

@@ -256,6 +256,9 @@ fn report_totals_are_the_sum_of_the_cost_events_and_commits_get_their_turns() {
     assert_eq!(by("turns", "sums"), sum, "show: per turn, adding up");
     // (The capture's response times predate this test's hook events: they all fall in the first turn.)
     assert!(!shown["turns"].as_array().unwrap().is_empty(), "turns with responses are listed");
+    let cost_row = shown["timeline"].as_array().unwrap().iter().find(|t| t["kind"] == "Cost").unwrap();
+    let summary = cost_row["summary"].as_str().unwrap();
+    assert!(summary.starts_with("claude-opus-5-5: ") && summary.contains(" out, $"), "{summary}");
     let human = env.run_with(env.command(&["show", SESSION]), b"");
     let text = String::from_utf8_lossy(&human.stdout);
     assert!(

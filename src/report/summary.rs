@@ -138,6 +138,9 @@ const NOISE_KEYS: &[&str] = &[
 ];
 
 pub fn summary(event: &Event) -> String {
+    if event.kind == EventKind::Cost {
+        return cost(event);
+    }
     let payload = &event.payload;
     let input = &payload["input"];
     let said = match payload["input_error"].as_str() {
@@ -157,6 +160,19 @@ pub fn summary(event: &Event) -> String {
         return one_line(&format!("{}: {said}", name_of(event)), MAX);
     }
     said
+}
+
+/// A model response: its model, tokens and price (`correction` when it only adds a difference).
+fn cost(event: &Event) -> String {
+    let n = |v: Option<u32>| crate::report::tokens(u64::from(v.unwrap_or(0)));
+    let model = event.payload["model"].as_str().unwrap_or("unknown model");
+    let price = event.cost_usd_e6.map_or_else(|| "no known price".to_string(), crate::report::usd);
+    let correction = if event.payload["correction"] == true { "correction: " } else { "" };
+    let cache = match (event.cache_read_tokens.unwrap_or(0), event.cache_creation_tokens.unwrap_or(0)) {
+        (0, 0) => String::new(),
+        (read, written) => format!(" (cache {} read, {} written)", n(Some(read)), n(Some(written))),
+    };
+    format!("{correction}{model}: {} in{cache}, {} out, {price}", n(event.tokens_in), n(event.tokens_out))
 }
 
 /// Events recorded before `payload.phase` existed.
