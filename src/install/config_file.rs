@@ -75,20 +75,27 @@ impl ConfigFile {
 
     /// Writes `bytes` atomically, keeping the file's mode and a backup of the previous version.
     pub fn write(&self, bytes: &[u8]) -> Result<(), String> {
-        let target = fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone());
-        let dir = target.parent().ok_or_else(|| format!("{} has no directory", target.display()))?;
-        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let mode = fs::metadata(&target).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o600);
-        if let Some(original) = &self.original {
-            write_file(&self.backup_path(), original, mode)?;
-        }
-        let tmp = target.with_file_name(format!(".{}.kaizen-{}.tmp", file_name(&target), std::process::id()));
-        write_file(&tmp, bytes, mode)?;
-        fs::rename(&tmp, &target).map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            format!("cannot replace {}: {e}", target.display())
-        })
+        replace(&self.path, self.original.as_deref(), &self.backup_path(), bytes)
     }
+}
+
+/// Replaces the file at `path` (through a symlinked file, its target) with
+/// `bytes`: atomically (temp file + rename), keeping its mode, with
+/// `original` (the previous version, if any) kept at `backup`.
+pub fn replace(path: &Path, original: Option<&[u8]>, backup: &Path, bytes: &[u8]) -> Result<(), String> {
+    let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let dir = target.parent().ok_or_else(|| format!("{} has no directory", target.display()))?;
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mode = fs::metadata(&target).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o600);
+    if let Some(original) = original {
+        write_file(backup, original, mode)?;
+    }
+    let tmp = target.with_file_name(format!(".{}.kaizen-{}.tmp", file_name(&target), std::process::id()));
+    write_file(&tmp, bytes, mode)?;
+    fs::rename(&tmp, &target).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        format!("cannot replace {}: {e}", target.display())
+    })
 }
 
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {

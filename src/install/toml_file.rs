@@ -5,8 +5,6 @@
 //! file's mode, and the previous version is kept as `<file>.kaizen.bak`.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use toml_edit::{DocumentMut, Item, Table, TableLike};
 
@@ -51,34 +49,8 @@ impl TomlFile {
 
     /// Writes the document atomically, keeping the file's mode and a backup of the previous version.
     pub fn write(&self) -> Result<(), String> {
-        let target = fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone());
-        let dir = target.parent().ok_or_else(|| format!("{} has no directory", target.display()))?;
-        fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let mode = fs::metadata(&target).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o600);
-        if let Some(original) = &self.original {
-            write_new(&self.backup_path(), original, mode)?;
-        }
-        let name = target.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let tmp = target.with_file_name(format!(".{name}.kaizen-{}.tmp", std::process::id()));
-        write_new(&tmp, &self.render(), mode)?;
-        fs::rename(&tmp, &target).map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            format!("cannot replace {}: {e}", target.display())
-        })
+        super::config_file::replace(&self.path, self.original.as_deref(), &self.backup_path(), &self.render())
     }
-}
-
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
-    let _ = fs::remove_file(path);
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    file.write_all(bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    // The umask may have narrowed the mode we asked for.
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| format!("chmod {}: {e}", path.display()))
 }
 
 /// The table at a dotted path (`["hooks", "state"]`), however it is written:
