@@ -393,30 +393,7 @@ pub fn failure_event(session_id: &str, failure: &Failure, tool: Option<String>, 
 
 /// A `source: Tail` event with every figure unknown.
 fn tail_event(session_id: &str, kind: EventKind, ts_ms: u64, payload: Map<String, Value>) -> Event {
-    Event {
-        session_id: session_id.to_string(),
-        seq: 0,
-        ts_ms,
-        ts_exact: false,
-        kind,
-        source: EventSource::Tail,
-        tool: None,
-        tool_call_id: None,
-        tokens_in: None,
-        tokens_out: None,
-        reasoning_tokens: None,
-        cost_usd_e6: None,
-        stop_reason: None,
-        latency_ms: None,
-        ttft_ms: None,
-        retry_count: None,
-        context_used_tokens: None,
-        context_max_tokens: None,
-        cache_creation_tokens: None,
-        cache_read_tokens: None,
-        system_prompt_tokens: None,
-        payload: Value::Object(payload),
-    }
+    crate::store::events::blank_event(session_id, kind, EventSource::Tail, ts_ms, Value::Object(payload))
 }
 
 /// A non-negative integer field, however the agent spelled the number; huge

@@ -248,30 +248,12 @@ fn session_of(
 }
 
 fn new_event(session_id: &str, obs: &Observation, ts_ms: u64) -> Event {
-    Event {
-        session_id: session_id.to_string(),
-        seq: 0,
-        ts_ms,
-        ts_exact: obs.agent_ts_ms.is_some(),
-        kind: obs.phase.kind(),
-        source: EventSource::Hook,
-        tool: obs.tool.clone(),
-        tool_call_id: obs.tool_call_id.clone(),
-        tokens_in: None,
-        tokens_out: None,
-        reasoning_tokens: None,
-        cost_usd_e6: None,
-        stop_reason: obs.stop_reason.clone(),
-        latency_ms: None,
-        ttft_ms: None,
-        retry_count: None,
-        context_used_tokens: None,
-        context_max_tokens: None,
-        cache_creation_tokens: None,
-        cache_read_tokens: None,
-        system_prompt_tokens: None,
-        payload: Value::Null,
-    }
+    let mut event = events::blank_event(session_id, obs.phase.kind(), EventSource::Hook, ts_ms, Value::Null);
+    event.ts_exact = obs.agent_ts_ms.is_some();
+    event.tool.clone_from(&obs.tool);
+    event.tool_call_id.clone_from(&obs.tool_call_id);
+    event.stop_reason.clone_from(&obs.stop_reason);
+    event
 }
 
 /// A tool result's latency: the agent's own duration, else the time since
