@@ -105,10 +105,26 @@ fn duration(p: &Payload) -> Option<u32> {
     u32::try_from(ms("completed_at_ms")?.checked_sub(ms("started_at_ms")?)?).ok()
 }
 
-/// The `item_completed` payload of this result's call, from the rollout's end.
+/// The `item_completed` payload of this result's call, from the rollout's
+/// end. Both `reinterpret` and `duration` need it for the same delivery: the
+/// rollout is read once per call and transcript.
 fn completed_item(p: &Payload) -> Option<Value> {
-    let call = p.get("tool_use_id")?.as_str()?;
-    let tail = fsutil::read_agent_file(Path::new(p.get("transcript_path")?.as_str()?), End::Tail, ROLLOUT_TAIL).ok()?;
+    /// (call id, rollout path) → what was found there.
+    type Looked = Option<((String, String), Option<Value>)>;
+    thread_local! {
+        static LAST: std::cell::RefCell<Looked> = const { std::cell::RefCell::new(None) };
+    }
+    let key = (p.get("tool_use_id")?.as_str()?.to_string(), p.get("transcript_path")?.as_str()?.to_string());
+    if let Some(found) = LAST.with_borrow(|last| last.as_ref().filter(|(k, _)| *k == key).map(|(_, v)| v.clone())) {
+        return found;
+    }
+    let found = find_completed_item(&key.0, &key.1);
+    LAST.set(Some((key, found.clone())));
+    found
+}
+
+fn find_completed_item(call: &str, rollout: &str) -> Option<Value> {
+    let tail = fsutil::read_agent_file(Path::new(rollout), End::Tail, ROLLOUT_TAIL).ok()?;
     let needle = format!("\"id\":{}", Value::from(call));
     tail.rsplit(|b| *b == b'\n')
         .filter(|line| {
