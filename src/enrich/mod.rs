@@ -6,6 +6,7 @@
 pub mod git;
 mod guidance;
 mod index;
+mod regular;
 mod scan;
 pub mod worktree;
 
@@ -111,8 +112,9 @@ pub fn gather(cwd: &Path, cwd_source: &str, wanted: Wanted, deadline: Instant) -
         None => (cwd.clone(), "dir"),
     };
     let head = repo.as_ref().map(git::Repo::head);
+    // Before the snapshot, which may use the time up to the deadline.
+    let fingerprint = if wanted.fingerprint { guidance::fingerprint(&workspace, deadline) } else { None };
     let snapshot = wanted.snapshot.then(|| snapshot(&workspace, repo, wanted.cache_dir.as_deref(), deadline));
-    let fingerprint = if wanted.fingerprint { guidance::fingerprint(&workspace) } else { None };
     Context { cwd, binding: format!("{how}:{cwd_source}"), workspace, head, snapshot, fingerprint }
 }
 
@@ -159,6 +161,8 @@ fn snapshot(workspace: &Path, repo: Option<git::Repo>, cache_dir: Option<&Path>,
 
 /// The fast scan, or libgit2 when the repository uses what the scan does not read.
 fn scan_git(repo: &git::Repo, cache: Option<&Path>, deadline: Instant) -> Result<(Option<bool>, Counts), Missing> {
+    // Both read git's files with plain blocking opens: a FIFO there would hold the scan to the deadline.
+    repo.files_are_plain()?;
     match scan::scan(repo, cache, deadline) {
         Ok(outcome) => Ok((Some(outcome.dirty), outcome.counts)),
         Err(Missing::Deadline) => Err(Missing::Deadline),

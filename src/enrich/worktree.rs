@@ -129,31 +129,35 @@ fn count_lines(paths: &[PathBuf], deadline: Instant) -> Result<Counts, Missing> 
     let loc = AtomicU64::new(0);
     let late = AtomicBool::new(false);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let start = next.fetch_add(BATCH, Ordering::Relaxed);
-                    if start >= paths.len() || late.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    if Instant::now() > deadline {
-                        late.store(true, Ordering::Relaxed);
-                        return;
-                    }
-                    let (mut f, mut l) = (0, 0);
-                    for path in &paths[start..(start + BATCH).min(paths.len())] {
-                        if let Some(lines) = lines_of_regular_file(path, &mut buf) {
-                            f += 1;
-                            l += lines;
-                        }
-                    }
-                    files.fetch_add(f, Ordering::Relaxed);
-                    loc.fetch_add(l, Ordering::Relaxed);
+    let work = || {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let start = next.fetch_add(BATCH, Ordering::Relaxed);
+            if start >= paths.len() || late.load(Ordering::Relaxed) {
+                return;
+            }
+            if Instant::now() > deadline {
+                late.store(true, Ordering::Relaxed);
+                return;
+            }
+            let (mut f, mut l) = (0, 0);
+            for path in &paths[start..(start + BATCH).min(paths.len())] {
+                if let Some(lines) = lines_of_regular_file(path, &mut buf) {
+                    f += 1;
+                    l += lines;
                 }
-            });
+            }
+            files.fetch_add(f, Ordering::Relaxed);
+            loc.fetch_add(l, Ordering::Relaxed);
         }
+    };
+    std::thread::scope(|scope| {
+        // This thread works too: a worker that cannot start (a thread or
+        // memory limit) costs speed, not the count.
+        for _ in 1..workers {
+            let _ = std::thread::Builder::new().spawn_scoped(scope, work);
+        }
+        work();
     });
     if late.load(Ordering::Relaxed) {
         return Err(Missing::Deadline);

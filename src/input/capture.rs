@@ -4,8 +4,34 @@
 //! original length, so a 50 MB `tool_response` costs 32 KiB of memory, not 50 MB.
 //! Along the way it hashes every raw byte (the delivery's identity) and keeps a
 //! short raw prefix to record when the input turns out not to be JSON.
+//!
+//! Many small values cost more once parsed than their text (a `1,` becomes a
+//! 72-byte `Value`), so containers are weighed too: a nested object or array
+//! whose kept text and values outweigh its budget is replaced by a marker
+//! string giving its original length. The budget halves with each level, so
+//! the innermost large container goes first; the top-level fields (session,
+//! event, agent) are always kept, however large the rest.
 
 use crate::hash::Fnv64;
+
+/// What one kept value costs once parsed, beyond its text (a `Value`, a map slot).
+const VALUE_WEIGHT: usize = 64;
+/// The weight a top-level field's value may have (halving with each level below).
+const NESTED_BUDGET: usize = 256 * 1024;
+/// Containers deeper than this are weighed as part of their ancestors only.
+const MAX_TRACKED: usize = 64;
+
+/// A nested container being kept: where it started and what it may weigh.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    depth: u32,
+    json_at: usize,
+    values_at: usize,
+    raw_at: u64,
+    limit: usize,
+    /// The smallest limit of the containers around it.
+    trip_before: usize,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -39,6 +65,17 @@ pub struct Capture {
     unicode_value: u32,
     last_unicode_end: usize,
     last_unicode_high: bool,
+    // Weighing containers:
+    /// Values kept (strings, numbers, literals, containers).
+    values: usize,
+    in_literal: bool,
+    open: Vec<Open>,
+    /// The weight at which the first open container outgrows its budget.
+    trip: usize,
+    /// Raw offset of the byte being read.
+    pos: u64,
+    /// A container outgrew its budget: its depth and raw start; nothing is kept until it closes.
+    skipping: Option<(u32, u64)>,
 }
 
 impl Capture {
@@ -63,6 +100,12 @@ impl Capture {
             unicode_value: 0,
             last_unicode_end: usize::MAX,
             last_unicode_high: false,
+            values: 0,
+            in_literal: false,
+            open: Vec::new(),
+            trip: usize::MAX,
+            pos: 0,
+            skipping: None,
         }
     }
 
@@ -84,13 +127,18 @@ impl Capture {
         if self.overflow {
             return;
         }
+        let base = self.raw_len - chunk.len() as u64;
         let mut i = 0;
         while i < chunk.len() {
+            if self.weight() > self.trip {
+                self.collapse();
+            }
             if self.state == State::InString {
                 i += self.string_run(&chunk[i..]);
                 continue;
             }
             let b = chunk[i];
+            self.pos = base + i as u64;
             i += 1;
             match self.state {
                 State::Outside => self.outside(b),
@@ -118,35 +166,113 @@ impl Capture {
                 State::InString => unreachable!("handled by string_run"),
             }
         }
-        if self.json.len() > self.hard_cap {
+        if self.weight() > self.hard_cap {
             self.overflow = true;
             self.json = Vec::new();
+            self.open = Vec::new();
         }
     }
 
+    fn weight(&self) -> usize {
+        self.json.len() + self.values * VALUE_WEIGHT
+    }
+
     fn outside(&mut self, b: u8) {
-        self.json.push(b);
+        let keep = self.skipping.is_none();
+        if keep {
+            self.json.push(b);
+        }
+        let literal = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.');
+        if literal && !self.in_literal && keep {
+            self.values += 1;
+        }
+        self.in_literal = literal;
         match b {
             b'"' => {
+                self.values += usize::from(keep);
                 self.state = State::InString;
                 self.str_start = self.json.len();
                 self.encoded_len = 0;
                 self.decoded_len = 0;
-                self.keeping = true;
+                self.keeping = keep;
                 self.last_unicode_end = usize::MAX;
             }
             b'{' | b'[' => {
                 self.started = true;
                 self.depth += 1;
+                if keep {
+                    self.values += 1;
+                    self.track_open();
+                }
             }
             b'}' | b']' => {
                 self.depth = self.depth.saturating_sub(1);
+                self.close();
                 if self.started && self.depth == 0 {
                     self.complete = true;
                 }
             }
             _ => {}
         }
+    }
+
+    /// Starts weighing a container below the top level (its `{` or `[` is
+    /// the last byte kept).
+    fn track_open(&mut self) {
+        if self.depth < 2 || self.open.len() >= MAX_TRACKED {
+            return;
+        }
+        let floor = self.field_cap as usize + 4096;
+        let top = NESTED_BUDGET.max(4 * self.field_cap as usize + 4096);
+        let limit = (top >> (self.depth - 2).min(31)).max(floor);
+        let here = Open {
+            depth: self.depth,
+            json_at: self.json.len() - 1,
+            values_at: self.values - 1,
+            raw_at: self.pos,
+            limit: (self.weight() - 1 - VALUE_WEIGHT).saturating_add(limit),
+            trip_before: self.trip,
+        };
+        self.trip = self.trip.min(here.limit);
+        self.open.push(here);
+    }
+
+    /// A container closed (`depth` is already the one around it): stop
+    /// weighing it, or end the skip that replaced it.
+    fn close(&mut self) {
+        if let Some((depth, raw_at)) = self.skipping {
+            if self.depth + 1 == depth {
+                self.skipping = None;
+                let marker = crate::fit::truncation_marker(self.pos + 1 - raw_at);
+                self.json.push(b'"');
+                self.json.extend_from_slice(marker.as_bytes());
+                self.json.push(b'"');
+                self.values += 1;
+                self.truncated_fields += 1;
+            }
+            return;
+        }
+        if self.open.last().is_some_and(|o| o.depth == self.depth + 1) {
+            let closed = self.open.pop().expect("just seen");
+            self.trip = closed.trip_before;
+        }
+    }
+
+    /// The innermost container over its budget is dropped from the kept
+    /// text; input is then skipped until it closes, where a marker replaces it.
+    fn collapse(&mut self) {
+        let weight = self.weight();
+        let Some(at) = self.open.iter().rposition(|o| o.limit < weight) else {
+            self.trip = usize::MAX;
+            return;
+        };
+        let victim = self.open[at];
+        self.open.truncate(at);
+        self.json.truncate(victim.json_at);
+        self.values = victim.values_at;
+        self.trip = victim.trip_before;
+        self.keeping = false;
+        self.skipping = Some((victim.depth, victim.raw_at));
     }
 
     /// Plain string content up to the next quote or backslash, copied while
@@ -228,6 +354,10 @@ impl Capture {
     }
 
     fn end_string(&mut self) {
+        if self.skipping.is_some() {
+            self.state = State::Outside;
+            return;
+        }
         if !self.keeping {
             self.truncated_fields += 1;
             self.json.extend_from_slice(crate::fit::truncation_marker(self.decoded_len).as_bytes());

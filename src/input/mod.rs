@@ -87,11 +87,19 @@ fn parse(capture: &Capture, field_cap: usize) -> (Option<Value>, Option<String>,
 /// Reads fd 0 until EOF, the deadline, or shortly after a complete value.
 /// Returns whether the deadline cut the read short.
 fn drain_stdin(capture: &mut Capture, deadline: Instant) -> bool {
+    if !stdin_may_carry_a_payload() {
+        return false;
+    }
     // Not zeroed: `read` fills it, and only the filled part is used.
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    // When the grace ends: set once, when the value completes, never moved by later polls.
+    let mut grace_end: Option<Instant> = None;
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let wait = if capture.is_complete() { left.min(GRACE_AFTER_COMPLETE) } else { left };
+        if grace_end.is_none() && capture.is_complete() {
+            grace_end = Some(Instant::now() + GRACE_AFTER_COMPLETE);
+        }
+        let until = grace_end.map_or(deadline, |end| end.min(deadline));
+        let wait = until.saturating_duration_since(Instant::now());
         if wait.is_zero() {
             return !capture.is_complete();
         }
@@ -106,7 +114,7 @@ fn drain_stdin(capture: &mut Capture, deadline: Instant) -> bool {
             return false;
         }
         if ready == 0 {
-            continue; // the loop re-checks the deadline
+            continue; // the loop re-checks the grace and the deadline
         }
         if pollfd.revents & libc::POLLNVAL != 0 {
             return false; // no stdin at all
@@ -127,4 +135,17 @@ fn drain_stdin(capture: &mut Capture, deadline: Instant) -> bool {
             },
         }
     }
+}
+
+/// A pipe, a socket or a file may hold a payload. A terminal never does
+/// (reading it would take the person's keystrokes: Codex runs `notify` with
+/// its terminal as stdin), nor does a device (`/dev/null` is empty,
+/// `/dev/zero` endless) or a directory.
+fn stdin_may_carry_a_payload() -> bool {
+    // SAFETY: fstat fills the zeroed struct; fd 0 is open (main makes sure).
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(0, &mut st) } != 0 {
+        return false;
+    }
+    !matches!(st.st_mode & libc::S_IFMT, libc::S_IFCHR | libc::S_IFBLK | libc::S_IFDIR)
 }
