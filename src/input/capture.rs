@@ -10,7 +10,8 @@
 //! whose kept text and values outweigh its budget is replaced by a marker
 //! string giving its original length. The budget halves with each level, so
 //! the innermost large container goes first; the top-level fields (session,
-//! event, agent) are always kept, however large the rest.
+//! event, agent) are always kept, however large the rest. Nesting deeper
+//! than the parser accepts is cut the same way.
 
 use crate::hash::Fnv64;
 
@@ -20,6 +21,9 @@ const VALUE_WEIGHT: usize = 64;
 const NESTED_BUDGET: usize = 256 * 1024;
 /// Containers deeper than this are weighed as part of their ancestors only.
 const MAX_TRACKED: usize = 64;
+/// Containers nested deeper than this are replaced by a marker: the parser
+/// refuses more than 128 levels, and no agent nests this deep.
+const MAX_DEPTH: u32 = 100;
 
 /// A nested container being kept: where it started and what it may weigh.
 #[derive(Debug, Clone, Copy)]
@@ -200,7 +204,11 @@ impl Capture {
             b'{' | b'[' => {
                 self.started = true;
                 self.depth += 1;
-                if keep {
+                if keep && self.depth > MAX_DEPTH {
+                    // Deeper than the parser goes: replaced whole, like a container over budget.
+                    self.json.pop();
+                    self.skipping = Some((self.depth, self.pos));
+                } else if keep {
                     self.values += 1;
                     self.track_open();
                 }
@@ -278,7 +286,7 @@ impl Capture {
     /// Plain string content up to the next quote or backslash, copied while
     /// under the cap. Returns how many bytes of `rest` it consumed.
     fn string_run(&mut self, rest: &[u8]) -> usize {
-        let run = rest.iter().position(|&b| b == b'"' || b == b'\\').unwrap_or(rest.len());
+        let run = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
         if self.keeping {
             let room = self.field_cap.saturating_sub(self.encoded_len) as usize;
             self.json.extend_from_slice(&rest[..run.min(room)]);
@@ -447,6 +455,36 @@ mod tests {
         assert!(c.json.is_empty());
         assert_eq!(c.raw_len, input.len() as u64);
         assert_eq!(c.raw_prefix.len(), 64);
+    }
+
+    #[test]
+    fn many_small_values_collapse_the_innermost_large_container() {
+        let items = vec!["abcdefgh"; 200_000];
+        let input = serde_json::json!({"session_id": "s", "r": {"files": items, "n": 3}, "after": "kept"}).to_string();
+        for chunk in [1, 7, 65536] {
+            let c = capped(input.as_bytes(), 1000, chunk);
+            let v = value(&c);
+            assert_eq!(
+                (v["session_id"].as_str(), v["after"].as_str(), v["r"]["n"].as_u64()),
+                (Some("s"), Some("kept"), Some(3))
+            );
+            let files_len = serde_json::to_string(&items).unwrap().len();
+            assert_eq!(v["r"]["files"], format!("…[truncated: {files_len} bytes]"));
+            assert!(c.json.len() < 64 * 1024, "{}", c.json.len());
+            assert_eq!(c.truncated_fields, 1);
+        }
+    }
+
+    #[test]
+    fn nesting_deeper_than_the_parser_goes_is_replaced() {
+        let deep = format!("{{\"id\": \"d\", \"a\": {}1{}}}", "[".repeat(5000), "]".repeat(5000));
+        let v = value(&capped(deep.as_bytes(), 32 * 1024, 13));
+        let mut inner = &v["a"];
+        for _ in 0..(MAX_DEPTH - 1) {
+            inner = &inner[0];
+        }
+        assert_eq!(inner.as_str(), Some(format!("…[truncated: {} bytes]", 2 * (5000 - 99) + 1).as_str()));
+        assert_eq!(v["id"], "d");
     }
 
     #[test]
