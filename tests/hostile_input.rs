@@ -356,3 +356,23 @@ fn a_huge_rules_directory_is_fingerprinted_within_the_budget() {
     assert_silent(&ran, "rules-3");
     assert_ne!(env.record("rules-3").prompt_fingerprint.as_ref(), Some(&prints[0]));
 }
+
+/// 300,000 top-level fields after the identifying ones: the first fields are
+/// kept (agents send their ids first), the flood after them is dropped.
+#[test]
+fn a_flood_of_top_level_fields_keeps_the_ones_before_it() {
+    let env = Env::new();
+    let head = json!({"session_id": "flood", "hook_event_name": "Stop", "cwd": env.repo}).to_string();
+    let mut payload = head[..head.len() - 1].to_string();
+    for i in 0..300_000 {
+        payload.push_str(&format!(r#","k{i}": {i}"#));
+    }
+    payload.push('}');
+    let mut cmd = env.command(&["stop"]);
+    cmd.env("KAIZEN_HOOK_BUDGET_MS", "20000");
+    let ran = run_bounded(cmd, payload.as_bytes(), false, "flood");
+    assert_silent(&ran, "flood");
+    let events = env.events("flood");
+    assert_eq!(events[0].payload["type"], "stop");
+    assert!(events[0].payload["input"].get("k299999").is_none(), "the flood's end was dropped");
+}

@@ -80,6 +80,10 @@ pub struct Capture {
     pos: u64,
     /// A container outgrew its budget: its depth and raw start; nothing is kept until it closes.
     skipping: Option<(u32, u64)>,
+    /// Where the current top-level member starts in the kept text.
+    member_start: usize,
+    /// The top level outgrew the hard cap: the members read so far are kept, the rest dropped.
+    dropping: bool,
 }
 
 impl Capture {
@@ -110,6 +114,8 @@ impl Capture {
             trip: usize::MAX,
             pos: 0,
             skipping: None,
+            member_start: 0,
+            dropping: false,
         }
     }
 
@@ -171,10 +177,30 @@ impl Capture {
             }
         }
         if self.weight() > self.hard_cap {
+            self.drop_the_rest();
+        }
+    }
+
+    /// Too many top-level members: the whole ones kept so far stay (agents
+    /// send their ids first), the rest is dropped. Input that is not an
+    /// object or array is dropped whole.
+    fn drop_the_rest(&mut self) {
+        if self.depth == 0 || self.member_start == 0 || self.dropping {
             self.overflow = true;
             self.json = Vec::new();
-            self.open = Vec::new();
+        } else {
+            self.json.truncate(self.member_start);
+            while self.json.last().is_some_and(|&b| b == b',' || b.is_ascii_whitespace()) {
+                self.json.pop();
+            }
+            self.dropping = true;
+            self.keeping = false;
+            self.truncated_fields += 1;
         }
+        self.open = Vec::new();
+        self.trip = usize::MAX;
+        self.skipping = None;
+        self.values = 0;
     }
 
     fn weight(&self) -> usize {
@@ -182,9 +208,12 @@ impl Capture {
     }
 
     fn outside(&mut self, b: u8) {
-        let keep = self.skipping.is_none();
+        let keep = self.skipping.is_none() && !self.dropping;
         if keep {
             self.json.push(b);
+        }
+        if keep && self.depth == 1 && b == b',' {
+            self.member_start = self.json.len();
         }
         let literal = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.');
         if literal && !self.in_literal && keep {
@@ -204,6 +233,9 @@ impl Capture {
             b'{' | b'[' => {
                 self.started = true;
                 self.depth += 1;
+                if keep && self.depth == 1 {
+                    self.member_start = self.json.len();
+                }
                 if keep && self.depth > MAX_DEPTH {
                     // Deeper than the parser goes: replaced whole, like a container over budget.
                     self.json.pop();
@@ -215,6 +247,10 @@ impl Capture {
             }
             b'}' | b']' => {
                 self.depth = self.depth.saturating_sub(1);
+                if self.dropping && self.depth == 0 {
+                    self.dropping = false;
+                    self.json.push(b);
+                }
                 self.close();
                 if self.started && self.depth == 0 {
                     self.complete = true;
@@ -362,7 +398,7 @@ impl Capture {
     }
 
     fn end_string(&mut self) {
-        if self.skipping.is_some() {
+        if self.skipping.is_some() || self.dropping {
             self.state = State::Outside;
             return;
         }
@@ -447,8 +483,20 @@ mod tests {
     }
 
     #[test]
+    fn too_many_top_level_members_keep_the_first_ones() {
+        let members: String = (0..20_000).map(|i| format!(r#","k{i}": {i}"#)).collect();
+        let input = format!(r#"{{"session_id": "s", "hook_event_name": "Stop"{members}, "last": 1}}"#);
+        for chunk in [1, 4096] {
+            let c = capped(input.as_bytes(), 64, chunk);
+            let v = value(&c);
+            assert_eq!((v["session_id"].as_str(), v["hook_event_name"].as_str()), (Some("s"), Some("Stop")));
+            assert!(v.get("last").is_none() && c.json.len() < (1 << 20) && !c.overflow);
+        }
+    }
+
+    #[test]
     fn overflow_drops_the_capped_copy_but_keeps_identity() {
-        let input = format!("[{}1]", "1,".repeat(10_000));
+        let input = format!("{}1", "1 ".repeat(10_000));
         let mut c = Capture::new(64, 1000);
         c.feed(input.as_bytes());
         assert!(c.overflow);
