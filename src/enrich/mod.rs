@@ -163,7 +163,11 @@ fn snapshot(workspace: &Path, repo: Option<git::Repo>, cache_dir: Option<&Path>,
 fn scan_git(repo: &git::Repo, cache: Option<&Path>, deadline: Instant) -> Result<(Option<bool>, Counts), Missing> {
     // Both read git's files with plain blocking opens: a FIFO there would hold the scan to the deadline.
     repo.files_are_plain()?;
-    match scan::scan(repo, cache, deadline) {
+    // A panic in the scan (a thread that cannot start, a bug on odd input) leaves the figures
+    // unknown, named as such; libgit2 is not tried then: it needs more of what may have run out.
+    let fast = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scan::scan(repo, cache, deadline)))
+        .map_err(|_| Missing::Failed("the scan panicked (logged above); not retried".into()))?;
+    match fast {
         Ok(outcome) => Ok((Some(outcome.dirty), outcome.counts)),
         Err(Missing::Deadline) => Err(Missing::Deadline),
         Err(_) => {
@@ -203,8 +207,12 @@ fn receive<T>(
             problems.push(format!("{what}: {e}"));
             None
         }
-        Err(_) => {
+        Err(mpsc::RecvTimeoutError::Timeout) => {
             problems.push(format!("{what}: did not finish within the budget"));
+            None
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            problems.push(format!("{what}: the worker stopped without an answer (see the panic above)"));
             None
         }
     }
