@@ -161,6 +161,9 @@ fn record(
     };
     update_record(&files, &change, problems)?;
     drop(file); // releases the lock
+    if first || obs.phase == Phase::SessionStart {
+        problems.extend(crate::inferred_end::sweep(&config.home, &session_id, budget.deadline()));
+    }
     Ok(())
 }
 
