@@ -103,3 +103,22 @@ fn install_registers_droid_and_doctor_knows_it() {
     let text = String::from_utf8_lossy(&doctor.stdout).into_owned();
     assert!(!doctor.status.success() && text.contains("hooksDisabled"), "{text}");
 }
+
+#[test]
+fn a_call_still_open_at_the_turn_end_failed_even_when_the_transcript_cannot_say() {
+    let env = Env::new();
+    let mut call = payload(&env, "PreToolUse-Read");
+    call["transcript_path"] = json!(env.user_home.join("no-such-transcript.jsonl"));
+    let mut stop = payload(&env, "Stop");
+    stop["transcript_path"] = call["transcript_path"].clone();
+    let id = stop["session_id"].as_str().unwrap().to_string();
+    env.hook(&["tool-use", "--agent", "factory"], &call);
+    env.hook(&["stop", "--agent", "factory"], &stop);
+    let events = env.events(&id);
+    let call_id = events[0].tool_call_id.clone().unwrap();
+    let closed: Vec<_> = events.iter().skip(1).filter(|e| e.tool_call_id.as_deref() == Some(&call_id)).collect();
+    assert_eq!(closed.len(), 1);
+    assert_eq!((closed[0].kind.clone(), closed[0].tool.as_deref()), (EventKind::Error, Some("Read")));
+    env.hook(&["stop", "--agent", "factory"], &stop);
+    assert_eq!(env.events(&id).iter().filter(|e| e.kind == EventKind::Error).count(), 1, "closed once");
+}

@@ -31,6 +31,9 @@ pub static AGENT: Agent = Agent {
     guidance_files: &["AGENTS.md"],
     version,
     config_problems,
+    // Droid sends PostToolUse for a call that succeeded and nothing for one that
+    // failed; the transcript says why (read first), this closes what it cannot.
+    open_calls_fail_at_turn_end: true,
     transcript: Some(Reader {
         needles: &[b"\"tool_use\"", b"\"modelId\"", b"\"is_error\":true"],
         parse: response,
