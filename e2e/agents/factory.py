@@ -159,6 +159,13 @@ def check_commands(checks, sb, session_id, events):
     s = ours[0]
     checks.eq(s.get("errors"), 2, "sessions: errors = 2 (exit 2, missing file)")
     checks.eq(s.get("status"), "Done", "sessions: the session ended (SessionEnd, or with the droid process)")
+    costs = [e for e in sb.events() if e["session_id"] == session_id and e["kind"] == "Cost"]
+    checks.known_gap(
+        len(costs) == len(USAGE),
+        "every model response Droid received has a Cost event",
+        f"{len(costs)} Cost events for {len(USAGE)} responses: Droid's transcript keeps no per-response tokens "
+        "(its <session>.settings.json only the session's totals)",
+    )
 
 
 def save_fixtures(sb, deliveries):

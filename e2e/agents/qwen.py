@@ -113,6 +113,16 @@ def scenario(checks, sb, qwen, version):
     check_deliveries(checks, pairs)
     check_record(checks, sb, session_id, version)
     check_commands(checks, sb, session_id, events)
+    check_costs(checks, mock, [e for e in events if e["session_id"] == session_id])
+
+
+def check_costs(checks, mock, events):
+    """One Cost event per response the mock served, with its figures (from the transcript's api_response lines)."""
+    served = sorted((s["usage"]["prompt_tokens"], s["usage"]["completion_tokens"]) for s in mock.served if s["status"] == 200)
+    costs = sorted((e["tokens_in"] + e["cache_read_tokens"], e["tokens_out"]) for e in events if e["kind"] == "Cost")
+    checks.eq(costs, served, "one Cost event per model response, with the prompt and output tokens served")
+    models = {(e["payload"] or {}).get("model") for e in events if e["kind"] == "Cost"}
+    checks.eq(models, {MODEL}, "Cost events name the model")
 
 
 def name(d):
