@@ -18,6 +18,7 @@ pub mod event;
 pub mod fit;
 pub mod fuzzing;
 pub mod hash;
+pub mod inferred_end;
 pub mod input;
 pub mod install;
 pub mod lifecycle;

@@ -191,8 +191,10 @@ def _wire_usage(u: dict) -> dict:
 class OpenAIChatMock:
     """The app for common.MockServer."""
 
-    def __init__(self, work: Path, model_override: str = None):
-        self.script = script(work)
+    def __init__(self, work: Path, model_override: str = None, scripted=None, usage=None):
+        """`scripted` and `usage`: another agent's conversation (its own tool names), else Copilot's."""
+        self.script = scripted if scripted is not None else script(work)
+        self.usage = usage if usage is not None else USAGE
         self.model_override = model_override
         self.served = []  # one dict per response (or error) sent
         self.errored = set()  # steps whose one-time error was already sent
@@ -237,7 +239,7 @@ class OpenAIChatMock:
                          stream=bool(body.get("stream")), retry=req.headers.get("x-stainless-retry-count"))
             return json_response({"error": {"message": err["message"], "type": "server_error", "code": None}}, err["status"])
 
-        usage = USAGE[step]
+        usage = self.usage.get(step, USAGE["unscripted"])
         n = sum(1 for r in self.served if r["step"] == step and r["status"] == 200)
         response_id = f"chatcmpl-kz-{step.replace('.', '-')}" + (f"-{n}" if n else "")
         finish = "tool_calls" if calls else "stop"

@@ -1,8 +1,16 @@
 //! Factory Droid: a near-exact clone of Claude Code's hooks, told apart only
 //! by where its transcripts live.
 
-use super::{Agent, DOCUMENTED, never};
+use super::{Agent, DOCUMENTED, Payload, never};
+use crate::install::config_file::ConfigFile;
+use crate::install::nested::Nested;
+use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
+use crate::transcript::{Context, Failure, Reader, Response};
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 pub static AGENT: Agent = Agent {
     name: "factory",
@@ -20,5 +28,198 @@ pub static AGENT: Agent = Agent {
         ("SubagentStop", Phase::SubagentStop),
         ("PreCompact", Phase::Other),
     ],
+    guidance_files: &["AGENTS.md"],
+    version,
+    config_problems,
+    // Droid sends PostToolUse for a call that succeeded and nothing for one that
+    // failed; the transcript says why (read first), this closes what it cannot.
+    open_calls_fail_at_turn_end: true,
+    transcript: Some(Reader {
+        needles: &[b"\"tool_use\"", b"\"modelId\"", b"\"is_error\":true"],
+        parse: response,
+        failure,
+        paths: transcripts,
+    }),
+    installer: Some(Installer {
+        dir: config_dir,
+        file: "settings.json",
+        format: Format::Nested(Nested {
+            events: &[
+                ("SessionStart", "session-start"),
+                ("SessionEnd", "session-end"),
+                ("UserPromptSubmit", "prompt"),
+                ("PreToolUse", "tool-use"),
+                ("PostToolUse", "tool-use"),
+                ("Notification", "event"),
+                ("Stop", "stop"),
+                ("SubagentStop", "subagent"),
+                ("PreCompact", "event"),
+            ],
+            timeout: TIMEOUT_SECONDS,
+            short: &[],
+        }),
+        note: None,
+    }),
+    snippet: Some("factory-settings.json"),
     ..DOCUMENTED
 };
+
+/// `"hooks": {"hooksDisabled": true}` in the user's settings turns every hook off.
+fn config_problems(home: &Path) -> Vec<String> {
+    let path = config_dir(home).join("settings.json");
+    let Ok(settings) = ConfigFile::load(&path) else { return Vec::new() };
+    if settings.value.pointer("/hooks/hooksDisabled") != Some(&Value::Bool(true)) {
+        return Vec::new();
+    }
+    vec![format!(
+        "\"hooks\": {{\"hooksDisabled\": true}} in {} turns off every Factory Droid hook, kaizen-hook's too: set it to false (or remove it)",
+        path.display()
+    )]
+}
+
+fn config_dir(home: &Path) -> PathBuf {
+    home.join(".factory")
+}
+
+/// Droid gives its version to no hook: it is in the `package.json` of the
+/// platform package whose `bin/droid` delivers the hook.
+fn version(_: &Payload) -> Option<String> {
+    let droid = crate::process::delivering()?;
+    let exe = std::fs::read_link(format!("/proc/{}/exe", droid.pid)).ok()?;
+    exe.ancestors().skip(1).take(2).find_map(|dir| {
+        let package: Value = serde_json::from_slice(&std::fs::read(dir.join("package.json")).ok()?).ok()?;
+        (package.get("name")?.as_str()?.starts_with("@factory/cli"))
+            .then(|| package.get("version")?.as_str().map(String::from))?
+    })
+}
+
+// The transcript: `~/.factory/sessions/<project>/<session>.jsonl`, Claude-like
+// messages: assistant messages with `tool_use` blocks and the `modelId` they
+// ran on, user messages with `tool_result` blocks (`is_error`). It keeps no
+// per-response token counts (the `<session>.settings.json` beside it keeps
+// only the session's totals): no Cost events. Droid sends no PostToolUse for a
+// failed call and no failure event: the `tool_result` with `is_error: true`
+// is the only sign, taken at the turn end.
+
+thread_local! {
+    /// What one turn end's read needs between lines: the session (the hook's
+    /// call ids are derived from it), the Droid home (custom model names),
+    /// and the hook call id of each `tool_use` seen, by the transcript's id.
+    static READING: RefCell<Reading> = RefCell::new(Reading::default());
+}
+
+#[derive(Default)]
+struct Reading {
+    session: String,
+    home: Option<PathBuf>,
+    calls: BTreeMap<String, String>,
+}
+
+fn transcripts(p: &Payload) -> Vec<PathBuf> {
+    let Some(path) = p.get("transcript_path").and_then(Value::as_str).filter(|t| !t.is_empty()).map(PathBuf::from)
+    else {
+        return Vec::new();
+    };
+    let session = p.get("session_id").and_then(Value::as_str).unwrap_or("").to_string();
+    // `<home>/sessions/<project>/<session>.jsonl`
+    let home = path.ancestors().nth(3).map(Path::to_path_buf);
+    READING.with(|r| *r.borrow_mut() = Reading { session, home, calls: BTreeMap::new() });
+    vec![path]
+}
+
+/// No responses: the calls an assistant message makes, and the model it ran on.
+fn response(line: &Value, ctx: &mut Context) -> Option<Response> {
+    let message = line.get("message")?;
+    if message.get("role")?.as_str()? != "assistant" {
+        return None;
+    }
+    if let Some(id) = message.get("modelId").and_then(Value::as_str) {
+        ctx.model = Some(model_name(id));
+    }
+    READING.with(|r| {
+        let mut reading = r.borrow_mut();
+        for block in message.get("content").and_then(Value::as_array).into_iter().flatten() {
+            if block.get("type").and_then(Value::as_str) != Some("tool_use") {
+                continue;
+            }
+            let (Some(id), Some(tool), Some(input)) = (
+                block.get("id").and_then(Value::as_str),
+                block.get("name").and_then(Value::as_str),
+                block.get("input"),
+            ) else {
+                continue;
+            };
+            if let Some(hook_id) = hook_call_id(&reading.session, tool, input) {
+                reading.calls.insert(id.to_string(), hook_id);
+            }
+        }
+    });
+    None
+}
+
+/// A `tool_result` with `is_error: true`, as the failure of the call id the
+/// hooks gave its PreToolUse (Droid's hooks carry no call id: it is derived
+/// from the session, the tool and its input, as recognition derives it).
+fn failure(line: &Value) -> Option<Failure> {
+    let content = line.get("message")?.get("content")?.as_array()?;
+    content.iter().find_map(|block| {
+        let failed = block.get("type")?.as_str()? == "tool_result" && block.get("is_error")?.as_bool()?;
+        let id = block.get("tool_use_id")?.as_str()?;
+        let call_id = READING.with(|r| r.borrow().calls.get(id).cloned())?;
+        let why = block.get("content").and_then(Value::as_str).unwrap_or("failed").to_string();
+        failed.then_some(Failure { call_id, why })
+    })
+}
+
+fn hook_call_id(session: &str, tool: &str, input: &Value) -> Option<String> {
+    let payload = serde_json::json!({
+        "session_id": session,
+        "hook_event_name": "PreToolUse",
+        "tool_name": tool,
+        "tool_input": input,
+    });
+    let flags = crate::recognize::Flags {
+        category: crate::recognize::Category::ToolUse,
+        agent: Some("factory"),
+        event: Some("PreToolUse"),
+    };
+    crate::recognize::recognize(payload.as_object(), flags).tool_call_id
+}
+
+/// A custom model's id (`custom:<display name>-<index>`) names the entry of
+/// `custom_models` in `<home>/config.json`: its `model` is what ran.
+fn model_name(id: &str) -> String {
+    let custom = || {
+        let rest = id.strip_prefix("custom:")?;
+        let index: usize = rest.rsplit_once('-')?.1.parse().ok()?;
+        let home = READING.with(|r| r.borrow().home.clone())?;
+        let config: Value = serde_json::from_slice(&std::fs::read(home.join("config.json")).ok()?).ok()?;
+        config.get("custom_models")?.get(index)?.get("model")?.as_str().map(String::from)
+    };
+    custom().unwrap_or_else(|| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_failed_result_fails_the_call_id_its_pre_tool_use_got() {
+        let payload = json!({"session_id": "s1", "transcript_path": "/nowhere/.factory/sessions/p/s1.jsonl"});
+        transcripts(payload.as_object().unwrap());
+        let input = json!({"command": "exit 2", "riskLevel": "low"});
+        let call = json!({"type": "message", "message": {"role": "assistant", "modelId": "claude-x",
+            "content": [{"type": "tool_use", "id": "call_1", "name": "Execute", "input": input}]}});
+        let mut ctx = Context::default();
+        assert_eq!(response(&call, &mut ctx), None);
+        assert_eq!(ctx.model.as_deref(), Some("claude-x"));
+        let result = json!({"type": "message", "message": {"role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "call_1", "is_error": true, "content": "Error: exit code 2"}]}});
+        let failed = failure(&result).unwrap();
+        assert_eq!(Some(failed.call_id), hook_call_id("s1", "Execute", &input));
+        let unknown =
+            json!({"message": {"content": [{"type": "tool_result", "tool_use_id": "other", "is_error": true}]}});
+        assert_eq!(failure(&unknown), None);
+    }
+}

@@ -59,6 +59,9 @@ pub struct Agent {
     /// What in its configuration under `home` stops registered hooks from
     /// running (hooks disabled, not trusted), each with how to fix it.
     pub config_problems: fn(home: &std::path::Path) -> Vec<String>,
+    /// Whether a call still open at a turn's end failed: the agent sends a
+    /// result hook for every call that succeeded, and none for one that failed.
+    pub open_calls_fail_at_turn_end: bool,
     /// How its transcript gives tokens, model and cost; `None`: it keeps none we can read.
     pub transcript: Option<crate::transcript::Reader>,
     /// Where and how `install` registers kaizen-hook; `None`: by hand only.
@@ -120,6 +123,7 @@ pub const DOCUMENTED: Agent = Agent {
     duration: no_duration,
     version: no_version,
     config_problems: no_config_problems,
+    open_calls_fail_at_turn_end: false,
     transcript: None,
     installer: None,
     snippet: None,

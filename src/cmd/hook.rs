@@ -145,7 +145,9 @@ fn record(
     let found = match (obs.agent.known().and_then(|a| a.transcript.as_ref()), turn_end_payload.flatten()) {
         (Some(reader), Some(raw)) => {
             let found = transcript::read(reader, &raw, &files.transcripts, budget.transcript_deadline());
-            append_from_transcripts(&file, &files, &session_id, &found, &tail, after, config, problems)?;
+            let closes =
+                obs.phase == Phase::TurnEnd && obs.agent.known().is_some_and(|a| a.open_calls_fail_at_turn_end);
+            append_from_transcripts(&file, &files, &session_id, &found, &tail, after, config, closes, problems)?;
             Some(found)
         }
         _ => None,
@@ -161,6 +163,9 @@ fn record(
     };
     update_record(&files, &change, problems)?;
     drop(file); // releases the lock
+    if first || obs.phase == Phase::SessionStart {
+        problems.extend(crate::inferred_end::sweep(&config.home, &session_id, budget.deadline()));
+    }
     Ok(())
 }
 
@@ -190,6 +195,7 @@ fn append_from_transcripts(
     tail: &events::Tail,
     after: Appended,
     config: &Config,
+    closes_open_calls: bool,
     problems: &mut Vec<String>,
 ) -> Result<(), String> {
     problems.extend(found.problems.iter().cloned());
@@ -200,6 +206,16 @@ fn append_from_transcripts(
         if let Some(tool) = tail.open_call(&failure.call_id) {
             made.push(transcript::failure_event(session_id, failure, tool, now));
             totals.errors += 1;
+        }
+    }
+    if closes_open_calls {
+        for (call_id, tool) in tail.open_calls() {
+            if found.failures.iter().all(|f| f.call_id != call_id) {
+                let why =
+                    "no result before the turn ended: this agent reports only the calls that succeeded".to_string();
+                made.push(transcript::failure_event(session_id, &transcript::Failure { call_id, why }, tool, now));
+                totals.errors += 1;
+            }
         }
     }
     if !found.counted.is_empty() {

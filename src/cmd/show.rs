@@ -74,6 +74,7 @@ impl Show {
             }
         };
         let dir = store::sessions_dir(&config.home);
+        settle(&config.home, &dir, &key);
         let record: Option<SessionRecord> =
             std::fs::read(dir.join(format!("{key}.session.json"))).ok().and_then(|b| serde_json::from_slice(&b).ok());
         let (events, skipped) = report::read_events(&dir.join(format!("{key}.jsonl")));
@@ -105,6 +106,15 @@ impl Show {
             eprintln!("skipped {skipped} unreadable line(s) in {key}.jsonl (a torn or partial write)");
         }
         ExitCode::SUCCESS
+    }
+}
+
+/// Writes the session's inferred end first, when its agent is gone.
+fn settle(home: &Path, dir: &Path, key: &str) {
+    let Ok(Some(record)) = crate::store::record::load(&dir.join(format!("{key}.session.json"))) else { return };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    if let Err(e) = crate::inferred_end::settle(home, &record.id, crate::time::now_ms(), deadline) {
+        eprintln!("kaizen-hook show: the end of {key} could not be written: {e}");
     }
 }
 

@@ -273,6 +273,21 @@ impl Tail {
         tool
     }
 
+    /// The calls recorded as a `ToolCall` with no result or error after them
+    /// in the tail, oldest first, each with its tool.
+    pub fn open_calls(&self) -> Vec<(String, Option<String>)> {
+        let mut open: Vec<(String, Option<String>)> = Vec::new();
+        for line in self.window.split(|b| *b == b'\n').filter(|l| memmem::find(l, b"\"tool_call_id\":\"").is_some()) {
+            let Ok(event) = serde_json::from_slice::<Value>(line) else { continue };
+            let Some(id) = event.get("tool_call_id").and_then(Value::as_str) else { continue };
+            open.retain(|(open_id, _)| open_id != id);
+            if event.get("kind").and_then(Value::as_str) == Some("ToolCall") {
+                open.push((id.to_string(), event.get("tool").and_then(Value::as_str).map(String::from)));
+            }
+        }
+        open
+    }
+
     /// `ts_ms` of the newest recorded `ToolCall` with this call id.
     pub fn tool_call_ts(&self, tool_call_id: &str) -> Option<u64> {
         let id = serde_json::to_string(tool_call_id).ok()?;

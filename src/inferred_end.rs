@@ -1,0 +1,229 @@
+//! A session ends when its agent does. Many agents never fire a session end
+//! (headless Qwen, Cline, often Claude Code and Codex), so their sessions
+//! would stay Running or Idle forever. Each hook event records the agent
+//! process that delivered it (`payload.agent_process`, pid and start time);
+//! a session whose last delivering process is gone, and whose last hook event
+//! is a turn end (or older than a turn's budget), has ended.
+//!
+//! The end is written as what it is: a `Lifecycle` event with
+//! `payload.inferred: true`, at the time of the session's last event, and the
+//! record made Done with that `ended_at_ms`. Under the session's lock, once
+//! (a session already Done, or whose last line is an inferred end, is left
+//! alone), and never while the process lives. `sessions`, `show` and
+//! `report` settle the sessions they show; a hook settles the others when a
+//! session begins (its SessionStart or its first event), a few at most.
+
+use crate::event::{EventKind, EventSource, SessionRecord, SessionStatus};
+use crate::process::AgentProcess;
+use crate::recognize::Phase;
+use crate::store::{self, SessionFiles, events, record};
+use serde_json::{Value, json};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::time::Instant;
+
+/// How long a turn may run with no hook event before a session whose agent is
+/// gone counts as ended even though its last event is not a turn end (an
+/// agent killed mid-turn): beyond any hook's budget and any tool call's wait.
+pub const TURN_BUDGET_MS: u64 = 30 * 60 * 1000;
+
+/// How much of the end of an events file is searched for its last hook event.
+const WINDOW: u64 = 256 * 1024;
+
+/// The most sessions one hook run settles besides its own.
+pub const HOOK_SWEEP: usize = 8;
+
+/// Why a session has ended, when it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Gone {
+    process: AgentProcess,
+    last_ts_ms: u64,
+    last_phase: String,
+}
+
+/// What the end of an events file says about its session's agent.
+#[derive(Debug, Default)]
+struct LastSeen {
+    /// The newest line with a recorded agent process, and its phase.
+    process: Option<(AgentProcess, String)>,
+    last_ts_ms: Option<u64>,
+    already_inferred: bool,
+}
+
+/// Settles one session: writes its inferred end when its agent is gone.
+/// Returns whether it did.
+pub fn settle(home: &Path, session_id: &str, now_ms: u64, deadline: Instant) -> Result<bool, String> {
+    let files = SessionFiles::new(home, session_id);
+    // Cheap checks first, without the lock: most sessions are Done or alive.
+    let Some(rec) = record::load(&files.record).map_err(|e| format!("record {}: {e}", files.record.display()))? else {
+        return Ok(false);
+    };
+    if rec.status == SessionStatus::Done || gone(&read_end(&files.events)?, now_ms).is_none() {
+        return Ok(false);
+    }
+    let file = events::open_locked(&files.events, deadline).map_err(|e| format!("lock: {e}"))?;
+    // Again under the lock: another run may have settled it, or a hook come in.
+    let seen = read_end(&files.events)?;
+    let Some(rec) = record::load(&files.record).map_err(|e| format!("record: {e}"))? else { return Ok(false) };
+    if rec.status == SessionStatus::Done {
+        return Ok(false);
+    }
+    let Some(why) = gone(&seen, now_ms) else { return Ok(false) };
+    if !seen.already_inferred {
+        let tail = events::read_tail(&file).map_err(|e| format!("read {}: {e}", files.events.display()))?;
+        let line = end_line(session_id, &why, &tail)?;
+        events::append(&file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
+    }
+    record::save(&files.record, &ended(rec, why.last_ts_ms)).map_err(|e| format!("record: {e}"))?;
+    drop(file);
+    Ok(true)
+}
+
+/// The hook's sweep: the most recently changed records other than `own`, at
+/// most `HOOK_SWEEP` not yet Done, settled within `deadline`. Run when a
+/// session begins, so an agent's next launch ends the sessions of its last.
+pub fn sweep(home: &Path, own: &str, deadline: Instant) -> Vec<String> {
+    let dir = store::sessions_dir(home);
+    let mut records: Vec<(std::time::SystemTime, std::path::PathBuf)> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .take(4096)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".session.json"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    records.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let now = crate::time::now_ms();
+    let mut problems = Vec::new();
+    let mut looked = 0;
+    for (_, path) in records {
+        if looked >= HOOK_SWEEP || Instant::now() > deadline {
+            break;
+        }
+        let Ok(Some(rec)) = record::load(&path) else { continue };
+        if rec.id == own || rec.status == SessionStatus::Done {
+            continue;
+        }
+        looked += 1;
+        if let Err(e) = settle(home, &rec.id, now, deadline) {
+            problems.push(format!("inferred end of {}: {e}", rec.id));
+        }
+    }
+    problems
+}
+
+/// The agent is gone, and the session's last hook event ended a turn (or
+/// came longer ago than a turn may take).
+fn gone(seen: &LastSeen, now_ms: u64) -> Option<Gone> {
+    let (process, phase) = seen.process.clone()?;
+    let last_ts_ms = seen.last_ts_ms?;
+    let quiet = matches!(phase.as_str(), "turn_end" | "turn_failure" | "session_end")
+        || now_ms.saturating_sub(last_ts_ms) > TURN_BUDGET_MS;
+    (quiet && !process.is_alive()).then_some(Gone { process, last_ts_ms, last_phase: phase })
+}
+
+/// The end of the events file: the newest delivering process and its event's phase.
+fn read_end(path: &Path) -> Result<LastSeen, String> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LastSeen::default()),
+        Err(e) => return Err(format!("open {}: {e}", path.display())),
+    };
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(WINDOW))).map_err(|e| e.to_string())?;
+    let mut window = Vec::new();
+    file.read_to_end(&mut window).map_err(|e| e.to_string())?;
+    Ok(last_seen(&window))
+}
+
+fn last_seen(window: &[u8]) -> LastSeen {
+    let mut seen = LastSeen::default();
+    let whole = window.strip_suffix(b"\n").unwrap_or(window);
+    for (i, line) in whole.rsplit(|b| *b == b'\n').enumerate() {
+        let Ok(value) = serde_json::from_slice::<Value>(line) else { continue };
+        let payload = value.get("payload");
+        // The newest time, not the last line's: Cost events follow their turn's end
+        // with the (earlier) times of the responses.
+        let ts = value.get("ts_ms").and_then(Value::as_u64);
+        seen.last_ts_ms = seen.last_ts_ms.max(ts);
+        if i == 0 {
+            seen.already_inferred = payload.and_then(|p| p.get("inferred")) == Some(&Value::Bool(true));
+        }
+        let process =
+            payload.and_then(|p| p.get("agent_process")).and_then(Value::as_str).and_then(AgentProcess::parse);
+        if let Some(process) = process {
+            let phase = payload.and_then(|p| p.get("phase")).and_then(Value::as_str).unwrap_or("").to_string();
+            seen.process = Some((process, phase));
+            break;
+        }
+    }
+    seen
+}
+
+fn end_line(session_id: &str, why: &Gone, tail: &events::Tail) -> Result<Vec<u8>, String> {
+    let mut payload = serde_json::Map::new();
+    payload.insert("type".into(), json!("inferred_session_end"));
+    payload.insert("phase".into(), json!(Phase::SessionEnd.name()));
+    payload.insert("inferred".into(), json!(true));
+    payload.insert(
+        "phase_note".into(),
+        json!(format!(
+            "the agent process {} that delivered the last hook event ({}) is gone: the session ended with it",
+            why.process, why.last_phase
+        )),
+    );
+    payload.insert("recorded_ms".into(), json!(crate::time::now_ms()));
+    tail.totals().stamp(&mut payload);
+    let mut event = events::blank_event(
+        session_id,
+        EventKind::Lifecycle,
+        EventSource::Hook,
+        why.last_ts_ms,
+        Value::Object(payload),
+    );
+    event.seq = tail.next_seq;
+    let mut line = serde_json::to_vec(&event).map_err(|e| format!("serialize: {e}"))?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+fn ended(mut rec: SessionRecord, at_ms: u64) -> SessionRecord {
+    rec.status = SessionStatus::Done;
+    rec.ended_at_ms = Some(at_ms.max(rec.started_at_ms));
+    rec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(ts: u64, phase: &str, by: Option<&str>) -> String {
+        let by = by.map_or("null".to_string(), |b| format!("\"{b}\""));
+        format!("{{\"ts_ms\":{ts},\"payload\":{{\"phase\":\"{phase}\",\"agent_process\":{by}}}}}\n")
+    }
+
+    #[test]
+    fn the_newest_delivering_process_is_found_past_transcript_lines() {
+        let window =
+            [line(1, "tool_call", Some("7:1")), line(5, "turn_end", Some("8:2")), line(3, "other", None)].concat();
+        let seen = last_seen(window.as_bytes());
+        assert_eq!(seen.process, Some((AgentProcess { pid: 8, start_ticks: 2 }, "turn_end".into())));
+        assert_eq!((seen.last_ts_ms, seen.already_inferred), (Some(5), false), "the newest time, not the last line's");
+    }
+
+    #[test]
+    fn a_live_process_or_a_recent_mid_turn_event_is_not_an_end() {
+        let me = crate::process::delivering().expect("Linux has /proc");
+        let dead = AgentProcess { start_ticks: me.start_ticks + 1, ..me };
+        let seen = |process: AgentProcess, phase: &str| LastSeen {
+            process: Some((process, phase.into())),
+            last_ts_ms: Some(1_000),
+            already_inferred: false,
+        };
+        assert_eq!(gone(&seen(me, "turn_end"), 2_000), None, "never while the process lives");
+        assert_eq!(gone(&seen(dead, "tool_call"), 2_000), None, "mid-turn, within a turn's budget");
+        assert!(gone(&seen(dead, "tool_call"), 1_000 + TURN_BUDGET_MS + 1).is_some());
+        assert!(gone(&seen(dead, "turn_end"), 2_000).is_some());
+        assert_eq!(gone(&LastSeen::default(), 2_000), None, "no recorded process: never guessed");
+    }
+}
