@@ -79,6 +79,14 @@ USAGE = {
     # summary request, and the run's own one response
     "compact.summary": _usage(7101, 3001, 91, 71, 25),
     "compact.1.final": _usage(7202, 3002, 92, 72, 26),
+    # Cline CLI (e2e/agents/cline.py): run "cline", then "cline_resume" (`cline --id <session>`)
+    "cline.1.cmd_ok": _usage(2101, 601, 0, 41, 0),
+    "cline.2.cmd_fail": _usage(2202, 602, 0, 42, 0),
+    "cline.3.read_missing": _usage(2303, 603, 0, 43, 0),
+    "cline.4.read": _usage(2404, 604, 0, 44, 0),
+    "cline.5.final": _usage(2505, 605, 0, 45, 0),
+    "cline_resume.1.cmd": _usage(2606, 606, 0, 46, 0),
+    "cline_resume.2.final": _usage(2707, 607, 0, 47, 0),
     # run "error": the model keeps failing (HTTP 500), no usage
     # anything the script does not know: still distinct
     "unscripted": _usage(111, 0, 0, 11, 0),
@@ -140,6 +148,28 @@ def script(work: Path) -> dict:
     }
 
 
+def cline_script(work: Path) -> dict:
+    """Cline CLI 3.x's tools: `run_commands` (a list of commands), `read_files` (a list of files)."""
+    w = str(work)
+    return {
+        "cline": [
+            ("cline.1.cmd_ok", None, [_tool("call_kz_cmd_ok", "run_commands", {"commands": ["echo kaizen-e2e-ok"]})]),
+            ("cline.2.cmd_fail", "Now a command that fails.", [
+                _tool("call_kz_cmd_fail", "run_commands", {"commands": ["echo about-to-fail >&2; exit 2"]}),
+            ]),
+            ("cline.3.read_missing", None, [
+                _tool("call_kz_read_missing", "read_files", {"files": [{"path": f"{w}/does-not-exist.txt"}]}),
+            ]),
+            ("cline.4.read", None, [_tool("call_kz_read", "read_files", {"files": [{"path": f"{w}/notes.txt"}]})]),
+            ("cline.5.final", "All steps done.", []),
+        ],
+        "cline_resume": [
+            ("cline_resume.1.cmd", None, [_tool("call_kz_resume_cmd", "run_commands", {"commands": ["echo resumed-ok"]})]),
+            ("cline_resume.2.final", "Resumed and done.", []),
+        ],
+    }
+
+
 def _texts(content):
     if isinstance(content, str):
         return [content]
@@ -191,8 +221,8 @@ def _wire_usage(u: dict) -> dict:
 class OpenAIChatMock:
     """The app for common.MockServer."""
 
-    def __init__(self, work: Path, model_override: str = None):
-        self.script = script(work)
+    def __init__(self, work: Path, model_override: str = None, scripts: dict = None):
+        self.script = scripts or script(work)
         self.model_override = model_override
         self.served = []  # one dict per response (or error) sent
         self.errored = set()  # steps whose one-time error was already sent

@@ -56,6 +56,9 @@ pub struct Agent {
     /// Its version, from what it gives the hook process (the payload, the
     /// environment, its own executable); `None` when it gives nothing.
     pub version: fn(&Payload) -> Option<String>,
+    /// The model it runs, from its own files when no payload names it
+    /// (asked at session and turn boundaries only, like `version`).
+    pub model: fn(&Payload) -> Option<String>,
     /// What in its configuration under `home` stops registered hooks from
     /// running (hooks disabled, not trusted), each with how to fix it.
     pub config_problems: fn(home: &std::path::Path) -> Vec<String>,
@@ -119,6 +122,7 @@ pub const DOCUMENTED: Agent = Agent {
     reinterpret: as_named,
     duration: no_duration,
     version: no_version,
+    model: no_model,
     config_problems: no_config_problems,
     transcript: None,
     installer: None,
@@ -286,6 +290,10 @@ fn no_duration(_: &Payload) -> Option<u32> {
 }
 
 fn no_version(_: &Payload) -> Option<String> {
+    None
+}
+
+fn no_model(_: &Payload) -> Option<String> {
     None
 }
 
