@@ -87,6 +87,12 @@ USAGE = {
     "cline.5.final": _usage(2505, 605, 0, 45, 0),
     "cline_resume.1.cmd": _usage(2606, 606, 0, 46, 0),
     "cline_resume.2.final": _usage(2707, 607, 0, 47, 0),
+    # OpenCode (e2e/agents/opencode.py): run "opencode"
+    "opencode.1.bash_ok": _usage(2811, 611, 0, 51, 0),
+    "opencode.2.bash_fail": _usage(2912, 612, 0, 52, 0),
+    "opencode.3.read_missing": _usage(3013, 613, 0, 53, 0),
+    "opencode.4.read": _usage(3114, 614, 0, 54, 0),
+    "opencode.5.final": _usage(3215, 615, 0, 55, 0),
     # run "error": the model keeps failing (HTTP 500), no usage
     # anything the script does not know: still distinct
     "unscripted": _usage(111, 0, 0, 11, 0),
@@ -166,6 +172,22 @@ def cline_script(work: Path) -> dict:
         "cline_resume": [
             ("cline_resume.1.cmd", None, [_tool("call_kz_resume_cmd", "run_commands", {"commands": ["echo resumed-ok"]})]),
             ("cline_resume.2.final", "Resumed and done.", []),
+        ],
+    }
+
+
+def opencode_script(work: Path) -> dict:
+    """OpenCode's tools: `bash` (command, description), `read` (filePath)."""
+    w = str(work)
+    return {
+        "opencode": [
+            ("opencode.1.bash_ok", None, [_tool("call_kz_oc_bash_ok", "bash", {"command": "echo kaizen-e2e-ok", "description": "Print a marker"})]),
+            ("opencode.2.bash_fail", "Now a command that fails.", [
+                _tool("call_kz_oc_bash_fail", "bash", {"command": "echo about-to-fail >&2; exit 2", "description": "Fail on purpose"}),
+            ]),
+            ("opencode.3.read_missing", None, [_tool("call_kz_oc_read_missing", "read", {"filePath": f"{w}/does-not-exist.txt"})]),
+            ("opencode.4.read", None, [_tool("call_kz_oc_read", "read", {"filePath": f"{w}/notes.txt"})]),
+            ("opencode.5.final", "All steps done.", []),
         ],
     }
 

@@ -16,6 +16,7 @@ mod cursor;
 mod factory;
 mod gemini;
 mod kiro;
+mod opencode;
 mod qwen;
 mod vscode;
 mod windsurf;
@@ -143,6 +144,7 @@ pub static ALL: &[&Agent] = &[
     &qwen::AGENT,
     &factory::AGENT,
     &kiro::AGENT,
+    &opencode::AGENT,
     &claude::AGENT,
 ];
 
