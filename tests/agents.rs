@@ -82,10 +82,12 @@ fn every_installer_ships_its_snippet_and_every_snippet_has_an_installer() {
         let snippet = agent.snippet.unwrap_or_else(|| panic!("{} has an installer but no snippet", agent.name));
         let out = env.run_with(env.command(&["install", "--agent", agent.name, "--binary", BINARY]), b"");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
-        let written = std::fs::read_to_string(installer.path(&env.user_home)).unwrap();
         let shipped = std::fs::read_to_string(hooks.join(snippet))
             .unwrap_or_else(|e| panic!("hooks/{snippet} for {}: {e}", agent.name));
-        assert_eq!(written, shipped, "hooks/{snippet} is not what `install --agent {}` writes", agent.name);
+        for path in written_files(installer, &env.user_home) {
+            let written = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(written, shipped, "hooks/{snippet} is not what `install --agent {}` writes", agent.name);
+        }
         expected.push(snippet.to_string());
     }
     for agent in agents::ALL.iter().filter(|a| a.installer.is_none()) {
@@ -94,11 +96,20 @@ fn every_installer_ships_its_snippet_and_every_snippet_has_an_installer() {
     let mut shipped: Vec<String> = std::fs::read_dir(&hooks)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".json"))
+        .filter(|name| name != "README.md")
         .collect();
     shipped.sort();
     expected.sort();
     assert_eq!(shipped, expected, "hooks/ holds a snippet no installer writes");
+}
+
+/// What install writes: the config file, or each of its own hook files.
+fn written_files(installer: &kaizen_hook::install::Installer, home: &Path) -> Vec<std::path::PathBuf> {
+    let path = installer.path(home);
+    match &installer.format {
+        kaizen_hook::install::Format::Files(files) => files.files.iter().map(|f| path.join(f)).collect(),
+        _ => vec![path],
+    }
 }
 
 #[test]

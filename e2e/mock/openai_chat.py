@@ -79,6 +79,20 @@ USAGE = {
     # summary request, and the run's own one response
     "compact.summary": _usage(7101, 3001, 91, 71, 25),
     "compact.1.final": _usage(7202, 3002, 92, 72, 26),
+    # Cline CLI (e2e/agents/cline.py): run "cline", then "cline_resume" (`cline --id <session>`)
+    "cline.1.cmd_ok": _usage(2101, 601, 0, 41, 0),
+    "cline.2.cmd_fail": _usage(2202, 602, 0, 42, 0),
+    "cline.3.read_missing": _usage(2303, 603, 0, 43, 0),
+    "cline.4.read": _usage(2404, 604, 0, 44, 0),
+    "cline.5.final": _usage(2505, 605, 0, 45, 0),
+    "cline_resume.1.cmd": _usage(2606, 606, 0, 46, 0),
+    "cline_resume.2.final": _usage(2707, 607, 0, 47, 0),
+    # OpenCode (e2e/agents/opencode.py): run "opencode"
+    "opencode.1.bash_ok": _usage(2811, 611, 0, 51, 0),
+    "opencode.2.bash_fail": _usage(2912, 612, 0, 52, 0),
+    "opencode.3.read_missing": _usage(3013, 613, 0, 53, 0),
+    "opencode.4.read": _usage(3114, 614, 0, 54, 0),
+    "opencode.5.final": _usage(3215, 615, 0, 55, 0),
     # run "error": the model keeps failing (HTTP 500), no usage
     # anything the script does not know: still distinct
     "unscripted": _usage(111, 0, 0, 11, 0),
@@ -137,6 +151,44 @@ def script(work: Path) -> dict:
         ],
         "compact": [("compact.1.final", "Nothing left to do.", [])],
         "error": [("error.1", None, [])],
+    }
+
+
+def cline_script(work: Path) -> dict:
+    """Cline CLI 3.x's tools: `run_commands` (a list of commands), `read_files` (a list of files)."""
+    w = str(work)
+    return {
+        "cline": [
+            ("cline.1.cmd_ok", None, [_tool("call_kz_cmd_ok", "run_commands", {"commands": ["echo kaizen-e2e-ok"]})]),
+            ("cline.2.cmd_fail", "Now a command that fails.", [
+                _tool("call_kz_cmd_fail", "run_commands", {"commands": ["echo about-to-fail >&2; exit 2"]}),
+            ]),
+            ("cline.3.read_missing", None, [
+                _tool("call_kz_read_missing", "read_files", {"files": [{"path": f"{w}/does-not-exist.txt"}]}),
+            ]),
+            ("cline.4.read", None, [_tool("call_kz_read", "read_files", {"files": [{"path": f"{w}/notes.txt"}]})]),
+            ("cline.5.final", "All steps done.", []),
+        ],
+        "cline_resume": [
+            ("cline_resume.1.cmd", None, [_tool("call_kz_resume_cmd", "run_commands", {"commands": ["echo resumed-ok"]})]),
+            ("cline_resume.2.final", "Resumed and done.", []),
+        ],
+    }
+
+
+def opencode_script(work: Path) -> dict:
+    """OpenCode's tools: `bash` (command, description), `read` (filePath)."""
+    w = str(work)
+    return {
+        "opencode": [
+            ("opencode.1.bash_ok", None, [_tool("call_kz_oc_bash_ok", "bash", {"command": "echo kaizen-e2e-ok", "description": "Print a marker"})]),
+            ("opencode.2.bash_fail", "Now a command that fails.", [
+                _tool("call_kz_oc_bash_fail", "bash", {"command": "echo about-to-fail >&2; exit 2", "description": "Fail on purpose"}),
+            ]),
+            ("opencode.3.read_missing", None, [_tool("call_kz_oc_read_missing", "read", {"filePath": f"{w}/does-not-exist.txt"})]),
+            ("opencode.4.read", None, [_tool("call_kz_oc_read", "read", {"filePath": f"{w}/notes.txt"})]),
+            ("opencode.5.final", "All steps done.", []),
+        ],
     }
 
 

@@ -16,6 +16,7 @@ mod cursor;
 mod factory;
 mod gemini;
 mod kiro;
+mod opencode;
 mod qwen;
 mod vscode;
 mod windsurf;
@@ -56,6 +57,9 @@ pub struct Agent {
     /// Its version, from what it gives the hook process (the payload, the
     /// environment, its own executable); `None` when it gives nothing.
     pub version: fn(&Payload) -> Option<String>,
+    /// The model it runs, from its own files when no payload names it
+    /// (asked at session and turn boundaries only, like `version`).
+    pub model: fn(&Payload) -> Option<String>,
     /// What in its configuration under `home` stops registered hooks from
     /// running (hooks disabled, not trusted), each with how to fix it.
     pub config_problems: fn(home: &std::path::Path) -> Vec<String>,
@@ -122,6 +126,7 @@ pub const DOCUMENTED: Agent = Agent {
     reinterpret: as_named,
     duration: no_duration,
     version: no_version,
+    model: no_model,
     config_problems: no_config_problems,
     open_calls_fail_at_turn_end: false,
     transcript: None,
@@ -143,6 +148,7 @@ pub static ALL: &[&Agent] = &[
     &qwen::AGENT,
     &factory::AGENT,
     &kiro::AGENT,
+    &opencode::AGENT,
     &claude::AGENT,
 ];
 
@@ -290,6 +296,10 @@ fn no_duration(_: &Payload) -> Option<u32> {
 }
 
 fn no_version(_: &Payload) -> Option<String> {
+    None
+}
+
+fn no_model(_: &Payload) -> Option<String> {
     None
 }
 

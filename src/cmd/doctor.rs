@@ -4,7 +4,7 @@
 
 use crate::agents::Agent;
 use crate::config::Config;
-use crate::install::{self, Installer, config_file::ConfigFile};
+use crate::install::{self, Format, Installer, config_file::ConfigFile};
 use crate::store::{self, fsutil};
 use crate::{log, time};
 use std::collections::{BTreeMap, BTreeSet};
@@ -89,18 +89,20 @@ fn check_registrations(home: &Path, seen: &Seen, report: &mut Report) {
 fn check_agent(agent: &Agent, installer: &Installer, home: &Path, seen: &Seen, report: &mut Report) {
     let path = installer.path(home);
     println!("{} ({})", agent.name, path.display());
-    if !path.exists() {
-        report.note("not registered (no config file)");
-        return;
-    }
-    let file = match ConfigFile::load(&path) {
-        Ok(file) => file,
-        Err(e) => {
-            report.problem(e);
+    let registered = match &installer.format {
+        Format::Files(files) => files.registered(&path),
+        _ if !path.exists() => {
+            report.note("not registered (no config file)");
             return;
         }
+        _ => match ConfigFile::load(&path) {
+            Ok(file) => installer.registered(&file.value),
+            Err(e) => {
+                report.problem(e);
+                return;
+            }
+        },
     };
-    let registered = installer.registered(&file.value);
     if registered.is_empty() {
         report.note("not registered (run: kaizen-hook install --agent ".to_string() + agent.name + ")");
         return;

@@ -39,10 +39,15 @@ impl HookRun {
         let mut observation = recognize::recognize(input.value.as_ref().and_then(Value::as_object), flags);
         // The agent's version when the payload has none: asked at session and
         // turn boundaries only, as it may read the agent's own files.
-        if observation.agent_version.is_none() && observation.phase.takes_snapshot() {
+        if observation.phase.takes_snapshot() {
             let payload = input.value.as_ref().and_then(Value::as_object);
-            observation.agent_version =
-                observation.agent.known().zip(payload).and_then(|(agent, payload)| (agent.version)(payload));
+            let asked = observation.agent.known().zip(payload);
+            if observation.agent_version.is_none() {
+                observation.agent_version = asked.and_then(|(agent, payload)| (agent.version)(payload));
+            }
+            if observation.model.is_none() {
+                observation.model = asked.and_then(|(agent, payload)| (agent.model)(payload));
+            }
         }
         let mut problems = Vec::new();
         if let Some(error) = &input.error {

@@ -3,7 +3,7 @@
 //! trusts them for the agents that ask (Codex).
 
 use crate::agents::{self, Agent, Trust};
-use crate::install::{Installer, Registration, config_file::ConfigFile, diff};
+use crate::install::{Format, Installer, Registration, config_file::ConfigFile, diff};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -84,6 +84,9 @@ impl Install {
         agent: &str,
     ) -> Result<(String, Value), String> {
         let path = installer.path(home);
+        if let Format::Files(files) = &installer.format {
+            return Ok((files.install(&path, &registration.binary, self.dry_run)?, Value::Null));
+        }
         let file = ConfigFile::load(&path)?;
         let mut value = file.value.clone();
         installer.register(&mut value, registration, agent)?;

@@ -3,7 +3,7 @@
 //! were before install, the original bytes come back.
 
 use crate::agents::{self, Agent};
-use crate::install::{self, Installer, config_file::ConfigFile, toml_file::TomlFile};
+use crate::install::{self, Format, Installer, config_file::ConfigFile, toml_file::TomlFile};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -44,6 +44,9 @@ impl Uninstall {
 
 fn uninstall_one(agent: &Agent, installer: &Installer, home: &Path) -> Result<String, String> {
     let path = installer.path(home);
+    if let Format::Files(files) = &installer.format {
+        return files.uninstall(&path);
+    }
     if !path.exists() {
         return Ok(format!("nothing to remove ({} does not exist)", path.display()));
     }

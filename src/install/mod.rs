@@ -6,6 +6,7 @@
 
 pub mod config_file;
 pub mod diff;
+pub mod files;
 pub mod flat;
 pub mod nested;
 pub mod toml_file;
@@ -33,6 +34,8 @@ pub enum Format {
     Nested(nested::Nested),
     /// Cursor's event → flat entries, with `"version": 1`.
     Flat(flat::Flat),
+    /// Files of their own in a directory (Cline's hook scripts, OpenCode's plugin).
+    Files(files::Files),
 }
 
 impl Installer {
@@ -45,6 +48,7 @@ impl Installer {
         match &self.format {
             Format::Nested(nested) => nested.register(config, registration, agent),
             Format::Flat(flat) => flat.register(config, registration, agent),
+            Format::Files(_) => Err("its hooks are files of their own, not entries in a config".into()),
         }
     }
 
@@ -53,6 +57,7 @@ impl Installer {
         match &self.format {
             Format::Nested(_) => nested::unregister(config),
             Format::Flat(_) => flat::unregister(config),
+            Format::Files(_) => 0,
         }
     }
 
@@ -61,6 +66,7 @@ impl Installer {
         match &self.format {
             Format::Nested(_) => nested::registered(config),
             Format::Flat(_) => flat::registered(config),
+            Format::Files(_) => Vec::new(),
         }
     }
 
@@ -69,11 +75,15 @@ impl Installer {
         match &self.format {
             Format::Nested(nested) => nested.events,
             Format::Flat(flat) => flat.events,
+            Format::Files(files) => files.events,
         }
     }
 
     /// Whether the config under `home` has kaizen-hook registered for `event`.
     pub fn records_event(&self, home: &Path, event: &str) -> bool {
+        if let Format::Files(files) = &self.format {
+            return files.registered(&self.path(home)).iter().any(|(registered, _)| registered == event);
+        }
         let Ok(bytes) = std::fs::read(self.path(home)) else { return false };
         let Ok(config) = serde_json::from_slice::<Value>(&bytes) else { return false };
         self.registered(&config).iter().any(|(registered, _)| registered == event)
@@ -91,7 +101,7 @@ impl Registration {
     }
 }
 
-fn shell_quote(s: &str) -> String {
+pub fn shell_quote(s: &str) -> String {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%".contains(&b)) {
         s.to_string()
     } else {

@@ -136,7 +136,8 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
         (None, Some(root)) => (Some(root), "payload.workspace_roots"),
         (None, None) => (None, "process"),
     };
-    let tool = f.text(TOOL_KEYS).or_else(|| {
+    // Cline 3.x names the tool and the call in the event's own object (`tool_call: {id, name}`).
+    let tool = f.text(TOOL_KEYS).or_else(|| phase.is_tool().then(|| f.own_text("name")).flatten()).or_else(|| {
         let name = event_name.as_deref()?;
         agents::implied_tool(agent.known(), name).map(String::from)
     });
@@ -195,7 +196,9 @@ fn identify(p: &Map<String, Value>, flag: Option<&str>) -> (AgentId, Option<Agen
 
 /// The payload's call id; for agents that send none, one derived from the call itself.
 fn call_id(f: &Fields, phase: Phase, session: Option<&str>, tool: Option<&str>) -> (Option<String>, bool) {
-    let sent = f.text(CALL_ID_KEYS).or_else(|| phase.is_tool().then(|| f.text(ACTION_ID_KEYS)).flatten());
+    let sent = f
+        .text(CALL_ID_KEYS)
+        .or_else(|| phase.is_tool().then(|| f.text(ACTION_ID_KEYS).or_else(|| f.own_text("id"))).flatten());
     match sent {
         Some(id) => (Some(id), false),
         None if phase.is_tool() => {
@@ -211,12 +214,17 @@ fn call_id(f: &Fields, phase: Phase, session: Option<&str>, tool: Option<&str>) 
 /// them under the parent's session id; Copilot CLI under the subagent's own,
 /// naming the parent in `parentAgentId`: they go to the parent's session.
 fn subagent(f: &Fields) -> Option<Subagent> {
+    // Cline names its root agent too, with `parent_agent_id: null`: not a subagent.
+    if f.has_key("parent_agent_id") && f.value(&["parent_agent_id"]).is_none() {
+        return None;
+    }
     let id = f.text(SUBAGENT_ID_KEYS)?;
     Some(Subagent { id, kind: f.text(&["agent_type", "agentType"]) })
 }
 
 fn session(f: &Fields) -> Option<String> {
-    let own = f.text(SESSION_KEYS);
+    // Cline's own session (what `cline --id` takes); its `taskId` is one run inside it.
+    let own = f.nested_text("sessionContext", "rootSessionId").or_else(|| f.text(SESSION_KEYS));
     match (f.text(SUBAGENT_ID_KEYS), f.text(&["parentAgentId"])) {
         (Some(sub), Some(parent)) if own.as_ref() == Some(&sub) && parent != sub => Some(parent),
         _ => own,

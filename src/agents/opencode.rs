@@ -1,0 +1,136 @@
+//! OpenCode: no command hooks, a plugin API. `install` copies a small plugin
+//! (`hooks/opencode-kaizen-hook.js`) into OpenCode's plugin directory; it runs
+//! `kaizen-hook event --agent opencode --event <name>` with a Claude-like JSON
+//! payload (`session_id`, `hook_event_name`, `tool_name`, `tool_use_id`,
+//! `tool_input`, `tool_response`, `cwd`) for the plugin hooks and bus events
+//! below, named as OpenCode names them (and `tool.error`, the plugin's own).
+
+use super::{Agent, DOCUMENTED, Payload};
+use crate::install::{Format, Installer, files::Files};
+use crate::recognize::Phase;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+pub static AGENT: Agent = Agent {
+    name: "opencode",
+    title: "OpenCode",
+    evidence,
+    // Its sessions live in its database (`~/.local/share/opencode/`); no hook names a transcript.
+    transcript_marker: "/.local/share/opencode/",
+    events: EVENTS,
+    guidance_files: &["AGENTS.md"],
+    reinterpret,
+    version,
+    installer: Some(Installer {
+        dir: config_dir,
+        file: "plugins",
+        format: Format::Files(Files {
+            files: &["kaizen-hook.js"],
+            events: &[
+                ("session.created", "event"),
+                ("chat.message", "event"),
+                ("tool.execute.before", "event"),
+                ("tool.execute.after", "event"),
+                ("tool.error", "event"),
+                ("session.idle", "event"),
+                ("session.error", "event"),
+                ("session.compacted", "event"),
+                ("session.deleted", "event"),
+                ("permission.asked", "event"),
+            ],
+            render: plugin,
+            command: plugin_command,
+            executable: false,
+        }),
+        note: None,
+    }),
+    snippet: Some("opencode-kaizen-hook.js"),
+    ..DOCUMENTED
+};
+
+const EVENTS: &[(&str, Phase)] = &[
+    ("session.created", Phase::SessionStart),
+    ("chat.message", Phase::Prompt),
+    ("tool.execute.before", Phase::ToolCall),
+    ("tool.execute.after", Phase::ToolResult),
+    // The plugin's name for a tool part that ended in error: a tool that throws
+    // (a missing file) gets no `tool.execute.after`.
+    ("tool.error", Phase::ToolFailure),
+    // The session went idle: the run's answer is complete.
+    ("session.idle", Phase::TurnEnd),
+    ("session.error", Phase::TurnFailure),
+    ("session.compacted", Phase::Other),
+    ("session.deleted", Phase::SessionEnd),
+    ("permission.asked", Phase::Waiting),
+];
+
+/// The plugin as shipped, with the binary it runs in place of the placeholder.
+const PLUGIN: &str = include_str!("../../hooks/opencode-kaizen-hook.js");
+const PLACEHOLDER: &str = "\"/home/YOU/.local/bin/kaizen-hook\"";
+const BINARY_LINE: &str = "const KAIZEN_HOOK = ";
+
+/// Only the plugin sends OpenCode's dotted names.
+fn evidence(p: &Payload) -> bool {
+    let name = p.get("hook_event_name").and_then(Value::as_str).unwrap_or("");
+    EVENTS.iter().any(|(event, _)| *event == name)
+}
+
+/// `$XDG_CONFIG_HOME/opencode`, else `~/.config/opencode`: where OpenCode
+/// loads every `plugins/*.{js,ts}`.
+fn config_dir(home: &Path) -> PathBuf {
+    match std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir).join("opencode"),
+        None => home.join(".config").join("opencode"),
+    }
+}
+
+fn plugin(binary: &Path, _file: &str) -> String {
+    let quoted = Value::String(binary.to_string_lossy().into_owned()).to_string();
+    PLUGIN.replacen(PLACEHOLDER, &quoted, 1)
+}
+
+/// The binary the plugin runs, as a command line.
+fn plugin_command(plugin: &str) -> Option<String> {
+    let line = plugin.lines().find_map(|l| l.strip_prefix(BINARY_LINE))?;
+    let binary: String = serde_json::from_str(line.trim_end().trim_end_matches(';')).ok()?;
+    Some(crate::install::shell_quote(&binary))
+}
+
+/// A tool whose result carries an error, or a shell command that exited non-zero.
+fn reinterpret(p: &Payload, phase: Phase) -> Option<(Phase, String)> {
+    if phase != Phase::ToolResult {
+        return None;
+    }
+    let response = p.get("tool_response")?;
+    let metadata = response.get("metadata");
+    if let Some(error) = metadata.and_then(|m| m.get("error")).and_then(Value::as_str) {
+        return Some((Phase::ToolFailure, error.to_string()));
+    }
+    let code = metadata.and_then(|m| m.get("exit")).and_then(Value::as_i64).filter(|code| *code != 0)?;
+    Some((Phase::ToolFailure, format!("exit code {code}")))
+}
+
+/// The version of the OpenCode binary that runs the plugin (the hook's parent):
+/// its npm package's `package.json`, beside `bin/`.
+fn version(_: &Payload) -> Option<String> {
+    let agent = crate::process::delivering()?;
+    let exe = std::fs::read_link(format!("/proc/{}/exe", agent.pid)).ok()?;
+    let package: Value =
+        serde_json::from_slice(&std::fs::read(exe.parent()?.parent()?.join("package.json")).ok()?).ok()?;
+    let name = package.get("name")?.as_str()?;
+    name.starts_with("opencode").then(|| package.get("version")?.as_str().map(String::from))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plugin_names_the_binary_it_runs() {
+        let text = plugin(Path::new("/x y/kaizen-\"hook\""), "kaizen-hook.js");
+        let command = plugin_command(&text).unwrap();
+        assert_eq!(crate::install::program_of(&command), "/x y/kaizen-\"hook\"");
+        assert!(crate::install::files::is_ours(&text));
+        assert!(!text.contains(PLACEHOLDER));
+    }
+}
