@@ -50,34 +50,53 @@ pub struct Tail {
 
 /// Reads the end of a locked events file. A torn last line is truncated away
 /// first: writers hold the lock while writing, so it can only be the partial
-/// write of a writer that died.
+/// write of a writer that died. However long the torn line or the last line,
+/// the file is scanned once, backwards, a chunk at a time (never gathered).
 pub fn read_tail(file: &File) -> io::Result<Tail> {
-    let mut len = file.metadata()?.len();
-    let mut start = len.saturating_sub(TAIL_WINDOW);
-    let mut window = read_at(file, start, len - start)?;
-    let mut torn_bytes = 0;
-    if window.last().is_some_and(|&b| b != b'\n') {
-        while memrchr(b'\n', &window).is_none() && start > 0 {
-            (start, window) = extend_back(file, start, window)?;
-        }
-        let keep = memrchr(b'\n', &window).map_or(0, |i| i + 1);
-        torn_bytes = len - (start + keep as u64);
-        len = start + keep as u64;
+    let full = file.metadata()?.len();
+    let mut len = full;
+    if full > 0 && read_at(file, full - 1, 1)? != b"\n" {
+        len = newline_before(file, full, 0)?.map_or(0, |at| at + 1);
         file.set_len(len)?;
-        window.truncate(keep);
     }
+    let torn_bytes = full - len;
+    let start = len.saturating_sub(TAIL_WINDOW);
+    let window = read_at(file, start, len - start)?;
     if window.is_empty() {
         return Ok(Tail { next_seq: 0, len, torn_bytes, window });
     }
-    // The last line must be whole in the window to read its seq.
-    while memrchr(b'\n', &window[..window.len() - 1]).is_none() && start > 0 {
-        (start, window) = extend_back(file, start, window)?;
-    }
-    let next_seq = match last_seq(&window) {
+    // The last line is whole in the window: its seq is there. Otherwise it
+    // is read from the line's own start, found by scanning back.
+    let whole = start == 0 || memrchr(b'\n', &window[..window.len() - 1]).is_some();
+    let seq = if whole { last_seq(&window) } else { seq_at_line_start(file, len)? };
+    let next_seq = match seq {
         Some(seq) => seq + 1,
         None => count_lines(file, len)?,
     };
     Ok(Tail { next_seq, len, torn_bytes, window })
+}
+
+/// Where the last `\n` before `end` (and at or after `floor`) is, scanning
+/// back a chunk at a time.
+fn newline_before(file: &File, end: u64, floor: u64) -> io::Result<Option<u64>> {
+    const CHUNK: u64 = 1 << 20;
+    let mut hi = end;
+    while hi > floor {
+        let lo = hi.saturating_sub(CHUNK).max(floor);
+        let chunk = read_at(file, lo, hi - lo)?;
+        if let Some(i) = memrchr(b'\n', &chunk) {
+            return Ok(Some(lo + i as u64));
+        }
+        hi = lo;
+    }
+    Ok(None)
+}
+
+/// The seq of the file's last line (which ends at `len`), read from its head.
+fn seq_at_line_start(file: &File, len: u64) -> io::Result<Option<u64>> {
+    let line_start = newline_before(file, len - 1, 0)?.map_or(0, |at| at + 1);
+    let head = read_at(file, line_start, (len - line_start).min(4096))?;
+    Ok(seq_of_line(&head))
 }
 
 fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
@@ -85,13 +104,6 @@ fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len as usize];
     file.read_exact_at(&mut buf, offset)?;
     Ok(buf)
-}
-
-fn extend_back(file: &File, start: u64, window: Vec<u8>) -> io::Result<(u64, Vec<u8>)> {
-    let new_start = start.saturating_sub(TAIL_WINDOW);
-    let mut more = read_at(file, new_start, start - new_start)?;
-    more.extend_from_slice(&window);
-    Ok((new_start, more))
 }
 
 /// The seq of the newest line that has one. Lines are written by us with
@@ -170,32 +182,15 @@ impl Totals {
 pub fn last_line(path: &Path) -> io::Result<Option<Vec<u8>>> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
-    let mut start = len.saturating_sub(8192);
-    let mut window = read_at(&file, start, len - start)?;
-    let end = match memrchr(b'\n', &window) {
-        Some(end) => end,
-        None if start == 0 => return Ok(None),
-        None => return last_line_slow(&file, len),
-    };
-    window.truncate(end);
-    while memrchr(b'\n', &window).is_none() && start > 0 {
-        if len - start > 8 * TAIL_WINDOW {
-            return Ok(None); // a last line this long is not one we wrote
-        }
-        (start, window) = extend_back(&file, start, window)?;
-    }
-    let line_start = memrchr(b'\n', &window).map_or(0, |i| i + 1);
-    Ok(Some(window[line_start..].to_vec()))
-}
-
-fn last_line_slow(file: &File, len: u64) -> io::Result<Option<Vec<u8>>> {
-    let all = read_at(file, 0, len)?;
-    let end = match memrchr(b'\n', &all) {
-        Some(end) => end,
+    let Some(end) = newline_before(&file, len, 0)? else { return Ok(None) };
+    // A last line longer than this is not one we wrote.
+    let floor = end.saturating_sub(8 * TAIL_WINDOW);
+    let start = match newline_before(&file, end, floor)? {
+        Some(at) => at + 1,
+        None if floor == 0 => 0,
         None => return Ok(None),
     };
-    let start = memrchr(b'\n', &all[..end]).map_or(0, |i| i + 1);
-    Ok(Some(all[start..end].to_vec()))
+    read_at(&file, start, end - start).map(Some)
 }
 
 pub fn seq_of_line(line: &[u8]) -> Option<u64> {
