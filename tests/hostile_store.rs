@@ -104,3 +104,99 @@ fn a_last_line_longer_than_the_window_still_gives_the_next_seq() {
     assert_eq!(events.len(), 2);
     assert_seq_contiguous(&events);
 }
+
+// ---- 5: no HOME: the password database, else a private directory, else nothing ----
+
+const NS_UID: u32 = 54321;
+
+/// The binary run as a uid with no password-database entry, in a user
+/// namespace (`unshare`); `None` where user namespaces are not allowed.
+fn as_unknown_user(env: &Env, tmpdir: &std::path::Path, args: &[&str]) -> Option<std::process::Command> {
+    let probe = std::process::Command::new("unshare").args(["--user", "true"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED: unshare --user is not allowed here");
+        return None;
+    }
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--user", &format!("--map-user={NS_UID}"), &format!("--map-group={NS_UID}"), "--", BIN]).args(args);
+    cmd.env_remove("HOME").env_remove("KAIZEN_HOME").env("TMPDIR", tmpdir).current_dir(&env.repo);
+    Some(cmd)
+}
+
+/// A world-writable, sticky temporary directory, like `/tmp`.
+fn shared_tmp(env: &Env) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = env.tmp.path().join("shared-tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::set_permissions(env.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    tmp
+}
+
+#[test]
+fn without_home_or_passwd_entry_events_go_to_a_private_directory_never_a_shared_one() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let tmp = shared_tmp(&env);
+    let Some(cmd) = as_unknown_user(&env, &tmp, &["prompt", "--agent", "claude"]) else { return };
+    assert_quiet(&env.run_with(cmd, prompt(&env, "no home").to_string().as_bytes()));
+    assert!(!tmp.join(".kaizen").exists(), "events went to the world-shared {}", tmp.join(".kaizen").display());
+    let private = tmp.join(format!("kaizen-{NS_UID}"));
+    let events = read_events(&private.join(format!("sessions/{CLAUDE_SESSION}.jsonl")));
+    assert_eq!(events.len(), 1);
+    assert_eq!(std::fs::metadata(&private).unwrap().permissions().mode() & 0o777, 0o700);
+}
+
+#[test]
+fn a_private_directory_planted_by_another_user_is_refused_and_nothing_recorded() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let tmp = shared_tmp(&env);
+    let planted = tmp.join(format!("kaizen-{NS_UID}"));
+    let elsewhere = env.tmp.path().join("attacker");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o777)).unwrap();
+    // Owned by someone else (this test's uid is not the namespace's), open to all; then a symlink.
+    std::fs::create_dir(&planted).unwrap();
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for (i, round) in ["another user's directory", "a symlink"].into_iter().enumerate() {
+        let Some(cmd) = as_unknown_user(&env, &tmp, &["prompt", "--agent", "claude"]) else { return };
+        assert_quiet(&env.run_with(cmd, prompt(&env, "secret prompt").to_string().as_bytes()));
+        assert!(env.files_under(&planted).is_empty(), "{round}: wrote {:?}", env.files_under(&planted));
+        assert!(env.files_under(&elsewhere).is_empty(), "{round}: wrote {:?}", env.files_under(&elsewhere));
+        assert!(!tmp.join(".kaizen").exists());
+        if i == 0 {
+            std::fs::remove_dir(&planted).unwrap();
+            std::os::unix::fs::symlink(&elsewhere, &planted).unwrap();
+        }
+    }
+    let doctor = as_unknown_user(&env, &tmp, &["doctor"]).unwrap().stdin(Stdio::null()).output().unwrap();
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(text.contains("recording nothing"), "{text}");
+}
+
+#[test]
+fn without_home_the_password_database_gives_the_home() {
+    let env = Env::new();
+    let tmp = shared_tmp(&env);
+    let probe = std::process::Command::new("unshare").args(["-rm", "true"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED: unshare -rm is not allowed here");
+        return;
+    }
+    let home = env.tmp.path().join("from-passwd");
+    let passwd = env.tmp.path().join("passwd");
+    std::fs::write(&passwd, format!("root:x:0:0:root:{}:/bin/sh\n", home.display())).unwrap();
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["-rm", "sh", "-c", "mount --bind \"$0\" /etc/passwd && exec \"$@\""])
+        .arg(&passwd)
+        .args([BIN, "prompt", "--agent", "claude"])
+        .env_remove("HOME")
+        .env_remove("KAIZEN_HOME")
+        .env("TMPDIR", &tmp)
+        .current_dir(&env.repo);
+    assert_quiet(&env.run_with(cmd, prompt(&env, "home from passwd").to_string().as_bytes()));
+    let events = read_events(&home.join(format!(".kaizen/sessions/{CLAUDE_SESSION}.jsonl")));
+    assert_eq!(events.len(), 1);
+    assert!(env.files_under(&tmp).is_empty(), "{:?}", env.files_under(&tmp));
+}

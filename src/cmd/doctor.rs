@@ -19,14 +19,22 @@ impl Doctor {
         let config = Config::from_env();
         let mut report = Report::default();
         let this = std::env::current_exe().ok().map(|p| std::fs::canonicalize(&p).unwrap_or(p));
-        let seen = Seen { this: this.as_deref(), activity: activity(&config.home) };
+        let seen = Seen {
+            this: this.as_deref(),
+            activity: if config.home_refused.is_some() { BTreeMap::new() } else { activity(&config.home) },
+        };
         match crate::config::home_dir() {
             Some(home) => check_registrations(&home, &seen, &mut report),
             None => report.problem("HOME is not set: cannot find the agents' configs"),
         }
-        check_home(&config.home, &mut report);
-        check_last_event(&config.home, &mut report);
-        check_log(&config.home, &mut report);
+        match &config.home_refused {
+            Some(why) => report.problem(why),
+            None => {
+                check_home(&config.home, &mut report);
+                check_last_event(&config.home, &mut report);
+                check_log(&config.home, &mut report);
+            }
+        }
         match (report.problems, report.warnings) {
             (0, 0) => println!("\nall good"),
             (0, warnings) => println!("\nall good ({warnings} warning(s) above)"),

@@ -99,6 +99,9 @@ fn record(
     if delivered_to_its_own_entry_too(obs) {
         return Ok(());
     }
+    if let Some(why) = &config.home_refused {
+        return Err(why.clone());
+    }
     let (cwd, session_id, files) = session_of(config, obs, problems)?;
     let first = std::fs::symlink_metadata(&files.events).is_err();
     let file = events::open_locked(&files.events, budget.deadline()).map_err(|e| format!("lock: {e}"))?;
