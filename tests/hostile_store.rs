@@ -200,3 +200,224 @@ fn without_home_the_password_database_gives_the_home() {
     assert_eq!(events.len(), 1);
     assert!(env.files_under(&tmp).is_empty(), "{:?}", env.files_under(&tmp));
 }
+
+// ---- 3: behind a frozen lock holder, events are spooled, then merged ----
+
+fn session_prompt(env: &Env, session: &str, text: &str) -> Value {
+    let mut payload = prompt(env, text);
+    payload["session_id"] = json!(session);
+    payload
+}
+
+/// Starts the session's first hook and stops it (SIGSTOP) while it holds
+/// the session lock: the test takes the lock itself to see that it is held.
+/// Retries with a new session when the holder was too quick to catch.
+fn frozen_holder(env: &Env) -> (std::process::Child, String) {
+    for file in 0..3000 {
+        std::fs::write(env.repo.join(format!("f{file}.txt")), "x\n").unwrap();
+    }
+    for attempt in 0..40 {
+        let session = format!("frozen-{attempt}");
+        let path = env.sessions_dir().join(format!("{session}.jsonl"));
+        let mut cmd = env.command(&["prompt", "--agent", "claude"]);
+        cmd.env("KAIZEN_HOOK_BUDGET_MS", "60000").stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+        let mut holder = cmd.spawn().unwrap();
+        let payload = session_prompt(env, &session, "holder").to_string();
+        std::io::Write::write_all(&mut holder.stdin.take().unwrap(), payload.as_bytes()).unwrap();
+        let pid = holder.id() as i32;
+        let held = |path: &std::path::Path| {
+            let Ok(file) = std::fs::File::open(path) else { return false };
+            matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+        };
+        while holder.try_wait().unwrap().is_none() {
+            if held(&path) {
+                // SAFETY: signalling our own child.
+                unsafe { libc::kill(pid, libc::SIGSTOP) };
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                if held(&path) {
+                    return (holder, session);
+                }
+                unsafe { libc::kill(pid, libc::SIGCONT) };
+            }
+        }
+    }
+    panic!("never caught a hook holding the lock");
+}
+
+/// N hooks behind the frozen holder: each exits in time, its event spooled.
+fn hooks_behind(env: &Env, session: &str, n: usize) {
+    for i in 0..n {
+        let started = std::time::Instant::now();
+        let mut cmd = env.command(&["prompt", "--agent", "claude"]);
+        cmd.env("KAIZEN_HOOK_BUDGET_MS", "400");
+        assert_quiet(&env.run_with(cmd, session_prompt(env, session, &format!("behind {i}")).to_string().as_bytes()));
+        // Generous for a loaded machine; a hook that waited for the holder would never return.
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "hook {i} waited for the frozen holder");
+    }
+}
+
+fn assert_merged_in_arrival_order(env: &Env, session: &str, prompts: &[String]) {
+    let events = env.events(session);
+    let got: Vec<&str> = events.iter().map(|e| e.payload["input"]["prompt"].as_str().unwrap()).collect();
+    assert_eq!(got, prompts.iter().map(String::as_str).collect::<Vec<_>>(), "each once, in arrival order");
+    assert_seq_contiguous(&events);
+    let boots: Vec<u64> = events.iter().map(|e| e.payload["delivered_boot_ms"].as_u64().unwrap()).collect();
+    assert!(boots.windows(2).all(|w| w[0] <= w[1]), "arrival order: {boots:?}");
+    let spool = env.sessions_dir().join(format!("{session}.spool"));
+    assert!(env.files_under(&spool).is_empty(), "left in the spool: {:?}", env.files_under(&spool));
+}
+
+#[test]
+fn behind_a_frozen_lock_holder_events_are_spooled_then_merged_once_in_arrival_order() {
+    let env = Env::new();
+    let (mut holder, session) = frozen_holder(&env);
+    hooks_behind(&env, &session, 5);
+    let spool = env.sessions_dir().join(format!("{session}.spool"));
+    assert_eq!(env.files_under(&spool).len(), 5, "{:?}", env.files_under(&spool));
+    let doctor = env.command(&["doctor"]).stdin(Stdio::null()).output().unwrap();
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(text.contains("5 spooled event(s) not merged yet"), "{text}");
+
+    unsafe { libc::kill(holder.id() as i32, libc::SIGCONT) };
+    assert!(holder.wait().unwrap().success());
+    let mut expected = vec!["holder".to_string()];
+    expected.extend((0..5).map(|i| format!("behind {i}")));
+    assert_merged_in_arrival_order(&env, &session, &expected);
+    assert!(env.log().contains("event spooled to"), "{}", env.log());
+}
+
+#[test]
+fn a_killed_lock_holder_leaves_the_spool_to_the_next_hook() {
+    let env = Env::new();
+    let (mut holder, session) = frozen_holder(&env);
+    hooks_behind(&env, &session, 3);
+    // Stopped before or after its own write: SIGKILL loses at most its own event.
+    let path = env.sessions_dir().join(format!("{session}.jsonl"));
+    let holder_wrote = std::fs::read_to_string(&path).unwrap().contains("\"holder\"");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    env.hook(&["prompt", "--agent", "claude"], &session_prompt(&env, &session, "next"));
+    let mut expected: Vec<String> = if holder_wrote { vec!["holder".into()] } else { vec![] };
+    expected.extend((0..3).map(|i| format!("behind {i}")));
+    expected.push("next".into());
+    assert_merged_in_arrival_order(&env, &session, &expected);
+}
+
+// ---- 12: odd binary paths install once and uninstall cleanly, for every installer ----
+
+const ODD_DIRS: &[&str] = &["o'brien", "two  spaces", "$HOME and `cmd`", "back\\slash", "double\"quote", "ünï ✓"];
+
+/// Every file under the user's home, with its bytes (backups aside: they are install's own).
+fn config_files(env: &Env) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    env.files_under(&env.user_home)
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().contains(".kaizen.bak") && !p.to_string_lossy().contains("/.git"))
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn an_odd_binary_path_installs_once_and_uninstalls_to_the_original_bytes_for_every_installer() {
+    for agent in ["claude", "cursor", "codex", "gemini", "copilot"] {
+        let env = Env::new();
+        let dir = ODD_DIRS.iter().fold(env.tmp.path().to_path_buf(), |dir, name| dir.join(name));
+        std::fs::create_dir_all(&dir).unwrap();
+        let binary = dir.join("kaizen-hook");
+        std::fs::copy(BIN, &binary).unwrap();
+        let binary = binary.to_str().unwrap();
+        // The user's own hook is there first, and must come back byte for byte.
+        std::fs::create_dir_all(env.user_home.join(".claude")).unwrap();
+        std::fs::write(
+            env.user_home.join(".claude/settings.json"),
+            "{\n  \"hooks\": {\n    \"Stop\": [{\"hooks\": [{\"type\": \"command\", \"command\": \"notify-send 'done'\"}]}]\n  }\n}\n",
+        )
+        .unwrap();
+        let original = config_files(&env);
+        let install = || env.run_with(env.command(&["install", "--agent", agent, "--binary", binary]), b"");
+        let out = install();
+        assert!(
+            out.status.success(),
+            "{agent}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let installed = config_files(&env);
+        assert_ne!(installed, original, "{agent}: nothing installed");
+        assert!(install().status.success());
+        assert_eq!(config_files(&env), installed, "{agent}: a second install changed the config (duplicate hooks)");
+        let out = env.run_with(env.command(&["uninstall", "--agent", agent]), b"");
+        assert!(out.status.success(), "{agent}: {}", String::from_utf8_lossy(&out.stderr));
+        let left = config_files(&env);
+        let ours_left: Vec<_> =
+            left.iter().filter(|(_, b)| String::from_utf8_lossy(b).contains("kaizen-hook")).collect();
+        assert!(ours_left.is_empty(), "{agent}: uninstall left {ours_left:?}");
+        let before: Vec<_> = original.iter().filter(|(p, _)| left.iter().any(|(q, _)| q == p)).collect();
+        let after: Vec<_> = left.iter().filter(|(p, _)| original.iter().any(|(q, _)| q == p)).collect();
+        assert_eq!(before, after, "{agent}: the user's own files did not come back byte for byte");
+    }
+}
+
+#[test]
+fn a_command_registered_for_an_odd_path_runs_through_sh() {
+    let env = Env::new();
+    let dir = ODD_DIRS.iter().fold(env.tmp.path().to_path_buf(), |dir, name| dir.join(name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let binary = dir.join("kaizen-hook");
+    std::fs::copy(BIN, &binary).unwrap();
+    let out = env.run_with(env.command(&["install", "--agent", "claude", "--binary", binary.to_str().unwrap()]), b"");
+    assert!(out.status.success());
+    let settings: Value =
+        serde_json::from_slice(&std::fs::read(env.user_home.join(".claude/settings.json")).unwrap()).unwrap();
+    let command = settings["hooks"]["UserPromptSubmit"][0]["hooks"][0]["command"].as_str().unwrap().to_string();
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c").arg(&command).env("KAIZEN_HOME", &env.home).env("HOME", &env.user_home).current_dir(&env.repo);
+    assert_quiet(&env.run_with(sh, prompt(&env, "through sh").to_string().as_bytes()));
+    assert_eq!(env.events(CLAUDE_SESSION).len(), 1, "{command}");
+}
+
+// ---- 4: the duplicate window is measured on the boot clock, bounded on both sides ----
+
+/// Rewrites the last line's `delivered_boot_ms` (and, for the wall clock, its
+/// `ts_ms` and `recorded_ms`): what a clock step or a reboot leaves behind.
+fn shift_last_line(env: &Env, boot_by: i64, wall_by: i64) {
+    let path = env.sessions_dir().join(format!("{CLAUDE_SESSION}.jsonl"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (head, last) = text.trim_end().rsplit_once('\n').unwrap_or(("", text.trim_end()));
+    let mut last = last.to_string();
+    for (key, by) in [("delivered_boot_ms", boot_by), ("ts_ms", wall_by), ("recorded_ms", wall_by)] {
+        let needle = format!("\"{key}\":");
+        let at = last.rfind(&needle).unwrap() + needle.len();
+        let digits = last[at..].bytes().take_while(u8::is_ascii_digit).count();
+        let value: i64 = last[at..at + digits].parse().unwrap();
+        last.replace_range(at..at + digits, &(value + by).to_string());
+    }
+    let head = if head.is_empty() { String::new() } else { format!("{head}\n") };
+    std::fs::write(&path, format!("{head}{last}\n")).unwrap();
+}
+
+#[test]
+fn a_wall_clock_stepped_back_does_not_widen_the_duplicate_window() {
+    let env = Env::new();
+    let again = prompt(&env, "continue");
+    env.hook(&["prompt", "--agent", "claude"], &again);
+    env.hook(&["prompt", "--agent", "claude"], &again);
+    assert_eq!(env.events(CLAUDE_SESSION).len(), 1, "the same delivery twice at once is one event");
+
+    // Recorded 3.2 s ago on the boot clock, but an hour ahead on the wall
+    // clock: the wall clock was stepped back an hour since.
+    shift_last_line(&env, -3200, 3_600_000);
+    env.hook(&["prompt", "--agent", "claude"], &again);
+    assert_eq!(
+        env.events(CLAUDE_SESSION).len(),
+        2,
+        "3.2 s apart is outside the 3 s window, whatever the wall clock says"
+    );
+
+    // Recorded "an hour later" on the boot clock (a reboot in between): outside, on the other side.
+    shift_last_line(&env, 3_600_000, 0);
+    env.hook(&["prompt", "--agent", "claude"], &again);
+    assert_eq!(env.events(CLAUDE_SESSION).len(), 3, "the window is bounded on both sides");
+}

@@ -31,6 +31,7 @@ impl Doctor {
             Some(why) => report.problem(why),
             None => {
                 check_home(&config.home, &mut report);
+                check_spool(&config.home, &mut report);
                 check_last_event(&config.home, &mut report);
                 check_log(&config.home, &mut report);
             }
@@ -218,6 +219,22 @@ fn check_home(home: &Path, report: &mut Report) {
     match writable {
         Ok(()) => report.ok("writable"),
         Err(e) => report.problem(format!("not writable: {e}")),
+    }
+}
+
+/// Events that found the session lock held past the point of waiting wait
+/// in a spool until the session's next run merges them.
+fn check_spool(home: &Path, report: &mut Report) {
+    let backlog = store::spool::backlog(&store::sessions_dir(home));
+    if backlog.waiting > 0 {
+        report.warn(format!(
+            "{} spooled event(s) not merged yet: the session lock was held too long (a frozen or killed hook); \
+             each session's next hook merges them",
+            backlog.waiting
+        ));
+    }
+    if backlog.bad > 0 {
+        report.problem(format!("{} unreadable spool file(s) set aside (*.spool/*.bad); see the log", backlog.bad));
     }
 }
 

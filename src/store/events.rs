@@ -6,7 +6,6 @@
 
 use super::fsutil;
 use crate::event::{Event, EventKind, EventSource};
-use crate::process::AgentProcess;
 use crate::recognize::Phase;
 use memchr::{memmem, memrchr};
 use serde_json::{Map, Value, json};
@@ -202,6 +201,22 @@ pub fn ts_of_line(line: &[u8]) -> Option<u64> {
 }
 
 impl Tail {
+    /// The tail once `line` (one whole event line) is appended: later checks
+    /// in the same run see it. The window keeps at most twice its usual size.
+    pub fn advance(&mut self, line: &[u8]) {
+        self.window.extend_from_slice(line);
+        let excess = self.window.len().saturating_sub(2 * TAIL_WINDOW as usize);
+        self.window.drain(..excess);
+        self.len += line.len() as u64;
+        self.next_seq += 1;
+    }
+
+    /// Whether a line merged from this spool file is already in the tail.
+    pub fn holds_spooled(&self, name: &str) -> bool {
+        let needle = format!("\"spooled\":{}", json!(name));
+        memmem::find(&self.window, needle.as_bytes()).is_some()
+    }
+
     /// The running totals of the newest line.
     pub fn totals(&self) -> Totals {
         let body = self.window.strip_suffix(b"\n").unwrap_or(&self.window);
@@ -214,10 +229,14 @@ impl Tail {
     /// apart on the boot clock (bounded on both sides), with no session or
     /// turn boundary recorded since. In doubt (no agent process known) it is not.
     pub fn is_repeat(&self, delivery: &Delivery, window_ms: u64) -> bool {
-        let Some(by) = delivery.by else { return false };
+        let Some(by) = &delivery.by else { return false };
         let needle = format!("\"input_hash\":\"{}\",\"agent_process\":\"{by}\",\"delivered_boot_ms\":", delivery.hash);
         let Some(at) = memmem::rfind(&self.window, needle.as_bytes()) else { return false };
         let Some(then) = number_after(&self.window[at..], b"\"delivered_boot_ms\":") else { return false };
+        // 0 is a boot clock that could not be read: no window can be measured.
+        if then == 0 || delivery.boot_ms == 0 {
+            return false;
+        }
         // Either side: deliveries that arrive together take the lock in any order.
         if then.abs_diff(delivery.boot_ms) > window_ms {
             return false;
@@ -302,11 +321,12 @@ fn phase_of_line(line: &[u8]) -> Option<&[u8]> {
 
 /// One delivery's identity, written last in every line we append: how a
 /// later run recognises the same occurrence delivered twice.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Delivery {
     /// FNV-1a of the raw input bytes.
     pub hash: String,
-    /// The agent process that ran this hook, when known.
-    pub by: Option<AgentProcess>,
+    /// The agent process that ran this hook (`pid:start`, see `AgentProcess`), when known.
+    pub by: Option<String>,
     /// When it arrived, on the boot clock.
     pub boot_ms: u64,
 }
@@ -314,7 +334,7 @@ pub struct Delivery {
 impl Delivery {
     pub fn stamp(&self, payload: &mut Map<String, Value>) {
         payload.insert("input_hash".into(), json!(self.hash));
-        payload.insert("agent_process".into(), json!(self.by.map(|p| p.to_string())));
+        payload.insert("agent_process".into(), json!(self.by));
         payload.insert("delivered_boot_ms".into(), json!(self.boot_ms));
         payload.insert("recorded_ms".into(), json!(crate::time::now_ms()));
     }
@@ -359,6 +379,7 @@ pub fn append(mut file: &File, len: u64, line: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::AgentProcess;
 
     #[test]
     fn seq_comes_from_the_last_line_even_with_hostile_ids() {
@@ -391,7 +412,7 @@ mod tests {
     fn a_repeat_is_the_same_bytes_from_the_same_process_within_the_window_with_no_boundary_between() {
         let tail = |lines: &[String]| Tail { next_seq: 0, len: 0, torn_bytes: 0, window: lines.concat().into_bytes() };
         let agent = AgentProcess { pid: 7, start_ticks: 100 };
-        let delivery = |hash: &str, boot_ms| Delivery { hash: hash.into(), by: Some(agent), boot_ms };
+        let delivery = |hash: &str, boot_ms| Delivery { hash: hash.into(), by: Some(agent.to_string()), boot_ms };
         let recorded =
             tail(&[line(0, "aa", "7:100", 10_000, "tool_call"), line(1, "bb", "7:100", 10_100, "tool_call")]);
         assert!(recorded.is_repeat(&delivery("aa", 12_000), 3000));
@@ -399,11 +420,14 @@ mod tests {
         assert!(recorded.is_repeat(&delivery("aa", 9_990), 3000), "arrived first, took the lock second");
         assert!(!recorded.is_repeat(&delivery("aa", 5_000), 3000), "long before the recorded one: a reboot");
         assert!(!recorded.is_repeat(&delivery("cc", 10_001), 3000));
-        let other_process = Delivery { by: Some(AgentProcess { pid: 8, start_ticks: 100 }), ..delivery("aa", 10_001) };
+        let other_process =
+            Delivery { by: Some(AgentProcess { pid: 8, start_ticks: 100 }.to_string()), ..delivery("aa", 10_001) };
         assert!(!recorded.is_repeat(&other_process, 3000), "another agent process: a new occurrence");
         assert!(!recorded.is_repeat(&Delivery { by: None, ..delivery("aa", 10_001) }, 3000), "in doubt, record");
         let after_a_turn =
             tail(&[line(0, "aa", "7:100", 10_000, "prompt"), line(1, "bb", "7:100", 10_100, "turn_end")]);
         assert!(!after_a_turn.is_repeat(&delivery("aa", 10_200), 3000), "a turn ended in between");
+        let unknown_clock = tail(&[line(0, "aa", "7:100", 0, "tool_call")]);
+        assert!(!unknown_clock.is_repeat(&delivery("aa", 0), 3000), "no boot clock: no window, in doubt record");
     }
 }
