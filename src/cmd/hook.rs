@@ -116,7 +116,11 @@ fn record(
     let locked = match events::open_locked(&files.events, give_up) {
         Ok(file) => Some(locked_tail(file, &files, problems)?),
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => None,
-        Err(e) => return Err(format!("lock: {e}")),
+        // A file system that cannot lock (ENOLCK on some network mounts): kept, not lost.
+        Err(e) => {
+            problems.push(format!("cannot lock {}: {e}", files.events.display()));
+            None
+        }
     };
     if let Some((_, tail)) = &locked
         && config.dedup_window_ms > 0
@@ -154,7 +158,7 @@ fn record(
         Some((file, tail)) => (file, tail, Some(own)),
         None => {
             let spooled = spool::write(&files.spool, &own).map_err(|e| e.to_string())?;
-            problems.push(format!("session lock held by another run: event spooled to {}", spooled.display()));
+            problems.push(format!("session lock not taken in time: event spooled to {}", spooled.display()));
             // Merged now if the lock frees up within the budget, else by the session's next run.
             let file = events::open_locked(&files.events, budget.deadline())
                 .map_err(|e| format!("lock: {e}; the event stays spooled"))?;
@@ -162,7 +166,7 @@ fn record(
             (file, tail, None)
         }
     };
-    merge(&file, &files, &mut tail, own, config, problems)?;
+    merge(&file, &files, &mut tail, own, (config, budget.deadline()), problems)?;
     let after = Appended { len: tail.len, next_seq: tail.next_seq, totals: tail.totals() };
     let found = match (obs.agent.known().and_then(|a| a.transcript.as_ref()), turn_end_payload.flatten()) {
         (Some(reader), Some(raw)) => {
@@ -299,7 +303,7 @@ fn merge(
     files: &SessionFiles,
     tail: &mut events::Tail,
     own: Option<Spooled>,
-    config: &Config,
+    (config, deadline): (&Config, std::time::Instant),
     problems: &mut Vec<String>,
 ) -> Result<(), String> {
     // (file name, path) for spooled ones; this run's own has none.
@@ -309,6 +313,15 @@ fn merge(
     all.sort_by_cached_key(|(from, s)| s.order(from.as_ref().map_or("", |(name, _)| name.as_str())));
     let mut merged = Vec::new();
     for (from, spooled) in all {
+        // A backlog too long for one run: the rest waits for the next, and
+        // this run's own event joins it there, so the order holds.
+        if std::time::Instant::now() >= deadline {
+            if from.is_none() {
+                let path = spool::write(&files.spool, &spooled).map_err(|e| e.to_string())?;
+                problems.push(format!("spool backlog left for the next run; event spooled to {}", path.display()));
+            }
+            continue;
+        }
         let name = from.as_ref().map(|(name, _)| name.as_str());
         // Merged before by a run that died before removing the file.
         let again = name.is_some_and(|name| tail.holds_spooled(name));

@@ -202,11 +202,14 @@ pub fn ts_of_line(line: &[u8]) -> Option<u64> {
 
 impl Tail {
     /// The tail once `line` (one whole event line) is appended: later checks
-    /// in the same run see it. The window keeps at most twice its usual size.
+    /// in the same run see it. The window is cut back to twice its usual size
+    /// only past four times it, so a long merge moves each byte once or twice.
     pub fn advance(&mut self, line: &[u8]) {
         self.window.extend_from_slice(line);
-        let excess = self.window.len().saturating_sub(2 * TAIL_WINDOW as usize);
-        self.window.drain(..excess);
+        if self.window.len() > 4 * TAIL_WINDOW as usize {
+            let excess = self.window.len() - 2 * TAIL_WINDOW as usize;
+            self.window.drain(..excess);
+        }
         self.len += line.len() as u64;
         self.next_seq += 1;
     }
