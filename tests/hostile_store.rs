@@ -421,3 +421,43 @@ fn a_wall_clock_stepped_back_does_not_widen_the_duplicate_window() {
     env.hook(&["prompt", "--agent", "claude"], &again);
     assert_eq!(env.events(CLAUDE_SESSION).len(), 3, "the window is bounded on both sides");
 }
+
+// ---- further: what a laptop or CI runner can leave in the store ----
+
+#[test]
+fn a_session_file_that_cannot_be_locked_keeps_its_events_in_the_spool() {
+    let env = Env::new();
+    // A directory where the events file should be: it can be neither opened nor locked.
+    std::fs::create_dir_all(env.sessions_dir().join(format!("{CLAUDE_SESSION}.jsonl"))).unwrap();
+    env.hook(&["prompt", "--agent", "claude"], &prompt(&env, "kept"));
+    let spool = env.sessions_dir().join(format!("{CLAUDE_SESSION}.spool"));
+    let kept = env.files_under(&spool);
+    assert_eq!(kept.len(), 1, "{kept:?}\n{}", env.log());
+    assert!(std::fs::read_to_string(&kept[0]).unwrap().contains("\"prompt\":\"kept\""));
+    // Once the file can be locked again, the next run merges the spool first.
+    std::fs::remove_dir(env.sessions_dir().join(format!("{CLAUDE_SESSION}.jsonl"))).unwrap();
+    env.hook(&["prompt", "--agent", "claude"], &prompt(&env, "after"));
+    assert_merged_in_arrival_order(&env, CLAUDE_SESSION, &["kept".into(), "after".into()]);
+}
+
+#[test]
+fn unreadable_and_dead_writers_spool_files_are_set_aside_not_retried_or_merged() {
+    let env = Env::new();
+    env.hook(&["prompt", "--agent", "claude"], &prompt(&env, "one"));
+    let spool = env.sessions_dir().join(format!("{CLAUDE_SESSION}.spool"));
+    std::fs::create_dir(&spool).unwrap();
+    std::fs::write(spool.join("0000000000001-0000000000001-1-000000001.json"), "{\"arrival_boot_ms\":1,").unwrap();
+    let dead_writer = spool.join(".0000000000002-0000000000001-1-000000002.json.tmp");
+    std::fs::write(&dead_writer, "{\"arriv").unwrap();
+    let old = std::fs::File::options().write(true).open(&dead_writer).unwrap();
+    old.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(60)).unwrap();
+    env.hook(&["prompt", "--agent", "claude"], &prompt(&env, "two"));
+    let events = env.events(CLAUDE_SESSION);
+    assert_eq!(events.len(), 2);
+    assert_seq_contiguous(&events);
+    let left: Vec<String> =
+        env.files_under(&spool).iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(left, ["0000000000001-0000000000001-1-000000001.json.bad"]);
+    let doctor = env.command(&["doctor"]).stdin(Stdio::null()).output().unwrap();
+    assert!(String::from_utf8_lossy(&doctor.stdout).contains("1 unreadable spool file(s) set aside"));
+}
