@@ -16,8 +16,20 @@ pub fn path(home: &Path) -> PathBuf {
 }
 
 /// Appends one line; failures to log are swallowed (there is nowhere left to report them).
+/// With no private home (an empty path: see `Config::home_refused`) the line
+/// goes to syslog instead, the one place left that no other user controls.
 pub fn write(home: &Path, message: &str) {
+    if home.as_os_str().is_empty() {
+        to_syslog(message);
+        return;
+    }
     let _ = try_write(home, message);
+}
+
+fn to_syslog(message: &str) {
+    let Ok(text) = std::ffi::CString::new(format!("kaizen-hook: {}", message.replace('\0', " "))) else { return };
+    // SAFETY: a constant format string and a NUL-terminated argument.
+    unsafe { libc::syslog(libc::LOG_USER | libc::LOG_WARNING, c"%s".as_ptr(), text.as_ptr()) };
 }
 
 fn try_write(home: &Path, message: &str) -> std::io::Result<()> {

@@ -23,11 +23,13 @@ pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     let person = is_person(&args);
     let config = config::Config::from_env();
     let home = config.home.clone();
-    // Panics go to the log; a person also sees them. The agent never does.
+    // A hook's panics go to the hook log; a person's go to their terminal
+    // only (the hook log is for what agents never see). The agent sees neither.
     panic::set_hook(Box::new(move |info| {
-        log::write(&home, &format!("panic: {info}"));
         if person {
             eprintln!("kaizen-hook: {info}");
+        } else {
+            log::write(&home, &format!("panic: {info}"));
         }
     }));
     // A panic must never cross this extern "C" boundary (that aborts with a signal).
@@ -76,6 +78,10 @@ fn run(args: &[String], config: &config::Config, arrival: time::Arrival) -> Exit
 }
 
 fn run_human(command: cli::Command) -> ExitCode {
+    // `kaizen-hook sessions | head`: a reader that closes the pipe ends the
+    // command quietly, by SIGPIPE, as it does for any Unix filter.
+    // SAFETY: restoring the default disposition; no handler is involved.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     match command {
         cli::Command::Install(a) => {
             cmd::install::Install { agents: a.agents, dry_run: a.dry_run, binary: a.binary, trust: a.trust }.run()

@@ -19,14 +19,23 @@ impl Doctor {
         let config = Config::from_env();
         let mut report = Report::default();
         let this = std::env::current_exe().ok().map(|p| std::fs::canonicalize(&p).unwrap_or(p));
-        let seen = Seen { this: this.as_deref(), activity: activity(&config.home) };
+        let seen = Seen {
+            this: this.as_deref(),
+            activity: if config.home_refused.is_some() { BTreeMap::new() } else { activity(&config.home) },
+        };
         match crate::config::home_dir() {
             Some(home) => check_registrations(&home, &seen, &mut report),
             None => report.problem("HOME is not set: cannot find the agents' configs"),
         }
-        check_home(&config.home, &mut report);
-        check_last_event(&config.home, &mut report);
-        check_log(&config.home, &mut report);
+        match &config.home_refused {
+            Some(why) => report.problem(why),
+            None => {
+                check_home(&config.home, &mut report);
+                check_spool(&config.home, &mut report);
+                check_last_event(&config.home, &mut report);
+                check_log(&config.home, &mut report);
+            }
+        }
         match (report.problems, report.warnings) {
             (0, 0) => println!("\nall good"),
             (0, warnings) => println!("\nall good ({warnings} warning(s) above)"),
@@ -212,6 +221,22 @@ fn check_home(home: &Path, report: &mut Report) {
     match writable {
         Ok(()) => report.ok("writable"),
         Err(e) => report.problem(format!("not writable: {e}")),
+    }
+}
+
+/// Events that found the session lock held past the point of waiting wait
+/// in a spool until the session's next run merges them.
+fn check_spool(home: &Path, report: &mut Report) {
+    let backlog = store::spool::backlog(&store::sessions_dir(home));
+    if backlog.waiting > 0 {
+        report.warn(format!(
+            "{} spooled event(s) not merged yet: the session lock was held too long (a frozen or killed hook); \
+             each session's next hook merges them",
+            backlog.waiting
+        ));
+    }
+    if backlog.bad > 0 {
+        report.problem(format!("{} unreadable spool file(s) set aside (*.spool/*.bad); see the log", backlog.bad));
     }
 }
 

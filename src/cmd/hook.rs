@@ -11,6 +11,7 @@ use crate::event::{Event, EventKind, EventSource};
 use crate::input::{self, HookInput};
 use crate::recognize::{self, Category, Flags, Observation, Phase};
 use crate::store::events::Delivery;
+use crate::store::spool::{self, Spooled};
 use crate::store::{self, SessionFiles, events, fsutil, record};
 use crate::time::Arrival;
 use crate::{fit, lifecycle, log, process, redact, transcript};
@@ -104,15 +105,32 @@ fn record(
     if delivered_to_its_own_entry_too(obs) {
         return Ok(());
     }
+    if let Some(why) = &config.home_refused {
+        return Err(why.clone());
+    }
     let (cwd, session_id, files) = session_of(config, obs, problems)?;
     let first = std::fs::symlink_metadata(&files.events).is_err();
-    let file = events::open_locked(&files.events, budget.deadline()).map_err(|e| format!("lock: {e}"))?;
-    let tail = events::read_tail(&file).map_err(|e| format!("read {}: {e}", files.events.display()))?;
-    if tail.torn_bytes > 0 {
-        problems.push(format!("cut a torn last line of {} bytes from {}", tail.torn_bytes, files.events.display()));
-    }
-    let delivery = Delivery { hash: input.hash.clone(), by: process::delivering(), boot_ms: arrival.boot_ms };
-    if config.dedup_window_ms > 0 && tail.is_repeat(&delivery, config.dedup_window_ms) {
+    let delivery = Delivery {
+        hash: input.hash.clone(),
+        by: process::delivering().map(|p| p.to_string()),
+        boot_ms: arrival.boot_ms,
+    };
+    // Past this point the event is spooled rather than waited for: a frozen
+    // holder must not cost it (see `store::spool`).
+    let give_up = arrival.at + config.budget * 6 / 10;
+    let locked = match events::open_locked(&files.events, give_up) {
+        Ok(file) => Some(locked_tail(file, &files, problems)?),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => None,
+        // A file system that cannot lock (ENOLCK on some network mounts): kept, not lost.
+        Err(e) => {
+            problems.push(format!("cannot lock {}: {e}", files.events.display()));
+            None
+        }
+    };
+    if let Some((_, tail)) = &locked
+        && config.dedup_window_ms > 0
+        && tail.is_repeat(&delivery, config.dedup_window_ms)
+    {
         problems.push(format!("duplicate delivery {} ignored (session {})", delivery.hash, files.key));
         return Ok(());
     }
@@ -132,21 +150,29 @@ fn record(
     let turn_end_payload = reads_transcripts(obs).then(|| input.value.as_ref().and_then(Value::as_object).cloned());
     let mut event = new_event(&session_id, obs, ts_ms);
     let mut payload = base_payload(run, &mut input, obs, &context, config);
-    event.seq = tail.next_seq;
-    // When a tool result's call was recorded: read once, for the latency and the totals.
-    let result = matches!(obs.phase, Phase::ToolResult | Phase::ToolFailure);
-    let call_ts = if result { event.tool_call_id.as_deref().and_then(|id| tail.tool_call_ts(id)) } else { None };
-    add_latency(&mut event, &mut payload, obs, call_ts);
-    let totals = add_totals(&mut payload, &event, obs, &tail, call_ts.is_some());
-    if obs.phase == Phase::TurnEnd && tail.turn_already_ended() {
-        payload.insert("phase".into(), json!(Phase::Other.name()));
-        payload.insert("phase_note".into(), json!("this turn's end was already recorded"));
-    }
-    delivery.stamp(&mut payload);
+    add_agent_latency(&mut event, &mut payload, obs);
     event.payload = Value::Object(payload);
-    let line = serialize_within_cap(&mut event, config.event_cap)?;
-    events::append(&file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
-    let after = Appended { len: tail.len + line.len() as u64, next_seq: event.seq + 1, totals };
+    let own = Spooled {
+        arrival_boot_ms: arrival.boot_ms,
+        arrival_wall_ms: arrival.wall_ms,
+        phase: obs.phase.name().to_string(),
+        delivery,
+        event,
+    };
+    let (file, mut tail, own) = match locked {
+        Some((file, tail)) => (file, tail, Some(own)),
+        None => {
+            let spooled = spool::write(&files.spool, &own).map_err(|e| e.to_string())?;
+            problems.push(format!("session lock not taken in time: event spooled to {}", spooled.display()));
+            // Merged now if the lock frees up within the budget, else by the session's next run.
+            let file = events::open_locked(&files.events, budget.deadline())
+                .map_err(|e| format!("lock: {e}; the event stays spooled"))?;
+            let (file, tail) = locked_tail(file, &files, problems)?;
+            (file, tail, None)
+        }
+    };
+    merge(&file, &files, &mut tail, own, (config, budget.deadline()), problems)?;
+    let after = Appended { len: tail.len, next_seq: tail.next_seq, totals: tail.totals() };
     let found = match (obs.agent.known().and_then(|a| a.transcript.as_ref()), turn_end_payload.flatten()) {
         (Some(reader), Some(raw)) => {
             let found = transcript::read(reader, &raw, &files.transcripts, budget.transcript_deadline());
@@ -277,42 +303,122 @@ fn new_event(session_id: &str, obs: &Observation, ts_ms: u64) -> Event {
     event
 }
 
-/// A tool result's latency: the agent's own duration, else the time since
-/// its call was recorded.
-fn add_latency(event: &mut Event, payload: &mut Map<String, Value>, obs: &Observation, call_ts: Option<u64>) {
-    if !matches!(obs.phase, Phase::ToolResult | Phase::ToolFailure) {
-        return;
+/// The locked file's tail, a torn last line cut away (and logged).
+fn locked_tail(
+    file: std::fs::File,
+    files: &SessionFiles,
+    problems: &mut Vec<String>,
+) -> Result<(std::fs::File, events::Tail), String> {
+    let tail = events::read_tail(&file).map_err(|e| format!("read {}: {e}", files.events.display()))?;
+    if tail.torn_bytes > 0 {
+        problems.push(format!("cut a torn last line of {} bytes from {}", tail.torn_bytes, files.events.display()));
     }
-    let from_hook = call_ts.and_then(|ts| u32::try_from(event.ts_ms.checked_sub(ts)?).ok());
-    let (latency, source) = match (obs.agent_duration_ms, from_hook) {
-        (Some(ms), _) => (ms, "agent"),
-        (None, Some(ms)) => (ms, "hook"),
-        (None, None) => return,
-    };
-    event.latency_ms = Some(latency);
-    payload.insert("latency_source".into(), json!(source));
+    Ok((file, tail))
 }
 
-/// The session's running totals, carried by every line (`sessions` reads the last one).
-fn add_totals(
-    payload: &mut Map<String, Value>,
-    event: &Event,
-    obs: &Observation,
+/// Appends the session's spooled events and this run's own (unless it was
+/// spooled itself), in arrival order, each completed against the tail as it
+/// then stands (seq, totals, latency, duplicate check). Under the lock.
+fn merge(
+    file: &std::fs::File,
+    files: &SessionFiles,
+    tail: &mut events::Tail,
+    own: Option<Spooled>,
+    (config, deadline): (&Config, std::time::Instant),
+    problems: &mut Vec<String>,
+) -> Result<(), String> {
+    // (file name, path) for spooled ones; this run's own has none.
+    let mut all: Vec<(Option<(String, std::path::PathBuf)>, Spooled)> =
+        spool::pending(&files.spool, problems).into_iter().map(|p| (Some((p.name, p.path)), p.spooled)).collect();
+    all.extend(own.map(|own| (None, own)));
+    all.sort_by_cached_key(|(from, s)| s.order(from.as_ref().map_or("", |(name, _)| name.as_str())));
+    let mut merged = Vec::new();
+    for (from, spooled) in all {
+        // A backlog too long for one run: the rest waits for the next, and
+        // this run's own event joins it there, so the order holds.
+        if std::time::Instant::now() >= deadline {
+            if from.is_none() {
+                let path = spool::write(&files.spool, &spooled).map_err(|e| e.to_string())?;
+                problems.push(format!("spool backlog left for the next run; event spooled to {}", path.display()));
+            }
+            continue;
+        }
+        let name = from.as_ref().map(|(name, _)| name.as_str());
+        // Merged before by a run that died before removing the file.
+        let again = name.is_some_and(|name| tail.holds_spooled(name));
+        if !again && let Some(line) = complete(spooled, name, tail, config, problems)? {
+            events::append(file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
+            tail.advance(&line);
+        }
+        merged.extend(from.map(|(_, path)| path));
+    }
+    if !merged.is_empty() {
+        problems.push(format!("merged {} spooled event(s) into {}", merged.len(), files.events.display()));
+    }
+    spool::remove_merged(&files.spool, &merged);
+    Ok(())
+}
+
+/// An event as a line, completed against the tail; `None` when it repeats a delivery already recorded.
+fn complete(
+    spooled: Spooled,
+    from: Option<&str>,
     tail: &events::Tail,
-    call_recorded: bool,
-) -> events::Totals {
+    config: &Config,
+    problems: &mut Vec<String>,
+) -> Result<Option<Vec<u8>>, String> {
+    let Spooled { phase, delivery, mut event, .. } = spooled;
+    if config.dedup_window_ms > 0 && tail.is_repeat(&delivery, config.dedup_window_ms) {
+        problems.push(format!("duplicate delivery {} ignored (session {})", delivery.hash, event.session_id));
+        return Ok(None);
+    }
+    let is = |p: Phase| phase == p.name();
+    event.seq = tail.next_seq;
+    let mut payload = match std::mem::take(&mut event.payload) {
+        Value::Object(payload) => payload,
+        _ => Map::new(),
+    };
+    // When a tool result's call was recorded: read once, for the latency and the totals.
+    let result = is(Phase::ToolResult) || is(Phase::ToolFailure);
+    let call_ts = if result { event.tool_call_id.as_deref().and_then(|id| tail.tool_call_ts(id)) } else { None };
+    if result && event.latency_ms.is_none() {
+        add_hook_latency(&mut event, &mut payload, call_ts);
+    }
     let mut totals = tail.totals();
-    match obs.phase {
-        Phase::ToolCall => totals.tool_calls += 1,
+    if is(Phase::ToolCall) || (result && call_ts.is_none()) {
         // A result whose call was not recorded (only post hooks registered) is a call too.
-        Phase::ToolResult | Phase::ToolFailure if !call_recorded => totals.tool_calls += 1,
-        _ => {}
+        totals.tool_calls += 1;
     }
     if event.kind == EventKind::Error {
         totals.errors += 1;
     }
-    totals.stamp(payload);
-    totals
+    totals.stamp(&mut payload);
+    if is(Phase::TurnEnd) && tail.turn_already_ended() {
+        payload.insert("phase".into(), json!(Phase::Other.name()));
+        payload.insert("phase_note".into(), json!("this turn's end was already recorded"));
+    }
+    delivery.stamp(&mut payload);
+    if let Some(name) = from {
+        payload.insert("spooled".into(), json!(name));
+    }
+    event.payload = Value::Object(payload);
+    serialize_within_cap(&mut event, config.event_cap).map(Some)
+}
+
+/// A tool result's latency when the agent gives its own duration.
+fn add_agent_latency(event: &mut Event, payload: &mut Map<String, Value>, obs: &Observation) {
+    if let (Phase::ToolResult | Phase::ToolFailure, Some(ms)) = (obs.phase, obs.agent_duration_ms) {
+        event.latency_ms = Some(ms);
+        payload.insert("latency_source".into(), json!("agent"));
+    }
+}
+
+/// Otherwise the time since its call was recorded.
+fn add_hook_latency(event: &mut Event, payload: &mut Map<String, Value>, call_ts: Option<u64>) {
+    if let Some(ms) = call_ts.and_then(|ts| u32::try_from(event.ts_ms.checked_sub(ts)?).ok()) {
+        event.latency_ms = Some(ms);
+        payload.insert("latency_source".into(), json!("hook"));
+    }
 }
 
 /// Applies the event to the session's record, rewriting it only if it changed.

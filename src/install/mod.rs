@@ -101,24 +101,17 @@ impl Registration {
     }
 }
 
+/// One quoting for every registered command (`shlex`, POSIX `sh` rules), and
+/// `program_of` reads commands back with the same rules: what install writes,
+/// install and uninstall recognise, whatever the binary's path holds.
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%".contains(&b)) {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
+    // A path cannot hold a NUL byte; were one there, the command could not be run anyway.
+    shlex::try_quote(s).map_or_else(|_| s.replace('\0', ""), |q| q.into_owned())
 }
 
-/// The program a registered command runs: its first word, unquoted.
+/// The program a registered command runs: its first word, unquoted as `sh` would.
 pub fn program_of(command: &str) -> String {
-    let command = command.trim_start();
-    match command.strip_prefix('\'') {
-        Some(rest) => rest.split('\'').next().unwrap_or_default().to_string(),
-        None => match command.strip_prefix('"') {
-            Some(rest) => rest.split('"').next().unwrap_or_default().to_string(),
-            None => command.split_whitespace().next().unwrap_or_default().to_string(),
-        },
-    }
+    shlex::split(command).and_then(|words| words.into_iter().next()).unwrap_or_default()
 }
 
 /// A command that runs a `kaizen-hook` binary, wherever it is installed.
@@ -165,5 +158,20 @@ mod tests {
         assert_eq!(cmd, "'/Users/J Doe/bin/kaizen-hook' stop --agent cursor");
         assert!(is_ours(&cmd) && is_ours("kaizen-hook stop") && is_ours("\"/x y/kaizen-hook\" event"));
         assert!(!is_ours("/usr/bin/other-hook kaizen-hook") && !is_ours("kaizen-hook-old stop") && !is_ours(""));
+    }
+
+    #[test]
+    fn any_path_round_trips_through_the_quoting() {
+        for path in [
+            "/home/o'brien/bin/kaizen-hook",
+            "/tmp/a b/$HOME/`x`/back\\slash/\"dq\"/kaizen-hook",
+            "/opt/ünïcødé ✓/kaizen-hook",
+            "/x/'; rm -rf ~; '/kaizen-hook",
+            "/new\nline/kaizen-hook",
+        ] {
+            let command = Registration { binary: path.into() }.command("stop", "claude");
+            assert_eq!(program_of(&command), path, "{command}");
+            assert!(is_ours(&command), "{command}");
+        }
     }
 }

@@ -6,7 +6,6 @@
 
 use super::fsutil;
 use crate::event::{Event, EventKind, EventSource};
-use crate::process::AgentProcess;
 use crate::recognize::Phase;
 use memchr::{memmem, memrchr};
 use serde_json::{Map, Value, json};
@@ -50,34 +49,53 @@ pub struct Tail {
 
 /// Reads the end of a locked events file. A torn last line is truncated away
 /// first: writers hold the lock while writing, so it can only be the partial
-/// write of a writer that died.
+/// write of a writer that died. However long the torn line or the last line,
+/// the file is scanned once, backwards, a chunk at a time (never gathered).
 pub fn read_tail(file: &File) -> io::Result<Tail> {
-    let mut len = file.metadata()?.len();
-    let mut start = len.saturating_sub(TAIL_WINDOW);
-    let mut window = read_at(file, start, len - start)?;
-    let mut torn_bytes = 0;
-    if window.last().is_some_and(|&b| b != b'\n') {
-        while memrchr(b'\n', &window).is_none() && start > 0 {
-            (start, window) = extend_back(file, start, window)?;
-        }
-        let keep = memrchr(b'\n', &window).map_or(0, |i| i + 1);
-        torn_bytes = len - (start + keep as u64);
-        len = start + keep as u64;
+    let full = file.metadata()?.len();
+    let mut len = full;
+    if full > 0 && read_at(file, full - 1, 1)? != b"\n" {
+        len = newline_before(file, full, 0)?.map_or(0, |at| at + 1);
         file.set_len(len)?;
-        window.truncate(keep);
     }
+    let torn_bytes = full - len;
+    let start = len.saturating_sub(TAIL_WINDOW);
+    let window = read_at(file, start, len - start)?;
     if window.is_empty() {
         return Ok(Tail { next_seq: 0, len, torn_bytes, window });
     }
-    // The last line must be whole in the window to read its seq.
-    while memrchr(b'\n', &window[..window.len() - 1]).is_none() && start > 0 {
-        (start, window) = extend_back(file, start, window)?;
-    }
-    let next_seq = match last_seq(&window) {
+    // The last line is whole in the window: its seq is there. Otherwise it
+    // is read from the line's own start, found by scanning back.
+    let whole = start == 0 || memrchr(b'\n', &window[..window.len() - 1]).is_some();
+    let seq = if whole { last_seq(&window) } else { seq_at_line_start(file, len)? };
+    let next_seq = match seq {
         Some(seq) => seq + 1,
         None => count_lines(file, len)?,
     };
     Ok(Tail { next_seq, len, torn_bytes, window })
+}
+
+/// Where the last `\n` before `end` (and at or after `floor`) is, scanning
+/// back a chunk at a time.
+fn newline_before(file: &File, end: u64, floor: u64) -> io::Result<Option<u64>> {
+    const CHUNK: u64 = 1 << 20;
+    let mut hi = end;
+    while hi > floor {
+        let lo = hi.saturating_sub(CHUNK).max(floor);
+        let chunk = read_at(file, lo, hi - lo)?;
+        if let Some(i) = memrchr(b'\n', &chunk) {
+            return Ok(Some(lo + i as u64));
+        }
+        hi = lo;
+    }
+    Ok(None)
+}
+
+/// The seq of the file's last line (which ends at `len`), read from its head.
+fn seq_at_line_start(file: &File, len: u64) -> io::Result<Option<u64>> {
+    let line_start = newline_before(file, len - 1, 0)?.map_or(0, |at| at + 1);
+    let head = read_at(file, line_start, (len - line_start).min(4096))?;
+    Ok(seq_of_line(&head))
 }
 
 fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
@@ -85,13 +103,6 @@ fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len as usize];
     file.read_exact_at(&mut buf, offset)?;
     Ok(buf)
-}
-
-fn extend_back(file: &File, start: u64, window: Vec<u8>) -> io::Result<(u64, Vec<u8>)> {
-    let new_start = start.saturating_sub(TAIL_WINDOW);
-    let mut more = read_at(file, new_start, start - new_start)?;
-    more.extend_from_slice(&window);
-    Ok((new_start, more))
 }
 
 /// The seq of the newest line that has one. Lines are written by us with
@@ -170,32 +181,15 @@ impl Totals {
 pub fn last_line(path: &Path) -> io::Result<Option<Vec<u8>>> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
-    let mut start = len.saturating_sub(8192);
-    let mut window = read_at(&file, start, len - start)?;
-    let end = match memrchr(b'\n', &window) {
-        Some(end) => end,
-        None if start == 0 => return Ok(None),
-        None => return last_line_slow(&file, len),
-    };
-    window.truncate(end);
-    while memrchr(b'\n', &window).is_none() && start > 0 {
-        if len - start > 8 * TAIL_WINDOW {
-            return Ok(None); // a last line this long is not one we wrote
-        }
-        (start, window) = extend_back(&file, start, window)?;
-    }
-    let line_start = memrchr(b'\n', &window).map_or(0, |i| i + 1);
-    Ok(Some(window[line_start..].to_vec()))
-}
-
-fn last_line_slow(file: &File, len: u64) -> io::Result<Option<Vec<u8>>> {
-    let all = read_at(file, 0, len)?;
-    let end = match memrchr(b'\n', &all) {
-        Some(end) => end,
+    let Some(end) = newline_before(&file, len, 0)? else { return Ok(None) };
+    // A last line longer than this is not one we wrote.
+    let floor = end.saturating_sub(8 * TAIL_WINDOW);
+    let start = match newline_before(&file, end, floor)? {
+        Some(at) => at + 1,
+        None if floor == 0 => 0,
         None => return Ok(None),
     };
-    let start = memrchr(b'\n', &all[..end]).map_or(0, |i| i + 1);
-    Ok(Some(all[start..end].to_vec()))
+    read_at(&file, start, end - start).map(Some)
 }
 
 pub fn seq_of_line(line: &[u8]) -> Option<u64> {
@@ -207,6 +201,25 @@ pub fn ts_of_line(line: &[u8]) -> Option<u64> {
 }
 
 impl Tail {
+    /// The tail once `line` (one whole event line) is appended: later checks
+    /// in the same run see it. The window is cut back to twice its usual size
+    /// only past four times it, so a long merge moves each byte once or twice.
+    pub fn advance(&mut self, line: &[u8]) {
+        self.window.extend_from_slice(line);
+        if self.window.len() > 4 * TAIL_WINDOW as usize {
+            let excess = self.window.len() - 2 * TAIL_WINDOW as usize;
+            self.window.drain(..excess);
+        }
+        self.len += line.len() as u64;
+        self.next_seq += 1;
+    }
+
+    /// Whether a line merged from this spool file is already in the tail.
+    pub fn holds_spooled(&self, name: &str) -> bool {
+        let needle = format!("\"spooled\":{}", json!(name));
+        memmem::find(&self.window, needle.as_bytes()).is_some()
+    }
+
     /// The running totals of the newest line.
     pub fn totals(&self) -> Totals {
         let body = self.window.strip_suffix(b"\n").unwrap_or(&self.window);
@@ -219,10 +232,14 @@ impl Tail {
     /// apart on the boot clock (bounded on both sides), with no session or
     /// turn boundary recorded since. In doubt (no agent process known) it is not.
     pub fn is_repeat(&self, delivery: &Delivery, window_ms: u64) -> bool {
-        let Some(by) = delivery.by else { return false };
+        let Some(by) = &delivery.by else { return false };
         let needle = format!("\"input_hash\":\"{}\",\"agent_process\":\"{by}\",\"delivered_boot_ms\":", delivery.hash);
         let Some(at) = memmem::rfind(&self.window, needle.as_bytes()) else { return false };
         let Some(then) = number_after(&self.window[at..], b"\"delivered_boot_ms\":") else { return false };
+        // 0 is a boot clock that could not be read: no window can be measured.
+        if then == 0 || delivery.boot_ms == 0 {
+            return false;
+        }
         // Either side: deliveries that arrive together take the lock in any order.
         if then.abs_diff(delivery.boot_ms) > window_ms {
             return false;
@@ -322,11 +339,12 @@ fn phase_of_line(line: &[u8]) -> Option<&[u8]> {
 
 /// One delivery's identity, written last in every line we append: how a
 /// later run recognises the same occurrence delivered twice.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Delivery {
     /// FNV-1a of the raw input bytes.
     pub hash: String,
-    /// The agent process that ran this hook, when known.
-    pub by: Option<AgentProcess>,
+    /// The agent process that ran this hook (`pid:start`, see `AgentProcess`), when known.
+    pub by: Option<String>,
     /// When it arrived, on the boot clock.
     pub boot_ms: u64,
 }
@@ -334,7 +352,7 @@ pub struct Delivery {
 impl Delivery {
     pub fn stamp(&self, payload: &mut Map<String, Value>) {
         payload.insert("input_hash".into(), json!(self.hash));
-        payload.insert("agent_process".into(), json!(self.by.map(|p| p.to_string())));
+        payload.insert("agent_process".into(), json!(self.by));
         payload.insert("delivered_boot_ms".into(), json!(self.boot_ms));
         payload.insert("recorded_ms".into(), json!(crate::time::now_ms()));
     }
@@ -379,6 +397,7 @@ pub fn append(mut file: &File, len: u64, line: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::AgentProcess;
 
     #[test]
     fn seq_comes_from_the_last_line_even_with_hostile_ids() {
@@ -411,7 +430,7 @@ mod tests {
     fn a_repeat_is_the_same_bytes_from_the_same_process_within_the_window_with_no_boundary_between() {
         let tail = |lines: &[String]| Tail { next_seq: 0, len: 0, torn_bytes: 0, window: lines.concat().into_bytes() };
         let agent = AgentProcess { pid: 7, start_ticks: 100 };
-        let delivery = |hash: &str, boot_ms| Delivery { hash: hash.into(), by: Some(agent), boot_ms };
+        let delivery = |hash: &str, boot_ms| Delivery { hash: hash.into(), by: Some(agent.to_string()), boot_ms };
         let recorded =
             tail(&[line(0, "aa", "7:100", 10_000, "tool_call"), line(1, "bb", "7:100", 10_100, "tool_call")]);
         assert!(recorded.is_repeat(&delivery("aa", 12_000), 3000));
@@ -419,11 +438,14 @@ mod tests {
         assert!(recorded.is_repeat(&delivery("aa", 9_990), 3000), "arrived first, took the lock second");
         assert!(!recorded.is_repeat(&delivery("aa", 5_000), 3000), "long before the recorded one: a reboot");
         assert!(!recorded.is_repeat(&delivery("cc", 10_001), 3000));
-        let other_process = Delivery { by: Some(AgentProcess { pid: 8, start_ticks: 100 }), ..delivery("aa", 10_001) };
+        let other_process =
+            Delivery { by: Some(AgentProcess { pid: 8, start_ticks: 100 }.to_string()), ..delivery("aa", 10_001) };
         assert!(!recorded.is_repeat(&other_process, 3000), "another agent process: a new occurrence");
         assert!(!recorded.is_repeat(&Delivery { by: None, ..delivery("aa", 10_001) }, 3000), "in doubt, record");
         let after_a_turn =
             tail(&[line(0, "aa", "7:100", 10_000, "prompt"), line(1, "bb", "7:100", 10_100, "turn_end")]);
         assert!(!after_a_turn.is_repeat(&delivery("aa", 10_200), 3000), "a turn ended in between");
+        let unknown_clock = tail(&[line(0, "aa", "7:100", 0, "tool_call")]);
+        assert!(!unknown_clock.is_repeat(&delivery("aa", 0), 3000), "no boot clock: no window, in doubt record");
     }
 }

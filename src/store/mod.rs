@@ -4,6 +4,7 @@
 pub mod events;
 pub mod fsutil;
 pub mod record;
+pub mod spool;
 
 use crate::hash;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ pub struct SessionFiles {
     pub record: PathBuf,
     /// Where reading the agent's transcripts stands (`transcript.rs`).
     pub transcripts: PathBuf,
+    /// Events waiting for the lock (`spool.rs`).
+    pub spool: PathBuf,
 }
 
 impl SessionFiles {
@@ -24,6 +27,7 @@ impl SessionFiles {
             events: dir.join(format!("{key}.jsonl")),
             record: dir.join(format!("{key}.session.json")),
             transcripts: dir.join(format!("{key}.transcripts.json")),
+            spool: dir.join(format!("{key}.spool")),
             key,
         }
     }
