@@ -83,7 +83,10 @@ fn misfit(cursor: &Cursor, events: &File, inode: u64, len: u64) -> io::Result<Op
         events.read_exact_at(&mut head, cursor.offset)?;
         let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
         if let Some(seq) = events::seq_of_line(line).filter(|&s| s != cursor.next_seq) {
-            return Ok(Some(format!("cursor expects seq {} but the file has {seq} there; starting over", cursor.next_seq)));
+            return Ok(Some(format!(
+                "cursor expects seq {} but the file has {seq} there; starting over",
+                cursor.next_seq
+            )));
         }
     }
     Ok(None)

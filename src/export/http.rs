@@ -181,8 +181,19 @@ mod tests {
 
     #[test]
     fn anything_else_is_refused_with_a_reason() {
-        for bad in ["", "localhost:4318", "not a url", "http://", "http://h:0", "http://h:99999", "http://h:x",
-            "ftp://h", "https://h", "http://u:p@h", "http://h /x"] {
+        for bad in [
+            "",
+            "localhost:4318",
+            "not a url",
+            "http://",
+            "http://h:0",
+            "http://h:99999",
+            "http://h:x",
+            "ftp://h",
+            "https://h",
+            "http://u:p@h",
+            "http://h /x",
+        ] {
             let err = Url::parse(bad).unwrap_err();
             assert!(err.contains("is not an endpoint URL"), "{bad}: {err}");
         }
@@ -193,8 +204,10 @@ mod tests {
         let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}xx")
             .unwrap();
         assert_eq!((r.status, r.body.as_slice(), r.content_type.as_str()), (200, &b"{}"[..], "application/json"));
-        let r = parse_response(b"HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\nRetry-After: 2\r\n\r\n3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n")
-            .unwrap();
+        let r = parse_response(
+            b"HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\nRetry-After: 2\r\n\r\n3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n",
+        )
+        .unwrap();
         assert_eq!((r.status, r.body.as_slice(), r.retry_after), (503, &b"abcd"[..], Some(Duration::from_secs(2))));
         let r = parse_response(b"HTTP/1.0 400 Bad\r\n\r\nwhy").unwrap();
         assert_eq!((r.status, r.body.as_slice()), (400, &b"why"[..]));

@@ -121,7 +121,10 @@ impl Exporter {
             }
             Err(e) => {
                 self.tally.unreadable += 1;
-                crate::log::write(&self.home, &format!("export: session {key}: skipped a line that is not an event: {e}"));
+                crate::log::write(
+                    &self.home,
+                    &format!("export: session {key}: skipped a line that is not an event: {e}"),
+                );
             }
         }
     }
@@ -150,8 +153,11 @@ impl Exporter {
         }
         cursor.offset = batch.end;
         cursor.next_seq = batch.next_seq;
-        cursor::save(&self.home, key, cursor)
-            .map_err(|e| Stopped(format!("session {key}: sent, but the cursor could not be saved ({e}); the next run sends these again")))?;
+        cursor::save(&self.home, key, cursor).map_err(|e| {
+            Stopped(format!(
+                "session {key}: sent, but the cursor could not be saved ({e}); the next run sends these again"
+            ))
+        })?;
         batch.records.clear();
         batch.bytes = 0;
         Ok(())

@@ -153,8 +153,15 @@ mod tests {
 
     #[test]
     fn cost_events_carry_genai_usage_with_cache_in_input() {
-        let mut e = blank_event("s1", EventKind::Cost, EventSource::Tail, 5, json!({"type": "model_response", "model": "claude-x"}));
-        (e.tokens_in, e.cache_read_tokens, e.cache_creation_tokens, e.tokens_out) = (Some(10), Some(100), Some(5), Some(7));
+        let mut e = blank_event(
+            "s1",
+            EventKind::Cost,
+            EventSource::Tail,
+            5,
+            json!({"type": "model_response", "model": "claude-x"}),
+        );
+        (e.tokens_in, e.cache_read_tokens, e.cache_creation_tokens, e.tokens_out) =
+            (Some(10), Some(100), Some(5), Some(7));
         e.cost_usd_e6 = Some(1_500_000);
         let r = log_record(&e, "{}", 0);
         assert_eq!(attr(&r, "gen_ai.request.model"), Some(&Value::Str("claude-x".into())));

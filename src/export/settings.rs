@@ -37,7 +37,11 @@ const DEFAULT_BASE: &str = "http://localhost:4318";
 const LOGS_PATH: &str = "/v1/logs";
 
 /// `env` reads a variable (the process environment, or a table in tests).
-pub fn resolve(endpoint: Option<&str>, protocol: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, String> {
+pub fn resolve(
+    endpoint: Option<&str>,
+    protocol: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, String> {
     let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
     let url = match (endpoint, var("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"), var("OTEL_EXPORTER_OTLP_ENDPOINT")) {
         (Some(flag), _, _) => logs_url(flag)?,
@@ -56,7 +60,9 @@ pub fn resolve(endpoint: Option<&str>, protocol: Option<&str>, env: &dyn Fn(&str
         Some(other) => return Err(format!("protocol {other:?} is not supported: use http/protobuf or http/json")),
     };
     let mut headers = pairs(&var("OTEL_EXPORTER_OTLP_HEADERS").unwrap_or_default(), "OTEL_EXPORTER_OTLP_HEADERS")?;
-    for (name, value) in pairs(&var("OTEL_EXPORTER_OTLP_LOGS_HEADERS").unwrap_or_default(), "OTEL_EXPORTER_OTLP_LOGS_HEADERS")? {
+    for (name, value) in
+        pairs(&var("OTEL_EXPORTER_OTLP_LOGS_HEADERS").unwrap_or_default(), "OTEL_EXPORTER_OTLP_LOGS_HEADERS")?
+    {
         headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
         headers.push((name, value));
     }
@@ -107,7 +113,8 @@ fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex =
+            b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
         match (b[i], hex) {
             (b'%', Some(byte)) => {
                 out.push(byte);
@@ -136,7 +143,8 @@ mod tests {
         assert_eq!(s.url.to_string(), "http://127.0.0.1:9/base/v1/logs");
         let s = resolve(Some("http://h:1/v1/logs"), None, &with(&[])).unwrap();
         assert_eq!(s.url.to_string(), "http://h:1/v1/logs");
-        let vars = [("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://a:1/custom"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://b:2")];
+        let vars =
+            [("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://a:1/custom"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://b:2")];
         assert_eq!(resolve(None, None, &with(&vars)).unwrap().url.to_string(), "http://a:1/custom");
         assert_eq!(resolve(None, None, &with(&vars[1..])).unwrap().url.to_string(), "http://b:2/v1/logs");
         assert_eq!(resolve(None, None, &with(&[])).unwrap().url.to_string(), "http://localhost:4318/v1/logs");
