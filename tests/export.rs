@@ -160,7 +160,8 @@ impl Collector {
         wait_for(&format!("{n} records at the receiver"), Duration::from_secs(30), || self.records().len() >= n);
         std::thread::sleep(Duration::from_millis(if self.rotel.is_some() { 1500 } else { 200 }));
         let records = self.records();
-        assert_eq!(records.len(), n, "exactly {n} records: {records:#?}");
+        let seqs: Vec<&Value> = records.iter().map(|r| attr(r, "kaizen.event.seq")).collect();
+        assert_eq!(records.len(), n, "exactly {n} records, by seq: {seqs:?}");
         records
     }
 }

@@ -20,6 +20,16 @@ pub struct Cursor {
     /// Records the collector accepted, and rejected (partial success), over all runs.
     pub exported: u64,
     pub rejected: u64,
+    /// The commit and branch of the last event that named them: `Cost` events
+    /// (from transcripts) carry none, and take the turn end's before them.
+    #[serde(default)]
+    pub vcs: Vcs,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vcs {
+    pub commit: Option<String>,
+    pub branch: Option<String>,
 }
 
 pub fn dir(home: &Path) -> PathBuf {

@@ -89,7 +89,13 @@ impl Exporter {
         let mut reader = BufReader::with_capacity(256 * 1024, &file);
         reader.seek(SeekFrom::Start(cursor.offset)).map_err(local)?;
         let mut reader = reader.take(len - cursor.offset);
-        let mut batch = Batch { end: cursor.offset, next_seq: cursor.next_seq, records: Vec::new(), bytes: 0 };
+        let mut batch = Batch {
+            end: cursor.offset,
+            next_seq: cursor.next_seq,
+            vcs: cursor.vcs.clone(),
+            records: Vec::new(),
+            bytes: 0,
+        };
         let mut line = Vec::new();
         loop {
             line.clear();
@@ -116,8 +122,9 @@ impl Exporter {
         match serde_json::from_str::<Event>(&text) {
             Ok(event) => {
                 batch.next_seq = event.seq + 1;
+                record::remember_vcs(&event, &mut batch.vcs);
                 batch.bytes += text.len() + 512;
-                batch.records.push(record::log_record(&event, &text, crate::time::now_ms() * 1_000_000));
+                batch.records.push(record::log_record(&event, &text, &batch.vcs, crate::time::now_ms() * 1_000_000));
             }
             Err(e) => {
                 self.tally.unreadable += 1;
@@ -153,6 +160,7 @@ impl Exporter {
         }
         cursor.offset = batch.end;
         cursor.next_seq = batch.next_seq;
+        cursor.vcs.clone_from(&batch.vcs);
         cursor::save(&self.home, key, cursor).map_err(|e| {
             Stopped(format!(
                 "session {key}: sent, but the cursor could not be saved ({e}); the next run sends these again"
@@ -207,6 +215,7 @@ struct Batch {
     /// Byte offset past the last line taken (shipped or skipped).
     end: u64,
     next_seq: u64,
+    vcs: cursor::Vcs,
     records: Vec<LogRecord>,
     bytes: usize,
 }

@@ -2,6 +2,7 @@
 //! documents. OpenTelemetry's names where a convention exists (`session.id`,
 //! `vcs.*`, `gen_ai.*`), `kaizen.*` for the rest.
 
+use super::cursor::Vcs;
 use super::otlp::{Attribute, LogRecord, Origin, Value};
 use super::settings::Settings;
 use crate::event::{Event, EventKind};
@@ -21,8 +22,17 @@ pub fn uid(event: &Event) -> String {
     h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Keeps the commit and branch of the latest event that names them.
+pub fn remember_vcs(event: &Event, vcs: &mut Vcs) {
+    if let Some(commit) = payload_str(event, &["context", "commit"]) {
+        vcs.commit = Some(commit.to_string());
+        vcs.branch = payload_str(event, &["context", "branch"]).map(String::from);
+    }
+}
+
 /// `line` is the event as recorded: it becomes the record's body, verbatim.
-pub fn log_record(event: &Event, line: &str, observed_ns: u64) -> LogRecord {
+/// `vcs` is the session's latest commit and branch, for events that name none.
+pub fn log_record(event: &Event, line: &str, vcs: &Vcs, observed_ns: u64) -> LogRecord {
     let kind = format!("{:?}", event.kind);
     let kind_name = payload_str(event, &["type"]).map(String::from).unwrap_or_else(|| snake(&kind));
     let event_name = format!("kaizen.{kind_name}");
@@ -44,8 +54,8 @@ pub fn log_record(event: &Event, line: &str, observed_ns: u64) -> LogRecord {
     put("kaizen.hook_event_name", text(payload_str(event, &["hook_event_name"])));
     put("gen_ai.tool.name", text(event.tool.as_deref()));
     put("gen_ai.tool.call.id", text(event.tool_call_id.as_deref()));
-    put("vcs.ref.head.revision", text(payload_str(event, &["context", "commit"])));
-    put("vcs.ref.head.name", text(payload_str(event, &["context", "branch"])));
+    put("vcs.ref.head.revision", text(vcs.commit.as_deref()));
+    put("vcs.ref.head.name", text(vcs.branch.as_deref()));
     put("kaizen.workspace", text(payload_str(event, &["context", "workspace"])));
     put("kaizen.latency_ms", int(event.latency_ms.map(u64::from)));
     if event.kind == EventKind::Cost {
@@ -163,7 +173,9 @@ mod tests {
         (e.tokens_in, e.cache_read_tokens, e.cache_creation_tokens, e.tokens_out) =
             (Some(10), Some(100), Some(5), Some(7));
         e.cost_usd_e6 = Some(1_500_000);
-        let r = log_record(&e, "{}", 0);
+        let vcs = Vcs { commit: Some("abc".into()), branch: Some("main".into()) };
+        let r = log_record(&e, "{}", &vcs, 0);
+        assert_eq!(attr(&r, "vcs.ref.head.revision"), Some(&Value::Str("abc".into())), "the turn end's commit");
         assert_eq!(attr(&r, "gen_ai.request.model"), Some(&Value::Str("claude-x".into())));
         assert_eq!(attr(&r, "gen_ai.usage.input_tokens"), Some(&Value::Int(115)));
         assert_eq!(attr(&r, "gen_ai.usage.output_tokens"), Some(&Value::Int(7)));
@@ -181,7 +193,7 @@ mod tests {
         assert_eq!(uid(&a), uid(&a.clone()));
         assert_ne!(uid(&a), uid(&b));
         assert_eq!(uid(&a).len(), 32);
-        let r = log_record(&b, "{}", 0);
+        let r = log_record(&b, "{}", &Vcs::default(), 0);
         assert_eq!(r.event_name, "kaizen.hook");
         assert!(attr(&r, "gen_ai.usage.input_tokens").is_none(), "usage on Cost events only");
     }
