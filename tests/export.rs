@@ -270,10 +270,11 @@ fn every_event_arrives_once_with_its_attributes_then_nothing_then_only_new_ones(
                 attr(r, "gen_ai.usage.cache_read.input_tokens").as_u64(),
                 event.cache_read_tokens.map(u64::from)
             );
-        } else {
-            assert_eq!(attr(r, "vcs.ref.head.revision"), env.head().as_str(), "{r}");
-            assert_eq!(attr(r, "vcs.ref.head.name"), "main");
+            assert!(event.payload["context"]["commit"].is_null(), "a Cost event names no commit itself");
         }
+        // Cost events (from the transcript) get the commit and branch of the turn end before them.
+        assert_eq!(attr(r, "vcs.ref.head.revision"), env.head().as_str(), "{r}");
+        assert_eq!(attr(r, "vcs.ref.head.name"), "main");
     }
     let tool_calls = records.iter().filter(|r| attr(r, "kaizen.event.kind") == "ToolCall").count();
     assert_eq!(tool_calls, 2);
