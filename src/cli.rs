@@ -44,6 +44,22 @@ pub enum Command {
     Show(ShowArgs),
     /// Tokens and cost by model, day, agent, branch or commit.
     Report(ReportArgs),
+    /// Send events not yet exported to an OpenTelemetry collector (OTLP/HTTP logs).
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The collector's OTLP/HTTP base URL (default: $OTEL_EXPORTER_OTLP_ENDPOINT, else
+    /// http://localhost:4318); /v1/logs is added unless the URL ends with it.
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// http/protobuf (default) or http/json (default: $OTEL_EXPORTER_OTLP_PROTOCOL).
+    #[arg(long)]
+    pub protocol: Option<String>,
+    /// Keep running and ship new events as they land.
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Args, Debug)]

@@ -15,6 +15,7 @@ pub mod config;
 pub mod cost;
 pub mod enrich;
 pub mod event;
+pub mod export;
 pub mod fit;
 pub mod fuzzing;
 pub mod hash;

@@ -12,8 +12,20 @@ use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 
 /// Words that mean a person is at the keyboard: clap may print and exit then.
-const HUMAN_WORDS: &[&str] =
-    &["help", "--help", "-h", "--version", "-V", "install", "uninstall", "doctor", "sessions", "show", "report"];
+const HUMAN_WORDS: &[&str] = &[
+    "help",
+    "--help",
+    "-h",
+    "--version",
+    "-V",
+    "install",
+    "uninstall",
+    "doctor",
+    "sessions",
+    "show",
+    "report",
+    "export",
+];
 
 #[unsafe(no_mangle)]
 pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
@@ -93,6 +105,9 @@ fn run_human(command: cli::Command) -> ExitCode {
         }
         cli::Command::Show(a) => cmd::show::Show { id: a.id, json: a.json }.run(),
         cli::Command::Report(a) => cmd::report::Report { by: a.by, since: a.since, json: a.json }.run(),
+        cli::Command::Export(a) => {
+            cmd::export::Export { endpoint: a.endpoint, protocol: a.protocol, follow: a.follow }.run()
+        }
         hook => unreachable!("{} is a hook subcommand", std::any::type_name_of_val(&hook)),
     }
 }

@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub mod doctor;
+pub mod export;
 pub mod hook;
 pub mod install;
 pub mod report;

@@ -1,0 +1,92 @@
+//! `kaizen-hook export [--endpoint URL] [--protocol P] [--follow]`: ships
+//! recorded events to an OpenTelemetry collector (`crate::export`).
+
+use crate::config::Config;
+use crate::export::{self, Exporter, settings};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// How often `--follow` looks for new events, and how long it waits after a
+/// failed pass before trying again.
+const POLL: Duration = Duration::from_secs(1);
+const AFTER_FAILURE: Duration = Duration::from_secs(10);
+
+pub struct Export {
+    pub endpoint: Option<String>,
+    pub protocol: Option<String>,
+    pub follow: bool,
+}
+
+impl Export {
+    pub fn run(self) -> ExitCode {
+        let config = Config::from_env();
+        let env = |name: &str| std::env::var(name).ok();
+        let settings = match settings::resolve(self.endpoint.as_deref(), self.protocol.as_deref(), &env) {
+            Ok(s) => s,
+            Err(e) => return fail(&e),
+        };
+        if let Err(e) = export::prepare(&config.home) {
+            return fail(&format!("cannot create {}: {e}", export::cursor::dir(&config.home).display()));
+        }
+        let mut exporter = Exporter::new(&config.home, settings);
+        if self.follow { follow(&mut exporter) } else { once(&mut exporter) }
+    }
+}
+
+fn once(exporter: &mut Exporter) -> ExitCode {
+    let result = exporter.pass();
+    report(exporter);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(stopped) => fail(&stopped.0),
+    }
+}
+
+/// Runs until stopped; a failed pass is reported and retried later (the
+/// cursor did not move, so nothing is lost).
+fn follow(exporter: &mut Exporter) -> ExitCode {
+    eprintln!("kaizen-hook export: following {} to {}", exporter.home.display(), exporter.settings.url);
+    let mut seen = Vec::new();
+    loop {
+        let now = export::sizes(&exporter.home);
+        if now != seen {
+            let before = exporter.tally.clone();
+            match exporter.pass() {
+                Ok(()) => seen = now,
+                Err(stopped) => {
+                    eprintln!("kaizen-hook export: {}; trying again in {}s", stopped.0, AFTER_FAILURE.as_secs());
+                    std::thread::sleep(AFTER_FAILURE);
+                }
+            }
+            for note in exporter.tally.notes.drain(before.notes.len()..) {
+                eprintln!("kaizen-hook export: {note}");
+            }
+            if exporter.tally.sent > before.sent {
+                eprintln!("kaizen-hook export: sent {} events", exporter.tally.sent - before.sent);
+            }
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+fn report(exporter: &Exporter) {
+    let t = &exporter.tally;
+    for note in &t.notes {
+        eprintln!("kaizen-hook export: {note}");
+    }
+    if t.unreadable > 0 {
+        eprintln!("kaizen-hook export: skipped {} lines that are not events (see the log)", t.unreadable);
+    }
+    println!(
+        "exported {} events from {} sessions to {}{}",
+        t.sent,
+        t.sessions,
+        exporter.settings.url,
+        if t.rejected > 0 { format!(" ({} rejected by the collector)", t.rejected) } else { String::new() }
+    );
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("kaizen-hook export: {message}");
+    ExitCode::FAILURE
+}

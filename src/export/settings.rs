@@ -1,0 +1,171 @@
+//! Where and how to export: the command's flags first, then the standard
+//! `OTEL_EXPORTER_OTLP_*` variables as every OpenTelemetry exporter reads
+//! them (the `_LOGS_` variants win over the general ones).
+
+use super::http::Url;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Protobuf,
+    Json,
+}
+
+impl Protocol {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Protocol::Protobuf => "application/x-protobuf",
+            Protocol::Json => "application/json",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub url: Url,
+    pub protocol: Protocol,
+    /// Extra request headers (authentication, tenant), already checked.
+    pub headers: Vec<(String, String)>,
+    /// Per request: connect, send, answer.
+    pub timeout: Duration,
+    pub service_name: String,
+    /// `OTEL_RESOURCE_ATTRIBUTES`, added to the resource.
+    pub resource: Vec<(String, String)>,
+}
+
+const DEFAULT_BASE: &str = "http://localhost:4318";
+const LOGS_PATH: &str = "/v1/logs";
+
+/// `env` reads a variable (the process environment, or a table in tests).
+pub fn resolve(
+    endpoint: Option<&str>,
+    protocol: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, String> {
+    let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let url = match (endpoint, var("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"), var("OTEL_EXPORTER_OTLP_ENDPOINT")) {
+        (Some(flag), _, _) => logs_url(flag)?,
+        // The signal-specific variable is the full URL, as the OTel spec says.
+        (None, Some(exact), _) => Url::parse(exact.trim())?,
+        (None, None, Some(base)) => logs_url(base.trim())?,
+        (None, None, None) => logs_url(DEFAULT_BASE)?,
+    };
+    let protocol_name = protocol
+        .map(String::from)
+        .or_else(|| var("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"))
+        .or_else(|| var("OTEL_EXPORTER_OTLP_PROTOCOL"));
+    let protocol = match protocol_name.as_deref().map(str::trim) {
+        None | Some("http/protobuf") => Protocol::Protobuf,
+        Some("http/json") => Protocol::Json,
+        Some(other) => return Err(format!("protocol {other:?} is not supported: use http/protobuf or http/json")),
+    };
+    let mut headers = pairs(&var("OTEL_EXPORTER_OTLP_HEADERS").unwrap_or_default(), "OTEL_EXPORTER_OTLP_HEADERS")?;
+    for (name, value) in
+        pairs(&var("OTEL_EXPORTER_OTLP_LOGS_HEADERS").unwrap_or_default(), "OTEL_EXPORTER_OTLP_LOGS_HEADERS")?
+    {
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        headers.push((name, value));
+    }
+    headers.push(("Content-Type".to_string(), protocol.content_type().to_string()));
+    let timeout_ms = var("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT")
+        .or_else(|| var("OTEL_EXPORTER_OTLP_TIMEOUT"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&ms| ms > 0)
+        .unwrap_or(10_000);
+    Ok(Settings {
+        url,
+        protocol,
+        headers,
+        timeout: Duration::from_millis(timeout_ms),
+        service_name: var("OTEL_SERVICE_NAME").unwrap_or_else(|| "kaizen-hook".to_string()),
+        resource: pairs(&var("OTEL_RESOURCE_ATTRIBUTES").unwrap_or_default(), "OTEL_RESOURCE_ATTRIBUTES")?,
+    })
+}
+
+/// A base URL gets `/v1/logs`, unless it already ends with it.
+fn logs_url(base: &str) -> Result<Url, String> {
+    let url = Url::parse(base)?;
+    if url.path.trim_end_matches('/').ends_with(LOGS_PATH) {
+        return Ok(url);
+    }
+    let path = format!("{}{LOGS_PATH}", url.path.trim_end_matches('/'));
+    Ok(url.with_path(&path))
+}
+
+/// `key1=value1,key2=value2` with percent-encoded values, as the OTel spec
+/// writes headers and resource attributes. A line break would let a value
+/// write its own headers: refused.
+fn pairs(text: &str, what: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (key, value) = item.split_once('=').ok_or_else(|| format!("{what}: {item:?} is not key=value"))?;
+        let (key, value) = (percent_decode(key.trim()), percent_decode(value.trim()));
+        if key.is_empty() || key.chars().chain(value.chars()).any(char::is_control) || key.contains(':') {
+            return Err(format!("{what}: {item:?} has an empty key or a control character"));
+        }
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
+fn percent_decode(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex =
+            b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn flag_then_logs_variable_then_base_variable_then_default() {
+        let s = resolve(Some("http://127.0.0.1:9/base/"), None, &with(&[])).unwrap();
+        assert_eq!(s.url.to_string(), "http://127.0.0.1:9/base/v1/logs");
+        let s = resolve(Some("http://h:1/v1/logs"), None, &with(&[])).unwrap();
+        assert_eq!(s.url.to_string(), "http://h:1/v1/logs");
+        let vars =
+            [("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://a:1/custom"), ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://b:2")];
+        assert_eq!(resolve(None, None, &with(&vars)).unwrap().url.to_string(), "http://a:1/custom");
+        assert_eq!(resolve(None, None, &with(&vars[1..])).unwrap().url.to_string(), "http://b:2/v1/logs");
+        assert_eq!(resolve(None, None, &with(&[])).unwrap().url.to_string(), "http://localhost:4318/v1/logs");
+    }
+
+    #[test]
+    fn protocols_and_headers() {
+        let vars = [
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20abc, x-team=one"),
+            ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "X-Team=two"),
+        ];
+        let s = resolve(None, None, &with(&vars)).unwrap();
+        assert_eq!(s.protocol, Protocol::Json);
+        assert!(s.headers.contains(&("Authorization".into(), "Bearer abc".into())));
+        assert!(s.headers.contains(&("X-Team".into(), "two".into())));
+        assert!(!s.headers.iter().any(|(_, v)| v == "one"));
+        assert_eq!(resolve(None, Some("http/protobuf"), &with(&vars)).unwrap().protocol, Protocol::Protobuf);
+        assert!(resolve(None, Some("grpc"), &with(&[])).unwrap_err().contains("not supported"));
+        let inject = [("OTEL_EXPORTER_OTLP_HEADERS", "a=b%0D%0AHost: evil")];
+        assert!(resolve(None, None, &with(&inject)).is_err());
+        assert!(resolve(Some("not a url"), None, &with(&[])).unwrap_err().contains("not an endpoint URL"));
+    }
+}
