@@ -5,22 +5,28 @@
 #![no_main]
 
 use clap::Parser;
-use kaizen_hook::{cli, cmd, config, log, recognize, time};
+use kaizen_hook::{alloc, cli, cmd, config, log, recognize, time};
 use std::ffi::{c_char, c_int};
 use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
+
+#[global_allocator]
+static ALLOCATOR: alloc::KaizenAlloc = alloc::KaizenAlloc;
 
 /// Words that mean a person is at the keyboard: clap may print and exit then.
 const HUMAN_WORDS: &[&str] =
     &["help", "--help", "-h", "--version", "-V", "install", "uninstall", "doctor", "sessions", "show", "report"];
 
 #[unsafe(no_mangle)]
-pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
+#[allow(clippy::not_unsafe_ptr_arg_deref)] // argv comes from the C runtime, never from Rust code
+pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     let arrival = time::Arrival::now();
     prepare_process();
-    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    // SAFETY: argc and argv as the C runtime passed them to main.
+    let args = unsafe { arguments(argc, argv) };
     let person = is_person(&args);
+    alloc::set_person(person);
     let config = config::Config::from_env();
     let home = config.home.clone();
     // Panics go to the log; a person also sees them. The agent never does.
@@ -35,6 +41,16 @@ pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     let code = panic::catch_unwind(|| run(&args, &config, arrival)).unwrap_or(failed);
     let _ = std::io::stdout().flush();
     if code == ExitCode::SUCCESS { 0 } else { 1 }
+}
+
+/// The arguments, from `main`'s own: with `no_main`, std's `args_os()` is
+/// empty on musl (only glibc hands argv to std before `main`).
+unsafe fn arguments(argc: c_int, argv: *const *const c_char) -> Vec<String> {
+    (0..argc.max(0) as usize)
+        .map(|i| unsafe { *argv.add(i) })
+        .take_while(|arg| !arg.is_null())
+        .map(|arg| unsafe { std::ffi::CStr::from_ptr(arg) }.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// What std's start-up would have done that we rely on: writes to a closed
