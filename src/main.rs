@@ -70,6 +70,10 @@ fn prepare_process() {
 }
 
 fn run(args: &[String], config: &config::Config, arrival: time::Arrival) -> ExitCode {
+    if let Some((category, hook_args)) = cli::hook_fast(args) {
+        run_hook(category, hook_args, config, arrival);
+        return ExitCode::SUCCESS;
+    }
     let (category, hook_args) = match cli::Cli::try_parse_from(args).map(|cli| cli.command.hook()) {
         Ok(Ok(hook)) => hook,
         Ok(Err(human)) => return run_human(human),

@@ -20,6 +20,10 @@ pub const BIN: &str = match option_env!("KAIZEN_TEST_BIN") {
     None => env!("CARGO_BIN_EXE_kaizen-hook"),
 };
 
+/// Whether the binary under test is cargo's debug build, which alone has
+/// test-only triggers such as `KAIZEN_HOOK_TEST_PANIC`.
+pub const DEBUG_BIN: bool = option_env!("KAIZEN_TEST_BIN").is_none();
+
 /// The agents' documented payloads, one per event, kept in the repository
 /// (`tests/shared_copies.rs` checks them against `../shared` when it is there).
 pub fn fixtures_dir() -> PathBuf {
