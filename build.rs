@@ -1,5 +1,37 @@
+//! Link flags for the `kaizen-hook` binary (only it: the bench's floor keeps a
+//! default build). Every hook run is a fresh process, so start-up is most of
+//! its cost.
+//!
+//! With a dynamic C runtime: non-PIE (few relocations for the loader), lazy
+//! binding, libgcc linked in. With a static one (musl, or glibc with
+//! `+crt-static`) none of these apply, and `-no-pie` would even be harmful:
+//! gcc then drops rustc's `-static-pie` and emits a static executable that
+//! still names a dynamic loader, which crashes before `main`. A static build
+//! is made non-PIE with `-C relocation-model=static` instead (see install.sh).
+//!
+//! The flags are GNU ld's: they are passed on Linux only, the one platform
+//! built and tested.
+
+use std::env::var;
+
 fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    if var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") || static_crt() {
+        return;
+    }
     println!("cargo:rustc-link-arg-bin=kaizen-hook=-no-pie");
     println!("cargo:rustc-link-arg-bin=kaizen-hook=-static-libgcc");
     println!("cargo:rustc-link-arg-bin=kaizen-hook=-Wl,-z,lazy");
+}
+
+/// Whether the C runtime is linked statically. On musl, crt-static is the
+/// target's default and `CARGO_CFG_TARGET_FEATURE` does not list it: there it
+/// is static unless the flags turn it off.
+fn static_crt() -> bool {
+    let features = var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+    if features.split(',').any(|f| f == "crt-static") {
+        return true;
+    }
+    let flags = var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("musl") && !flags.contains("-crt-static")
 }

@@ -19,19 +19,18 @@ if [ -z "${RUSTUP_HOME:-}" ] && [ ! -d "$HOME/.rustup" ] && cargo_bin=$(command 
 fi
 
 bin_dir="${KAIZEN_BIN_DIR:-$HOME/.local/bin}"
-echo "building kaizen-hook (release)..."
+echo "building kaizen-hook (release, the fastest build this machine can make)..."
 # Cargo says where it put the binary (CARGO_TARGET_DIR, build.target-dir...).
-built=$(cargo build --release --locked --quiet --message-format=json-render-diagnostics |
-  sed -n 's/.*"executable":"\([^"]*\/kaizen-hook\)".*/\1/p' | tail -n 1)
-if [ ! -x "$built" ]; then
-  echo "install.sh: cargo reported no kaizen-hook binary" >&2
+IFS=$'\t' read -r built kind < <(scripts/build-fastest.sh)
+if [ ! -x "${built:-}" ]; then
+  echo "install.sh: no kaizen-hook binary was built" >&2
   exit 1
 fi
 mkdir -p "$bin_dir"
 # Install under a temporary name, then rename: a hook running right now keeps its binary.
 install -m 0755 "$built" "$bin_dir/.kaizen-hook.new"
 mv -f "$bin_dir/.kaizen-hook.new" "$bin_dir/kaizen-hook"
-echo "installed $bin_dir/kaizen-hook"
+echo "installed $bin_dir/kaizen-hook ($kind)"
 
 "$bin_dir/kaizen-hook" install "$@"
 

@@ -1,9 +1,29 @@
 #!/usr/bin/env bash
-# Builds kaizen-hook and the benchmark (release) and runs it. Options go to the harness:
+# Builds the benchmark and runs it against the kaizen-hook that install.sh
+# installs (scripts/build-fastest.sh: musl static non-PIE where possible).
+# The floor is built twice: an ordinary (dynamic) release build, and musl
+# static non-PIE when the musl target is there. Options go to the harness:
 #   --runs N     timed runs per side for the per-event rows (default 200)
+#   --rounds N   rounds of each ratio row, for the spread (default 3)
 #   --files N    files in the main generated repo (default 15000)
-#   --quick      fewer runs, and no 100,000-file repo
+#   --quick      fewer runs, one round, and no 100,000-file repo
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked --workspace --quiet
-exec target/release/kaizen-bench "$@"
+
+# The path of a binary cargo built (cargo knows CARGO_TARGET_DIR and config).
+built() { # name cargo-args...
+  local name=$1
+  shift
+  cargo build --release --locked --quiet "$@" --message-format=json-render-diagnostics |
+    sed -n "s/.*\"executable\":\"\\([^\"]*\\/$name\\)\".*/\\1/p" | tail -n 1
+}
+
+IFS=$'\t' read -r hook kind < <(scripts/build-fastest.sh)
+harness=$(built kaizen-bench -p kaizen-bench --bin kaizen-bench --bin kaizen-floor)
+musl="$(uname -m)-unknown-linux-musl"
+static_floor=""
+if rustup target list --installed 2>/dev/null | grep -qx "$musl"; then
+  static_floor=$(RUSTFLAGS="-C relocation-model=static -C target-feature=+crt-static" \
+    built kaizen-floor -p kaizen-bench --bin kaizen-floor --target "$musl" || true)
+fi
+exec "$harness" --hook "$hook" --hook-kind "$kind" --static-floor "${static_floor:-none}" "$@"

@@ -182,3 +182,71 @@ pub fn salvage(args: &[String]) -> (Category, HookArgs) {
     };
     (category, HookArgs { agent: flag("--agent"), event: flag("--event"), payload: None })
 }
+
+/// The hook subcommands' usual arguments read without clap, whose parser
+/// (built for every subcommand) is a large part of a hook run's start-up:
+/// `<hook> [--agent A] [--event E] [PAYLOAD]`, each flag at most once, values
+/// not starting with `-`. Anything else is `None`, and clap decides.
+pub fn hook_fast(args: &[String]) -> Option<(Category, HookArgs)> {
+    let category = match args.get(1)?.as_str() {
+        "session-start" => Category::SessionStart,
+        "session-end" => Category::SessionEnd,
+        "prompt" => Category::Prompt,
+        "tool-use" => Category::ToolUse,
+        "stop" => Category::Stop,
+        "subagent" => Category::Subagent,
+        "event" => Category::Event,
+        _ => return None,
+    };
+    let mut hook = HookArgs::default();
+    let mut rest = args[2..].iter();
+    while let Some(arg) = rest.next() {
+        let (slot, value) = match arg.split_once('=') {
+            Some(("--agent", v)) => (&mut hook.agent, v.to_string()),
+            Some(("--event", v)) => (&mut hook.event, v.to_string()),
+            _ if arg == "--agent" => (&mut hook.agent, rest.next()?.clone()),
+            _ if arg == "--event" => (&mut hook.event, rest.next()?.clone()),
+            _ if arg.starts_with('-') || arg.is_empty() => return None,
+            _ => (&mut hook.payload, arg.clone()),
+        };
+        if slot.is_some() || value.starts_with('-') || value.is_empty() {
+            return None;
+        }
+        *slot = Some(value);
+    }
+    Some((category, hook))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Wherever the fast path answers, it answers what clap would.
+    #[test]
+    fn the_fast_path_agrees_with_clap() {
+        let cases: &[&[&str]] = &[
+            &["tool-use"],
+            &["tool-use", "--agent", "claude"],
+            &["stop", "--agent=codex", "--event", "Stop"],
+            &["event", "--agent", "codex", "--event", "notify", "{\"type\":\"x\"}"],
+            &["prompt", "{}", "--agent", "cursor"],
+            &["session-start", "--agent", "a", "--agent", "b"],
+            &["tool-use", "--agent"],
+            &["tool-use", "--bogus"],
+            &["tool-use", "a", "b"],
+            &["tool-use", "--", "x"],
+            &["doctor"],
+            &["install", "--agent", "claude"],
+        ];
+        for case in cases {
+            let args: Vec<String> =
+                std::iter::once("kaizen-hook").chain(case.iter().copied()).map(String::from).collect();
+            let clap = Cli::try_parse_from(&args).ok().and_then(|cli| cli.command.hook().ok());
+            let describe = |r: Option<(Category, HookArgs)>| r.map(|(c, a)| format!("{c:?} {a:?}"));
+            if let Some(fast) = hook_fast(&args) {
+                assert_eq!(describe(Some(fast)), describe(clap), "{case:?}");
+            }
+        }
+        assert!(hook_fast(&["k".into(), "tool-use".into(), "--agent".into(), "claude".into()]).is_some());
+    }
+}

@@ -7,7 +7,13 @@
 //! tree, OS), `store` (locked append, session record), `lifecycle` (how an
 //! event changes the record). `cmd` holds one file per subcommand.
 
+// What the hook relies on is Linux's: /proc for the delivering process,
+// CLOCK_BOOTTIME, O_PATH, GNU ld flags. CI builds and tests Linux only.
+#[cfg(not(target_os = "linux"))]
+compile_error!("kaizen-hook supports Linux only (see the README's platform note)");
+
 pub mod agents;
+pub mod alloc;
 pub mod budget;
 pub mod cli;
 pub mod cmd;

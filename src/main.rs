@@ -5,11 +5,14 @@
 #![no_main]
 
 use clap::Parser;
-use kaizen_hook::{cli, cmd, config, log, recognize, time};
+use kaizen_hook::{alloc, cli, cmd, config, log, recognize, time};
 use std::ffi::{c_char, c_int};
 use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
+
+#[global_allocator]
+static ALLOCATOR: alloc::KaizenAlloc = alloc::KaizenAlloc;
 
 /// Words that mean a person is at the keyboard: clap may print and exit then.
 const HUMAN_WORDS: &[&str] = &[
@@ -28,11 +31,14 @@ const HUMAN_WORDS: &[&str] = &[
 ];
 
 #[unsafe(no_mangle)]
-pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
+#[allow(clippy::not_unsafe_ptr_arg_deref)] // argv comes from the C runtime, never from Rust code
+pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     let arrival = time::Arrival::now();
     prepare_process();
-    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    // SAFETY: argc and argv as the C runtime passed them to main.
+    let args = unsafe { arguments(argc, argv) };
     let person = is_person(&args);
+    alloc::set_person(person);
     let config = config::Config::from_env();
     let home = config.home.clone();
     // A hook's panics go to the hook log; a person's go to their terminal
@@ -49,6 +55,16 @@ pub extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     let code = panic::catch_unwind(|| run(&args, &config, arrival)).unwrap_or(failed);
     let _ = std::io::stdout().flush();
     if code == ExitCode::SUCCESS { 0 } else { 1 }
+}
+
+/// The arguments, from `main`'s own: with `no_main`, std's `args_os()` is
+/// empty on musl (only glibc hands argv to std before `main`).
+unsafe fn arguments(argc: c_int, argv: *const *const c_char) -> Vec<String> {
+    (0..argc.max(0) as usize)
+        .map(|i| unsafe { *argv.add(i) })
+        .take_while(|arg| !arg.is_null())
+        .map(|arg| unsafe { std::ffi::CStr::from_ptr(arg) }.to_string_lossy().into_owned())
+        .collect()
 }
 
 /// What std's start-up would have done that we rely on: writes to a closed
@@ -71,6 +87,10 @@ fn prepare_process() {
 }
 
 fn run(args: &[String], config: &config::Config, arrival: time::Arrival) -> ExitCode {
+    if let Some((category, hook_args)) = cli::hook_fast(args) {
+        run_hook(category, hook_args, config, arrival);
+        return ExitCode::SUCCESS;
+    }
     let (category, hook_args) = match cli::Cli::try_parse_from(args).map(|cli| cli.command.hook()) {
         Ok(Ok(hook)) => hook,
         Ok(Err(human)) => return run_human(human),

@@ -13,13 +13,23 @@ struct Options {
     runs: usize,
     files: usize,
     big_files: Option<usize>,
+    /// Rounds of each ratio row: the table shows their median and spread.
+    rounds: usize,
+    /// The kaizen-hook to measure (bench/run.sh passes the one install.sh installs).
+    hook: Option<PathBuf>,
+    hook_kind: String,
+    /// The floor built musl static non-PIE, when the machine can build it.
+    static_floor: Option<PathBuf>,
 }
 
+#[derive(Clone)]
 struct Row {
     what: String,
     ours: String,
     reference: String,
     ratio: Option<f64>,
+    /// The ratio of each round, when there were several.
+    spread: Vec<f64>,
     target: String,
     pass: bool,
 }
@@ -27,6 +37,7 @@ struct Row {
 struct Bench {
     hook: PathBuf,
     floor: PathBuf,
+    static_floor: Option<PathBuf>,
     work: PathBuf,
     home: PathBuf,
     user_home: PathBuf,
@@ -44,8 +55,9 @@ fn main() {
     let work = root.join("bench-data");
     std::fs::create_dir_all(&work).unwrap();
     let bench = Bench {
-        hook: bin_dir.join("kaizen-hook"),
+        hook: options.hook.clone().unwrap_or_else(|| bin_dir.join("kaizen-hook")),
         floor: bin_dir.join("kaizen-floor"),
+        static_floor: options.static_floor.clone(),
         home: work.join("kaizen-home"),
         user_home: work.join("home"),
         work: work.clone(),
@@ -60,13 +72,14 @@ fn main() {
     let tokei = find_tokei(&root);
     let mut rows = Vec::new();
 
-    rows.push(bench.tool_use_vs_floor(&repo, options.runs));
-    rows.push(bench.session_length(&repo, options.runs));
+    let rounds = options.rounds;
+    rows.extend(in_rounds(rounds, || bench.tool_use_vs_floors(&repo, options.runs)));
+    rows.extend(in_rounds(rounds, || vec![bench.session_length(&repo, options.runs)]));
     match &tokei {
-        Some(tokei) => rows.push(bench.cold_start_vs_tokei(&repo, tokei, 10)),
+        Some(tokei) => rows.extend(in_rounds(rounds, || vec![bench.cold_start_vs_tokei(&repo, tokei, 10)])),
         None => eprintln!("tokei unavailable: the cold session-start row is skipped"),
     }
-    rows.push(bench.warm_start_vs_git_status(&repo, 15));
+    rows.extend(in_rounds(rounds, || vec![bench.warm_start_vs_git_status(&repo, 15)]));
     rows.push(bench.stdin_left_open(&repo));
     if let Some(big) = options.big_files {
         let big_repo = generate_repo(&work.join(format!("repo-{big}")), big, 12);
@@ -77,16 +90,19 @@ fn main() {
     rows.push(bench.stop_on_a_big_transcript(&repo));
 
     println!(
-        "\nkaizen-hook benchmark: {files}-file repo ({loc} lines), {} cores, budget {} ms\n",
+        "\nkaizen-hook benchmark: {files}-file repo ({loc} lines), {} cores, budget {} ms, kaizen-hook {} ({})\n",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
-        bench.budget_ms
+        bench.budget_ms,
+        bench.hook.display(),
+        options.hook_kind,
     );
-    println!("| measurement | kaizen-hook | reference | ratio | target | result |");
-    println!("|---|---|---|---|---|---|");
+    println!("| measurement | kaizen-hook | reference | ratio | rounds | target | result |");
+    println!("|---|---|---|---|---|---|---|");
     for r in &rows {
         let ratio = r.ratio.map_or("".into(), |x| format!("{x:.2}×"));
+        let spread = r.spread.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(", ");
         let result = if r.pass { "PASS" } else { "FAIL" };
-        println!("| {} | {} | {} | {ratio} | {} | {result} |", r.what, r.ours, r.reference, r.target);
+        println!("| {} | {} | {} | {ratio} | {spread} | {} | {result} |", r.what, r.ours, r.reference, r.target);
     }
     let failed = rows.iter().filter(|r| !r.pass).count();
     println!("\n{} of {} targets met", rows.len() - failed, rows.len());
@@ -94,13 +110,34 @@ fn main() {
 
 fn parse_options() -> Options {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)?.parse().ok());
+    let text = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let value = |name: &str| text(name)?.parse().ok();
     let quick = args.iter().any(|a| a == "--quick");
     Options {
         runs: value("--runs").unwrap_or(if quick { 60 } else { 200 }),
         files: value("--files").unwrap_or(15_000),
         big_files: if quick { None } else { Some(value("--big-files").unwrap_or(100_000)) },
+        rounds: value("--rounds").unwrap_or(if quick { 1 } else { 3 }).max(1),
+        hook: text("--hook").map(PathBuf::from),
+        hook_kind: text("--hook-kind").unwrap_or_else(|| "cargo's release build".into()),
+        static_floor: text("--static-floor").map(PathBuf::from).filter(|p| p.exists()),
     }
+}
+
+/// Measures the same rows `rounds` times: each row keeps its median round
+/// (by ratio), with every round's ratio as its spread; it passes when that
+/// median round does.
+fn in_rounds(rounds: usize, mut measure: impl FnMut() -> Vec<Row>) -> Vec<Row> {
+    let all: Vec<Vec<Row>> = (0..rounds).map(|_| measure()).collect();
+    let width = all[0].len();
+    (0..width)
+        .map(|i| {
+            let mut round: Vec<Row> = all.iter().map(|rows| rows[i].clone()).collect();
+            round.sort_by(|a, b| a.ratio.unwrap_or(0.0).total_cmp(&b.ratio.unwrap_or(0.0)));
+            let spread = if rounds > 1 { round.iter().filter_map(|r| r.ratio).collect() } else { Vec::new() };
+            Row { spread, ..round.swap_remove(rounds / 2) }
+        })
+        .collect()
 }
 
 impl Bench {
@@ -114,21 +151,35 @@ impl Bench {
         cmd
     }
 
-    fn floor_command(&self) -> Command {
-        let mut cmd = Command::new(&self.floor);
+    fn floor_command(&self, floor: &Path) -> Command {
+        let mut cmd = Command::new(floor);
         cmd.arg(self.work.join("floor.jsonl"));
         cmd
     }
 
-    fn tool_use_vs_floor(&self, repo: &Path, runs: usize) -> Row {
-        let (mut ours, mut floor) = (Vec::new(), Vec::new());
+    /// Static floor, dynamic floor and hook in turn, on the same payloads.
+    fn tool_use_vs_floors(&self, repo: &Path, runs: usize) -> Vec<Row> {
+        let (mut ours, mut dynamic, mut fixed) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..runs {
-            let payload = tool_payload("bench-hot", &format!("toolu_hot_{i}"), repo);
-            floor.push(run(&mut self.floor_command(), payload.as_bytes()).0);
+            let payload = tool_payload("bench-hot", &format!("toolu_hot_{i}_{}", self.round()), repo);
+            if let Some(floor) = &self.static_floor {
+                fixed.push(run(&mut self.floor_command(floor), payload.as_bytes()).0);
+            }
+            dynamic.push(run(&mut self.floor_command(&self.floor), payload.as_bytes()).0);
             ours.push(run(&mut self.hook_command(&["tool-use", "--agent", "claude"], repo), payload.as_bytes()).0);
         }
-        let (a, b) = (median(&ours), median(&floor));
-        row(format!("`tool-use`, median of {runs}"), a, "floor (drain stdin, locked append)", b, 1.5)
+        let what = format!("`tool-use`, median of {runs}");
+        let mut rows = vec![row(what.clone(), median(&ours), "dynamic floor", median(&dynamic), 1.0)];
+        match self.static_floor {
+            Some(_) => rows.push(row(what, median(&ours), "static floor (musl, non-PIE)", median(&fixed), 2.5)),
+            None => eprintln!("no static floor (the musl target is not installed): its row is skipped"),
+        }
+        rows
+    }
+
+    /// A number for this round's payloads, so no two rounds share a call id.
+    fn round(&self) -> u128 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
     }
 
     fn session_length(&self, repo: &Path, runs: usize) -> Row {
@@ -150,9 +201,9 @@ impl Bench {
         let (mut short, mut long) = (Vec::new(), Vec::new());
         for i in 0..runs {
             write_session("bench-short", 10); // back to event 10 each time, untimed
-            let payload = tool_payload("bench-short", &format!("toolu_s_{i}"), repo);
+            let payload = tool_payload("bench-short", &format!("toolu_s_{i}_{}", self.round()), repo);
             short.push(run(&mut self.hook_command(&["tool-use"], repo), payload.as_bytes()).0);
-            let payload = tool_payload("bench-long", &format!("toolu_l_{i}"), repo);
+            let payload = tool_payload("bench-long", &format!("toolu_l_{i}_{}", self.round()), repo);
             long.push(run(&mut self.hook_command(&["tool-use"], repo), payload.as_bytes()).0);
         }
         row(
@@ -166,15 +217,16 @@ impl Bench {
 
     fn cold_start_vs_tokei(&self, repo: &Path, tokei: &Path, runs: usize) -> Row {
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        let round = self.round();
         for i in 0..runs {
             let _ = std::fs::remove_dir_all(self.home.join("cache"));
-            let payload = start_payload(&format!("bench-cold-{i}"), repo);
+            let payload = start_payload(&format!("bench-cold-{round}-{i}"), repo);
             ours.push(run(&mut self.hook_command(&["session-start"], repo), payload.as_bytes()).0);
             let mut cmd = Command::new(tokei);
             cmd.arg(repo);
             theirs.push(run(&mut cmd, b"").0);
         }
-        self.check_snapshot(&format!("bench-cold-{}", runs - 1));
+        self.check_snapshot(&format!("bench-cold-{round}-{}", runs - 1));
         row(
             format!("`session-start` cold (files + LOC + dirty), median of {runs}"),
             median(&ours),
@@ -187,14 +239,15 @@ impl Bench {
     fn warm_start_vs_git_status(&self, repo: &Path, runs: usize) -> Row {
         run(&mut self.hook_command(&["session-start"], repo), start_payload("bench-warmup", repo).as_bytes());
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        let round = self.round();
         for i in 0..runs {
-            let payload = start_payload(&format!("bench-warm-{i}"), repo);
+            let payload = start_payload(&format!("bench-warm-{round}-{i}"), repo);
             ours.push(run(&mut self.hook_command(&["session-start"], repo), payload.as_bytes()).0);
             let mut cmd = Command::new("git");
             cmd.args(["status", "--porcelain"]).current_dir(repo).env("HOME", &self.user_home);
             theirs.push(run(&mut cmd, b"").0);
         }
-        self.check_snapshot(&format!("bench-warm-{}", runs - 1));
+        self.check_snapshot(&format!("bench-warm-{round}-{}", runs - 1));
         row(
             format!("`session-start` warm (counts cached, dirty for real), median of {runs}"),
             median(&ours),
@@ -239,6 +292,7 @@ impl Bench {
             ours: format!("{ms:.1} ms worst"),
             reference: format!("budget {} ms", self.budget_ms),
             ratio: None,
+            spread: Vec::new(),
             target: "≤ budget".into(),
             pass: ms <= self.budget_ms as f64,
         }
@@ -277,13 +331,14 @@ impl Bench {
         for i in 0..runs {
             std::fs::write(&stdin, tool_payload("bench-rss", &format!("toolu_rss_{i}"), repo)).unwrap();
             ours = ours.max(measure(&self.hook_command(&["tool-use"], repo)));
-            floor = floor.max(measure(&self.floor_command()));
+            floor = floor.max(measure(&self.floor_command(&self.floor)));
         }
         Row {
             what: format!("peak RSS of `tool-use`, worst of {runs}"),
             ours: format!("{:.1} MiB", ours as f64 / 1024.0),
             reference: format!("floor {:.1} MiB", floor as f64 / 1024.0),
             ratio: None,
+            spread: Vec::new(),
             target: "≤ 16 MiB".into(),
             pass: ours <= 16 * 1024,
         }
@@ -380,6 +435,7 @@ fn row(what: String, ours: Duration, reference_name: &str, reference: Duration, 
         ours: format!("{:.3} ms", ours.as_secs_f64() * 1000.0),
         reference: format!("{reference_name}: {:.3} ms", reference.as_secs_f64() * 1000.0),
         ratio: Some(ratio),
+        spread: Vec::new(),
         target: format!("≤ {target}×"),
         pass: ratio <= target,
     }

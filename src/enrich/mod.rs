@@ -6,6 +6,7 @@
 pub mod git;
 mod guidance;
 mod index;
+mod lines;
 mod regular;
 mod scan;
 pub mod worktree;

@@ -23,9 +23,10 @@
 use super::Missing;
 use super::git::Repo;
 use super::index::{self, Entry, Index, OID_LEN};
+use super::lines;
 use super::worktree::{self, Counts};
 use crate::hash::Fnv64;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -51,10 +52,38 @@ pub fn scan(repo: &Repo, cache_file: Option<&Path>, deadline: Instant) -> Result
         return Err("repository object format not supported by the fast scan".into());
     }
     let started_wall = unix_seconds();
+    let stop = leave_time_to_save(deadline);
     let index = index::read(&repo.git_dir)?.unwrap_or(Index { entries: Vec::new(), root_tree: None, mtime: (0, 0) });
     let old = cache_file.map(Cache::load).unwrap_or_default();
 
-    let tracked = scan_tracked(workdir, &index, &old, deadline)?;
+    let fingerprint = ignore_fingerprint(repo, &old.ignore_files);
+    let reuse = old.trusted && old.fingerprint == fingerprint && dirs_unchanged(workdir, &old.dirs);
+    let reused = if reuse { refresh_untracked(workdir, &old.untracked) } else { None };
+    let walks = reused.is_none();
+    // The untracked walk runs beside the tracked files' scan: it is mostly
+    // directory reads and ignore rules, they are mostly opens and reads.
+    let (tracked, walked) = std::thread::scope(|scope| {
+        let walker = walks.then(|| scope.spawn(|| walk(workdir, &index, &old, stop)));
+        let tracked = scan_tracked(workdir, &index, &old, (stop, deadline));
+        let walked = match (walker, reused) {
+            (Some(walker), _) => walker.join().unwrap_or_else(|_| Walked::unfinished()),
+            (None, untracked) => Walked {
+                untracked: untracked.unwrap_or_default(),
+                dirs: old.dirs.clone(),
+                ignore_files: old.ignore_files.clone(),
+                complete: true,
+            },
+        };
+        (tracked, walked)
+    });
+    if !tracked.complete || !walked.complete {
+        // Keep what was learnt, so the next scan starts further on and a big
+        // tree converges over a few runs instead of starting over each time.
+        if let Some(path) = cache_file {
+            old.with_progress(tracked.blobs, walked.untracked).save(path);
+        }
+        return Err(Missing::Deadline);
+    }
     let mut dirty = tracked.dirty || staged_changes(repo, &index)?;
     let has_submodules = index.entries.iter().any(|e| e.mode == index::MODE_GITLINK);
     let only_by_hash = !dirty && tracked.hash_differs;
@@ -65,20 +94,7 @@ pub fn scan(repo: &Repo, cache_file: Option<&Path>, deadline: Instant) -> Result
     } else {
         dirty |= tracked.hash_differs;
     }
-
-    let fingerprint = ignore_fingerprint(repo, &old.ignore_files);
-    let reuse = old.trusted && old.fingerprint == fingerprint && dirs_unchanged(workdir, &old.dirs);
-    let untracked = if reuse { refresh_untracked(workdir, &old.untracked) } else { None };
-    let (walked, fingerprint) = match untracked {
-        Some(untracked) => {
-            (Walked { untracked, dirs: old.dirs.clone(), ignore_files: old.ignore_files.clone() }, fingerprint)
-        }
-        None => {
-            let walked = walk(workdir, &index, &old, deadline)?;
-            let fingerprint = ignore_fingerprint(repo, &walked.ignore_files);
-            (walked, fingerprint)
-        }
-    };
+    let fingerprint = if walks { ignore_fingerprint(repo, &walked.ignore_files) } else { fingerprint };
     dirty |= !walked.untracked.is_empty();
     let files = tracked.files + walked.untracked.len() as u64;
     let loc = tracked.loc + walked.untracked.iter().map(|u| u.lines).sum::<u64>();
@@ -103,6 +119,13 @@ pub fn scan(repo: &Repo, cache_file: Option<&Path>, deadline: Instant) -> Result
     Ok(Outcome { dirty, counts: Counts { files: u32::try_from(files).unwrap_or(u32::MAX), loc } })
 }
 
+/// The scan's own deadline: an eighth of the time left before `deadline`
+/// is kept for saving what it learnt, so an unfinished scan still counts.
+fn leave_time_to_save(deadline: Instant) -> Instant {
+    let now = Instant::now();
+    now + deadline.saturating_duration_since(now) * 7 / 8
+}
+
 struct Tracked {
     /// Deleted, conflicted, staged as new, or of another type or mode.
     dirty: bool,
@@ -112,9 +135,19 @@ struct Tracked {
     loc: u64,
     /// Line counts of the index blobs seen, for the next scan.
     blobs: Vec<([u8; OID_LEN], u64)>,
+    /// Every entry was looked at (false: the deadline came first).
+    complete: bool,
 }
 
-fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, deadline: Instant) -> Result<Tracked, Missing> {
+impl Tracked {
+    fn empty() -> Tracked {
+        Tracked { dirty: false, hash_differs: false, files: 0, loc: 0, blobs: Vec::new(), complete: true }
+    }
+}
+
+/// `deadlines`: when to stop once this run has read something new, and when
+/// to stop regardless (see `scan_entries`).
+fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, deadlines: (Instant, Instant)) -> Tracked {
     let entries = &index.entries;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
     let chunk = entries.len().div_ceil(workers).max(1);
@@ -122,45 +155,49 @@ fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, deadline: Instant)
     let parts: Vec<Tracked> = std::thread::scope(|scope| {
         let handles: Vec<_> = entries
             .chunks(chunk)
-            .map(|part| scope.spawn(|| scan_entries(workdir, part, index.mtime, cache, deadline, &late)))
+            .map(|part| scope.spawn(|| scan_entries(workdir, part, index.mtime, cache, deadlines, &late)))
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or(Tracked { dirty: true, hash_differs: false, files: 0, loc: 0, blobs: Vec::new() })
-            })
-            .collect()
+        handles.into_iter().map(|h| h.join().unwrap_or(Tracked { complete: false, ..Tracked::empty() })).collect()
     });
-    if late.load(Ordering::Relaxed) {
-        return Err(Missing::Deadline);
-    }
-    let mut total = Tracked { dirty: false, hash_differs: false, files: 0, loc: 0, blobs: Vec::new() };
+    let mut total = Tracked::empty();
     for part in parts {
         total.dirty |= part.dirty;
         total.hash_differs |= part.hash_differs;
         total.files += part.files;
         total.loc += part.loc;
         total.blobs.extend(part.blobs);
+        total.complete &= part.complete;
     }
-    Ok(total)
+    total
 }
 
+/// Stops at the first deadline once it has read at least one file whose lines
+/// were not known (so every run adds to the cache, and a big tree converges
+/// even when restatting what is known takes most of the time), and at the
+/// second in any case. The clock is read before every file to read, and
+/// every 256 entries otherwise.
 fn scan_entries(
     workdir: &Path,
     entries: &[Entry],
     index_mtime: (i64, u32),
     cache: &Cache,
-    deadline: Instant,
+    (stop, deadline): (Instant, Instant),
     late: &AtomicBool,
 ) -> Tracked {
-    let mut out = Tracked { dirty: false, hash_differs: false, files: 0, loc: 0, blobs: Vec::new() };
+    let mut out = Tracked::empty();
     let mut dir = DirHandle::default();
     let mut buf = vec![0u8; 64 * 1024];
     let mut previous_path: &[u8] = &[];
+    let mut reads = 0;
     for (i, entry) in entries.iter().enumerate() {
-        if i % 256 == 0 && (Instant::now() > deadline || late.load(Ordering::Relaxed)) {
-            late.store(true, Ordering::Relaxed);
-            return out;
+        let cached = cache.blob_lines(&entry.oid);
+        if cached.is_none() || i % 256 == 0 {
+            let now = Instant::now();
+            if now > deadline || ((now > stop || late.load(Ordering::Relaxed)) && reads > 0) {
+                late.store(true, Ordering::Relaxed);
+                out.complete = false;
+                return out;
+            }
         }
         if entry.stage != 0 || entry.intent_to_add {
             out.dirty = true; // a conflict, or a file staged to be added
@@ -170,10 +207,27 @@ fn scan_entries(
         if repeated || entry.mode == index::MODE_GITLINK || entry.skip_worktree {
             continue;
         }
-        let Some(stat) = dir.lstat(workdir, &entry.path) else {
-            out.dirty = true; // deleted
+        let Some((fd, name)) = dir.enter(workdir, &entry.path) else {
+            out.dirty = true; // its directory is gone
             continue;
         };
+        // Lines already known for this blob: a stat is enough. Otherwise
+        // the file is opened at once and its stat data taken from the open file.
+        reads += usize::from(cached.is_none());
+        let (stat, read) = match cached {
+            Some(_) => match lines::lstat_at(fd, &name) {
+                Some(stat) => (stat, None),
+                None => (out.deleted(), None),
+            },
+            None => match lines::open_and_count(fd, &name, &mut buf) {
+                lines::Found::File(stat, lines) => (stat, Some(lines)),
+                lines::Found::Other(stat) => (stat, None),
+                lines::Found::Missing => (out.deleted(), None),
+            },
+        };
+        if stat.st_mode == 0 {
+            continue; // deleted
+        }
         let is_file = stat.st_mode & libc::S_IFMT == libc::S_IFREG;
         let full = || workdir.join(OsStr::from_bytes(&entry.path));
         let same = entry.assume_valid || (stat_matches(entry, &stat) && !is_racy(&stat, index_mtime));
@@ -184,13 +238,10 @@ fn scan_entries(
             continue;
         }
         out.files += 1;
-        let lines = if content_matches {
-            match cache.blob_lines(&entry.oid) {
-                Some(lines) => lines,
-                None => worktree::lines_of_regular_file(&full(), &mut buf).unwrap_or(0),
-            }
-        } else {
-            worktree::lines_of_regular_file(&full(), &mut buf).unwrap_or(0)
+        let lines = match (content_matches, cached, read) {
+            (true, Some(lines), _) => lines,
+            (_, _, Some(lines)) => lines,
+            _ => lines::open_and_count(fd, &name, &mut buf).lines(),
         };
         if content_matches {
             out.blobs.push((entry.oid, lines));
@@ -198,6 +249,15 @@ fn scan_entries(
         out.loc += lines;
     }
     out
+}
+
+impl Tracked {
+    /// Notes a tracked file that is gone; the zeroed stat says "skip it".
+    fn deleted(&mut self) -> libc::stat {
+        self.dirty = true;
+        // SAFETY: an all-zero stat is a valid value.
+        unsafe { std::mem::zeroed() }
+    }
 }
 
 /// Stats paths relative to an open descriptor of their directory: one path
@@ -209,7 +269,8 @@ struct DirHandle {
 }
 
 impl DirHandle {
-    fn lstat(&mut self, workdir: &Path, path: &[u8]) -> Option<libc::stat> {
+    /// The descriptor of `path`'s directory (opened when it changes) and its last component.
+    fn enter(&mut self, workdir: &Path, path: &[u8]) -> Option<(i32, CString)> {
         let (dir, name) = match memchr::memrchr(b'/', path) {
             Some(slash) => (&path[..slash], &path[slash + 1..]),
             None => (&[][..], path),
@@ -223,12 +284,7 @@ impl DirHandle {
             self.dir = dir.to_vec();
             self.fd = (fd >= 0).then_some(fd);
         }
-        let fd = self.fd?;
-        let name = CString::new(name).ok()?;
-        // SAFETY: fstatat fills the zeroed stat we own.
-        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-        let ok = unsafe { libc::fstatat(fd, name.as_ptr(), &mut stat, libc::AT_SYMLINK_NOFOLLOW) } == 0;
-        ok.then_some(stat)
+        Some((self.fd?, CString::new(name).ok()?))
     }
 
     fn close(&mut self) {
@@ -316,17 +372,27 @@ struct Walked {
     untracked: Vec<Untracked>,
     dirs: Vec<Dir>,
     ignore_files: Vec<PathBuf>,
+    /// The whole tree was walked (false: the deadline came first).
+    complete: bool,
+}
+
+impl Walked {
+    fn unfinished() -> Walked {
+        Walked { untracked: Vec::new(), dirs: Vec::new(), ignore_files: Vec::new(), complete: false }
+    }
 }
 
 /// The walk by the standard excludes: untracked files (with their lines),
 /// the directories it went through, the ignore files it met.
-fn walk(workdir: &Path, index: &Index, cache: &Cache, deadline: Instant) -> Result<Walked, Missing> {
+fn walk(workdir: &Path, index: &Index, cache: &Cache, deadline: Instant) -> Walked {
     let tracked: HashSet<&[u8]> = index.entries.iter().map(|e| e.path.as_slice()).collect();
-    let mut out = Walked { untracked: Vec::new(), dirs: Vec::new(), ignore_files: Vec::new() };
+    let known: HashMap<&Path, &Untracked> = cache.untracked.iter().map(|u| (u.path.as_path(), u)).collect();
+    let mut out = Walked { complete: true, ..Walked::unfinished() };
     let mut buf = vec![0u8; 64 * 1024];
-    for entry in worktree::git_walk(workdir) {
-        if Instant::now() > deadline {
-            return Err(Missing::Deadline);
+    for (i, entry) in worktree::git_walk(workdir).enumerate() {
+        if i % 64 == 0 && Instant::now() > deadline {
+            out.complete = false;
+            return out;
         }
         let Ok(entry) = entry else { continue };
         let Some(kind) = entry.file_type() else { continue };
@@ -345,13 +411,13 @@ fn walk(workdir: &Path, index: &Index, cache: &Cache, deadline: Instant) -> Resu
         }
         let Ok(meta) = std::fs::symlink_metadata(entry.path()) else { continue };
         let key = StatKey::of(&meta);
-        let lines = match cache.untracked.iter().find(|u| u.path == relative && u.stat == key) {
-            Some(known) => known.lines,
-            None => worktree::lines_of_regular_file(entry.path(), &mut buf).unwrap_or(0),
+        let lines = match known.get(relative) {
+            Some(known) if known.stat == key => known.lines,
+            _ => worktree::lines_of_regular_file(entry.path(), &mut buf).unwrap_or(0),
         };
         out.untracked.push(Untracked { path: relative.to_path_buf(), stat: key, lines });
     }
-    Ok(out)
+    out
 }
 
 fn dirs_unchanged(workdir: &Path, dirs: &[Dir]) -> bool {
@@ -454,6 +520,26 @@ struct Cache {
 }
 
 impl Cache {
+    /// This cache plus what an unfinished scan learnt: more blobs' lines and
+    /// untracked files' lines. Untrusted, so the next scan walks again.
+    fn with_progress(&self, blobs: Vec<([u8; OID_LEN], u64)>, untracked: Vec<Untracked>) -> Cache {
+        let mut all_blobs = self.blobs.clone();
+        all_blobs.extend(blobs);
+        all_blobs.sort_unstable_by_key(|b| b.0);
+        all_blobs.dedup_by_key(|b| b.0);
+        let mut all_untracked = untracked;
+        let seen: HashSet<PathBuf> = all_untracked.iter().map(|u| u.path.clone()).collect();
+        all_untracked.extend(self.untracked.iter().filter(|u| !seen.contains(&u.path)).cloned());
+        Cache {
+            trusted: false,
+            fingerprint: self.fingerprint,
+            ignore_files: self.ignore_files.clone(),
+            dirs: Vec::new(),
+            untracked: all_untracked,
+            blobs: all_blobs,
+        }
+    }
+
     fn blob_lines(&self, oid: &[u8; OID_LEN]) -> Option<u64> {
         self.blobs.binary_search_by_key(oid, |b| b.0).ok().map(|i| self.blobs[i].1)
     }

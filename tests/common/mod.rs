@@ -12,7 +12,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_kaizen-hook");
+/// The binary under test: `KAIZEN_TEST_BIN` when set at build time (CI runs
+/// the suite again against the static binary `install.sh` installed), else
+/// the one cargo built. A constant, so every test spawns the same one.
+pub const BIN: &str = match option_env!("KAIZEN_TEST_BIN") {
+    Some(bin) => bin,
+    None => env!("CARGO_BIN_EXE_kaizen-hook"),
+};
+
+/// Whether the binary under test is cargo's debug build, which alone has
+/// test-only triggers such as `KAIZEN_HOOK_TEST_PANIC`.
+pub const DEBUG_BIN: bool = option_env!("KAIZEN_TEST_BIN").is_none();
 
 /// The agents' documented payloads, one per event, kept in the repository
 /// (`tests/shared_copies.rs` checks them against `../shared` when it is there).
