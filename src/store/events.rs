@@ -234,7 +234,9 @@ impl Tail {
     pub fn is_repeat(&self, delivery: &Delivery, window_ms: u64) -> bool {
         let Some(by) = &delivery.by else { return false };
         let needle = format!("\"input_hash\":\"{}\",\"agent_process\":\"{by}\",\"delivered_boot_ms\":", delivery.hash);
-        let Some(at) = memmem::rfind(&self.window, needle.as_bytes()) else { return false };
+        // The newest match, found forwards: memchr's forward search is vectorised,
+        // its reverse one is not (110 µs against 9 µs on a full 128 KiB window).
+        let Some(at) = memmem::find_iter(&self.window, needle.as_bytes()).last() else { return false };
         let Some(then) = number_after(&self.window[at..], b"\"delivered_boot_ms\":") else { return false };
         // 0 is a boot clock that could not be read: no window can be measured.
         if then == 0 || delivery.boot_ms == 0 {
@@ -309,16 +311,14 @@ impl Tail {
     pub fn tool_call_ts(&self, tool_call_id: &str) -> Option<u64> {
         let id = serde_json::to_string(tool_call_id).ok()?;
         let needle = format!("\"tool_call_id\":{id}");
-        let mut end = self.window.len();
-        while let Some(at) = memmem::rfind(&self.window[..end], needle.as_bytes()) {
-            let line_start = memrchr(b'\n', &self.window[..at]).map_or(0, |i| i + 1);
-            let head = &self.window[line_start..at];
-            if memmem::find(head, b"\"kind\":\"ToolCall\"").is_some() {
-                return number_after(head, b"\"ts_ms\":");
-            }
-            end = line_start;
-        }
-        None
+        // Forwards, keeping the newest (see `is_repeat`): a call id is on a line or two.
+        memmem::find_iter(&self.window, needle.as_bytes())
+            .filter_map(|at| {
+                let line_start = memrchr(b'\n', &self.window[..at]).map_or(0, |i| i + 1);
+                let head = &self.window[line_start..at];
+                memmem::find(head, b"\"kind\":\"ToolCall\"").and_then(|_| number_after(head, b"\"ts_ms\":"))
+            })
+            .last()
     }
 }
 
