@@ -12,6 +12,26 @@ use crate::transcript::{Context, Failure, Reader, Response, count};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
+/// The events the installer registers, and their subcommands. Qwen Code's
+/// hooks take the same names.
+pub const HOOK_EVENTS: &[(&str, &str)] = &[
+    ("SessionStart", "session-start"),
+    ("SessionEnd", "session-end"),
+    ("UserPromptSubmit", "prompt"),
+    ("PreToolUse", "tool-use"),
+    ("PostToolUse", "tool-use"),
+    ("PostToolUseFailure", "tool-use"),
+    ("PermissionRequest", "event"),
+    ("PermissionDenied", "event"),
+    ("Notification", "event"),
+    ("Stop", "stop"),
+    ("StopFailure", "stop"),
+    ("SubagentStart", "subagent"),
+    ("SubagentStop", "subagent"),
+    ("PreCompact", "event"),
+    ("PostCompact", "event"),
+];
+
 pub static AGENT: Agent = Agent {
     name: "claude",
     title: "Claude Code",
@@ -66,27 +86,7 @@ pub static AGENT: Agent = Agent {
         file: "settings.json",
         // Never `WorktreeCreate` (its stdout is the worktree path) nor
         // `MessageDisplay`/`Elicitation*` (they hold the session on the hook).
-        format: Format::Nested(Nested {
-            events: &[
-                ("SessionStart", "session-start"),
-                ("SessionEnd", "session-end"),
-                ("UserPromptSubmit", "prompt"),
-                ("PreToolUse", "tool-use"),
-                ("PostToolUse", "tool-use"),
-                ("PostToolUseFailure", "tool-use"),
-                ("PermissionRequest", "event"),
-                ("PermissionDenied", "event"),
-                ("Notification", "event"),
-                ("Stop", "stop"),
-                ("StopFailure", "stop"),
-                ("SubagentStart", "subagent"),
-                ("SubagentStop", "subagent"),
-                ("PreCompact", "event"),
-                ("PostCompact", "event"),
-            ],
-            timeout: TIMEOUT_SECONDS,
-            short: &[],
-        }),
+        format: Format::Nested(Nested { events: HOOK_EVENTS, timeout: TIMEOUT_SECONDS, short: &[] }),
         note: None,
     }),
     snippet: Some("claude-settings.json"),

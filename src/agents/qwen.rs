@@ -52,23 +52,7 @@ pub static AGENT: Agent = Agent {
         // Qwen reads a command hook's `timeout` of 1000 or more as
         // milliseconds (older releases always did): 5000 is 5 s in both.
         format: Format::Nested(Nested {
-            events: &[
-                ("SessionStart", "session-start"),
-                ("SessionEnd", "session-end"),
-                ("UserPromptSubmit", "prompt"),
-                ("PreToolUse", "tool-use"),
-                ("PostToolUse", "tool-use"),
-                ("PostToolUseFailure", "tool-use"),
-                ("PermissionRequest", "event"),
-                ("PermissionDenied", "event"),
-                ("Notification", "event"),
-                ("Stop", "stop"),
-                ("StopFailure", "stop"),
-                ("SubagentStart", "subagent"),
-                ("SubagentStop", "subagent"),
-                ("PreCompact", "event"),
-                ("PostCompact", "event"),
-            ],
+            events: super::claude::HOOK_EVENTS,
             timeout: TIMEOUT_SECONDS * 1000,
             short: &[],
         }),
