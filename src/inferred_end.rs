@@ -13,10 +13,14 @@
 //! `report` settle the sessions they show; a hook settles the others when a
 //! session begins (its SessionStart or its first event), a few at most.
 
+use crate::agents::{self, Payload};
+use crate::cmd::hook;
+use crate::config::Config;
 use crate::event::{EventKind, EventSource, SessionRecord, SessionStatus};
 use crate::process::AgentProcess;
 use crate::recognize::Phase;
 use crate::store::{self, SessionFiles, events, record};
+use crate::transcript;
 use serde_json::{Value, json};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -46,6 +50,8 @@ struct Gone {
 struct LastSeen {
     /// The newest line with a recorded agent process, and its phase.
     process: Option<(AgentProcess, String)>,
+    /// That line's agent and hook input: where its transcript is.
+    delivery: Option<(String, Payload)>,
     last_ts_ms: Option<u64>,
     already_inferred: bool,
 }
@@ -70,7 +76,24 @@ pub fn settle(home: &Path, session_id: &str, now_ms: u64, deadline: Instant) -> 
     }
     let Some(why) = gone(&seen, now_ms) else { return Ok(false) };
     if !seen.already_inferred {
-        let tail = events::read_tail(&file).map_err(|e| format!("read {}: {e}", files.events.display()))?;
+        let read =
+            |file: &std::fs::File| events::read_tail(file).map_err(|e| format!("read {}: {e}", files.events.display()));
+        let mut tail = read(&file)?;
+        // The agent is gone, so its transcript is complete: what it wrote
+        // after the last turn end's hook ran (Qwen writes a turn's last
+        // response after its Stop) is counted now, before the end.
+        if let Some((agent, input)) = &seen.delivery
+            && let Some(reader) = agents::by_name(agent).and_then(|a| a.transcript.as_ref())
+        {
+            let found = transcript::read(reader, input, &files.transcripts, deadline);
+            let config = Config { home: home.to_path_buf(), ..Config::from_env() };
+            let mut problems = Vec::new();
+            hook::append_from_transcripts(&file, &files, session_id, &found, &tail, &config, false, &mut problems)?;
+            for problem in problems {
+                crate::log::write(home, &format!("inferred end of {session_id}: {problem}"));
+            }
+            tail = read(&file)?;
+        }
         let line = end_line(session_id, &why, &tail)?;
         events::append(&file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
     }
@@ -154,6 +177,9 @@ fn last_seen(window: &[u8]) -> LastSeen {
         if let Some(process) = process {
             let phase = payload.and_then(|p| p.get("phase")).and_then(Value::as_str).unwrap_or("").to_string();
             seen.process = Some((process, phase));
+            let agent = payload.and_then(|p| p.get("agent")).and_then(Value::as_str);
+            let input = payload.and_then(|p| p.get("input")).and_then(Value::as_object);
+            seen.delivery = agent.zip(input).map(|(agent, input)| (agent.to_string(), input.clone()));
             break;
         }
     }
@@ -218,7 +244,7 @@ mod tests {
         let seen = |process: AgentProcess, phase: &str| LastSeen {
             process: Some((process, phase.into())),
             last_ts_ms: Some(1_000),
-            already_inferred: false,
+            ..LastSeen::default()
         };
         assert_eq!(gone(&seen(me, "turn_end"), 2_000), None, "never while the process lives");
         assert_eq!(gone(&seen(dead, "tool_call"), 2_000), None, "mid-turn, within a turn's budget");

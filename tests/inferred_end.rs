@@ -107,3 +107,32 @@ fn a_resumed_session_runs_again_after_its_inferred_end() {
     let record = env.record("s");
     assert_eq!((record.status.clone(), record.ended_at_ms), (SessionStatus::Running, None));
 }
+
+#[test]
+fn what_the_agent_wrote_to_its_transcript_after_its_last_stop_is_counted_before_the_end() {
+    let env = Env::new();
+    let session = "4d49448a-2c31-4a1c-97ca-b1366e1805c2"; // the captured transcript's own session
+    let captured = std::fs::read_to_string(fixtures_dir().join("transcripts/qwen/session.jsonl")).unwrap();
+    let lines: Vec<&str> = captured.lines().collect();
+    let last_response = lines.iter().rposition(|l| l.contains("\"qwen-code.api_response\"")).unwrap();
+    let responses = lines.iter().filter(|l| l.contains("\"qwen-code.api_response\"")).count();
+    // Qwen writes a turn's last response after its Stop hook has run.
+    let transcript = env.user_home.join("session.jsonl");
+    std::fs::write(&transcript, lines[..last_response].join("\n") + "\n").unwrap();
+    let mut stop = event(&env, session, "Stop");
+    stop["transcript_path"] = json!(transcript);
+    deliver_and_exit(&env, &["stop", "--agent", "qwen"], &stop);
+    let costs = |env: &Env| env.events(session).into_iter().filter(|e| e.kind == EventKind::Cost).count();
+    assert_eq!(costs(&env), responses - 1, "the Stop counts what was written by then");
+    std::fs::write(&transcript, lines.join("\n") + "\n").unwrap();
+
+    assert_eq!(sessions(&env)[0]["status"], json!("Done"));
+    let events = env.events(session);
+    assert_eq!(costs(&env), responses, "the last response is counted once the agent is gone");
+    let end = events.iter().position(|e| e.payload.get("inferred") == Some(&json!(true))).unwrap();
+    assert_eq!(end, events.len() - 1, "the inferred end comes after what the transcript added");
+    sessions(&env);
+    assert_eq!(costs(&env), responses, "and only once");
+    let seqs: Vec<u64> = env.events(session).iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
+}

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import common
-from mock.openai_chat import MODEL, OpenAIChatMock, cline_script
+from mock.openai_chat import MODEL, CLINE_USAGE, OpenAIChatMock, cline_script
 
 AGENT = "cline"
 HOOK_FILES = ["TaskStart", "TaskResume", "TaskCancel", "TaskComplete", "TaskError", "PreToolUse", "PostToolUse",
@@ -95,7 +95,7 @@ def _run(checks, sb, binary, pinned):
         (capture / name).chmod(0o755)
 
     # --- the scenario ---
-    mock = OpenAIChatMock(sb.work, scripted=cline_script(sb.work))
+    mock = OpenAIChatMock(sb.work, scripted=cline_script(sb.work), usage=CLINE_USAGE)
     with common.MockServer(mock) as server:
         auth = sb.run([binary, "auth", "-p", "openai-compatible", "-k", "dummy", "-m", MODEL, "-b", f"{server.url}/v1"],
                       "auth", timeout=120)

@@ -29,7 +29,7 @@ import time
 import common
 from agents.cline import end_processes_of
 from agents.codex import foreign_connects, strace_prefix, strace_works
-from mock.openai_chat import MODEL, OpenAIChatMock, opencode_script
+from mock.openai_chat import MODEL, OPENCODE_USAGE, OpenAIChatMock, opencode_script
 
 AGENT = "opencode"
 PROMPT = "[kz:opencode] Run the scripted end-to-end scenario."
@@ -76,7 +76,7 @@ def _run(checks, sb, binary, pinned):
     captured = sb.capture_dir / "opencode.jsonl"
     (config / "plugins" / "kaizen-e2e-capture.js").write_text(CAPTURE_PLUGIN % {"path": json.dumps(str(captured))})
 
-    mock = OpenAIChatMock(sb.work, scripted=opencode_script(sb.work))
+    mock = OpenAIChatMock(sb.work, scripted=opencode_script(sb.work), usage=OPENCODE_USAGE)
     with common.MockServer(mock) as server:
         provider = {"npm": "@ai-sdk/openai-compatible", "name": "kz",
                     "options": {"baseURL": f"{server.url}/v1", "apiKey": "dummy"}, "models": {MODEL: {"name": MODEL}}}

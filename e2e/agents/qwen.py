@@ -113,7 +113,9 @@ def scenario(checks, sb, qwen, version):
     check_deliveries(checks, pairs)
     check_record(checks, sb, session_id, version)
     check_commands(checks, sb, session_id, events)
-    check_costs(checks, mock, [e for e in events if e["session_id"] == session_id])
+    # Read again: `sessions` (above) wrote the inferred end, which first counts
+    # what Qwen wrote to its transcript after its last Stop (the final response).
+    check_costs(checks, mock, [e for e in sb.events() if e["session_id"] == session_id])
 
 
 def check_costs(checks, mock, events):

@@ -79,6 +79,13 @@ USAGE = {
     # summary request, and the run's own one response
     "compact.summary": _usage(7101, 3001, 91, 71, 25),
     "compact.1.final": _usage(7202, 3002, 92, 72, 26),
+    # run "error": the model keeps failing (HTTP 500), no usage
+    # anything the script does not know: still distinct
+    "unscripted": _usage(111, 0, 0, 11, 0),
+}
+
+# Other agents' conversations on this API, each with its own figures.
+CLINE_USAGE = {
     # Cline CLI (e2e/agents/cline.py): run "cline", then "cline_resume" (`cline --id <session>`)
     "cline.1.cmd_ok": _usage(2101, 601, 0, 41, 0),
     "cline.2.cmd_fail": _usage(2202, 602, 0, 42, 0),
@@ -87,15 +94,14 @@ USAGE = {
     "cline.5.final": _usage(2505, 605, 0, 45, 0),
     "cline_resume.1.cmd": _usage(2606, 606, 0, 46, 0),
     "cline_resume.2.final": _usage(2707, 607, 0, 47, 0),
+}
+OPENCODE_USAGE = {
     # OpenCode (e2e/agents/opencode.py): run "opencode"
     "opencode.1.bash_ok": _usage(2811, 611, 0, 51, 0),
     "opencode.2.bash_fail": _usage(2912, 612, 0, 52, 0),
     "opencode.3.read_missing": _usage(3013, 613, 0, 53, 0),
     "opencode.4.read": _usage(3114, 614, 0, 54, 0),
     "opencode.5.final": _usage(3215, 615, 0, 55, 0),
-    # run "error": the model keeps failing (HTTP 500), no usage
-    # anything the script does not know: still distinct
-    "unscripted": _usage(111, 0, 0, 11, 0),
 }
 
 # Steps answered with an HTTP error. `once`: only the first attempt fails (the

@@ -172,13 +172,12 @@ fn record(
         }
     };
     merge(&file, &files, &mut tail, own, (config, budget.deadline()), problems)?;
-    let after = Appended { len: tail.len, next_seq: tail.next_seq, totals: tail.totals() };
     let found = match (obs.agent.known().and_then(|a| a.transcript.as_ref()), turn_end_payload.flatten()) {
         (Some(reader), Some(raw)) => {
             let found = transcript::read(reader, &raw, &files.transcripts, budget.transcript_deadline());
             let closes =
                 obs.phase == Phase::TurnEnd && obs.agent.known().is_some_and(|a| a.open_calls_fail_at_turn_end);
-            append_from_transcripts(&file, &files, &session_id, &found, &tail, after, config, closes, problems)?;
+            append_from_transcripts(&file, &files, &session_id, &found, &tail, config, closes, problems)?;
             Some(found)
         }
         _ => None,
@@ -218,17 +217,17 @@ struct Appended {
 /// event per model response, and an `Error` for each call the transcript
 /// says failed that the hooks left open. The cursors are saved once written.
 #[allow(clippy::too_many_arguments)]
-fn append_from_transcripts(
+pub(crate) fn append_from_transcripts(
     file: &std::fs::File,
     files: &SessionFiles,
     session_id: &str,
     found: &transcript::Found,
     tail: &events::Tail,
-    after: Appended,
     config: &Config,
     closes_open_calls: bool,
     problems: &mut Vec<String>,
 ) -> Result<(), String> {
+    let after = Appended { len: tail.len, next_seq: tail.next_seq, totals: tail.totals() };
     problems.extend(found.problems.iter().cloned());
     let now = crate::time::now_ms();
     let mut totals = after.totals;
