@@ -518,33 +518,11 @@ fn parse_json(text: &str) -> Option<Value> {
 mod tests {
     use super::*;
     use crate::event::EventSource;
+    use crate::store::events::blank_event;
     use serde_json::json;
 
     fn event(kind: EventKind, tool: Option<&str>, payload: Value) -> Event {
-        Event {
-            session_id: "s".into(),
-            seq: 0,
-            ts_ms: 0,
-            ts_exact: false,
-            kind,
-            source: EventSource::Hook,
-            tool: tool.map(String::from),
-            tool_call_id: None,
-            tokens_in: None,
-            tokens_out: None,
-            reasoning_tokens: None,
-            cost_usd_e6: None,
-            stop_reason: None,
-            latency_ms: None,
-            ttft_ms: None,
-            retry_count: None,
-            context_used_tokens: None,
-            context_max_tokens: None,
-            cache_creation_tokens: None,
-            cache_read_tokens: None,
-            system_prompt_tokens: None,
-            payload,
-        }
+        Event { tool: tool.map(String::from), ..blank_event("s", kind, EventSource::Hook, 0, payload) }
     }
 
     #[test]
