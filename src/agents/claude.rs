@@ -4,7 +4,6 @@
 
 use super::{Agent, DOCUMENTED, Payload, never};
 use crate::cost::Tokens;
-use crate::install::config_file::ConfigFile;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
@@ -183,14 +182,7 @@ fn transcripts(p: &Payload) -> Vec<PathBuf> {
 /// `"disableAllHooks": true` in the user's settings turns every hook off.
 fn config_problems(home: &Path) -> Vec<String> {
     let path = config_dir(home).join("settings.json");
-    let Ok(settings) = ConfigFile::load(&path) else { return Vec::new() };
-    if settings.value.get("disableAllHooks") != Some(&Value::Bool(true)) {
-        return Vec::new();
-    }
-    vec![format!(
-        "\"disableAllHooks\": true in {} turns off every Claude Code hook, kaizen-hook's too: remove it (or set it to false)",
-        path.display()
-    )]
+    super::all_hooks_switched_off(&path, "/disableAllHooks", "\"disableAllHooks\": true", AGENT.title)
 }
 
 fn config_dir(home: &Path) -> PathBuf {

@@ -2,7 +2,6 @@
 //! by where its transcripts live.
 
 use super::{Agent, DOCUMENTED, Payload, never};
-use crate::install::config_file::ConfigFile;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
@@ -67,14 +66,7 @@ pub static AGENT: Agent = Agent {
 /// `"hooks": {"hooksDisabled": true}` in the user's settings turns every hook off.
 fn config_problems(home: &Path) -> Vec<String> {
     let path = config_dir(home).join("settings.json");
-    let Ok(settings) = ConfigFile::load(&path) else { return Vec::new() };
-    if settings.value.pointer("/hooks/hooksDisabled") != Some(&Value::Bool(true)) {
-        return Vec::new();
-    }
-    vec![format!(
-        "\"hooks\": {{\"hooksDisabled\": true}} in {} turns off every Factory Droid hook, kaizen-hook's too: set it to false (or remove it)",
-        path.display()
-    )]
+    super::all_hooks_switched_off(&path, "/hooks/hooksDisabled", "\"hooks\": {\"hooksDisabled\": true}", AGENT.title)
 }
 
 fn config_dir(home: &Path) -> PathBuf {

@@ -276,6 +276,19 @@ fn as_named(_: &Payload, _: Phase) -> Option<(Phase, String)> {
     None
 }
 
+/// `config_problems` for a settings file whose switch (at JSON `pointer`,
+/// written `shown` in the message) turns off every hook of the agent when true.
+fn all_hooks_switched_off(path: &std::path::Path, pointer: &str, shown: &str, title: &str) -> Vec<String> {
+    let Ok(settings) = crate::install::config_file::ConfigFile::load(path) else { return Vec::new() };
+    if settings.value.pointer(pointer) != Some(&Value::Bool(true)) {
+        return Vec::new();
+    }
+    vec![format!(
+        "{shown} in {} turns off every {title} hook, kaizen-hook's too: remove it (or set it to false)",
+        path.display()
+    )]
+}
+
 /// The number after `marker` in a tool's text output (`Exit Code: 2`), when
 /// the agent reports a command's exit status only there.
 fn exit_code_after(text: &str, marker: &str) -> Option<i64> {
