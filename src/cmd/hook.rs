@@ -159,8 +159,11 @@ fn record(
         delivery,
         event,
     };
+    // The own event was checked for a repeat against this tail above; unless a
+    // spooled event lands before it, that answer stands (one search, not two).
+    let checked_at = locked.as_ref().map(|(_, tail)| tail.len);
     let (file, mut tail, own) = match locked {
-        Some((file, tail)) => (file, tail, Some(own)),
+        Some((file, tail)) => (file, tail, Some((own, checked_at))),
         None => {
             let spooled = spool::write(&files.spool, &own).map_err(|e| e.to_string())?;
             problems.push(format!("session lock not taken in time: event spooled to {}", spooled.display()));
@@ -322,14 +325,15 @@ fn merge(
     file: &std::fs::File,
     files: &SessionFiles,
     tail: &mut events::Tail,
-    own: Option<Spooled>,
+    own: Option<(Spooled, Option<u64>)>,
     (config, deadline): (&Config, std::time::Instant),
     problems: &mut Vec<String>,
 ) -> Result<(), String> {
     // (file name, path) for spooled ones; this run's own has none.
     let mut all: Vec<(Option<(String, std::path::PathBuf)>, Spooled)> =
         spool::pending(&files.spool, problems).into_iter().map(|p| (Some((p.name, p.path)), p.spooled)).collect();
-    all.extend(own.map(|own| (None, own)));
+    let own_checked_at = own.as_ref().and_then(|(_, at)| *at);
+    all.extend(own.map(|(own, _)| (None, own)));
     all.sort_by_cached_key(|(from, s)| s.order(from.as_ref().map_or("", |(name, _)| name.as_str())));
     let mut merged = Vec::new();
     for (from, spooled) in all {
@@ -345,7 +349,8 @@ fn merge(
         let name = from.as_ref().map(|(name, _)| name.as_str());
         // Merged before by a run that died before removing the file.
         let again = name.is_some_and(|name| tail.holds_spooled(name));
-        if !again && let Some(line) = complete(spooled, name, tail, config, problems)? {
+        let checked = from.is_none() && own_checked_at == Some(tail.len);
+        if !again && let Some(line) = complete(spooled, name, checked, tail, config, problems)? {
             events::append(file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
             tail.advance(&line);
         }
@@ -362,12 +367,13 @@ fn merge(
 fn complete(
     spooled: Spooled,
     from: Option<&str>,
+    checked_for_repeat: bool,
     tail: &events::Tail,
     config: &Config,
     problems: &mut Vec<String>,
 ) -> Result<Option<Vec<u8>>, String> {
     let Spooled { phase, delivery, mut event, .. } = spooled;
-    if config.dedup_window_ms > 0 && tail.is_repeat(&delivery, config.dedup_window_ms) {
+    if !checked_for_repeat && config.dedup_window_ms > 0 && tail.is_repeat(&delivery, config.dedup_window_ms) {
         problems.push(format!("duplicate delivery {} ignored (session {})", delivery.hash, event.session_id));
         return Ok(None);
     }
