@@ -127,9 +127,9 @@ fn record(
             None
         }
     };
-    if let Some((_, tail)) = &locked
+    if let Some((file, tail)) = &locked
         && config.dedup_window_ms > 0
-        && tail.is_repeat(&delivery, config.dedup_window_ms)
+        && tail.is_repeat(file, &delivery, config.dedup_window_ms)
     {
         problems.push(format!("duplicate delivery {} ignored (session {})", delivery.hash, files.key));
         return Ok(());
@@ -236,13 +236,13 @@ pub(crate) fn append_from_transcripts(
     let mut totals = after.totals;
     let mut made: Vec<Event> = Vec::new();
     for failure in &found.failures {
-        if let Some(tool) = tail.open_call(&failure.call_id) {
+        if let Some(tool) = tail.open_call(file, &failure.call_id) {
             made.push(transcript::failure_event(session_id, failure, tool, now));
             totals.errors += 1;
         }
     }
     if closes_open_calls {
-        for (call_id, tool) in tail.open_calls() {
+        for (call_id, tool) in tail.open_calls(file) {
             if found.failures.iter().all(|f| f.call_id != call_id) {
                 let why =
                     "no result before the turn ended: this agent reports only the calls that succeeded".to_string();
@@ -348,9 +348,9 @@ fn merge(
         }
         let name = from.as_ref().map(|(name, _)| name.as_str());
         // Merged before by a run that died before removing the file.
-        let again = name.is_some_and(|name| tail.holds_spooled(name));
+        let again = name.is_some_and(|name| tail.holds_spooled(file, name));
         let checked = from.is_none() && own_checked_at == Some(tail.len);
-        if !again && let Some(line) = complete(spooled, name, checked, tail, config, problems)? {
+        if !again && let Some(line) = complete(spooled, name, checked, (file, tail), config, problems)? {
             events::append(file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
             tail.advance(&line);
         }
@@ -368,12 +368,12 @@ fn complete(
     spooled: Spooled,
     from: Option<&str>,
     checked_for_repeat: bool,
-    tail: &events::Tail,
+    (file, tail): (&std::fs::File, &events::Tail),
     config: &Config,
     problems: &mut Vec<String>,
 ) -> Result<Option<Vec<u8>>, String> {
     let Spooled { phase, delivery, mut event, .. } = spooled;
-    if !checked_for_repeat && config.dedup_window_ms > 0 && tail.is_repeat(&delivery, config.dedup_window_ms) {
+    if !checked_for_repeat && config.dedup_window_ms > 0 && tail.is_repeat(file, &delivery, config.dedup_window_ms) {
         problems.push(format!("duplicate delivery {} ignored (session {})", delivery.hash, event.session_id));
         return Ok(None);
     }
@@ -385,7 +385,7 @@ fn complete(
     };
     // When a tool result's call was recorded: read once, for the latency and the totals.
     let result = is(Phase::ToolResult) || is(Phase::ToolFailure);
-    let call_ts = if result { event.tool_call_id.as_deref().and_then(|id| tail.tool_call_ts(id)) } else { None };
+    let call_ts = if result { event.tool_call_id.as_deref().and_then(|id| tail.tool_call_ts(file, id)) } else { None };
     if result && event.latency_ms.is_none() {
         add_hook_latency(&mut event, &mut payload, call_ts);
     }
@@ -398,7 +398,7 @@ fn complete(
         totals.errors += 1;
     }
     totals.stamp(&mut payload);
-    if is(Phase::TurnEnd) && tail.turn_already_ended() {
+    if is(Phase::TurnEnd) && tail.turn_already_ended(file) {
         payload.insert("phase".into(), json!(Phase::Other.name()));
         payload.insert("phase_note".into(), json!("this turn's end was already recorded"));
     }
