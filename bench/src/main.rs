@@ -315,7 +315,8 @@ impl Bench {
     fn peak_rss(&self, repo: &Path, runs: usize) -> Row {
         let me = std::env::current_exe().unwrap();
         let stdin = self.work.join("rss-payload.json");
-        let measure = |cmd: &Command| -> i64 {
+        // (peak RSS in KiB, minor page faults) of one run.
+        let measure = |cmd: &Command| -> (i64, i64) {
             let mut outer = Command::new(&me);
             outer.arg("--measure-rss").arg(&stdin).arg(cmd.get_program()).args(cmd.get_args());
             for (key, value) in cmd.get_envs() {
@@ -325,18 +326,33 @@ impl Bench {
             }
             outer.current_dir(cmd.get_current_dir().unwrap_or(Path::new(".")));
             let out = outer.output().expect("measure");
-            String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(i64::MAX)
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut numbers = text.split_whitespace().map(|n| n.parse().unwrap_or(i64::MAX));
+            (numbers.next().unwrap_or(i64::MAX), numbers.next().unwrap_or(i64::MAX))
         };
         let (mut ours, mut floor) = (0, 0);
+        let (mut our_faults, mut floor_faults) = (Vec::new(), Vec::new());
+        let static_floor = self.static_floor.as_ref().unwrap_or(&self.floor);
         for i in 0..runs {
             std::fs::write(&stdin, tool_payload("bench-rss", &format!("toolu_rss_{i}"), repo)).unwrap();
-            ours = ours.max(measure(&self.hook_command(&["tool-use"], repo)));
-            floor = floor.max(measure(&self.floor_command(&self.floor)));
+            let (rss, faults) = measure(&self.hook_command(&["tool-use"], repo));
+            ours = ours.max(rss);
+            our_faults.push(faults);
+            floor = floor.max(measure(&self.floor_command(&self.floor)).0);
+            floor_faults.push(measure(&self.floor_command(static_floor)).1);
         }
+        let middle = |v: &mut Vec<i64>| {
+            v.sort();
+            v[v.len() / 2]
+        };
         Row {
-            what: format!("peak RSS of `tool-use`, worst of {runs}"),
-            ours: format!("{:.1} MiB", ours as f64 / 1024.0),
-            reference: format!("floor {:.1} MiB", floor as f64 / 1024.0),
+            what: format!("peak RSS of `tool-use`, worst of {runs} (page faults, median)"),
+            ours: format!("{:.1} MiB ({} faults)", ours as f64 / 1024.0, middle(&mut our_faults)),
+            reference: format!(
+                "floor {:.1} MiB (static floor: {} faults)",
+                floor as f64 / 1024.0,
+                middle(&mut floor_faults)
+            ),
             ratio: None,
             spread: Vec::new(),
             target: "≤ 16 MiB".into(),
@@ -442,8 +458,14 @@ fn row(what: String, ours: Duration, reference_name: &str, reference: Duration, 
 }
 
 /// Wall time from spawn to exit, and the child's peak RSS in KiB.
-#[allow(clippy::zombie_processes)] // reaped by wait4, which also gives the rusage
 fn run(cmd: &mut Command, stdin: &[u8]) -> (Duration, i64) {
+    let (took, rss, _) = run_counted(cmd, stdin);
+    (took, rss)
+}
+
+/// Wall time from spawn to exit, the child's peak RSS in KiB and its minor page faults.
+#[allow(clippy::zombie_processes)] // reaped by wait4, which also gives the rusage
+fn run_counted(cmd: &mut Command, stdin: &[u8]) -> (Duration, i64, i64) {
     let started = Instant::now();
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
     let mut pipe = child.stdin.take().unwrap();
@@ -454,14 +476,15 @@ fn run(cmd: &mut Command, stdin: &[u8]) -> (Duration, i64) {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let pid = child.id() as libc::pid_t;
     unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    (started.elapsed(), usage.ru_maxrss)
+    (started.elapsed(), usage.ru_maxrss, usage.ru_minflt)
 }
 
-/// `--measure-rss FILE CMD...`: runs CMD with FILE on stdin, prints its peak RSS in KiB.
+/// `--measure-rss FILE CMD...`: runs CMD with FILE on stdin, prints its peak
+/// RSS in KiB and its minor page faults.
 fn measure_rss(stdin: &str, command: &[String]) {
     let input = std::fs::read(stdin).expect("stdin file");
-    let (_, rss) = run(Command::new(&command[0]).args(&command[1..]), &input);
-    println!("{rss}");
+    let (_, rss, faults) = run_counted(Command::new(&command[0]).args(&command[1..]), &input);
+    println!("{rss} {faults}");
 }
 
 fn median(samples: &[Duration]) -> Duration {
