@@ -357,11 +357,10 @@ impl Tail {
     pub fn open_calls(&self, file: &File) -> Vec<(String, Option<String>)> {
         let mut decided: Vec<String> = Vec::new();
         let mut open: Vec<(String, Option<String>)> = Vec::new();
-        // Newest first: the newest line with a call id decides whether that call is open.
-        self.lines_back(file, |line| {
-            if memmem::find(line, b"\"tool_call_id\":\"").is_none() {
-                return None::<()>;
-            }
+        // Newest first: the newest line with a call id decides whether that
+        // call is open. The visitor never answers, so every line is seen.
+        self.lines_back(file, |line| -> Option<()> {
+            memmem::find(line, b"\"tool_call_id\":\"")?;
             let event = serde_json::from_slice::<Value>(line).ok()?;
             let id = event.get("tool_call_id").and_then(Value::as_str)?;
             if !decided.iter().any(|d| d == id) {
