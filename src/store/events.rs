@@ -1,7 +1,8 @@
 //! The events file: appended under an exclusive lock, one `write` per event.
 //! Everything a writer needs from the past (the next seq, recent deliveries
 //! for de-duplication, the matching tool call for latency) is read from the
-//! file's last `TAIL_WINDOW` bytes, so the cost of a run does not grow with
+//! file's last `TAIL_WINDOW` bytes at most, the newest first and older ones
+//! only when a question needs them, so the cost of a run does not grow with
 //! the session.
 
 use super::fsutil;
@@ -60,10 +61,10 @@ const CHUNK: u64 = 16 * 1024;
 /// A last line longer than this is not one we wrote (the event cap's default).
 const LONGEST_LINE: u64 = 8 * TAIL_WINDOW;
 
-/// Reads the end of a locked events file. A torn last line is truncated away
-/// first: writers hold the lock while writing, so it can only be the partial
-/// write of a writer that died. However long the torn line or the last line,
-/// the file is scanned once, backwards, a chunk at a time (never gathered).
+/// Reads the end of a locked events file: its newest whole lines. A torn
+/// last line is truncated away first: writers hold the lock while writing, so
+/// it can only be the partial write of a writer that died; however long it
+/// is, its start is found scanning back a chunk at a time.
 pub fn read_tail(file: &File) -> io::Result<Tail> {
     let full = file.metadata()?.len();
     let start = full.saturating_sub(NEAR);
