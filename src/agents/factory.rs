@@ -164,18 +164,7 @@ fn failure(line: &Value) -> Option<Failure> {
 }
 
 fn hook_call_id(session: &str, tool: &str, input: &Value) -> Option<String> {
-    let payload = serde_json::json!({
-        "session_id": session,
-        "hook_event_name": "PreToolUse",
-        "tool_name": tool,
-        "tool_input": input,
-    });
-    let flags = crate::recognize::Flags {
-        category: crate::recognize::Category::ToolUse,
-        agent: Some("factory"),
-        event: Some("PreToolUse"),
-    };
-    crate::recognize::recognize(payload.as_object(), flags).tool_call_id
+    super::hook_call_id("factory", "PreToolUse", session, tool, input)
 }
 
 /// A custom model's id (`custom:<display name>-<index>`) names the entry of

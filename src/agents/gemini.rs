@@ -234,21 +234,9 @@ fn failure(line: &Value) -> Option<Failure> {
     })
 }
 
-/// The call id kaizen-hook gave this call's `BeforeTool`: the same
-/// recognition run on the payload Gemini sent for it.
+/// The call id kaizen-hook gave this call's `BeforeTool`.
 fn hook_call_id(session: &str, tool: &str, args: &Value) -> Option<String> {
-    let payload = serde_json::json!({
-        "session_id": session,
-        "hook_event_name": "BeforeTool",
-        "tool_name": tool,
-        "tool_input": args,
-    });
-    let flags = crate::recognize::Flags {
-        category: crate::recognize::Category::ToolUse,
-        agent: Some("gemini"),
-        event: Some("BeforeTool"),
-    };
-    crate::recognize::recognize(payload.as_object(), flags).tool_call_id
+    super::hook_call_id("gemini", "BeforeTool", session, tool, args)
 }
 
 /// The most subagent transcripts listed for one session.

@@ -276,6 +276,24 @@ fn as_named(_: &Payload, _: Phase) -> Option<(Phase, String)> {
     None
 }
 
+/// The call id kaizen-hook gave a tool call's pre-tool hook (`event`, from
+/// `agent`), for a transcript that names the call only by its session, tool
+/// and input: the same recognition run on the payload the hook was sent.
+fn hook_call_id(agent: &str, event: &str, session: &str, tool: &str, input: &Value) -> Option<String> {
+    let payload = serde_json::json!({
+        "session_id": session,
+        "hook_event_name": event,
+        "tool_name": tool,
+        "tool_input": input,
+    });
+    let flags = crate::recognize::Flags {
+        category: crate::recognize::Category::ToolUse,
+        agent: Some(agent),
+        event: Some(event),
+    };
+    crate::recognize::recognize(payload.as_object(), flags).tool_call_id
+}
+
 /// `config_problems` for a settings file whose switch (at JSON `pointer`,
 /// written `shown` in the message) turns off every hook of the agent when true.
 fn all_hooks_switched_off(path: &std::path::Path, pointer: &str, shown: &str, title: &str) -> Vec<String> {
