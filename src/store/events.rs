@@ -320,9 +320,9 @@ impl Tail {
         const OPENERS: &[Phase] = &[Phase::Prompt, Phase::SessionStart, Phase::SessionEnd];
         self.lines_back(file, |line| {
             let name = phase_of_line(line)?;
-            if TURN_ENDS.iter().any(|p| p.name().as_bytes() == name) {
+            if is_one_of(TURN_ENDS, name) {
                 Some(true)
-            } else if OPENERS.iter().any(|p| p.name().as_bytes() == name) {
+            } else if is_one_of(OPENERS, name) {
                 Some(false)
             } else {
                 None
@@ -445,12 +445,17 @@ fn holds_boundary(lines: &[u8]) -> bool {
             continue; // not the line's first match: inside its input
         }
         let end = memchr::memchr(b'\n', &lines[at..]).map_or(lines.len(), |i| at + i);
-        if phase_at(&lines[at..end]).is_some_and(|name| Phase::BOUNDARIES.iter().any(|p| p.name().as_bytes() == name)) {
+        if phase_at(&lines[at..end]).is_some_and(|name| is_one_of(Phase::BOUNDARIES, name)) {
             return true;
         }
         next_line = end + 1;
     }
     false
+}
+
+/// Whether a recorded phase name is one of `phases`.
+fn is_one_of(phases: &[Phase], name: &[u8]) -> bool {
+    phases.iter().any(|p| p.name().as_bytes() == name)
 }
 
 /// `payload.phase` of one of our lines.
