@@ -10,6 +10,7 @@ delivered (a second hook, `capture.sh`, saves every raw delivery).
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -211,6 +212,24 @@ class Sandbox:
         sessions = self.kaizen_home / "sessions"
         paths = sorted(sessions.glob("*.session.json")) if sessions.is_dir() else []
         return {r["id"]: r for r in (json.loads(p.read_text()) for p in paths)}
+
+    def session_rows(self, session_id: str) -> list:
+        """The rows of `kaizen-hook sessions --json` for this session id."""
+        rows = json.loads(self.kaizen("sessions", "--json").stdout or "[]")
+        return [r for r in rows if r.get("id") == session_id]
+
+    def end_processes(self):
+        """End every process whose HOME is this sandbox's, by pid: daemons an
+        agent leaves behind (Cline's hub) outlive its run."""
+        needle = f"HOME={self.home}".encode()
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                if needle in (proc / "environ").read_bytes().split(b"\0"):
+                    os.kill(int(proc.name), signal.SIGTERM)
+            except OSError:
+                pass
 
     def hook_log(self) -> str:
         log = self.kaizen_home / "logs" / "kaizen-hook.log"

@@ -24,9 +24,7 @@ exits 2; `read_files` of a missing file; `read_files` of a file; a final answer.
 
 import json
 import os
-import signal
 import time
-from pathlib import Path
 
 import common
 from mock.openai_chat import MODEL, CLINE_USAGE, OpenAIChatMock, cline_script
@@ -54,22 +52,9 @@ def run(checks):
     try:
         _run(checks, sandbox, binary, pinned)
     finally:
-        end_processes_of(sandbox.home)
+        sandbox.end_processes()
         print(f"cline: sandbox {sandbox.tmp} ({time.monotonic() - started:.0f} s)")
         sandbox.cleanup()
-
-
-def end_processes_of(home: Path):
-    """Cline's hub daemon outlives the run: end every process whose HOME is the sandbox's, by pid."""
-    needle = f"HOME={home}".encode()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            if needle in (proc / "environ").read_bytes().split(b"\0"):
-                os.kill(int(proc.name), signal.SIGTERM)
-        except OSError:
-            pass
 
 
 def _run(checks, sb, binary, pinned):
@@ -171,8 +156,7 @@ def check_commands(checks, sb, root):
     checks.check("registered for 10 of 10 events" in doctor.stdout, "doctor: Cline registered for every hook file",
                  doctor.stdout[:600])
     checks.check("a session was last recorded" in doctor.stdout, "doctor: Cline's sessions are recorded")
-    sessions = json.loads(sb.kaizen("sessions", "--json").stdout or "[]")
-    row = next((s for s in sessions if s["id"] == root), None)
+    row = next(iter(sb.session_rows(root)), None)
     if checks.check(row is not None, "sessions --json lists the session"):
         checks.eq((row["tool_calls"], row["errors"]), (4, 2), "sessions: 4 tool calls, 2 errors")
     show = sb.kaizen("show", root, "--json")

@@ -23,7 +23,6 @@ KAIZEN_E2E_UPDATE_FIXTURES=1 rewrites tests/fixtures/real/factory/ and the trans
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -152,8 +151,7 @@ def check_commands(checks, sb, session_id, events):
     settings = sb.home / ".factory" / "settings.json"
     checks.eq(doctor.returncode, 0, "doctor exit status")
     checks.check(str(settings) in doctor.stdout and "PROBLEM" not in doctor.stdout, "doctor lists Droid's settings with no problem", doctor.stdout[-800:])
-    sessions = json.loads(sb.kaizen("sessions", "--json").stdout or "[]")
-    ours = [s for s in sessions if s.get("id") == session_id]
+    ours = sb.session_rows(session_id)
     if not checks.eq(len(ours), 1, "sessions --json lists the session once"):
         return
     s = ours[0]

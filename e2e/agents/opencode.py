@@ -27,7 +27,6 @@ import os
 import time
 
 import common
-from agents.cline import end_processes_of
 from agents.codex import foreign_connects, strace_prefix, strace_works
 from mock.openai_chat import MODEL, OPENCODE_USAGE, OpenAIChatMock, opencode_script
 
@@ -55,7 +54,7 @@ def run(checks):
     try:
         _run(checks, sandbox, binary, pinned)
     finally:
-        end_processes_of(sandbox.home)
+        sandbox.end_processes()
         print(f"opencode: sandbox {sandbox.tmp} ({time.monotonic() - started:.0f} s)")
         sandbox.cleanup()
 
@@ -150,8 +149,7 @@ def check_session(checks, sb, calls, events, session, pinned):
     checks.eq(rec["workspace"], str(sb.work), "record: workspace")
     doctor = sb.kaizen("doctor")
     checks.check("registered for 10 of 10 events" in doctor.stdout, "doctor: OpenCode's plugin registered", doctor.stdout[:600])
-    rows = json.loads(sb.kaizen("sessions", "--json").stdout or "[]")
-    row = next((r for r in rows if r["id"] == session), None)
+    row = next(iter(sb.session_rows(session)), None)
     if checks.check(row is not None, "sessions --json lists the session"):
         checks.eq((row["tool_calls"], row["errors"]), (4, 2), "sessions: 4 tool calls, 2 errors")
     costs = [e for e in mine if e["kind"] == "Cost"]

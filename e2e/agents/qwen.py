@@ -182,8 +182,7 @@ def check_commands(checks, sb, session_id, events):
     settings = sb.home / ".qwen" / "settings.json"
     checks.eq(doctor.returncode, 0, "doctor exit status (item 1)")
     checks.check(str(settings) in doctor.stdout and "PROBLEM" not in doctor.stdout, "doctor lists Qwen's settings with no problem (item 1)", doctor.stdout[-800:])
-    sessions = json.loads(sb.kaizen("sessions", "--json").stdout or "[]")
-    ours = [s for s in sessions if s.get("id") == session_id]
+    ours = sb.session_rows(session_id)
     if not checks.eq(len(ours), 1, "sessions --json lists the session once"):
         return
     s = ours[0]
