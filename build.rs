@@ -23,6 +23,7 @@ use std::path::Path;
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=link/hot-functions.ld");
+    test_cfgs();
     if var("CARGO_CFG_TARGET_OS").as_deref() != Ok("linux") {
         return;
     }
@@ -50,4 +51,20 @@ fn static_crt() -> bool {
     }
     let flags = var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
     var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("musl") && !flags.contains("-crt-static")
+}
+
+/// What the tests need to know about the binary they run, as cfgs, so a test
+/// that cannot run against it is `#[ignore]`d visibly instead of passing
+/// without checking: `kaizen_test_bin` when the tests run against an
+/// installed (release) binary, which has no test-only switches;
+/// `kaizen_hot_layout_off` when the hot-code layout was skipped on purpose.
+fn test_cfgs() {
+    println!("cargo::rustc-check-cfg=cfg(kaizen_test_bin, kaizen_hot_layout_off)");
+    println!("cargo:rerun-if-env-changed=KAIZEN_TEST_BIN");
+    if var("KAIZEN_TEST_BIN").is_ok_and(|bin| !bin.is_empty()) {
+        println!("cargo:rustc-cfg=kaizen_test_bin");
+    }
+    if var("KAIZEN_HOT_LAYOUT").as_deref() == Ok("off") {
+        println!("cargo:rustc-cfg=kaizen_hot_layout_off");
+    }
 }

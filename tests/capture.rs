@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const CLAUDE_SESSION: &str = "5d8a3f1e-7c2b-4e9a-b1d6-3f0c9e8a2b47";
@@ -564,7 +564,8 @@ fn claude_and_cursor_stdout_rules() {
 
 #[test]
 fn help_and_version_are_for_people() {
-    let out = Command::new(BIN).arg("--version").output().unwrap();
+    let env = Env::new();
+    let out = env.run(&["--version"], b"");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("kaizen-hook "));
 }

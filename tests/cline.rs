@@ -248,8 +248,7 @@ fn cline_install_writes_one_script_per_hook_file_that_records_the_event() {
     let start = dir.join("TaskStart");
     assert_eq!(std::fs::metadata(&start).unwrap().permissions().mode() & 0o777, 0o755);
     // Cline runs the file with the payload on stdin: it records, prints nothing, exits 0.
-    let mut script = std::process::Command::new(&start);
-    script.env("KAIZEN_HOME", &env.home).env("HOME", &env.user_home);
+    let script = env.sandbox(std::process::Command::new(&start));
     let ran = env.run_with(script, real(&env, "agent_start").to_string().as_bytes());
     assert_quiet(&ran);
     assert!(ran.stdout.is_empty());

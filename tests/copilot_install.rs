@@ -237,13 +237,8 @@ fn doctor_finds_the_copilot_registration() {
 /// Runs a registered command line as Copilot does: `bash -c`, payload on stdin,
 /// its version in the environment.
 fn run_registered(env: &Env, command: &str, payload: &Value) -> Output {
-    let mut cmd = std::process::Command::new("bash");
-    cmd.arg("-c")
-        .arg(command)
-        .env("KAIZEN_HOME", &env.home)
-        .env("HOME", &env.user_home)
-        .env("COPILOT_CLI_BINARY_VERSION", "1.0.102")
-        .current_dir(&env.repo);
+    let mut cmd = env.sandbox(std::process::Command::new("bash"));
+    cmd.arg("-c").arg(command).env("COPILOT_CLI_BINARY_VERSION", "1.0.102").current_dir(&env.repo);
     env.run_with(cmd, payload.to_string().as_bytes())
 }
 

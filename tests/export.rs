@@ -87,7 +87,8 @@ struct Collector {
     receiver: Child,
     rotel: Option<Child>,
     receiver_port: u16,
-    front_port: Option<u16>,
+    /// rotel's (http, grpc) ports, where it runs.
+    front_ports: Option<(u16, u16)>,
 }
 
 impl Collector {
@@ -105,34 +106,38 @@ impl Collector {
         let port_file = out.path().join("port");
         wait_for("the receiver's port", Duration::from_secs(30), || port_file.exists());
         let receiver_port = std::fs::read_to_string(&port_file).unwrap().trim().parse().unwrap();
-        Collector { out, receiver, rotel: None, receiver_port, front_port: None }
+        Collector { out, receiver, rotel: None, receiver_port, front_ports: None }
     }
 
     /// rotel-agent on 127.0.0.1 forwarding everything to the receiver.
     fn rotel() -> Collector {
         let mut c = Collector::receiver_only();
-        let (http, grpc) = (free_port(), free_port());
+        c.front_ports = Some((free_port(), free_port()));
+        c.start_rotel();
+        c
+    }
+
+    fn start_rotel(&mut self) {
+        let (http, grpc) = self.front_ports.unwrap();
         let rotel = Command::new(&tools().rotel)
             .arg("start")
             .args(["--otlp-http-endpoint", &format!("127.0.0.1:{http}")])
             .args(["--otlp-grpc-endpoint", &format!("127.0.0.1:{grpc}")])
             .args(["--exporter", "otlp", "--otlp-exporter-protocol", "http"])
-            .args(["--otlp-exporter-endpoint", &format!("http://127.0.0.1:{}", c.receiver_port)])
+            .args(["--otlp-exporter-endpoint", &format!("http://127.0.0.1:{}", self.receiver_port)])
             .arg("--pid-file")
-            .arg(c.out.path().join("rotel.pid"))
+            .arg(self.out.path().join("rotel.pid"))
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(c.out.path().join("rotel.log")).unwrap())
+            .stderr(std::fs::File::options().create(true).append(true).open(self.out.path().join("rotel.log")).unwrap())
             .spawn()
             .unwrap();
-        c.rotel = Some(rotel);
+        self.rotel = Some(rotel);
         wait_for("rotel listening", Duration::from_secs(30), || TcpStream::connect(("127.0.0.1", http)).is_ok());
-        c.front_port = Some(http);
-        c
     }
 
     /// Where `export` sends: rotel when it is there, else the receiver.
     fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.front_port.unwrap_or(self.receiver_port))
+        format!("http://127.0.0.1:{}", self.front_ports.map_or(self.receiver_port, |(http, _)| http))
     }
 
     fn answer_next(&self, answers: Value) {
@@ -155,10 +160,24 @@ impl Collector {
         self.lines("requests.jsonl")
     }
 
-    /// Waits for `n` records, then a little longer to see that no more come.
-    fn expect_records(&self, n: usize) -> Vec<Value> {
-        wait_for(&format!("{n} records at the receiver"), Duration::from_secs(30), || self.records().len() >= n);
-        std::thread::sleep(Duration::from_millis(if self.rotel.is_some() { 1500 } else { 200 }));
+    /// Waits until everything sent so far has reached the receiver: rotel,
+    /// where it runs, is stopped (it forwards what it holds before it exits)
+    /// and started again. The receiver writes a request down before it
+    /// answers, and the exports that sent it have exited: once this returns,
+    /// no record sent before it is still on its way.
+    fn drain(&mut self) {
+        if let Some(mut rotel) = self.rotel.take() {
+            // SAFETY: signalling our own child, which has not been waited for.
+            unsafe { libc::kill(rotel.id() as i32, libc::SIGTERM) };
+            let status = rotel.wait().unwrap();
+            assert!(status.success(), "rotel stopped with {status:?}");
+            self.start_rotel();
+        }
+    }
+
+    /// Exactly `n` records arrived, once nothing is on its way any more.
+    fn expect_records(&mut self, n: usize) -> Vec<Value> {
+        self.drain();
         let records = self.records();
         let seqs: Vec<&Value> = records.iter().map(|r| attr(r, "kaizen.event.seq")).collect();
         assert_eq!(records.len(), n, "exactly {n} records, by seq: {seqs:?}");
@@ -236,7 +255,7 @@ fn cursor(env: &Env) -> Value {
 fn every_event_arrives_once_with_its_attributes_then_nothing_then_only_new_ones() {
     let env = Env::new();
     let events = session(&env);
-    let collector = Collector::rotel();
+    let mut collector = Collector::rotel();
     let out = export(&env, &["--endpoint", &collector.endpoint()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let records = collector.expect_records(events.len());
@@ -298,7 +317,7 @@ fn every_event_arrives_once_with_its_attributes_then_nothing_then_only_new_ones(
 fn http_json_and_http_protobuf_both_decode_with_the_official_definitions() {
     let env = Env::new();
     tool_call(&env, 1);
-    let direct = Collector::receiver_only();
+    let mut direct = Collector::receiver_only();
     let out = export(&env, &["--endpoint", &direct.endpoint(), "--protocol", "http/json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let records = direct.expect_records(2);
@@ -317,7 +336,7 @@ fn http_json_and_http_protobuf_both_decode_with_the_official_definitions() {
 
     // OTLP/JSON through rotel too.
     std::fs::remove_dir_all(env.home.join("export")).unwrap();
-    let rotel = Collector::rotel();
+    let mut rotel = Collector::rotel();
     let out = export(&env, &["--endpoint", &rotel.endpoint(), "--protocol", "http/json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let records = rotel.expect_records(2);
@@ -328,7 +347,7 @@ fn http_json_and_http_protobuf_both_decode_with_the_official_definitions() {
 fn the_standard_variables_give_endpoint_protocol_and_headers() {
     let env = Env::new();
     tool_call(&env, 1);
-    let collector = Collector::receiver_only();
+    let mut collector = Collector::receiver_only();
     let mut cmd = env.command(&["export"]);
     cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint())
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
@@ -347,7 +366,7 @@ fn the_standard_variables_give_endpoint_protocol_and_headers() {
 fn first_requests_answered_503_are_retried() {
     let env = Env::new();
     tool_call(&env, 1);
-    let collector = Collector::receiver_only();
+    let mut collector = Collector::receiver_only();
     collector.answer_next(json!([{"status": 503}, {"status": 429}, {"status": 503}]));
     let out = export(&env, &["--endpoint", &collector.endpoint()]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -368,7 +387,7 @@ fn a_collector_that_stays_down_fails_with_where_it_stopped_and_the_next_run_deli
     assert!(last.contains("unreachable") && last.contains(&format!("stopped at session {SESSION} at seq 0")), "{err}");
     assert!(!env.home.join("export").join(format!("{SESSION}.cursor.json")).exists(), "no cursor moved");
 
-    let collector = Collector::rotel();
+    let mut collector = Collector::rotel();
     let out = export(&env, &["--endpoint", &collector.endpoint()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let records = collector.expect_records(2);
@@ -379,7 +398,7 @@ fn a_collector_that_stays_down_fails_with_where_it_stopped_and_the_next_run_deli
 fn a_400_stops_with_the_collectors_message_and_keeps_the_cursor() {
     let env = Env::new();
     tool_call(&env, 1);
-    let collector = Collector::receiver_only();
+    let mut collector = Collector::receiver_only();
     collector.answer_next(json!([{"status": 400, "message": "log record too old"}]));
     let out = export(&env, &["--endpoint", &collector.endpoint()]);
     assert!(!out.status.success());
@@ -397,7 +416,7 @@ fn a_partial_success_records_the_rejected_count_and_resends_nothing() {
     let env = Env::new();
     tool_call(&env, 1);
     tool_call(&env, 2);
-    let collector = Collector::receiver_only();
+    let mut collector = Collector::receiver_only();
     collector.answer_next(json!([{"status": 200, "rejected": 1, "message": "one record too large"}]));
     let out = export(&env, &["--endpoint", &collector.endpoint()]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -414,7 +433,7 @@ fn a_partial_success_records_the_rejected_count_and_resends_nothing() {
 fn a_corrupt_or_stale_cursor_starts_over() {
     let env = Env::new();
     tool_call(&env, 1);
-    let collector = Collector::receiver_only();
+    let mut collector = Collector::receiver_only();
     assert!(export(&env, &["--endpoint", &collector.endpoint()]).status.success());
     collector.expect_records(2);
     let path = env.home.join("export").join(format!("{SESSION}.cursor.json"));
@@ -444,7 +463,7 @@ fn a_torn_tail_is_never_shipped_and_the_next_event_goes_next_time() {
     let torn = br#"{"session_id":"3403629c-38cc-4493-a7a8-8489c96a9b79","seq":2,"ts_ms":1,"kind":"Tool"#;
     bytes.extend_from_slice(torn);
     std::fs::write(&file, &bytes).unwrap();
-    let collector = Collector::receiver_only();
+    let mut collector = Collector::receiver_only();
     let out = export(&env, &["--endpoint", &collector.endpoint()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let records = collector.expect_records(2);
@@ -477,7 +496,7 @@ fn two_exports_at_once_send_each_event_once() {
     for n in 0..20 {
         tool_call(&env, n);
     }
-    let collector = Collector::receiver_only();
+    let mut collector = Collector::receiver_only();
     let spawn = || {
         let mut cmd = env.command(&["export", "--endpoint", &collector.endpoint()]);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
@@ -495,16 +514,16 @@ fn two_exports_at_once_send_each_event_once() {
 fn follow_ships_new_events_within_seconds() {
     let env = Env::new();
     tool_call(&env, 1);
-    let collector = Collector::rotel();
+    let mut collector = Collector::rotel();
     let mut follow = env
         .command(&["export", "--follow", "--endpoint", &collector.endpoint()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    collector.expect_records(2);
-    tool_call(&env, 2);
     // "Within a few seconds": generous on a loaded machine, still far from a cron interval.
+    wait_for("the first events shipped by --follow", Duration::from_secs(20), || collector.records().len() >= 2);
+    tool_call(&env, 2);
     wait_for("the new events shipped by --follow", Duration::from_secs(20), || collector.records().len() >= 4);
     follow.kill().unwrap();
     follow.wait().unwrap();
@@ -515,9 +534,9 @@ fn follow_ships_new_events_within_seconds() {
 /// The syscalls `socket` and `connect` one run makes, from strace.
 fn sockets_of(env: &Env, args: &[&str], stdin: &[u8]) -> Vec<String> {
     let trace = env.tmp.path().join(format!("strace-{}.txt", args[0]));
-    let mut cmd = Command::new("strace");
+    let mut cmd = env.sandbox(Command::new("strace"));
     cmd.args(["-f", "-qq", "-e", "trace=socket,connect,socketpair", "-o"]).arg(&trace).arg(BIN).args(args);
-    cmd.env("KAIZEN_HOME", &env.home).env("HOME", &env.user_home).current_dir(&env.repo);
+    cmd.current_dir(&env.repo);
     let out = env.run_with(cmd, stdin);
     assert!(out.status.success() || args[0] == "export", "{out:?}");
     std::fs::read_to_string(&trace).expect("strace wrote its trace").lines().map(String::from).collect()
@@ -530,7 +549,7 @@ fn the_tool_use_hook_opens_no_socket() {
         "strace is needed for this test (apt-get install strace; .ci/run installs it)"
     );
     let env = Env::new();
-    let collector = Collector::receiver_only();
+    let mut collector = Collector::receiver_only();
     let payload = json!({"session_id": SESSION, "cwd": env.repo, "hook_event_name": "PreToolUse",
         "tool_name": "Bash", "tool_use_id": "toolu_1", "tool_input": {"command": "ls"}});
     let hook = sockets_of(&env, &["tool-use", "--agent", "claude"], payload.to_string().as_bytes());

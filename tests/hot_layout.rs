@@ -5,10 +5,8 @@
 mod common;
 
 #[test]
+#[cfg_attr(kaizen_hot_layout_off, ignore = "built without the hot-code layout (KAIZEN_HOT_LAYOUT=off)")]
 fn the_hot_functions_come_first_in_the_binary_under_test() {
-    if option_env!("KAIZEN_HOT_LAYOUT") == Some("off") {
-        return; // built without the layout on purpose
-    }
     let elf = std::fs::read(common::BIN).unwrap();
     let sections = sections(&elf);
     let find = |wanted: &str| sections.iter().find(|(name, ..)| name == wanted).cloned();

@@ -15,16 +15,8 @@ use std::process::{Command, Stdio};
 /// Delivers `payload` through a short-lived agent process: `xargs -a /dev/null`
 /// runs the hook as its child with this stdin, then exits.
 fn deliver_and_exit(env: &Env, args: &[&str], payload: &Value) {
-    let mut cmd = Command::new("xargs");
-    cmd.args(["-a", "/dev/null", BIN])
-        .args(args)
-        .env("KAIZEN_HOME", &env.home)
-        .env("HOME", &env.user_home)
-        .env_remove("KAIZEN_HOOK_BUDGET_MS")
-        .env_remove("KAIZEN_HOOK_DEDUP_MS")
-        .current_dir(&env.user_home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped());
+    let mut cmd = env.sandbox(Command::new("xargs"));
+    cmd.args(["-a", "/dev/null", BIN]).args(args).stdin(Stdio::piped()).stdout(Stdio::piped());
     let mut child = cmd.spawn().expect("xargs");
     child.stdin.take().unwrap().write_all(payload.to_string().as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();

@@ -271,8 +271,8 @@ fn install_follows_a_symlinked_settings_file() {
 
 /// Runs a registered command line the way the agents do: `sh -c`, payload on stdin.
 fn run_registered(env: &Env, command: &str, payload: &Value) -> Output {
-    let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c").arg(command).env("KAIZEN_HOME", &env.home).env("HOME", &env.user_home).current_dir(&env.repo);
+    let mut cmd = env.sandbox(std::process::Command::new("sh"));
+    cmd.arg("-c").arg(command).current_dir(&env.repo);
     env.run_with(cmd, payload.to_string().as_bytes())
 }
 

@@ -186,7 +186,7 @@ fn a_resumed_sessions_identical_start_from_a_new_process_is_recorded() {
     let session = start["session_id"].as_str().unwrap().to_string();
     // Two agent processes (each a python3 running the hook), one after the other.
     for _ in 0..2 {
-        let mut cmd = std::process::Command::new("python3");
+        let mut cmd = env.sandbox(std::process::Command::new("python3"));
         cmd.args([
             "-c",
             "import subprocess, sys; subprocess.run(sys.argv[1:])",
@@ -194,9 +194,7 @@ fn a_resumed_sessions_identical_start_from_a_new_process_is_recorded() {
             "session-start",
             "--agent",
             "codex",
-        ])
-        .env("KAIZEN_HOME", &env.home)
-        .env("HOME", &env.user_home);
+        ]);
         assert_quiet(&env.run_with(cmd, start.to_string().as_bytes()));
     }
     assert_eq!(env.events(&session).len(), 2, "a new process's identical delivery is a new occurrence");

@@ -31,7 +31,7 @@ use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 const MAGIC: &[u8; 8] = b"KZSCAN01";
@@ -64,7 +64,7 @@ pub fn scan(repo: &Repo, cache_file: Option<&Path>, deadline: Instant) -> Result
     // directory reads and ignore rules, they are mostly opens and reads.
     let (tracked, walked) = std::thread::scope(|scope| {
         let walker = walks.then(|| scope.spawn(|| walk(workdir, &index, &old, stop)));
-        let tracked = scan_tracked(workdir, &index, &old, (stop, deadline));
+        let tracked = scan_tracked(workdir, &index, &old, &Limits::new(stop, deadline));
         let walked = match (walker, reused) {
             (Some(walker), _) => walker.join().unwrap_or_else(|_| Walked::unfinished()),
             (None, untracked) => Walked {
@@ -145,17 +145,56 @@ impl Tracked {
     }
 }
 
-/// `deadlines`: when to stop once this run has read something new, and when
-/// to stop regardless (see `scan_entries`).
-fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, deadlines: (Instant, Instant)) -> Tracked {
+/// When the tracked files' scan stops, shared by its threads.
+struct Limits {
+    /// Stop here once this run has read something new.
+    stop: Instant,
+    /// Stop here regardless.
+    deadline: Instant,
+    /// A thread stopped: the others stop too, once they have read something new.
+    late: AtomicBool,
+    /// Files of unknown lines this run may still read (see `read_cap`).
+    reads_left: AtomicUsize,
+}
+
+impl Limits {
+    fn new(stop: Instant, deadline: Instant) -> Limits {
+        Limits { stop, deadline, late: AtomicBool::new(false), reads_left: AtomicUsize::new(read_cap()) }
+    }
+
+    /// Whether a thread that has read `reads` new files stops before the next
+    /// entry; `unknown`: that entry's lines are not cached, so it would be read.
+    fn reached(&self, reads: usize, unknown: bool) -> bool {
+        let now = Instant::now();
+        let reached = now > self.deadline
+            || ((now > self.stop || self.late.load(Ordering::Relaxed)) && reads > 0)
+            || (unknown
+                && self.reads_left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_err());
+        if reached {
+            self.late.store(true, Ordering::Relaxed);
+        }
+        reached
+    }
+}
+
+/// Test builds only: `KAIZEN_HOOK_TEST_SCAN_READS` caps the files of unknown
+/// lines one run reads, so a test can make a tree too big for one run on any
+/// machine, however fast, without a clock. Release builds have no such switch.
+fn read_cap() -> usize {
+    if !cfg!(debug_assertions) {
+        return usize::MAX;
+    }
+    std::env::var("KAIZEN_HOOK_TEST_SCAN_READS").ok().and_then(|n| n.parse().ok()).unwrap_or(usize::MAX)
+}
+
+fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, limits: &Limits) -> Tracked {
     let entries = &index.entries;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
     let chunk = entries.len().div_ceil(workers).max(1);
-    let late = AtomicBool::new(false);
     let parts: Vec<Tracked> = std::thread::scope(|scope| {
         let handles: Vec<_> = entries
             .chunks(chunk)
-            .map(|part| scope.spawn(|| scan_entries(workdir, part, index.mtime, cache, deadlines, &late)))
+            .map(|part| scope.spawn(|| scan_entries(workdir, part, index.mtime, cache, limits)))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or(Tracked { complete: false, ..Tracked::empty() })).collect()
     });
@@ -176,14 +215,7 @@ fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, deadlines: (Instan
 /// even when restatting what is known takes most of the time), and at the
 /// second in any case. The clock is read before every file to read, and
 /// every 256 entries otherwise.
-fn scan_entries(
-    workdir: &Path,
-    entries: &[Entry],
-    index_mtime: (i64, u32),
-    cache: &Cache,
-    (stop, deadline): (Instant, Instant),
-    late: &AtomicBool,
-) -> Tracked {
+fn scan_entries(workdir: &Path, entries: &[Entry], index_mtime: (i64, u32), cache: &Cache, limits: &Limits) -> Tracked {
     let mut out = Tracked::empty();
     let mut dir = DirHandle::default();
     let mut buf = vec![0u8; 64 * 1024];
@@ -191,13 +223,9 @@ fn scan_entries(
     let mut reads = 0;
     for (i, entry) in entries.iter().enumerate() {
         let cached = cache.blob_lines(&entry.oid);
-        if cached.is_none() || i % 256 == 0 {
-            let now = Instant::now();
-            if now > deadline || ((now > stop || late.load(Ordering::Relaxed)) && reads > 0) {
-                late.store(true, Ordering::Relaxed);
-                out.complete = false;
-                return out;
-            }
+        if (cached.is_none() || i % 256 == 0) && limits.reached(reads, cached.is_none()) {
+            out.complete = false;
+            return out;
         }
         if entry.stage != 0 || entry.intent_to_add {
             out.dirty = true; // a conflict, or a file staged to be added

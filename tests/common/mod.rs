@@ -20,15 +20,15 @@ pub const BIN: &str = match option_env!("KAIZEN_TEST_BIN") {
     None => env!("CARGO_BIN_EXE_kaizen-hook"),
 };
 
-/// Whether the binary under test is cargo's debug build, which alone has
-/// test-only triggers such as `KAIZEN_HOOK_TEST_PANIC`.
-pub const DEBUG_BIN: bool = option_env!("KAIZEN_TEST_BIN").is_none();
-
 /// The agents' documented payloads, one per event, kept in the repository
 /// (`tests/shared_copies.rs` checks them against `../shared` when it is there).
 pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
+
+/// The budget every hook run gets in tests, unless a test is about budgets:
+/// thirty times the default, so no figure a test asserts is lost to a busy machine.
+pub const TEST_BUDGET_MS: &str = "30000";
 
 pub struct Env {
     pub tmp: tempfile::TempDir,
@@ -63,12 +63,22 @@ impl Env {
         self.git(&["rev-parse", "HEAD"]).trim().to_string()
     }
 
+    /// The binary under test with `args`, in this env (see `sandbox`).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .env("KAIZEN_HOME", &self.home)
+        cmd.args(args);
+        self.sandbox(cmd)
+    }
+
+    /// Any process a test starts (the binary, or a shell, python or strace
+    /// that runs it) gets this env's KAIZEN_HOME and HOME, the home as its
+    /// directory, and a generous budget, so a loaded machine never runs a
+    /// hook out of time: only the tests about budgets set small ones. A
+    /// child started without this could write to the developer's `~/.kaizen`.
+    pub fn sandbox(&self, mut cmd: Command) -> Command {
+        cmd.env("KAIZEN_HOME", &self.home)
             .env("HOME", &self.user_home)
-            .env_remove("KAIZEN_HOOK_BUDGET_MS")
+            .env("KAIZEN_HOOK_BUDGET_MS", TEST_BUDGET_MS)
             .env_remove("KAIZEN_HOOK_DEDUP_MS")
             // The agents' own config locations: a developer's shell must not send installs there.
             .env_remove("CLAUDE_CONFIG_DIR")
