@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Far beyond any healthy run, even on a loaded machine: the bugs here hang forever.
-const HANG: Duration = Duration::from_secs(20);
+const HANG: Duration = Duration::from_secs(90);
 
 struct Ran {
     success: bool,
@@ -155,8 +155,8 @@ fn a_fifo_where_the_scan_reads_is_named_not_waited_for() {
         let head = env.head();
         replace_with_fifo(&env.repo.join(file));
         let mut cmd = env.command(&["session-start"]);
-        // Waiting for the deadline would take 10 s: the guard answers at once.
-        cmd.env("KAIZEN_HOOK_BUDGET_MS", "20000");
+        // Waiting for the deadline would take most of a minute: the guard answers at once.
+        cmd.env("KAIZEN_HOOK_BUDGET_MS", "60000");
         let ran = run_bounded(cmd, start(&env, "fifo-scan").to_string().as_bytes(), false, file);
         assert_silent(&ran, file);
         let events = env.events("fifo-scan");
@@ -164,7 +164,7 @@ fn a_fifo_where_the_scan_reads_is_named_not_waited_for() {
         assert_eq!(events[0].payload["context"]["dirty"], Value::Null, "{file}");
         let log = env.log();
         assert!(log.contains(&format!("{file} is not a regular file")), "{file}: {log}");
-        assert!(ran.took < Duration::from_secs(8), "{file}: took {:?}, waited for the deadline", ran.took);
+        assert!(ran.took < Duration::from_secs(20), "{file}: took {:?}, waited for the deadline", ran.took);
     }
 }
 
@@ -193,12 +193,12 @@ fn a_truncated_or_corrupt_index_is_survived_without_a_panic() {
 fn stdin_left_open_after_a_complete_value_costs_the_grace_not_the_budget() {
     let env = Env::new();
     let mut cmd = env.command(&["tool-use"]);
-    // stdin's share of this budget is 10 s: a run that waits for it is plain to see.
-    cmd.env("KAIZEN_HOOK_BUDGET_MS", "20000");
+    // stdin's share of this budget is 30 s: a run that waits for it is plain to see.
+    cmd.env("KAIZEN_HOOK_BUDGET_MS", "60000");
     let payload = env.fixture("claude", "PreToolUse").to_string();
     let ran = run_bounded(cmd, payload.as_bytes(), true, "stdin left open");
     assert_silent(&ran, "stdin left open");
-    assert!(ran.took < Duration::from_secs(5), "took {:?}: the grace restarted on every poll", ran.took);
+    assert!(ran.took < Duration::from_secs(15), "took {:?}: the grace restarted on every poll", ran.took);
     let events = env.events("5d8a3f1e-7c2b-4e9a-b1d6-3f0c9e8a2b47");
     assert_eq!(events.len(), 1);
     assert!(events[0].payload.get("stdin_timed_out").is_none());
@@ -233,11 +233,12 @@ fn a_terminal_a_device_or_a_directory_as_stdin_is_not_read() {
     ];
     for (i, (what, stdin)) in stdins.into_iter().enumerate() {
         let mut cmd = env.command(&["event", "--agent", "codex", "--event", "notify", &payload]);
-        cmd.env("KAIZEN_HOOK_BUDGET_MS", "20000").env("KAIZEN_HOOK_DEDUP_MS", "0");
+        // stdin's share of this budget is 30 s: a run that waits for it is plain to see.
+        cmd.env("KAIZEN_HOOK_BUDGET_MS", "60000").env("KAIZEN_HOOK_DEDUP_MS", "0");
         let child = cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let ran = wait_bounded(child, Instant::now(), what);
         assert_silent(&ran, what);
-        assert!(ran.took < Duration::from_secs(5), "{what}: took {:?} waiting on stdin", ran.took);
+        assert!(ran.took < Duration::from_secs(15), "{what}: took {:?} waiting on stdin", ran.took);
         let events = env.events("0199a3f2-6c1e-7b40-9a55-2f1c8e4d7b90");
         assert_eq!(events.len(), i + 1, "{what}: the argument's payload was recorded");
         assert!(!env.log().contains("stdin still open"), "{what}: {}", env.log());
@@ -308,7 +309,6 @@ fn a_six_megabyte_payload_under_a_tight_address_space_limit_is_recorded() {
     let bytes = payload.to_string().into_bytes();
     assert!(bytes.len() > 5 << 20);
     let mut cmd = env.command(&["tool-use"]);
-    cmd.env("KAIZEN_HOOK_BUDGET_MS", "20000");
     // SAFETY: setrlimit is async-signal-safe; it limits only the child.
     unsafe {
         cmd.pre_exec(|| {
@@ -328,11 +328,23 @@ fn a_six_megabyte_payload_under_a_tight_address_space_limit_is_recorded() {
     assert!(response["stdout"].as_str().is_some_and(|s| s.starts_with("yyy")));
 }
 
+/// The bytes a run of the binary under `strace` read, summed over its
+/// `read` and `pread64` calls.
+fn bytes_read(env: &Env, args: &[&str], stdin: &[u8]) -> u64 {
+    let trace = env.tmp.path().join("reads.strace");
+    let mut cmd = env.sandbox(Command::new("strace"));
+    cmd.args(["-f", "-qq", "-e", "trace=read,pread64", "-o"]).arg(&trace).arg(BIN).args(args);
+    let ran = run_bounded(cmd, stdin, false, "under strace");
+    assert_silent(&ran, "under strace");
+    let trace = std::fs::read_to_string(&trace).expect("strace wrote its trace");
+    trace.lines().filter_map(|l| l.rsplit_once(" = ")).filter_map(|(_, n)| n.trim().parse::<u64>().ok()).sum()
+}
+
 /// 3,000 one-megabyte rules files (sparse: no disk used) in `.cursor/rules`:
-/// the fingerprint reads a capped amount, so SessionStart stays quick, and
-/// stays stable between sessions.
+/// the fingerprint reads a capped amount (4 MiB of content, counted from the
+/// run's own reads, not timed), and stays stable between sessions.
 #[test]
-fn a_huge_rules_directory_is_fingerprinted_within_the_budget() {
+fn a_huge_rules_directory_is_fingerprinted_from_a_capped_read() {
     let env = Env::new();
     let rules = env.repo.join(".cursor/rules");
     std::fs::create_dir_all(&rules).unwrap();
@@ -343,10 +355,9 @@ fn a_huge_rules_directory_is_fingerprinted_within_the_budget() {
     std::fs::write(env.repo.join(".gitignore"), ".cursor/\n").unwrap();
     let mut prints = Vec::new();
     for id in ["rules-1", "rules-2"] {
-        let ran = run_bounded(env.command(&["session-start"]), start(&env, id).to_string().as_bytes(), false, id);
-        assert_silent(&ran, id);
-        // Hashing 3 GB took several seconds; the default budget is one.
-        assert!(ran.took < Duration::from_secs(4), "{id}: took {:?}", ran.took);
+        let read = bytes_read(&env, &["session-start"], start(&env, id).to_string().as_bytes());
+        // 3 GB there; the cap, the payload and git's files are a few MiB.
+        assert!(read < 16 << 20, "{id}: read {read} bytes");
         prints.push(env.record(id).prompt_fingerprint.expect("a fingerprint"));
     }
     assert_eq!(prints[0], prints[1], "stable between sessions");
@@ -368,8 +379,7 @@ fn a_flood_of_top_level_fields_keeps_the_ones_before_it() {
         payload.push_str(&format!(r#","k{i}": {i}"#));
     }
     payload.push('}');
-    let mut cmd = env.command(&["stop"]);
-    cmd.env("KAIZEN_HOOK_BUDGET_MS", "20000");
+    let cmd = env.command(&["stop"]);
     let ran = run_bounded(cmd, payload.as_bytes(), false, "flood");
     assert_silent(&ran, "flood");
     let events = env.events("flood");
