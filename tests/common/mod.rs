@@ -84,6 +84,10 @@ impl Env {
             .env_remove("CLAUDE_CONFIG_DIR")
             .env_remove("CODEX_HOME")
             .env_remove("COPILOT_HOME")
+            // What a person's terminal settings would change in the reports' text.
+            .env_remove("COLUMNS")
+            .env_remove("NO_COLOR")
+            .env("TZ", "UTC")
             .current_dir(&self.user_home);
         cmd
     }
