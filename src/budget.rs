@@ -26,6 +26,12 @@ impl Budget {
         self.deadline() - self.total / 10
     }
 
+    /// When waiting for the session's lock gives up and the event is spooled
+    /// instead: a frozen holder must not cost it.
+    pub fn lock_deadline(&self) -> Instant {
+        self.started + self.total * 6 / 10
+    }
+
     /// When reading the agent's transcripts stops, leaving time to write what
     /// was read (the rest is read at the next turn end).
     pub fn transcript_deadline(&self) -> Instant {

@@ -14,12 +14,13 @@
 //! session begins (its SessionStart or its first event), a few at most.
 
 use crate::agents::{self, Payload};
-use crate::cmd::hook;
 use crate::config::Config;
-use crate::event::{EventKind, EventSource, SessionRecord, SessionStatus};
+use crate::event::{Event, EventKind, EventSource, SessionRecord, SessionStatus};
 use crate::process::AgentProcess;
 use crate::recognize::Phase;
-use crate::store::{self, SessionFiles, events, record};
+use crate::store::line::{Sealed, new_event};
+use crate::store::writer::{Limits, SessionWriter};
+use crate::store::{self, SessionFiles, record};
 use crate::transcript;
 use serde_json::{Value, json};
 use std::io::{Read, Seek, SeekFrom};
@@ -56,10 +57,13 @@ struct LastSeen {
     already_inferred: bool,
 }
 
+/// How long a human command waits for one session's lock to write its end.
+const COMMAND_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Settles one session: writes its inferred end when its agent is gone.
 /// Returns whether it did.
-pub fn settle(home: &Path, session_id: &str, now_ms: u64, deadline: Instant) -> Result<bool, String> {
-    let files = SessionFiles::new(home, session_id);
+pub fn settle(config: &Config, session_id: &str, now_ms: u64, deadline: Instant) -> Result<bool, String> {
+    let files = SessionFiles::new(&config.home, session_id);
     // Cheap checks first, without the lock: most sessions are Done or alive.
     let Some(rec) = record::load(&files.record).map_err(|e| format!("record {}: {e}", files.record.display()))? else {
         return Ok(false);
@@ -67,7 +71,9 @@ pub fn settle(home: &Path, session_id: &str, now_ms: u64, deadline: Instant) -> 
     if rec.status == SessionStatus::Done || gone(&read_end(&files.events)?, now_ms).is_none() {
         return Ok(false);
     }
-    let file = events::open_locked(&files.events, deadline).map_err(|e| format!("lock: {e}"))?;
+    let limits = Limits { event_cap: config.event_cap, dedup_window_ms: config.dedup_window_ms };
+    let mut problems = Vec::new();
+    let mut writer = SessionWriter::lock_or_fail(&files, deadline, limits, &mut problems)?;
     // Again under the lock: another run may have settled it, or a hook come in.
     let seen = read_end(&files.events)?;
     let Some(rec) = record::load(&files.record).map_err(|e| format!("record: {e}"))? else { return Ok(false) };
@@ -76,9 +82,6 @@ pub fn settle(home: &Path, session_id: &str, now_ms: u64, deadline: Instant) -> 
     }
     let Some(why) = gone(&seen, now_ms) else { return Ok(false) };
     if !seen.already_inferred {
-        let read =
-            |file: &std::fs::File| events::read_tail(file).map_err(|e| format!("read {}: {e}", files.events.display()));
-        let mut tail = read(&file)?;
         // The agent is gone, so its transcript is complete: what it wrote
         // after the last turn end's hook ran (Qwen writes a turn's last
         // response after its Stop) is counted now, before the end.
@@ -86,27 +89,54 @@ pub fn settle(home: &Path, session_id: &str, now_ms: u64, deadline: Instant) -> 
             && let Some(reader) = agents::by_name(agent).and_then(|a| a.transcript.as_ref())
         {
             let found = transcript::read(reader, input, &files.transcripts, deadline);
-            let config = Config { home: home.to_path_buf(), ..Config::from_env() };
-            let mut problems = Vec::new();
-            hook::append_from_transcripts(&file, &files, session_id, &found, &tail, &config, false, &mut problems)?;
-            for problem in problems {
-                crate::log::write(home, &format!("inferred end of {session_id}: {problem}"));
-            }
-            tail = read(&file)?;
+            transcript::record(&mut writer, session_id, &found, &config.home, false, &mut problems)?;
         }
-        let line = end_line(session_id, &why, &tail)?;
-        events::append(&file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
+        writer.append_made(vec![Sealed::new(end_event(session_id, &why))])?;
+    }
+    for problem in problems {
+        crate::log::write(&config.home, &format!("inferred end of {session_id}: {problem}"));
     }
     record::save(&files.record, &ended(rec, why.last_ts_ms)).map_err(|e| format!("record: {e}"))?;
-    drop(file);
+    drop(writer);
     Ok(true)
+}
+
+/// What a person's command does before it reads: settles every session not
+/// yet Done whose agent is gone. Returns what could not be written.
+pub fn settle_all(config: &Config) -> Vec<String> {
+    let now = crate::time::now_ms();
+    let mut problems = Vec::new();
+    for path in record_files(&store::sessions_dir(&config.home)) {
+        let Ok(Some(rec)) = record::load(&path) else { continue };
+        if rec.status == SessionStatus::Done {
+            continue;
+        }
+        if let Err(e) = settle(config, &rec.id, now, Instant::now() + COMMAND_WAIT) {
+            problems.push(format!("{}: its end could not be written ({e})", rec.id));
+        }
+    }
+    problems
+}
+
+/// Settles one session before a person's command reads it.
+pub fn settle_one(config: &Config, session_id: &str) -> Result<bool, String> {
+    settle(config, session_id, crate::time::now_ms(), Instant::now() + COMMAND_WAIT)
+}
+
+fn record_files(dir: &Path) -> impl Iterator<Item = std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".session.json"))
+        .map(|e| e.path())
 }
 
 /// The hook's sweep: the most recently changed records other than `own`, at
 /// most `HOOK_SWEEP` not yet Done, settled within `deadline`. Run when a
 /// session begins, so an agent's next launch ends the sessions of its last.
-pub fn sweep(home: &Path, own: &str, deadline: Instant) -> Vec<String> {
-    let dir = store::sessions_dir(home);
+pub fn sweep(config: &Config, own: &str, deadline: Instant) -> Vec<String> {
+    let dir = store::sessions_dir(&config.home);
     let mut records: Vec<(std::time::SystemTime, std::path::PathBuf)> = std::fs::read_dir(&dir)
         .into_iter()
         .flatten()
@@ -128,7 +158,7 @@ pub fn sweep(home: &Path, own: &str, deadline: Instant) -> Vec<String> {
             continue;
         }
         looked += 1;
-        if let Err(e) = settle(home, &rec.id, now, deadline) {
+        if let Err(e) = settle(config, &rec.id, now, deadline) {
             problems.push(format!("inferred end of {}: {e}", rec.id));
         }
     }
@@ -186,31 +216,16 @@ fn last_seen(window: &[u8]) -> LastSeen {
     seen
 }
 
-fn end_line(session_id: &str, why: &Gone, tail: &events::Tail) -> Result<Vec<u8>, String> {
-    let mut payload = serde_json::Map::new();
-    payload.insert("type".into(), json!("inferred_session_end"));
-    payload.insert("phase".into(), json!(Phase::SessionEnd.name()));
-    payload.insert("inferred".into(), json!(true));
-    payload.insert(
-        "phase_note".into(),
-        json!(format!(
-            "the agent process {} that delivered the last hook event ({}) is gone: the session ended with it",
-            why.process, why.last_phase
-        )),
-    );
-    payload.insert("recorded_ms".into(), json!(crate::time::now_ms()));
-    tail.totals().stamp(&mut payload);
-    let mut event = events::blank_event(
-        session_id,
-        EventKind::Lifecycle,
-        EventSource::Hook,
-        why.last_ts_ms,
-        Value::Object(payload),
-    );
-    event.seq = tail.next_seq;
-    let mut line = serde_json::to_vec(&event).map_err(|e| format!("serialize: {e}"))?;
-    line.push(b'\n');
-    Ok(line)
+/// The inferred end, at the time of the session's last event.
+fn end_event(session_id: &str, why: &Gone) -> Event {
+    let (kind, phase) = (EventKind::Lifecycle, Phase::SessionEnd);
+    let mut event = new_event(session_id, kind, EventSource::Hook, why.last_ts_ms, "inferred_session_end", phase);
+    event.payload["inferred"] = json!(true);
+    event.payload["phase_note"] = json!(format!(
+        "the agent process {} that delivered the last hook event ({}) is gone: the session ended with it",
+        why.process, why.last_phase
+    ));
+    event
 }
 
 fn ended(mut rec: SessionRecord, at_ms: u64) -> SessionRecord {

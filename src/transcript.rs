@@ -16,8 +16,10 @@ use crate::cost::{Prices, Tokens};
 use crate::event::{Event, EventKind, EventSource};
 use crate::recognize::Phase;
 use crate::store::fsutil::{self, End};
+use crate::store::line::{Sealed, new_event};
+use crate::store::writer::SessionWriter;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -338,15 +340,53 @@ fn read_new_lines(
     Ok(found)
 }
 
-/// A `Cost` event for a counted response: its figures in the SPEC's
-/// meanings, its price when the model's is known, `source: Tail`.
-pub fn cost_event(session_id: &str, counted: &Counted, prices: &Prices, now_ms: u64) -> Event {
+/// Records what the transcripts added, in one write after the hook's event:
+/// a `Cost` event per model response, and an `Error` for each call the
+/// transcript says failed that the hooks left open (every open call, when
+/// `closes_open_calls`: an agent that reports only the calls that
+/// succeeded). The cursors are saved once written.
+pub fn record(
+    writer: &mut SessionWriter,
+    session_id: &str,
+    found: &Found,
+    home: &Path,
+    closes_open_calls: bool,
+    problems: &mut Vec<String>,
+) -> Result<(), String> {
+    problems.extend(found.problems.iter().cloned());
+    let now = crate::time::now_ms();
+    let mut made = Vec::new();
+    for failure in &found.failures {
+        if let Some(tool) = writer.open_call(&failure.call_id) {
+            made.push(failure_event(session_id, failure, tool, now));
+        }
+    }
+    if closes_open_calls {
+        for (call_id, tool) in writer.open_calls() {
+            if found.failures.iter().all(|f| f.call_id != call_id) {
+                let why = "no result before the turn ended: this agent reports only the calls that succeeded";
+                made.push(failure_event(session_id, &Failure { call_id, why: why.into() }, tool, now));
+            }
+        }
+    }
+    if !found.counted.is_empty() {
+        let prices = Prices::load(home);
+        problems.extend(prices.note().map(String::from));
+        made.extend(found.counted.iter().map(|counted| cost_event(session_id, counted, &prices, now)));
+    }
+    writer.append_made(made.into_iter().map(Sealed::new).collect())?;
+    save(found, &writer.files().transcripts).map_err(|e| format!("transcript cursors: {e}"))
+}
+
+/// A `Cost` event for a counted response: its figures in the meanings of
+/// `Event`'s fields, its price when the model's is known, `source: Tail`.
+fn cost_event(session_id: &str, counted: &Counted, prices: &Prices, now_ms: u64) -> Event {
     let r = &counted.response;
     let f = &counted.figures;
     let cost = r.model.as_deref().and_then(|model| prices.cost_usd_e6(model, &f.tokens()));
-    let mut payload = Map::new();
-    payload.insert("type".into(), json!("model_response"));
-    payload.insert("phase".into(), json!(Phase::Other.name()));
+    let ts_ms = r.ts_ms.unwrap_or(now_ms);
+    let mut event = new_event(session_id, EventKind::Cost, EventSource::Tail, ts_ms, "model_response", Phase::Other);
+    let payload = event.payload.as_object_mut().expect("new_event makes an object");
     payload.insert("model".into(), json!(r.model));
     payload.insert("response_id".into(), json!(r.key));
     payload.insert("turn".into(), json!(r.turn));
@@ -360,7 +400,6 @@ pub fn cost_event(session_id: &str, counted: &Counted, prices: &Prices, now_ms: 
     payload.insert("price_revision".into(), json!(cost.map(|_| prices.revision())));
     payload.insert("transcript".into(), json!(counted.transcript));
     let small = |n: u64| u32::try_from(n).ok();
-    let mut event = tail_event(session_id, EventKind::Cost, r.ts_ms.unwrap_or(now_ms), payload);
     event.ts_exact = r.ts_ms.is_some();
     event.tokens_in = small(f.input);
     event.tokens_out = small(f.output);
@@ -379,21 +418,14 @@ pub fn cost_event(session_id: &str, counted: &Counted, prices: &Prices, now_ms: 
 
 /// An `Error` event for a call the transcript says failed and no hook
 /// reported (a call denied by permissions gets only its PreToolUse).
-pub fn failure_event(session_id: &str, failure: &Failure, tool: Option<String>, now_ms: u64) -> Event {
+fn failure_event(session_id: &str, failure: &Failure, tool: Option<String>, now_ms: u64) -> Event {
     let why: String = failure.why.chars().take(500).collect();
-    let mut payload = Map::new();
-    payload.insert("type".into(), json!("tool_failure"));
-    payload.insert("phase".into(), json!(Phase::ToolFailure.name()));
-    payload.insert("phase_note".into(), json!(crate::redact::redact(&why)));
-    let mut event = tail_event(session_id, EventKind::Error, now_ms, payload);
+    let phase = Phase::ToolFailure;
+    let mut event = new_event(session_id, EventKind::Error, EventSource::Tail, now_ms, "tool_failure", phase);
+    event.payload["phase_note"] = json!(why);
     event.tool = tool;
     event.tool_call_id = Some(failure.call_id.clone());
     event
-}
-
-/// A `source: Tail` event with every figure unknown.
-fn tail_event(session_id: &str, kind: EventKind, ts_ms: u64, payload: Map<String, Value>) -> Event {
-    crate::store::events::blank_event(session_id, kind, EventSource::Tail, ts_ms, Value::Object(payload))
 }
 
 /// A non-negative integer field, however the agent spelled the number; huge

@@ -7,14 +7,16 @@ use crate::agents::AgentId;
 use crate::budget::Budget;
 use crate::config::Config;
 use crate::enrich::{self, Wanted};
-use crate::event::{Event, EventKind, EventSource};
+use crate::event::{Event, EventSource};
 use crate::input::{self, HookInput};
 use crate::recognize::{self, Category, Flags, Observation, Phase};
 use crate::store::events::Delivery;
+use crate::store::line::{self, Sealed};
 use crate::store::spool::{self, Spooled};
-use crate::store::{self, SessionFiles, events, fsutil, record};
+use crate::store::writer::{Limits, SessionWriter};
+use crate::store::{self, SessionFiles, fsutil, record};
 use crate::time::Arrival;
-use crate::{fit, lifecycle, log, process, redact, transcript};
+use crate::{lifecycle, log, process, transcript};
 use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::Path;
@@ -115,21 +117,12 @@ fn record(
         by: process::delivering().map(|p| p.to_string()),
         boot_ms: arrival.boot_ms,
     };
+    let limits = Limits { event_cap: config.event_cap, dedup_window_ms: config.dedup_window_ms };
     // Past this point the event is spooled rather than waited for: a frozen
     // holder must not cost it (see `store::spool`).
-    let give_up = arrival.at + config.budget * 6 / 10;
-    let locked = match events::open_locked(&files.events, give_up) {
-        Ok(file) => Some(locked_tail(file, &files, problems)?),
-        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => None,
-        // A file system that cannot lock (ENOLCK on some network mounts): kept, not lost.
-        Err(e) => {
-            problems.push(format!("cannot lock {}: {e}", files.events.display()));
-            None
-        }
-    };
-    if let Some((file, tail)) = &locked
-        && config.dedup_window_ms > 0
-        && tail.is_repeat(file, &delivery, config.dedup_window_ms)
+    let locked = SessionWriter::lock(&files, budget.lock_deadline(), limits, problems)?;
+    if let Some(writer) = &locked
+        && writer.is_repeat(&delivery)
     {
         problems.push(format!("duplicate delivery {} ignored (session {})", delivery.hash, files.key));
         return Ok(());
@@ -148,39 +141,35 @@ fn record(
     // The transcripts a turn end points at are named in the raw payload, which
     // the recorded one replaces (redacted, capped).
     let turn_end_payload = reads_transcripts(obs).then(|| input.value.as_ref().and_then(Value::as_object).cloned());
-    let mut event = new_event(&session_id, obs, ts_ms);
-    let mut payload = base_payload(run, &mut input, obs, &context, config);
-    add_agent_latency(&mut event, &mut payload, obs);
-    event.payload = Value::Object(payload);
+    let event = hook_event(&session_id, obs, ts_ms, base_payload(run, &mut input, obs, &context, config));
     let own = Spooled {
         arrival_boot_ms: arrival.boot_ms,
         arrival_wall_ms: arrival.wall_ms,
         phase: obs.phase.name().to_string(),
         delivery,
-        event,
+        event: Sealed::new(event),
     };
     // The own event was checked for a repeat against this tail above; unless a
     // spooled event lands before it, that answer stands (one search, not two).
-    let checked_at = locked.as_ref().map(|(_, tail)| tail.len);
-    let (file, mut tail, own) = match locked {
-        Some((file, tail)) => (file, tail, Some((own, checked_at))),
+    let checked_at = locked.as_ref().map(SessionWriter::file_len);
+    let (mut writer, own) = match locked {
+        Some(writer) => (writer, Some((own, checked_at))),
         None => {
             let spooled = spool::write(&files.spool, &own).map_err(|e| e.to_string())?;
             problems.push(format!("session lock not taken in time: event spooled to {}", spooled.display()));
             // Merged now if the lock frees up within the budget, else by the session's next run.
-            let file = events::open_locked(&files.events, budget.deadline())
-                .map_err(|e| format!("lock: {e}; the event stays spooled"))?;
-            let (file, tail) = locked_tail(file, &files, problems)?;
-            (file, tail, None)
+            let writer = SessionWriter::lock_or_fail(&files, budget.deadline(), limits, problems)
+                .map_err(|e| format!("{e}; the event stays spooled"))?;
+            (writer, None)
         }
     };
-    merge(&file, &files, &mut tail, own, (config, budget.deadline()), problems)?;
+    writer.merge(own, budget.deadline(), problems)?;
     let found = match (obs.agent.known().and_then(|a| a.transcript.as_ref()), turn_end_payload.flatten()) {
         (Some(reader), Some(raw)) => {
             let found = transcript::read(reader, &raw, &files.transcripts, budget.transcript_deadline());
             let closes =
                 obs.phase == Phase::TurnEnd && obs.agent.known().is_some_and(|a| a.open_calls_fail_at_turn_end);
-            append_from_transcripts(&file, &files, &session_id, &found, &tail, config, closes, problems)?;
+            transcript::record(&mut writer, &session_id, &found, &config.home, closes, problems)?;
             Some(found)
         }
         _ => None,
@@ -195,9 +184,9 @@ fn record(
         from_transcript: found.as_ref().map(|f| (f.model.clone(), f.version.clone())),
     };
     update_record(&files, &change, problems)?;
-    drop(file); // releases the lock
+    drop(writer); // releases the lock
     if first || obs.phase == Phase::SessionStart {
-        problems.extend(crate::inferred_end::sweep(&config.home, &session_id, budget.deadline()));
+        problems.extend(crate::inferred_end::sweep(config, &session_id, budget.deadline()));
     }
     Ok(())
 }
@@ -207,73 +196,6 @@ fn record(
 fn reads_transcripts(obs: &Observation) -> bool {
     matches!(obs.phase, Phase::TurnEnd | Phase::TurnFailure | Phase::SubagentStop | Phase::SessionEnd)
         || obs.event_type == "pre_compact"
-}
-
-/// Where the file stands after the hook's own event.
-struct Appended {
-    len: u64,
-    next_seq: u64,
-    totals: events::Totals,
-}
-
-/// What the transcripts added, in one write after the hook's event: a `Cost`
-/// event per model response, and an `Error` for each call the transcript
-/// says failed that the hooks left open. The cursors are saved once written.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn append_from_transcripts(
-    file: &std::fs::File,
-    files: &SessionFiles,
-    session_id: &str,
-    found: &transcript::Found,
-    tail: &events::Tail,
-    config: &Config,
-    closes_open_calls: bool,
-    problems: &mut Vec<String>,
-) -> Result<(), String> {
-    let after = Appended { len: tail.len, next_seq: tail.next_seq, totals: tail.totals() };
-    problems.extend(found.problems.iter().cloned());
-    let now = crate::time::now_ms();
-    let mut totals = after.totals;
-    let mut made: Vec<Event> = Vec::new();
-    for failure in &found.failures {
-        if let Some(tool) = tail.open_call(file, &failure.call_id) {
-            made.push(transcript::failure_event(session_id, failure, tool, now));
-            totals.errors += 1;
-        }
-    }
-    if closes_open_calls {
-        for (call_id, tool) in tail.open_calls(file) {
-            if found.failures.iter().all(|f| f.call_id != call_id) {
-                let why =
-                    "no result before the turn ended: this agent reports only the calls that succeeded".to_string();
-                made.push(transcript::failure_event(session_id, &transcript::Failure { call_id, why }, tool, now));
-                totals.errors += 1;
-            }
-        }
-    }
-    if !found.counted.is_empty() {
-        let prices = crate::cost::Prices::load(&config.home);
-        problems.extend(prices.note().map(String::from));
-        made.extend(found.counted.iter().map(|counted| transcript::cost_event(session_id, counted, &prices, now)));
-    }
-    let mut batch = Vec::new();
-    for (i, mut event) in made.into_iter().enumerate() {
-        event.seq = after.next_seq + i as u64;
-        if event.kind == EventKind::Cost {
-            totals.tokens_in += u64::from(event.context_used_tokens.unwrap_or(0));
-            totals.tokens_out += u64::from(event.tokens_out.unwrap_or(0));
-            totals.cost_usd_e6 += event.cost_usd_e6.unwrap_or(0);
-        }
-        if let Value::Object(payload) = &mut event.payload {
-            totals.stamp(payload);
-            payload.insert("recorded_ms".into(), json!(now));
-        }
-        batch.extend(serialize_within_cap(&mut event, config.event_cap)?);
-    }
-    if !batch.is_empty() {
-        events::append(file, after.len, &batch).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
-    }
-    transcript::save(found, &files.transcripts).map_err(|e| format!("transcript cursors: {e}"))
 }
 
 /// The session this event belongs to, its files (directories made private
@@ -296,134 +218,22 @@ fn session_of(
     Ok((cwd, session_id, files))
 }
 
-fn new_event(session_id: &str, obs: &Observation, ts_ms: u64) -> Event {
-    let mut event = events::blank_event(session_id, obs.phase.kind(), EventSource::Hook, ts_ms, Value::Null);
+/// The hook's own event, before the store completes it against the file.
+fn hook_event(session_id: &str, obs: &Observation, ts_ms: u64, payload: Map<String, Value>) -> Event {
+    let mut event = line::new_event(session_id, obs.phase.kind(), EventSource::Hook, ts_ms, &obs.event_type, obs.phase);
     event.ts_exact = obs.agent_ts_ms.is_some();
     event.tool.clone_from(&obs.tool);
     event.tool_call_id.clone_from(&obs.tool_call_id);
     event.stop_reason.clone_from(&obs.stop_reason);
-    event
-}
-
-/// The locked file's tail, a torn last line cut away (and logged).
-fn locked_tail(
-    file: std::fs::File,
-    files: &SessionFiles,
-    problems: &mut Vec<String>,
-) -> Result<(std::fs::File, events::Tail), String> {
-    let tail = events::read_tail(&file).map_err(|e| format!("read {}: {e}", files.events.display()))?;
-    if tail.torn_bytes > 0 {
-        problems.push(format!("cut a torn last line of {} bytes from {}", tail.torn_bytes, files.events.display()));
-    }
-    Ok((file, tail))
-}
-
-/// Appends the session's spooled events and this run's own (unless it was
-/// spooled itself), in arrival order, each completed against the tail as it
-/// then stands (seq, totals, latency, duplicate check). Under the lock.
-fn merge(
-    file: &std::fs::File,
-    files: &SessionFiles,
-    tail: &mut events::Tail,
-    own: Option<(Spooled, Option<u64>)>,
-    (config, deadline): (&Config, std::time::Instant),
-    problems: &mut Vec<String>,
-) -> Result<(), String> {
-    // (file name, path) for spooled ones; this run's own has none.
-    let mut all: Vec<(Option<(String, std::path::PathBuf)>, Spooled)> =
-        spool::pending(&files.spool, problems).into_iter().map(|p| (Some((p.name, p.path)), p.spooled)).collect();
-    let own_checked_at = own.as_ref().and_then(|(_, at)| *at);
-    all.extend(own.map(|(own, _)| (None, own)));
-    all.sort_by_cached_key(|(from, s)| s.order(from.as_ref().map_or("", |(name, _)| name.as_str())));
-    let mut merged = Vec::new();
-    for (from, spooled) in all {
-        // A backlog too long for one run: the rest waits for the next, and
-        // this run's own event joins it there, so the order holds.
-        if std::time::Instant::now() >= deadline {
-            if from.is_none() {
-                let path = spool::write(&files.spool, &spooled).map_err(|e| e.to_string())?;
-                problems.push(format!("spool backlog left for the next run; event spooled to {}", path.display()));
-            }
-            continue;
-        }
-        let name = from.as_ref().map(|(name, _)| name.as_str());
-        // Merged before by a run that died before removing the file.
-        let again = name.is_some_and(|name| tail.holds_spooled(file, name));
-        let checked = from.is_none() && own_checked_at == Some(tail.len);
-        if !again && let Some(line) = complete(spooled, name, checked, (file, tail), config, problems)? {
-            events::append(file, tail.len, &line).map_err(|e| format!("append to {}: {e}", files.events.display()))?;
-            tail.advance(&line);
-        }
-        merged.extend(from.map(|(_, path)| path));
-    }
-    if !merged.is_empty() {
-        problems.push(format!("merged {} spooled event(s) into {}", merged.len(), files.events.display()));
-    }
-    spool::remove_merged(&files.spool, &merged);
-    Ok(())
-}
-
-/// An event as a line, completed against the tail; `None` when it repeats a delivery already recorded.
-fn complete(
-    spooled: Spooled,
-    from: Option<&str>,
-    checked_for_repeat: bool,
-    (file, tail): (&std::fs::File, &events::Tail),
-    config: &Config,
-    problems: &mut Vec<String>,
-) -> Result<Option<Vec<u8>>, String> {
-    let Spooled { phase, delivery, mut event, .. } = spooled;
-    if !checked_for_repeat && config.dedup_window_ms > 0 && tail.is_repeat(file, &delivery, config.dedup_window_ms) {
-        problems.push(format!("duplicate delivery {} ignored (session {})", delivery.hash, event.session_id));
-        return Ok(None);
-    }
-    let is = |p: Phase| phase == p.name();
-    event.seq = tail.next_seq;
-    let mut payload = match std::mem::take(&mut event.payload) {
-        Value::Object(payload) => payload,
-        _ => Map::new(),
-    };
-    // When a tool result's call was recorded: read once, for the latency and the totals.
-    let result = is(Phase::ToolResult) || is(Phase::ToolFailure);
-    let call_ts = if result { event.tool_call_id.as_deref().and_then(|id| tail.tool_call_ts(file, id)) } else { None };
-    if result && event.latency_ms.is_none() {
-        add_hook_latency(&mut event, &mut payload, call_ts);
-    }
-    let mut totals = tail.totals();
-    if is(Phase::ToolCall) || (result && call_ts.is_none()) {
-        // A result whose call was not recorded (only post hooks registered) is a call too.
-        totals.tool_calls += 1;
-    }
-    if event.kind == EventKind::Error {
-        totals.errors += 1;
-    }
-    totals.stamp(&mut payload);
-    if is(Phase::TurnEnd) && tail.turn_already_ended(file) {
-        payload.insert("phase".into(), json!(Phase::Other.name()));
-        payload.insert("phase_note".into(), json!("this turn's end was already recorded"));
-    }
-    delivery.stamp(&mut payload);
-    if let Some(name) = from {
-        payload.insert("spooled".into(), json!(name));
-    }
-    event.payload = Value::Object(payload);
-    serialize_within_cap(&mut event, config.event_cap).map(Some)
-}
-
-/// A tool result's latency when the agent gives its own duration.
-fn add_agent_latency(event: &mut Event, payload: &mut Map<String, Value>, obs: &Observation) {
+    let mut payload = payload;
+    // A tool result's latency when the agent gives its own duration; else
+    // the store measures it from the recorded call.
     if let (Phase::ToolResult | Phase::ToolFailure, Some(ms)) = (obs.phase, obs.agent_duration_ms) {
         event.latency_ms = Some(ms);
         payload.insert("latency_source".into(), json!("agent"));
     }
-}
-
-/// Otherwise the time since its call was recorded.
-fn add_hook_latency(event: &mut Event, payload: &mut Map<String, Value>, call_ts: Option<u64>) {
-    if let Some(ms) = call_ts.and_then(|ts| u32::try_from(event.ts_ms.checked_sub(ts)?).ok()) {
-        event.latency_ms = Some(ms);
-        payload.insert("latency_source".into(), json!("hook"));
-    }
+    event.payload = Value::Object(payload);
+    event
 }
 
 /// Applies the event to the session's record, rewriting it only if it changed.
@@ -480,15 +290,14 @@ fn base_payload(
     }
     payload.insert("subcommand".into(), json!(run.category.subcommand()));
     match input.value.take() {
-        Some(mut value) => {
-            redact::redact_value(&mut value);
+        Some(value) => {
             payload.insert("input".into(), value);
         }
         None => {
             payload.insert("input".into(), Value::Null);
             payload.insert("input_error".into(), json!(input.error));
             let raw = String::from_utf8_lossy(&input.raw_prefix);
-            payload.insert("input_raw".into(), json!(redact::redact(&raw)));
+            payload.insert("input_raw".into(), json!(raw));
             payload.insert("input_bytes".into(), json!(input.raw_len));
         }
     }
@@ -513,18 +322,4 @@ fn base_payload(
     }
     payload.insert("context".into(), context.to_json());
     payload
-}
-
-/// The event as one JSON line, shrinking its recorded input to fit the event cap.
-fn serialize_within_cap(event: &mut Event, cap: usize) -> Result<Vec<u8>, String> {
-    let mut line = serde_json::to_vec(event).map_err(|e| format!("serialize: {e}"))?;
-    if line.len() >= cap {
-        let overhead = line.len() - event.payload.get("input").map_or(0, |i| i.to_string().len());
-        if let Some(input) = event.payload.get_mut("input") {
-            fit::shrink(input, |i| overhead + i.to_string().len() >= cap);
-        }
-        line = serde_json::to_vec(event).map_err(|e| format!("serialize: {e}"))?;
-    }
-    line.push(b'\n');
-    Ok(line)
 }

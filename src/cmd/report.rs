@@ -31,6 +31,9 @@ impl Report {
         };
         let config = Config::from_env();
         let dir = store::sessions_dir(&config.home);
+        for problem in crate::inferred_end::settle_all(&config) {
+            eprintln!("kaizen-hook report: {problem}");
+        }
         let loaded = report::load_sessions(&config.home);
         let mut read: Vec<(String, Vec<crate::event::Event>)> = Vec::new();
         for row in &loaded.rows {

@@ -24,6 +24,7 @@ impl Sessions {
             None => None,
         };
         let workspace = self.workspace.as_deref().map(|w| crate::enrich::resolve_cwd(Some(w)));
+        let unsettled = crate::inferred_end::settle_all(&config);
         let loaded = report::load_sessions(&config.home);
         let rows: Vec<&SessionRow> = loaded
             .rows
@@ -39,6 +40,9 @@ impl Sessions {
         }
         for skipped in &loaded.skipped {
             eprintln!("skipped an unreadable record: {skipped}");
+        }
+        for problem in &unsettled {
+            eprintln!("kaizen-hook sessions: {problem}");
         }
         ExitCode::SUCCESS
     }

@@ -74,7 +74,7 @@ impl Show {
             }
         };
         let dir = store::sessions_dir(&config.home);
-        settle(&config.home, &dir, &key);
+        settle(&config, &dir, &key);
         let record: Option<SessionRecord> =
             std::fs::read(dir.join(format!("{key}.session.json"))).ok().and_then(|b| serde_json::from_slice(&b).ok());
         let (events, skipped) = report::read_events(&dir.join(format!("{key}.jsonl")));
@@ -110,10 +110,9 @@ impl Show {
 }
 
 /// Writes the session's inferred end first, when its agent is gone.
-fn settle(home: &Path, dir: &Path, key: &str) {
+fn settle(config: &Config, dir: &Path, key: &str) {
     let Ok(Some(record)) = crate::store::record::load(&dir.join(format!("{key}.session.json"))) else { return };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    if let Err(e) = crate::inferred_end::settle(home, &record.id, crate::time::now_ms(), deadline) {
+    if let Err(e) = crate::inferred_end::settle_one(config, &record.id) {
         eprintln!("kaizen-hook show: the end of {key} could not be written: {e}");
     }
 }

@@ -154,8 +154,19 @@ fn host_name() -> Option<String> {
 mod tests {
     use super::*;
     use crate::event::EventSource;
-    use crate::store::events::blank_event;
+    use crate::recognize::Phase;
+    use crate::store::line::new_event;
     use serde_json::json;
+
+    fn blank_event(
+        session_id: &str,
+        kind: EventKind,
+        source: EventSource,
+        ts_ms: u64,
+        payload: serde_json::Value,
+    ) -> Event {
+        Event { payload, ..new_event(session_id, kind, source, ts_ms, "", Phase::Other) }
+    }
 
     fn attr<'a>(r: &'a LogRecord, key: &str) -> Option<&'a Value> {
         r.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v)

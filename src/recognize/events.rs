@@ -31,6 +31,29 @@ pub enum Phase {
 }
 
 impl Phase {
+    pub const ALL: &[Phase] = &[
+        Phase::SessionStart,
+        Phase::SessionEnd,
+        Phase::Prompt,
+        Phase::AgentOutput,
+        Phase::ToolCall,
+        Phase::ToolResult,
+        Phase::ToolFailure,
+        Phase::TurnEnd,
+        Phase::TurnFailure,
+        Phase::Failure,
+        Phase::SubagentStart,
+        Phase::SubagentStop,
+        Phase::Waiting,
+        Phase::Other,
+        Phase::Unknown,
+    ];
+
+    /// The phase a recorded name (`payload.phase`) stands for.
+    pub fn from_name(name: &str) -> Option<Phase> {
+        Phase::ALL.iter().copied().find(|p| p.name() == name)
+    }
+
     /// Where a session or a turn starts or ends.
     pub const BOUNDARIES: &[Phase] = &[Phase::SessionStart, Phase::SessionEnd, Phase::TurnEnd, Phase::TurnFailure];
 
@@ -110,6 +133,14 @@ pub fn snake_case(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_phase_is_found_by_its_recorded_name() {
+        for &phase in Phase::ALL {
+            assert_eq!(Phase::from_name(phase.name()), Some(phase));
+        }
+        assert_eq!(Phase::from_name("no_such_phase"), None);
+    }
 
     #[test]
     fn snake_case_handles_every_spelling() {

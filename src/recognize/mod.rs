@@ -120,7 +120,10 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
         (Some(name), Some(_)) => (Some(name.to_string()), agents::phase_of(agent.known(), name)),
         (None, Some(_)) => by_category(flags.category, &f),
     };
-    let event_type = event_name.as_deref().map_or_else(|| "unknown".into(), events::snake_case);
+    // From the name as it will be recorded: a secret in it, once snake_cased,
+    // would no longer look like one to the redaction.
+    let event_type =
+        event_name.as_deref().map_or_else(|| "unknown".into(), |name| events::snake_case(&crate::redact::redact(name)));
     let subagent = subagent(&f);
     let (phase, phase_note) = match agent.known().and_then(|known| (known.reinterpret)(p, phase)) {
         Some((phase, why)) => (phase, Some(why)),

@@ -46,7 +46,9 @@ pub struct Loaded {
     pub skipped: Vec<String>,
 }
 
-/// Every session under `home`, newest first.
+/// Every session under `home`, newest first, as recorded: a command that
+/// wants the ends of sessions whose agent is gone settles them first
+/// (`inferred_end::settle_all`).
 pub fn load_sessions(home: &Path) -> Loaded {
     let dir = store::sessions_dir(home);
     let mut rows = Vec::new();
@@ -57,31 +59,12 @@ pub fn load_sessions(home: &Path) -> Loaded {
             .map_err(|e| e.to_string())
             .and_then(|b| serde_json::from_slice::<SessionRecord>(&b).map_err(|e| e.to_string()))
         {
-            Ok(record) => rows.push(row(&dir, key, settled(home, record, &mut skipped))),
+            Ok(record) => rows.push(row(&dir, key, record)),
             Err(e) => skipped.push(format!("{} ({e})", path.display())),
         }
     }
     rows.sort_by(|a, b| b.started_at_ms.cmp(&a.started_at_ms).then_with(|| a.key.cmp(&b.key)));
     Loaded { rows, skipped }
-}
-
-/// The record as it stands once its inferred end, if its agent is gone, is written.
-fn settled(home: &Path, record: SessionRecord, problems: &mut Vec<String>) -> SessionRecord {
-    if record.status == crate::event::SessionStatus::Done {
-        return record;
-    }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    match crate::inferred_end::settle(home, &record.id, crate::time::now_ms(), deadline) {
-        Ok(true) => {
-            let path = crate::store::SessionFiles::new(home, &record.id).record;
-            crate::store::record::load(&path).ok().flatten().unwrap_or(record)
-        }
-        Ok(false) => record,
-        Err(e) => {
-            problems.push(format!("{}: its end could not be written ({e})", record.id));
-            record
-        }
-    }
 }
 
 fn record_files(dir: &Path) -> Vec<PathBuf> {

@@ -518,11 +518,13 @@ fn parse_json(text: &str) -> Option<Value> {
 mod tests {
     use super::*;
     use crate::event::EventSource;
-    use crate::store::events::blank_event;
+    use crate::recognize::Phase;
+    use crate::store::line::new_event;
     use serde_json::json;
 
     fn event(kind: EventKind, tool: Option<&str>, payload: Value) -> Event {
-        Event { tool: tool.map(String::from), ..blank_event("s", kind, EventSource::Hook, 0, payload) }
+        let blank = new_event("s", kind, EventSource::Hook, 0, "", Phase::Other);
+        Event { tool: tool.map(String::from), payload, ..blank }
     }
 
     #[test]

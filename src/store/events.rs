@@ -6,7 +6,6 @@
 //! the session.
 
 use super::fsutil;
-use crate::event::{Event, EventKind, EventSource};
 use crate::recognize::Phase;
 use memchr::{memmem, memrchr};
 use serde_json::{Map, Value, json};
@@ -488,34 +487,6 @@ impl Delivery {
         payload.insert("agent_process".into(), json!(self.by));
         payload.insert("delivered_boot_ms".into(), json!(self.boot_ms));
         payload.insert("recorded_ms".into(), json!(crate::time::now_ms()));
-    }
-}
-
-/// An event with every optional figure unknown, for its maker to fill in.
-pub fn blank_event(session_id: &str, kind: EventKind, source: EventSource, ts_ms: u64, payload: Value) -> Event {
-    Event {
-        session_id: session_id.to_string(),
-        seq: 0,
-        ts_ms,
-        ts_exact: false,
-        kind,
-        source,
-        tool: None,
-        tool_call_id: None,
-        tokens_in: None,
-        tokens_out: None,
-        reasoning_tokens: None,
-        cost_usd_e6: None,
-        stop_reason: None,
-        latency_ms: None,
-        ttft_ms: None,
-        retry_count: None,
-        context_used_tokens: None,
-        context_max_tokens: None,
-        cache_creation_tokens: None,
-        cache_read_tokens: None,
-        system_prompt_tokens: None,
-        payload,
     }
 }
 

@@ -3,8 +3,10 @@
 
 pub mod events;
 pub mod fsutil;
+pub mod line;
 pub mod record;
 pub mod spool;
+pub mod writer;
 
 use crate::hash;
 use std::path::{Path, PathBuf};

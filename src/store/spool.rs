@@ -13,9 +13,9 @@
 //! - A spool file that cannot be read back is renamed `*.bad` and logged
 //!   (`doctor` lists them), never retried forever.
 
+use super::events::Delivery;
 use super::fsutil;
-use crate::event::Event;
-use crate::store::events::Delivery;
+use super::line::Sealed;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -37,7 +37,7 @@ pub struct Spooled {
     /// `payload.phase` of the event.
     pub phase: String,
     pub delivery: Delivery,
-    pub event: Event,
+    pub event: Sealed,
 }
 
 impl Spooled {
