@@ -9,6 +9,7 @@ delivered (a second hook, `capture.sh`, saves every raw delivery).
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -70,6 +71,29 @@ def kaizen_bin() -> Path:
     if not binary.is_file():
         subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
     return binary
+
+
+def program_of(command: str) -> str:
+    """The program a hook command runs: its first word, unquoted as `sh` would
+    (the installer's `program_of`, src/install/mod.rs); "" when it has none."""
+    try:
+        words = shlex.split(command or "")
+    except ValueError:
+        return ""
+    return words[0] if words else ""
+
+
+def is_ours(command: str) -> bool:
+    """A hook command that runs a `kaizen-hook` binary: the program's file name is
+    exactly `kaizen-hook`, as the installer's `is_ours` decides. Not a substring: the
+    capture handlers (`sh .../kaizen-hook/e2e/capture.sh ...`) may hold one in their path."""
+    return Path(program_of(command)).name == "kaizen-hook"
+
+
+# The line every hook file kaizen-hook's installer writes holds (Cline's hook
+# scripts, OpenCode's plugin): src/install/files.rs MARKER, what install and
+# uninstall recognise ours by.
+MARKER = "Written by `kaizen-hook install"
 
 
 def fnv1a64(data: bytes) -> str:
@@ -170,7 +194,7 @@ class Sandbox:
         for event, groups in settings.get("hooks", {}).items():
             for group in groups:
                 handlers = group.get("hooks", [])
-                ours = [h for h in handlers if "kaizen-hook" in h.get("command", "")]
+                ours = [h for h in handlers if is_ours(h.get("command", ""))]
                 for h in ours:
                     capture = dict(h)
                     capture["command"] = self.capture_command(event)

@@ -486,8 +486,8 @@ def check_commands(checks, sb, deliveries, events, sid, doctor_off, reinstall):
     def cmds(cfg):
         return [h.get("command", "") for groups in cfg.get("hooks", {}).values() for g in groups for h in g.get("hooks", [])]
 
-    checks.eq([c for c in cmds(after) if "kaizen-hook" in c], [], "uninstall: no kaizen-hook handler left")
-    checks.eq(sorted(c for c in cmds(after) if "capture.sh" in c), sorted(c for c in cmds(before) if "capture.sh" in c), "uninstall: the other handlers untouched")
+    checks.eq([c for c in cmds(after) if common.is_ours(c)], [], "uninstall: no kaizen-hook handler left")
+    checks.eq(sorted(cmds(after)), sorted(c for c in cmds(before) if not common.is_ours(c)), "uninstall: the other handlers untouched")
     doc = sb.kaizen("doctor")
     checks.check(doc.returncode != 0 and "not registered (run: kaizen-hook install --agent claude)" in doc.stdout,
                  f"doctor after uninstall: non-zero exit, says claude is not registered (exit {doc.returncode})", doc.stdout[:300])

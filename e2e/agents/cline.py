@@ -71,7 +71,7 @@ def _run(checks, sb, binary, pinned):
     for name in HOOK_FILES:
         path = ours / name
         text = path.read_text() if path.is_file() else ""
-        checks.check(os.access(path, os.X_OK) and str(sb.bin) in text and "--agent cline" in text,
+        checks.check(os.access(path, os.X_OK) and common.MARKER in text and str(sb.bin) in text and "--agent cline" in text,
                      f"install writes an executable {name} that runs kaizen-hook", text[:200])
     capture = sb.home / "Documents" / "Cline" / "Hooks"
     capture.mkdir(parents=True)

@@ -245,7 +245,7 @@ def add_capture_only(sandbox, hooks_json: Path, events) -> list:
     added = []
     for event in events:
         groups = config["hooks"].setdefault(event, [])
-        if any("kaizen-hook" in h.get("command", "") for g in groups for h in g.get("hooks", [])):
+        if any(common.is_ours(h.get("command", "")) for g in groups for h in g.get("hooks", [])):
             continue
         groups.append({"hooks": [{"type": "command", "command": sandbox.capture_command(event), "timeout": 3}]})
         added.append(event)
@@ -348,7 +348,7 @@ def scenario(checks, sandbox, codex):
         for event in CLAMPED_TIMEOUT & set(installed):
             for g in installed[event]:
                 for h in g["hooks"]:
-                    if "kaizen-hook" in h.get("command", ""):
+                    if common.is_ours(h.get("command", "")):
                         checks.check(h.get("timeout", 1) <= 3, f"{event} timeout within Codex's 3 s clamp", f"registered {h.get('timeout')}")
 
         # -- before trust: Codex would skip every hook silently
@@ -378,7 +378,7 @@ def scenario(checks, sandbox, codex):
         # install --trust trusts only kaizen-hook's, so the test trusts the capture handlers itself.
         sandbox.add_capture_nested(hooks_json)
         capture_only = add_capture_only(sandbox, hooks_json, ["SessionEnd", "Interrupt", "PreModelRequest", "PostModelRequest"])
-        write_trust(config_path, {k: v for k, v in trust_entries(hooks_json).items() if "kaizen-hook" not in v[1]})
+        write_trust(config_path, {k: v for k, v in trust_entries(hooks_json).items() if not common.is_ours(v[1])})
         state = hook_state(config_path)
         checks.check(all(state.get(k, {}).get("trusted_hash") == v[0] for k, v in trust_entries(hooks_json).items()),
                      "every handler, kaizen-hook's and the capture's, trusted before Codex runs")
@@ -749,7 +749,7 @@ def check_commands(checks, sandbox, deliveries, events, thread):
     un = sandbox.kaizen("uninstall", "--agent", AGENT)
     left = trust_entries(hooks_json)
     state = hook_state(config_path)
-    checks.check(un.returncode == 0 and left and all("kaizen-hook" not in cmd for _, cmd in left.values()),
+    checks.check(un.returncode == 0 and left and not any(common.is_ours(cmd) for _, cmd in left.values()),
                  "uninstall removes kaizen-hook's handlers and keeps the capture's", un.stdout[-300:])
     checks.eq({k: v.get("trusted_hash") for k, v in state.items()}, {k: v[0] for k, v in left.items()},
               "after uninstall, config.toml trusts exactly the handlers left, at their new positions")

@@ -151,7 +151,7 @@ def kaizen_entries(home: Path) -> dict:
             for entry in entries if isinstance(entries, list) else []:
                 inner = entry.get("hooks") if isinstance(entry.get("hooks"), list) else [entry]
                 for h in inner:
-                    if "kaizen-hook" in _command(h):
+                    if common.is_ours(_command(h)):
                         found.setdefault(event, []).append(h)
     return found
 
@@ -203,7 +203,7 @@ def _run(checks, sb, binary, pinned, cache):
         checks.check(len(entries) == 1, f"kaizen-hook registered once for {event}", f"found {entries}")
         for h in entries:
             cmd = _command(h)
-            checks.check(f"--event {event}" in cmd and f"--agent {AGENT}" in cmd and str(sb.bin) in cmd,
+            checks.check(f"--event {event}" in cmd and f"--agent {AGENT}" in cmd and common.program_of(cmd) == str(sb.bin),
                          f"{event}: the command names the binary, --agent copilot and --event {event}", cmd)
             checks.check(0 < int(h.get("timeoutSec") or h.get("timeout") or 0) <= 30, f"{event}: a small timeoutSec", str(h))
     unknown_events = sorted(set(registered) - set(ALL_EVENTS))

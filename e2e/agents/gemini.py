@@ -160,7 +160,7 @@ class Scenario:
             for event, groups in settings.get("hooks", {}).items()
             for group in groups
             for h in group.get("hooks", [])
-            if "kaizen-hook" in h.get("command", "")
+            if common.is_ours(h.get("command", ""))
         }
         self.sb.add_capture_nested(self.settings_path)
         settings = json.loads(self.settings_path.read_text())
@@ -331,8 +331,8 @@ def check_setup(checks, sc):
     needed = {"SessionStart", "SessionEnd", "BeforeAgent", "AfterAgent", "BeforeTool", "AfterTool"}
     checks.eq(sorted(needed - sc.registered), [], "install registers the session, prompt, turn and tool events")
     checks.eq(sorted(sc.registered - set(KIND)), [], "install registers only Gemini events")
-    handlers = [h for groups in settings["hooks"].values() for g in groups for h in g["hooks"] if "kaizen-hook" in h["command"]]
-    checks.check(all(str(sc.sb.bin) in h["command"] and h.get("timeout", 0) <= 10_000 for h in handlers), "registered commands use the absolute binary path and a small timeout (ms)", json.dumps(handlers[:2]))
+    handlers = [h for groups in settings["hooks"].values() for g in groups for h in g["hooks"] if common.is_ours(h["command"])]
+    checks.check(all(common.program_of(h["command"]) == str(sc.sb.bin) and h.get("timeout", 0) <= 10_000 for h in handlers), "registered commands use the absolute binary path and a small timeout (ms)", json.dumps(handlers[:2]))
 
 
 def check_agent_did_it(checks, sc):

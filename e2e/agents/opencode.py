@@ -71,7 +71,7 @@ def _run(checks, sb, binary, pinned):
         return
     ours = config / "plugins" / "kaizen-hook.js"
     text = ours.read_text() if ours.is_file() else ""
-    checks.check(json.dumps(str(sb.bin)) in text, "install copies the plugin, naming this binary", text[:300])
+    checks.check(common.MARKER in text and json.dumps(str(sb.bin)) in text, "install copies the plugin (marked as ours), naming this binary", text[:300])
     captured = sb.capture_dir / "opencode.jsonl"
     (config / "plugins" / "kaizen-e2e-capture.js").write_text(CAPTURE_PLUGIN % {"path": json.dumps(str(captured))})
 
