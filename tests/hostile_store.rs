@@ -303,7 +303,11 @@ const ODD_DIRS: &[&str] = &["o'brien", "two  spaces", "$HOME and `cmd`", "back\\
 fn config_files(env: &Env) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     env.files_under(&env.user_home)
         .into_iter()
-        .filter(|p| !p.to_string_lossy().contains(".kaizen.bak") && !p.to_string_lossy().contains("/.git"))
+        .filter(|p| {
+            // By the path inside the home: where the home is says nothing.
+            let inside = p.strip_prefix(&env.user_home).unwrap().to_string_lossy().into_owned();
+            !inside.contains(".kaizen.bak") && !inside.split('/').any(|part| part == ".git")
+        })
         .map(|p| {
             let bytes = std::fs::read(&p).unwrap();
             (p, bytes)

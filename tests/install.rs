@@ -106,7 +106,8 @@ fn our_commands_with_timeout(settings: &Value, timeout: u64) -> Vec<(String, Str
             let handlers = item.get("hooks").and_then(Value::as_array).cloned().unwrap_or_else(|| vec![item.clone()]);
             for handler in handlers {
                 let command = handler["command"].as_str().unwrap_or_default();
-                if command.contains("kaizen-hook") {
+                // Told from the user's own as the installer tells them: by the program run.
+                if kaizen_hook::install::is_ours(command) {
                     let given = handler["timeout"].as_u64().unwrap_or(0);
                     assert!(given > 0 && given <= timeout, "{event}: a small timeout, not {given}");
                     found.push((event.clone(), command.to_string()));
