@@ -30,6 +30,7 @@ pub mod input;
 pub mod install;
 pub mod lifecycle;
 pub mod log;
+pub mod pipeline;
 pub mod process;
 pub mod recognize;
 pub mod redact;

@@ -1,0 +1,355 @@
+//! The path of one hook event, down the layers: its input read (`input`),
+//! recognised (`recognize`), described (`enrich`), sealed and written under
+//! the session's lock (`store`), the session's record brought up to date
+//! (`lifecycle`), other sessions settled (`inferred_end`). `cmd::hook` runs
+//! it and replies; whatever happens here ends in the problems it returns.
+
+use crate::budget::Budget;
+use crate::config::Config;
+use crate::enrich::{self, Context, Wanted};
+use crate::event::{Event, EventSource};
+use crate::input::{self, HookInput};
+use crate::recognize::{self, Category, Flags, Observation, Phase};
+use crate::store::events::Delivery;
+use crate::store::line::{self, Sealed};
+use crate::store::spool::{self, Spooled};
+use crate::store::writer::{Limits, SessionWriter};
+use crate::store::{self, SessionFiles, fsutil, record};
+use crate::time::Arrival;
+use crate::{lifecycle, process, transcript};
+use serde_json::{Map, Value, json};
+use std::path::{Path, PathBuf};
+
+/// One hook run, as the agent invoked it.
+pub struct Hook<'a> {
+    pub category: Category,
+    pub agent: Option<&'a str>,
+    pub event: Option<&'a str>,
+    /// The payload as the last argument (Codex `notify`).
+    pub payload: Option<&'a str>,
+}
+
+/// Reads, recognises and records one hook event. Returns what was
+/// recognised (the reply depends on it) and the problems met on the way.
+pub fn run(config: &Config, hook: &Hook, arrival: Arrival) -> (Observation, Vec<String>) {
+    let budget = Budget::new(arrival.at, config.budget);
+    let input = input::read(hook.payload, budget.stdin_deadline(), config.field_cap, config.event_cap * 2);
+    let mut problems = input_problems(&input);
+    let flags = Flags { category: hook.category, agent: hook.agent, event: hook.event };
+    let observation = observe(&input, flags);
+    problems.extend(observation.problems.iter().cloned());
+    if let Err(e) = record(config, hook, input, &observation, (arrival, budget), &mut problems) {
+        problems.push(e);
+    }
+    (observation, problems)
+}
+
+fn input_problems(input: &HookInput) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(error) = &input.error {
+        problems.push(format!("{error} ({} bytes)", input.raw_len));
+    }
+    if input.stdin_timed_out {
+        problems.push("stdin still open at the deadline".into());
+    }
+    if let Some(value) = input.value.as_ref().filter(|v| !v.is_object()) {
+        problems.push(format!("input is {}, not an object: recorded as a Hook event", recognize::type_name(value)));
+    }
+    if input.lossy {
+        problems.push("input had invalid UTF-8: replaced with U+FFFD".into());
+    }
+    problems
+}
+
+/// What the payload says, and the agent's version and model when it says
+/// neither: asked at session and turn boundaries only, as that may read the
+/// agent's own files.
+fn observe(input: &HookInput, flags: Flags) -> Observation {
+    let payload = input.value.as_ref().and_then(Value::as_object);
+    let mut observation = recognize::recognize(payload, flags);
+    if observation.phase.takes_snapshot() {
+        let asked = observation.agent.known().zip(payload);
+        if observation.agent_version.is_none() {
+            observation.agent_version = asked.and_then(|(agent, payload)| (agent.version)(payload));
+        }
+        if observation.model.is_none() {
+            observation.model = asked.and_then(|(agent, payload)| (agent.model)(payload));
+        }
+    }
+    observation
+}
+
+/// Where one event goes: its session and files, the directory it happened
+/// in, and whether it is the session's first.
+struct Target {
+    cwd: PathBuf,
+    session_id: String,
+    files: SessionFiles,
+    first: bool,
+}
+
+/// Takes the session's lock as soon as the payload says which session it is,
+/// so events are appended in the order they arrived; then the duplicate
+/// check, enrichment, and the one write.
+fn record(
+    config: &Config,
+    hook: &Hook,
+    mut input: HookInput,
+    obs: &Observation,
+    (arrival, budget): (Arrival, Budget),
+    problems: &mut Vec<String>,
+) -> Result<(), String> {
+    if delivered_to_its_own_entry_too(obs) {
+        return Ok(());
+    }
+    if let Some(why) = &config.home_refused {
+        return Err(why.clone());
+    }
+    let target = target_of(config, obs, problems)?;
+    let delivery = delivery_of(&input, arrival);
+    let limits = Limits { event_cap: config.event_cap, dedup_window_ms: config.dedup_window_ms };
+    // Past the lock deadline the event is spooled rather than waited for: a
+    // frozen holder must not cost it (see `store::spool`).
+    let locked = SessionWriter::lock(&target.files, budget.lock_deadline(), limits, problems)?;
+    if locked.as_ref().is_some_and(|writer| writer.is_repeat(&delivery)) {
+        problems.push(format!("duplicate delivery {} ignored (session {})", delivery.hash, target.files.key));
+        return Ok(());
+    }
+    let context = describe(config, obs, &target, budget, problems);
+    let ts_ms = obs.agent_ts_ms.unwrap_or(arrival.wall_ms);
+    // The transcripts a turn end points at are named in the raw payload, which
+    // the recorded one replaces (redacted, capped).
+    let turn_end_payload = reads_transcripts(obs).then(|| input.value.as_ref().and_then(Value::as_object).cloned());
+    let payload = base_payload(hook, &mut input, obs, &context, config);
+    let own = Spooled {
+        arrival_boot_ms: arrival.boot_ms,
+        arrival_wall_ms: arrival.wall_ms,
+        phase: obs.phase.name().to_string(),
+        delivery,
+        event: Sealed::new(hook_event(&target.session_id, obs, ts_ms, payload)),
+    };
+    let mut writer = write(&target.files, locked, own, (limits, budget), problems)?;
+    let found = match turn_end_payload.flatten() {
+        Some(raw) => from_transcripts(&mut writer, (config, budget), obs, &target, &raw, problems)?,
+        None => None,
+    };
+    let change = lifecycle::Change {
+        session_id: &target.session_id,
+        ts_ms,
+        observation: obs,
+        context: &context,
+        events_path: &target.files.events.to_string_lossy(),
+        from_transcript: found.as_ref().map(|f| (f.model.clone(), f.version.clone())),
+    };
+    update_record(&target.files, &change, problems)?;
+    drop(writer); // releases the lock
+    if target.first || obs.phase == Phase::SessionStart {
+        problems.extend(crate::inferred_end::sweep(config, &target.session_id, budget.deadline()));
+    }
+    Ok(())
+}
+
+/// This delivery's identity: how a repeat of it is recognised.
+fn delivery_of(input: &HookInput, arrival: Arrival) -> Delivery {
+    Delivery { hash: input.hash.clone(), by: process::delivering().map(|p| p.to_string()), boot_ms: arrival.boot_ms }
+}
+
+/// At a turn end: what the agent's transcripts add (tokens, cost, model,
+/// failures the hooks did not report), written after the run's own event.
+fn from_transcripts(
+    writer: &mut SessionWriter,
+    (config, budget): (&Config, Budget),
+    obs: &Observation,
+    target: &Target,
+    turn_end_payload: &Map<String, Value>,
+    problems: &mut Vec<String>,
+) -> Result<Option<transcript::Found>, String> {
+    let Some(agent) = obs.agent.known() else { return Ok(None) };
+    let Some(reader) = agent.transcript.as_ref() else { return Ok(None) };
+    let found = transcript::read(reader, turn_end_payload, &target.files.transcripts, budget.transcript_deadline());
+    let closes = obs.phase == Phase::TurnEnd && agent.open_calls_fail_at_turn_end;
+    transcript::record(writer, &target.session_id, &found, &config.home, closes, problems)?;
+    Ok(Some(found))
+}
+
+/// Where the event happened: commit, branch, and at boundaries the work
+/// tree in full (dirty, files, LOC) and the guidance fingerprint.
+fn describe(
+    config: &Config,
+    obs: &Observation,
+    target: &Target,
+    budget: Budget,
+    problems: &mut Vec<String>,
+) -> Context {
+    let wanted = Wanted {
+        snapshot: target.first || obs.phase.takes_snapshot(),
+        fingerprint: target.first || obs.phase == Phase::SessionStart,
+        cache_dir: Some(config.home.join("cache")),
+    };
+    let context = enrich::gather(&target.cwd, obs.cwd_source, wanted, budget.enrich_deadline());
+    if let Some(snapshot) = &context.snapshot {
+        problems.extend(snapshot.problems.iter().cloned());
+    }
+    context
+}
+
+/// The run's own event into the file: merged with what the spool holds when
+/// the lock was had; else spooled, then merged if the lock frees up within
+/// the budget (else by the session's next run). The writer, still locked.
+fn write<'f>(
+    files: &'f SessionFiles,
+    locked: Option<SessionWriter<'f>>,
+    own: Spooled,
+    (limits, budget): (Limits, Budget),
+    problems: &mut Vec<String>,
+) -> Result<SessionWriter<'f>, String> {
+    let (mut writer, own) = match locked {
+        // Checked for a repeat against this tail: unless a spooled event lands
+        // before it, that answer stands (one search, not two).
+        Some(writer) => {
+            let checked_at = Some(writer.file_len());
+            (writer, Some((own, checked_at)))
+        }
+        None => {
+            let spooled = spool::write(&files.spool, &own).map_err(|e| e.to_string())?;
+            problems.push(format!("session lock not taken in time: event spooled to {}", spooled.display()));
+            let writer = SessionWriter::lock_or_fail(files, budget.deadline(), limits, problems)
+                .map_err(|e| format!("{e}; the event stays spooled"))?;
+            (writer, None)
+        }
+    };
+    writer.merge(own, budget.deadline(), problems)?;
+    Ok(writer)
+}
+
+/// Turn ends are when the agent's transcript is read for tokens and cost
+/// (never a tool call: that path stays fast).
+fn reads_transcripts(obs: &Observation) -> bool {
+    matches!(obs.phase, Phase::TurnEnd | Phase::TurnFailure | Phase::SubagentStop | Phase::SessionEnd)
+        || obs.event_type == "pre_compact"
+}
+
+/// The session this event belongs to, its files (directories made private
+/// on the way), and the directory the event happened in.
+fn target_of(config: &Config, obs: &Observation, problems: &mut Vec<String>) -> Result<Target, String> {
+    let home = &config.home;
+    ensure_home(home).map_err(|e| format!("cannot use KAIZEN_HOME {}: {e}", home.display()))?;
+    let sessions = store::sessions_dir(home);
+    fsutil::ensure_private_dir(&sessions).map_err(|e| format!("sessions dir: {e}"))?;
+    let cwd = enrich::resolve_cwd(obs.cwd.as_deref());
+    let session_id = obs.session_id.clone().unwrap_or_else(|| store::fallback_session_id(obs.agent.name(), &cwd));
+    let files = SessionFiles::new(home, &session_id);
+    if files.key != session_id {
+        problems.push(format!("session id is not a plain file name: stored as {}", files.key));
+    }
+    let first = std::fs::symlink_metadata(&files.events).is_err();
+    Ok(Target { cwd, session_id, files, first })
+}
+
+/// The hook's own event, before the store completes it against the file.
+fn hook_event(session_id: &str, obs: &Observation, ts_ms: u64, payload: Map<String, Value>) -> Event {
+    let mut event = line::new_event(session_id, obs.phase.kind(), EventSource::Hook, ts_ms, &obs.event_type, obs.phase);
+    event.ts_exact = obs.agent_ts_ms.is_some();
+    event.tool.clone_from(&obs.tool);
+    event.tool_call_id.clone_from(&obs.tool_call_id);
+    event.stop_reason.clone_from(&obs.stop_reason);
+    let mut payload = payload;
+    // A tool result's latency when the agent gives its own duration; else
+    // the store measures it from the recorded call.
+    if let (Phase::ToolResult | Phase::ToolFailure, Some(ms)) = (obs.phase, obs.agent_duration_ms) {
+        event.latency_ms = Some(ms);
+        payload.insert("latency_source".into(), json!("agent"));
+    }
+    event.payload = Value::Object(payload);
+    event
+}
+
+/// Applies the event to the session's record, rewriting it only if it changed.
+fn update_record(files: &SessionFiles, change: &lifecycle::Change, problems: &mut Vec<String>) -> Result<(), String> {
+    let stored = record::load(&files.record).unwrap_or_else(|e| {
+        problems.push(format!("unreadable record {}, rebuilt: {e}", files.record.display()));
+        None
+    });
+    let before = stored.as_ref().and_then(|r| serde_json::to_vec(r).ok());
+    let updated = lifecycle::apply(stored, change);
+    if before != serde_json::to_vec(&updated).ok() {
+        record::save(&files.record, &updated).map_err(|e| format!("record: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Agents run each other's hook files (Cursor runs `~/.claude/settings.json`).
+/// A payload that reached the entry we registered for another agent is left
+/// to its sender's own entry, when the sender's config has one for this event.
+fn delivered_to_its_own_entry_too(obs: &Observation) -> bool {
+    let (Some(sender), Some(_)) = (obs.agent.known(), &obs.registered_agent) else { return false };
+    let Some(installer) = &sender.installer else { return false };
+    match (crate::config::home_dir(), obs.sent_event_name.as_deref()) {
+        (Some(home), Some(event)) => installer.records_event(&home, event),
+        _ => false,
+    }
+}
+
+/// `KAIZEN_HOME` may itself be a symlink the user chose; what is inside it may not.
+fn ensure_home(home: &Path) -> std::io::Result<()> {
+    match std::fs::metadata(home) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err(std::io::Error::other("not a directory")),
+        Err(_) => fsutil::ensure_private_dir(home),
+    }
+}
+
+/// The recorded payload: what the hook was, its input (or why there is
+/// none), and where it happened.
+fn base_payload(
+    hook: &Hook,
+    input: &mut HookInput,
+    obs: &Observation,
+    context: &enrich::Context,
+    config: &Config,
+) -> Map<String, Value> {
+    let mut payload = Map::new();
+    payload.insert("type".into(), json!(obs.event_type));
+    // Second, right after `type`: the duplicate check reads it from the raw line.
+    payload.insert("phase".into(), json!(obs.phase.name()));
+    let sent = obs.sent_event_name.as_deref().or(hook.event);
+    payload.insert("hook_event_name".into(), json!(sent));
+    payload.insert("agent".into(), json!(obs.agent.name()));
+    if let Some(registered) = &obs.registered_agent {
+        payload.insert("registered_agent".into(), json!(registered.name()));
+    }
+    payload.insert("subcommand".into(), json!(hook.category.subcommand()));
+    match input.value.take() {
+        Some(value) => {
+            payload.insert("input".into(), value);
+        }
+        None => {
+            payload.insert("input".into(), Value::Null);
+            payload.insert("input_error".into(), json!(input.error));
+            let raw = String::from_utf8_lossy(&input.raw_prefix);
+            payload.insert("input_raw".into(), json!(raw));
+            payload.insert("input_bytes".into(), json!(input.raw_len));
+        }
+    }
+    if input.truncated_fields > 0 {
+        payload.insert("input_truncated_fields".into(), json!(input.truncated_fields));
+        payload.insert("field_cap".into(), json!(config.field_cap));
+    }
+    if input.lossy {
+        payload.insert("input_lossy_utf8".into(), json!(true));
+    }
+    if input.stdin_timed_out {
+        payload.insert("stdin_timed_out".into(), json!(true));
+    }
+    if obs.tool_call_id_derived {
+        payload.insert("tool_call_id_derived".into(), json!(true));
+    }
+    if let Some(note) = &obs.phase_note {
+        payload.insert("phase_note".into(), json!(note));
+    }
+    if let Some(subagent) = &obs.subagent {
+        payload.insert("subagent".into(), json!({"id": subagent.id, "type": subagent.kind}));
+    }
+    payload.insert("context".into(), context.to_json());
+    payload
+}
