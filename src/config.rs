@@ -60,25 +60,27 @@ pub fn home_dir() -> Option<PathBuf> {
 /// `pw_dir` of the real user (`getpwuid_r`: glibc asks NSS, musl reads
 /// `/etc/passwd`), when it is an absolute path.
 fn passwd_home() -> Option<PathBuf> {
-    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::ffi::OsStringExt;
+    let uid = rustix::process::getuid().as_raw();
     let mut buf = vec![0u8; 4096];
     loop {
-        // SAFETY: a zeroed passwd is a valid out-parameter; `buf` outlives the call
-        // and the strings it points into are copied before `buf` is dropped.
-        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut found: *mut libc::passwd = std::ptr::null_mut();
-        let rc =
-            unsafe { libc::getpwuid_r(libc::getuid(), &mut entry, buf.as_mut_ptr().cast(), buf.len(), &mut found) };
+        // SAFETY: an all-zero passwd is a valid value (integers and null pointers) for
+        // getpwuid_r to fill; `buf` is valid for `buf.len()` bytes and outlives the call;
+        // pw_dir, when not null, points to a NUL-terminated string inside `buf`, copied
+        // out before `buf` is resized or dropped.
+        let (rc, dir) = unsafe {
+            let mut entry: libc::passwd = std::mem::zeroed();
+            let mut found: *mut libc::passwd = std::ptr::null_mut();
+            let rc = libc::getpwuid_r(uid, &mut entry, buf.as_mut_ptr().cast(), buf.len(), &mut found);
+            let dir = (rc == 0 && !found.is_null() && !entry.pw_dir.is_null())
+                .then(|| std::ffi::CStr::from_ptr(entry.pw_dir).to_bytes().to_vec());
+            (rc, dir)
+        };
         if rc == libc::ERANGE && buf.len() < 1 << 20 {
             buf.resize(buf.len() * 4, 0);
             continue;
         }
-        if rc != 0 || found.is_null() || entry.pw_dir.is_null() {
-            return None;
-        }
-        // SAFETY: pw_dir points to a NUL-terminated string inside `buf`.
-        let dir = unsafe { std::ffi::CStr::from_ptr(entry.pw_dir) };
-        let dir = PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes()));
+        let dir = PathBuf::from(std::ffi::OsString::from_vec(dir?));
         return dir.is_absolute().then_some(dir);
     }
 }
@@ -88,8 +90,7 @@ fn passwd_home() -> Option<PathBuf> {
 /// a shared temporary directory lets anyone create that name first.
 fn private_temp_dir() -> Result<PathBuf, String> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-    // SAFETY: getuid cannot fail.
-    let uid = unsafe { libc::getuid() };
+    let uid = rustix::process::getuid().as_raw();
     let dir = env::temp_dir().join(format!("kaizen-{uid}"));
     let refused = |why: String| format!("HOME is unset and uid {uid} has no home in the password database; {why}");
     if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&dir)

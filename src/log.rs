@@ -28,7 +28,9 @@ pub fn write(home: &Path, message: &str) {
 
 fn to_syslog(message: &str) {
     let Ok(text) = std::ffi::CString::new(format!("kaizen-hook: {}", message.replace('\0', " "))) else { return };
-    // SAFETY: a constant format string and a NUL-terminated argument.
+    // syslog(3): neither std nor rustix speaks to the system logger.
+    // SAFETY: a constant "%s" format string and one NUL-terminated argument
+    // for it, alive for the call.
     unsafe { libc::syslog(libc::LOG_USER | libc::LOG_WARNING, c"%s".as_ptr(), text.as_ptr()) };
 }
 

@@ -6,7 +6,7 @@
 
 use clap::Parser;
 use kaizen_hook::{alloc, cli, cmd, config, log, recognize, time};
-use std::ffi::{c_char, c_int};
+use std::ffi::{CStr, c_char, c_int};
 use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
@@ -30,13 +30,25 @@ const HUMAN_WORDS: &[&str] = &[
     "export",
 ];
 
+// SAFETY: the one symbol named `main` in the program (`no_main`: std defines
+// none), with the signature the C runtime calls it with.
 #[unsafe(no_mangle)]
 #[allow(clippy::not_unsafe_ptr_arg_deref)] // argv comes from the C runtime, never from Rust code
 pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     let arrival = time::Arrival::now();
     prepare_process();
-    // SAFETY: argc and argv as the C runtime passed them to main.
-    let args = unsafe { arguments(argc, argv) };
+    // The arguments, from `main`'s own: with `no_main`, std's `args_os()` is
+    // empty on musl (only glibc hands argv to std before `main`).
+    // SAFETY: argc and argv as the C runtime passed them to main: argv holds
+    // argc pointers to NUL-terminated strings (then a null one), alive and
+    // unchanged for the whole process; each is copied into a String.
+    let args: Vec<String> = unsafe {
+        (0..argc.max(0) as usize)
+            .map(|i| *argv.add(i))
+            .take_while(|arg| !arg.is_null())
+            .map(|arg| CStr::from_ptr(arg).to_string_lossy().into_owned())
+            .collect()
+    };
     let person = is_person(&args);
     alloc::set_person(person);
     let config = config::Config::from_env();
@@ -57,21 +69,14 @@ pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     if code == ExitCode::SUCCESS { 0 } else { 1 }
 }
 
-/// The arguments, from `main`'s own: with `no_main`, std's `args_os()` is
-/// empty on musl (only glibc hands argv to std before `main`).
-unsafe fn arguments(argc: c_int, argv: *const *const c_char) -> Vec<String> {
-    (0..argc.max(0) as usize)
-        .map(|i| unsafe { *argv.add(i) })
-        .take_while(|arg| !arg.is_null())
-        .map(|arg| unsafe { std::ffi::CStr::from_ptr(arg) }.to_string_lossy().into_owned())
-        .collect()
-}
-
 /// What std's start-up would have done that we rely on: writes to a closed
 /// pipe are errors, not a SIGPIPE kill; a file-size limit is an error, not a
 /// SIGXFSZ kill; and fds 0-2 are open, so no file we open becomes "stdout".
 fn prepare_process() {
-    // SAFETY: plain libc calls at start-up, before any thread exists.
+    // No safe API sets a signal's disposition (std's start-up does it with libc too).
+    // SAFETY: plain libc calls at start-up, before any thread exists: `signal`
+    // with SIG_IGN installs no handler; `poll` reads and writes only `fds`, our
+    // array of three; `open` takes a constant NUL-terminated path.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
@@ -112,7 +117,8 @@ fn run(args: &[String], config: &config::Config, arrival: time::Arrival) -> Exit
 fn run_human(command: cli::Command) -> ExitCode {
     // `kaizen-hook sessions | head`: a reader that closes the pipe ends the
     // command quietly, by SIGPIPE, as it does for any Unix filter.
-    // SAFETY: restoring the default disposition; no handler is involved.
+    // SAFETY: restoring the default disposition; no handler is involved, and
+    // `signal` has no other effect.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     match command {
         cli::Command::Install(a) => {

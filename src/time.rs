@@ -29,7 +29,10 @@ impl Arrival {
 /// Milliseconds since boot (CLOCK_BOOTTIME: monotonic, counts suspend, one for every process).
 pub fn boot_ms() -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes into the timespec we own.
+    // Not rustix's clock_gettime: its first call finds the vDSO itself (one
+    // more system call, prctl PR_GET_AUXV, or a read of /proc/self/auxv), on
+    // every hook run; libc's has the vDSO already (std has no CLOCK_BOOTTIME).
+    // SAFETY: clock_gettime only writes into the timespec we own.
     if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) } != 0 {
         return 0;
     }

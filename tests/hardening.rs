@@ -176,6 +176,7 @@ fn an_unwritable_kaizen_home_is_survived() {
     assert_no_stdout(&out);
     let events = env.events("5d8a3f1e-7c2b-4e9a-b1d6-3f0c9e8a2b47");
     // Root ignores the mode bits; anyone else cannot create the record's temp file.
+    // SAFETY: geteuid takes nothing and cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
     assert_eq!(events.len(), 2, "the events file itself was writable");
     if !root {
@@ -225,6 +226,7 @@ fn a_fifo_planted_at_a_session_path_does_not_block() {
     std::fs::create_dir_all(env.sessions_dir()).unwrap();
     let fifo = env.sessions_dir().join("fifo.jsonl");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid C string, alive for the call.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
     let payload = json!({"session_id": "fifo", "hook_event_name": "Stop", "cwd": env.repo});
     let logged = survive(&env, &["stop"], payload.to_string().as_bytes());

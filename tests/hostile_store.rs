@@ -229,6 +229,7 @@ fn frozen_holder(env: &Env) -> (std::process::Child, String) {
                 if held(&path) {
                     return (holder, session);
                 }
+                // SAFETY: signalling our own child.
                 unsafe { libc::kill(pid, libc::SIGCONT) };
             }
         }
@@ -270,6 +271,7 @@ fn behind_a_frozen_lock_holder_events_are_spooled_then_merged_once_in_arrival_or
     let text = String::from_utf8_lossy(&doctor.stdout);
     assert!(text.contains("5 spooled event(s) not merged yet"), "{text}");
 
+    // SAFETY: signalling our own child, which has not been waited for.
     unsafe { libc::kill(holder.id() as i32, libc::SIGCONT) };
     assert!(holder.wait().unwrap().success());
     let mut expected = vec!["holder".to_string()];

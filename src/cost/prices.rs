@@ -407,8 +407,8 @@ mod tests {
     fn an_override_that_is_not_a_regular_file_never_blocks() {
         let home = tempfile::tempdir().unwrap();
         let path = home.path().join(OVERRIDE_FILE);
-        let fifo = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        use rustix::fs::{CWD, FileType, Mode, mknodat};
+        mknodat(CWD, &path, FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
         let p = Prices::load(home.path());
         assert!(p.note().is_some_and(|n| n.contains("FIFO")), "{:?}", p.note());
         fs::remove_file(&path).unwrap();

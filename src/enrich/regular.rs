@@ -61,9 +61,8 @@ mod tests {
         assert_eq!(small_text(&file).as_deref(), Some("ref: refs/heads/main\n"));
         assert!(read(&file, 4).is_err(), "larger than the cap");
         let fifo = dir.path().join("fifo");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid C string.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        use rustix::fs::{CWD, FileType, Mode, mknodat};
+        mknodat(CWD, &fifo, FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
         assert!(open(&fifo).is_err(), "a FIFO is refused without blocking");
         assert!(open(Path::new("/dev/zero")).is_err());
         assert!(open(dir.path()).is_err());

@@ -26,6 +26,8 @@ use super::index::{self, Entry, Index, OID_LEN};
 use super::lines;
 use super::worktree::{self, Counts};
 use crate::hash::Fnv64;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags, Stat};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
@@ -243,19 +245,17 @@ fn scan_entries(workdir: &Path, entries: &[Entry], index_mtime: (i64, u32), cach
         // the file is opened at once and its stat data taken from the open file.
         reads += usize::from(cached.is_none());
         let (stat, read) = match cached {
-            Some(_) => match lines::lstat_at(fd, &name) {
-                Some(stat) => (stat, None),
-                None => (out.deleted(), None),
-            },
+            Some(_) => (lines::lstat_at(fd, &name), None),
             None => match lines::open_and_count(fd, &name, &mut buf) {
-                lines::Found::File(stat, lines) => (stat, Some(lines)),
-                lines::Found::Other(stat) => (stat, None),
-                lines::Found::Missing => (out.deleted(), None),
+                lines::Found::File(stat, lines) => (Some(stat), Some(lines)),
+                lines::Found::Other(stat) => (Some(stat), None),
+                lines::Found::Missing => (None, None),
             },
         };
-        if stat.st_mode == 0 {
-            continue; // deleted
-        }
+        let Some(stat) = stat else {
+            out.dirty = true; // deleted
+            continue;
+        };
         let is_file = stat.st_mode & libc::S_IFMT == libc::S_IFREG;
         let full = || workdir.join(OsStr::from_bytes(&entry.path));
         let same = entry.assume_valid || (stat_matches(entry, &stat) && !is_racy(&stat, index_mtime));
@@ -279,59 +279,35 @@ fn scan_entries(workdir: &Path, entries: &[Entry], index_mtime: (i64, u32), cach
     out
 }
 
-impl Tracked {
-    /// Notes a tracked file that is gone; the zeroed stat says "skip it".
-    fn deleted(&mut self) -> libc::stat {
-        self.dirty = true;
-        // SAFETY: an all-zero stat is a valid value.
-        unsafe { std::mem::zeroed() }
-    }
-}
-
 /// Stats paths relative to an open descriptor of their directory: one path
 /// component to resolve per file instead of the whole path.
 #[derive(Default)]
 struct DirHandle {
     dir: Vec<u8>,
-    fd: Option<i32>,
+    fd: Option<OwnedFd>,
 }
 
 impl DirHandle {
     /// The descriptor of `path`'s directory (opened when it changes) and its last component.
-    fn enter(&mut self, workdir: &Path, path: &[u8]) -> Option<(i32, CString)> {
+    fn enter(&mut self, workdir: &Path, path: &[u8]) -> Option<(BorrowedFd<'_>, CString)> {
         let (dir, name) = match memchr::memrchr(b'/', path) {
             Some(slash) => (&path[..slash], &path[slash + 1..]),
             None => (&[][..], path),
         };
         if self.fd.is_none() || self.dir != dir {
-            self.close();
+            self.fd = None; // closes the previous one
             let full = if dir.is_empty() { workdir.to_path_buf() } else { workdir.join(OsStr::from_bytes(dir)) };
-            let c = CString::new(full.as_os_str().as_bytes()).ok()?;
-            // SAFETY: a valid C string; the fd is closed in `close`.
-            let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            self.fd = rustix::fs::open(&full, flags, Mode::empty()).ok();
             self.dir = dir.to_vec();
-            self.fd = (fd >= 0).then_some(fd);
         }
-        Some((self.fd?, CString::new(name).ok()?))
-    }
-
-    fn close(&mut self) {
-        if let Some(fd) = self.fd.take() {
-            // SAFETY: closing a descriptor we opened.
-            unsafe { libc::close(fd) };
-        }
-    }
-}
-
-impl Drop for DirHandle {
-    fn drop(&mut self) {
-        self.close();
+        Some((self.fd.as_ref()?.as_fd(), CString::new(name).ok()?))
     }
 }
 
 /// The comparison `git status` makes before trusting an entry unchanged
 /// (index fields are the low 32 bits of the stat values).
-fn stat_matches(e: &Entry, st: &libc::stat) -> bool {
+fn stat_matches(e: &Entry, st: &Stat) -> bool {
     e.mtime == (st.st_mtime as u32, st.st_mtime_nsec as u32)
         && e.ctime == (st.st_ctime as u32, st.st_ctime_nsec as u32)
         && e.size == st.st_size as u32
@@ -342,18 +318,18 @@ fn stat_matches(e: &Entry, st: &libc::stat) -> bool {
 }
 
 /// A changed file type or executable bit is a change even when the content is not.
-fn mode_differs(e: &Entry, st: &libc::stat) -> bool {
+fn mode_differs(e: &Entry, st: &Stat) -> bool {
     let file_type = st.st_mode & libc::S_IFMT;
     file_type != e.mode & 0o170000 || (file_type == libc::S_IFREG && (e.mode & 0o100 != 0) != (st.st_mode & 0o100 != 0))
 }
 
 /// Modified no earlier than the index was written: the stat data cannot vouch for it.
-fn is_racy(st: &libc::stat, index_mtime: (i64, u32)) -> bool {
+fn is_racy(st: &Stat, index_mtime: (i64, u32)) -> bool {
     (st.st_mtime, st.st_mtime_nsec as u32) >= index_mtime
 }
 
 /// Whether the file's content is the blob `oid` (a symlink: its target text).
-fn content_equals(path: &Path, st: &libc::stat, oid: &[u8; OID_LEN]) -> bool {
+fn content_equals(path: &Path, st: &Stat, oid: &[u8; OID_LEN]) -> bool {
     let hashed = if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
         std::fs::read_link(path)
             .ok()

@@ -142,12 +142,11 @@ fn host_arch() -> &'static str {
     }
 }
 
+/// The host name, as `gethostname` gives it (the `nodename` of `uname`).
 fn host_name() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into buf.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    let end = buf.iter().position(|&b| b == 0)?;
-    (rc == 0 && end > 0).then(|| String::from_utf8_lossy(&buf[..end]).into_owned())
+    let uname = rustix::system::uname();
+    let name = uname.nodename().to_bytes();
+    (!name.is_empty()).then(|| String::from_utf8_lossy(name).into_owned())
 }
 
 #[cfg(test)]

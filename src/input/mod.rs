@@ -5,6 +5,9 @@ mod capture;
 
 pub use capture::Capture;
 
+use rustix::buffer::spare_capacity;
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -90,6 +93,7 @@ fn drain_stdin(capture: &mut Capture, deadline: Instant) -> bool {
     if !stdin_may_carry_a_payload() {
         return false;
     }
+    let stdin = rustix::stdio::stdin();
     // Not zeroed: `read` fills it, and only the filled part is used.
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     // When the grace ends: set once, when the value completes, never moved by later polls.
@@ -103,36 +107,26 @@ fn drain_stdin(capture: &mut Capture, deadline: Instant) -> bool {
         if wait.is_zero() {
             return !capture.is_complete();
         }
-        let mut pollfd = libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 };
-        let timeout_ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
-        // SAFETY: one valid pollfd, length 1.
-        let ready = unsafe { libc::poll(&mut pollfd, 1, timeout_ms) };
-        if ready < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return false;
+        let mut pollfd = [PollFd::new(&stdin, PollFlags::IN)];
+        // Whole milliseconds, at least one, as `poll` would take them (always fits a Timespec).
+        let timeout_ms = wait.as_millis().clamp(1, i32::MAX as u128) as u64;
+        let Ok(timeout) = Timespec::try_from(Duration::from_millis(timeout_ms)) else { return false };
+        match rustix::event::poll(&mut pollfd, Some(&timeout)) {
+            Err(Errno::INTR) => continue,
+            Err(_) => return false,
+            Ok(0) => continue, // the loop re-checks the grace and the deadline
+            Ok(_) if pollfd[0].revents().contains(PollFlags::NVAL) => return false, // no stdin at all
+            Ok(_) => {}
         }
-        if ready == 0 {
-            continue; // the loop re-checks the grace and the deadline
-        }
-        if pollfd.revents & libc::POLLNVAL != 0 {
-            return false; // no stdin at all
-        }
-        // SAFETY: `buf` has `capacity()` writable bytes; `read` initialises the first `n`.
-        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.capacity()) };
-        match n {
-            0 => return false,
-            n if n > 0 => {
-                // SAFETY: the kernel wrote `n` bytes.
-                unsafe { buf.set_len(n as usize) };
+        // Reads into the spare capacity, and sets the length to what was read.
+        match rustix::io::read(stdin, spare_capacity(&mut buf)) {
+            Ok(0) => return false,
+            Ok(_) => {
                 capture.feed(&buf);
                 buf.clear();
             }
-            _ => match std::io::Error::last_os_error().kind() {
-                std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock => {}
-                _ => return false,
-            },
+            Err(Errno::INTR | Errno::AGAIN) => {}
+            Err(_) => return false,
         }
     }
 }
@@ -142,10 +136,7 @@ fn drain_stdin(capture: &mut Capture, deadline: Instant) -> bool {
 /// its terminal as stdin), nor does a device (`/dev/null` is empty,
 /// `/dev/zero` endless) or a directory.
 fn stdin_may_carry_a_payload() -> bool {
-    // SAFETY: fstat fills the zeroed struct; fd 0 is open (main makes sure).
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(0, &mut st) } != 0 {
-        return false;
-    }
+    // fd 0 is open (main makes sure).
+    let Ok(st) = rustix::fs::fstat(rustix::stdio::stdin()) else { return false };
     !matches!(st.st_mode & libc::S_IFMT, libc::S_IFCHR | libc::S_IFBLK | libc::S_IFDIR)
 }

@@ -166,11 +166,14 @@ pub fn parse_duration(text: &str) -> Option<u64> {
 /// Local time, `2026-11-24 13:18`.
 pub fn local_time(ms: u64) -> String {
     let secs = (ms / 1000) as libc::time_t;
-    // SAFETY: localtime_r writes into the zeroed struct we own.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    if unsafe { libc::localtime_r(&secs, &mut tm) }.is_null() {
-        return crate::time::format_utc(ms);
-    }
+    // Neither std nor rustix converts to local time; libc's `localtime_r` does.
+    // SAFETY: an all-zero `tm` is a valid value (integers and a null `tm_zone`), and
+    // `localtime_r` only reads `secs` and writes into `tm`, both ours for the call.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        (!libc::localtime_r(&secs, &mut tm).is_null()).then_some(tm)
+    };
+    let Some(tm) = tm else { return crate::time::format_utc(ms) };
     format!("{:04}-{:02}-{:02} {:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min)
 }
 

@@ -67,10 +67,9 @@ fn terminal_width() -> Option<usize> {
     if let Some(cols) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
         return Some(cols);
     }
-    // SAFETY: TIOCGWINSZ fills the zeroed winsize we own.
-    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-    let ok = unsafe { libc::ioctl(1, libc::TIOCGWINSZ, &mut size) } == 0;
-    (ok && size.ws_col > 0).then_some(size.ws_col as usize)
+    // TIOCGWINSZ on stdout.
+    let size = rustix::termios::tcgetwinsize(rustix::stdio::stdout()).ok()?;
+    (size.ws_col > 0).then_some(size.ws_col as usize)
 }
 
 /// Cuts text to `max` characters, on one line.
