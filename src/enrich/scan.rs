@@ -29,7 +29,7 @@ use crate::hash::Fnv64;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags, Stat};
 use std::collections::{HashMap, HashSet};
-use std::ffi::{CString, OsStr};
+use std::ffi::{CStr, CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -86,39 +86,36 @@ pub fn scan(repo: &Repo, cache_file: Option<&Path>, deadline: Instant) -> Result
         }
         return Err(Missing::Deadline);
     }
-    let mut dirty = tracked.dirty || staged_changes(repo, &index)?;
-    let has_submodules = index.entries.iter().any(|e| e.mode == index::MODE_GITLINK);
-    let only_by_hash = !dirty && tracked.hash_differs;
-    if (!dirty && has_submodules) || (only_by_hash && filters_may_apply(repo, &index, &config)) {
-        // Dirt git sees through what this scan does not read: inside submodules, or content
-        // that differs raw but not once cleaned (eol conversion, filters). libgit2 reads both.
-        dirty = worktree::is_dirty(workdir)?;
-    } else {
-        dirty |= tracked.hash_differs;
-    }
+    let dirty = tracked_dirt(repo, workdir, &index, &tracked, &config)? || !walked.untracked.is_empty();
     let fingerprint = if walks { ignore_fingerprint(repo, &walked.ignore_files) } else { fingerprint };
-    dirty |= !walked.untracked.is_empty();
     let files = tracked.files + walked.untracked.len() as u64;
     let loc = tracked.loc + walked.untracked.iter().map(|u| u.lines).sum::<u64>();
-
     if let Some(path) = cache_file {
         let trusted = walked.dirs.iter().all(|d| d.mtime.0 < started_wall - RACY_SECONDS);
         let mut blobs = tracked.blobs;
         blobs.sort_unstable_by_key(|b| b.0);
         blobs.dedup_by_key(|b| b.0);
-        let new = Cache {
-            trusted,
-            fingerprint,
-            ignore_files: walked.ignore_files,
-            dirs: walked.dirs,
-            untracked: walked.untracked,
-            blobs,
-        };
+        let (ignore_files, dirs, untracked) = (walked.ignore_files, walked.dirs, walked.untracked);
+        let new = Cache { trusted, fingerprint, ignore_files, dirs, untracked, blobs };
         if new != old {
             new.save(path);
         }
     }
     Ok(Outcome { dirty, counts: Counts { files: u32::try_from(files).unwrap_or(u32::MAX), loc } })
+}
+
+/// Whether the tracked files are dirty as git status says: changed, staged,
+/// or, where this scan cannot tell, as libgit2 says.
+fn tracked_dirt(repo: &Repo, workdir: &Path, index: &Index, tracked: &Tracked, config: &str) -> Result<bool, Missing> {
+    let dirty = tracked.dirty || staged_changes(repo, index)?;
+    let has_submodules = index.entries.iter().any(|e| e.mode == index::MODE_GITLINK);
+    let only_by_hash = !dirty && tracked.hash_differs;
+    if (!dirty && has_submodules) || (only_by_hash && filters_may_apply(repo, index, config)) {
+        // Dirt git sees through what this scan does not read: inside submodules, or content
+        // that differs raw but not once cleaned (eol conversion, filters). libgit2 reads both.
+        return Ok(worktree::is_dirty(workdir)?);
+    }
+    Ok(dirty || tracked.hash_differs)
 }
 
 /// The scan's own deadline: an eighth of the time left before `deadline`
@@ -241,18 +238,8 @@ fn scan_entries(workdir: &Path, entries: &[Entry], index_mtime: (i64, u32), cach
             out.dirty = true; // its directory is gone
             continue;
         };
-        // Lines already known for this blob: a stat is enough. Otherwise
-        // the file is opened at once and its stat data taken from the open file.
         reads += usize::from(cached.is_none());
-        let (stat, read) = match cached {
-            Some(_) => (lines::lstat_at(fd, &name), None),
-            None => match lines::open_and_count(fd, &name, &mut buf) {
-                lines::Found::File(stat, lines) => (Some(stat), Some(lines)),
-                lines::Found::Other(stat) => (Some(stat), None),
-                lines::Found::Missing => (None, None),
-            },
-        };
-        let Some(stat) = stat else {
+        let Some((stat, read)) = stat_or_count(fd, &name, cached.is_some(), &mut buf) else {
             out.dirty = true; // deleted
             continue;
         };
@@ -277,6 +264,20 @@ fn scan_entries(workdir: &Path, entries: &[Entry], index_mtime: (i64, u32), cach
         out.loc += lines;
     }
     out
+}
+
+/// A tracked file's stat data, and its lines when they were not `known`:
+/// for a known blob a stat is enough, otherwise the file is opened at once
+/// and its stat data taken from the open file. `None`: it is gone.
+fn stat_or_count(dir: BorrowedFd<'_>, name: &CStr, known: bool, buf: &mut [u8]) -> Option<(Stat, Option<u64>)> {
+    if known {
+        return lines::lstat_at(dir, name).map(|stat| (stat, None));
+    }
+    match lines::open_and_count(dir, name, buf) {
+        lines::Found::File(stat, lines) => Some((stat, Some(lines))),
+        lines::Found::Other(stat) => Some((stat, None)),
+        lines::Found::Missing => None,
+    }
 }
 
 /// Stats paths relative to an open descriptor of their directory: one path

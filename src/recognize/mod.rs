@@ -106,12 +106,7 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
     let empty = Map::new();
     let p = payload.unwrap_or(&empty);
     let (agent, registered_agent) = identify(p, flags.agent);
-    let sent_event_name = EVENT_NAME_KEYS
-        .iter()
-        .find_map(|k| p.get(*k).and_then(Value::as_str))
-        .or_else(|| p.contains_key("thread-id").then(|| p.get("type").and_then(Value::as_str)).flatten())
-        .filter(|s| !s.is_empty())
-        .map(String::from);
+    let sent_event_name = sent_event_name(p);
     let named = sent_event_name.as_deref().or(flags.event.filter(|e| !e.is_empty()));
     let f = Fields::new(p, named);
     let (event_name, phase) = match (named, payload) {
@@ -125,25 +120,10 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
     let event_type =
         event_name.as_deref().map_or_else(|| "unknown".into(), |name| events::snake_case(&crate::redact::redact(name)));
     let subagent = subagent(&f);
-    let (phase, phase_note) = match agent.known().and_then(|known| (known.reinterpret)(p, phase)) {
-        Some((phase, why)) => (phase, Some(why)),
-        // A subagent's own start or end (Copilot CLI sends them) is not the session's.
-        None if subagent.is_some() && Phase::BOUNDARIES.contains(&phase) => {
-            (Phase::Other, Some(format!("the subagent's own {}", phase.name())))
-        }
-        None => (phase, None),
-    };
+    let (phase, phase_note) = reinterpreted(p, phase, agent.known(), subagent.is_some());
     let session_id = session(&f);
-    let (cwd, cwd_source) = match (f.text(&["cwd"]), f.first_of_list(&["workspace_roots", "workspaceRoots"])) {
-        (Some(cwd), _) => (Some(cwd), "payload.cwd"),
-        (None, Some(root)) => (Some(root), "payload.workspace_roots"),
-        (None, None) => (None, "process"),
-    };
-    // Cline 3.x names the tool and the call in the event's own object (`tool_call: {id, name}`).
-    let tool = f.text(TOOL_KEYS).or_else(|| phase.is_tool().then(|| f.own_text("name")).flatten()).or_else(|| {
-        let name = event_name.as_deref()?;
-        agents::implied_tool(agent.known(), name).map(String::from)
-    });
+    let (cwd, cwd_source) = cwd(&f);
+    let tool = tool(&f, phase, agent.known(), event_name.as_deref());
     let (tool_call_id, tool_call_id_derived) = call_id(&f, phase, session_id.as_deref(), tool.as_deref());
     let agent_duration_ms = match phase {
         Phase::ToolResult | Phase::ToolFailure => {
@@ -178,6 +158,51 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
         phase_note,
         subagent,
     }
+}
+
+/// The phase once the agent has had its say (a tool result that reports a
+/// failure is a failure), with why it changed.
+fn reinterpreted(
+    p: &Map<String, Value>,
+    phase: Phase,
+    agent: Option<&'static agents::Agent>,
+    subagent: bool,
+) -> (Phase, Option<String>) {
+    match agent.and_then(|known| (known.reinterpret)(p, phase)) {
+        Some((phase, why)) => (phase, Some(why)),
+        // A subagent's own start or end (Copilot CLI sends them) is not the session's.
+        None if subagent && Phase::BOUNDARIES.contains(&phase) => {
+            (Phase::Other, Some(format!("the subagent's own {}", phase.name())))
+        }
+        None => (phase, None),
+    }
+}
+
+/// The event's name as the payload gives it (Codex's `notify` names it `type`).
+fn sent_event_name(p: &Map<String, Value>) -> Option<String> {
+    EVENT_NAME_KEYS
+        .iter()
+        .find_map(|k| p.get(*k).and_then(Value::as_str))
+        .or_else(|| p.contains_key("thread-id").then(|| p.get("type").and_then(Value::as_str)).flatten())
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+}
+
+/// Where the event happened, and which field said so.
+fn cwd(f: &Fields) -> (Option<String>, &'static str) {
+    match (f.text(&["cwd"]), f.first_of_list(&["workspace_roots", "workspaceRoots"])) {
+        (Some(cwd), _) => (Some(cwd), "payload.cwd"),
+        (None, Some(root)) => (Some(root), "payload.workspace_roots"),
+        (None, None) => (None, "process"),
+    }
+}
+
+/// The tool: named by the payload, by the event's own object (Cline 3.x:
+/// `tool_call: {id, name}`), or implied by the event's name.
+fn tool(f: &Fields, phase: Phase, agent: Option<&'static agents::Agent>, event_name: Option<&str>) -> Option<String> {
+    f.text(TOOL_KEYS)
+        .or_else(|| phase.is_tool().then(|| f.own_text("name")).flatten())
+        .or_else(|| agents::implied_tool(agent, event_name?).map(String::from))
 }
 
 /// The agent the payload proves, else the one it was registered for, else
