@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::event::{EventKind, EventSource, SessionRecord, SessionStatus};
 use crate::process::AgentProcess;
 use crate::recognize::Phase;
-use crate::store::{self, SessionFiles, events, record};
+use crate::store::{self, Listed, SessionFiles, events, record};
 use crate::transcript;
 use serde_json::{Value, json};
 use std::io::{Read, Seek, SeekFrom};
@@ -106,14 +106,11 @@ pub fn settle(home: &Path, session_id: &str, now_ms: u64, deadline: Instant) -> 
 /// most `HOOK_SWEEP` not yet Done, settled within `deadline`. Run when a
 /// session begins, so an agent's next launch ends the sessions of its last.
 pub fn sweep(home: &Path, own: &str, deadline: Instant) -> Vec<String> {
-    let dir = store::sessions_dir(home);
-    let mut records: Vec<(std::time::SystemTime, std::path::PathBuf)> = std::fs::read_dir(&dir)
+    let mut records: Vec<(std::time::SystemTime, std::path::PathBuf)> = store::list(home, Listed::Record)
         .into_iter()
         .flatten()
-        .flatten()
         .take(4096)
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".session.json"))
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .filter_map(|f| Some((std::fs::symlink_metadata(&f.record).ok()?.modified().ok()?, f.record)))
         .collect();
     records.sort_by_key(|r| std::cmp::Reverse(r.0));
     let now = crate::time::now_ms();

@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::report::costs::{self, By, Row, SessionEvents, Sums};
 use crate::report::{self, style::Style};
-use crate::store;
+use crate::store::SessionFiles;
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -30,11 +30,10 @@ impl Report {
             None => None,
         };
         let config = Config::from_env();
-        let dir = store::sessions_dir(&config.home);
         let loaded = report::load_sessions(&config.home);
         let mut read: Vec<(String, Vec<crate::event::Event>)> = Vec::new();
         for row in &loaded.rows {
-            let (mut events, skipped) = report::read_events(&dir.join(format!("{}.jsonl", row.key)));
+            let (mut events, skipped) = report::read_events(&SessionFiles::from_key(&config.home, &row.key).events);
             if skipped > 0 {
                 eprintln!("{}: skipped {skipped} unreadable line(s)", row.key);
             }
