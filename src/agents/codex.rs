@@ -3,7 +3,7 @@
 //! payload as the last argument. Codex runs a new or changed hook only once
 //! the user trusts it in `/hooks`, or `install --trust` does.
 
-use super::{Agent, DOCUMENTED, Payload, Trust, has};
+use super::{Agent, DOCUMENTED, Payload, Trust, env_dir, env_dir_or_home, has};
 use crate::install::config_file::ConfigFile;
 use crate::install::nested::Nested;
 use crate::install::toml_file::{self, TomlFile};
@@ -150,10 +150,7 @@ fn version(p: &Payload) -> Option<String> {
 }
 
 fn config_dir(home: &Path) -> PathBuf {
-    match std::env::var_os("CODEX_HOME") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => home.join(".codex"),
-    }
+    env_dir_or_home("CODEX_HOME", home, ".codex")
 }
 
 // Trust. Codex 0.171 runs a hook of hooks.json only when `config.toml` has
@@ -247,9 +244,9 @@ fn trusted_hash(event: &str, label: &str, group: &Value, handler: &Value) -> Str
 /// hooks.json as Codex names it in trust keys: under `$CODEX_HOME`, which
 /// Codex canonicalizes, or under `$HOME/.codex`, which it takes as it is.
 fn trust_source(home: &Path) -> String {
-    let dir = match std::env::var_os("CODEX_HOME") {
-        Some(dir) if !dir.is_empty() => std::fs::canonicalize(&dir).unwrap_or_else(|_| PathBuf::from(dir)),
-        _ => home.join(".codex"),
+    let dir = match env_dir("CODEX_HOME") {
+        Some(dir) => std::fs::canonicalize(&dir).unwrap_or(dir),
+        None => home.join(".codex"),
     };
     dir.join("hooks.json").components().collect::<PathBuf>().display().to_string()
 }

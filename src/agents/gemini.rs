@@ -1,7 +1,7 @@
 //! Gemini CLI: `~/.gemini/settings.json`, the nested format with timeouts in
 //! milliseconds. Its event names are its own evidence.
 
-use super::{Agent, DOCUMENTED, Payload, event_name, failed_exit};
+use super::{Agent, DOCUMENTED, Payload, event_name, failed_exit, package_version};
 use crate::install::config_file::ConfigFile;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
@@ -96,11 +96,7 @@ fn version(_: &Payload) -> Option<String> {
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", node.pid)).ok()?;
     cmdline.split(|b| *b == 0).skip(1).find_map(|arg| {
         let script = std::fs::canonicalize(std::str::from_utf8(arg).ok()?).ok()?;
-        script.ancestors().skip(1).take(3).find_map(|dir| {
-            let package: Value = serde_json::from_slice(&std::fs::read(dir.join("package.json")).ok()?).ok()?;
-            (package.get("name")?.as_str()? == "@google/gemini-cli")
-                .then(|| package.get("version")?.as_str().map(String::from))?
-        })
+        script.ancestors().skip(1).take(3).find_map(|dir| package_version(dir, |name| name == "@google/gemini-cli"))
     })
 }
 
