@@ -82,15 +82,20 @@ pub fn list(home: &Path, by: Listed) -> io::Result<impl Iterator<Item = SessionF
     }))
 }
 
+/// How many hex digits of SHA-256 name a session whose id is not a plain
+/// name: 128 bits, so no two ids share a file even when chosen to (a
+/// birthday search for a 64-bit hash takes about 2^32 tries).
+const KEY_HASH_HEX: usize = 32;
+
 /// The id itself when it matches `[A-Za-z0-9][A-Za-z0-9._-]{0,127}`,
-/// otherwise `id-` and a stable hash of it.
+/// otherwise `id-` and the SHA-256 of it (`KEY_HASH_HEX` digits).
 pub fn session_key(id: &str) -> String {
     let b = id.as_bytes();
     let plain = !b.is_empty()
         && b.len() <= 128
         && b[0].is_ascii_alphanumeric()
         && b.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
-    if plain { id.to_string() } else { format!("id-{}", hash::hex_of_parts(&[b])) }
+    if plain { id.to_string() } else { format!("id-{}", hash::sha256_hex_of_parts(&[b], KEY_HASH_HEX)) }
 }
 
 /// The session of an agent that sent no id: one per agent and directory,
@@ -104,10 +109,10 @@ pub fn fallback_session_id(agent: &str, cwd: &Path) -> String {
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
         .take(40)
         .collect();
-    let digest = hash::hex_of_parts(&[agent.as_bytes(), cwd.as_os_str().as_encoded_bytes()]);
+    let digest = hash::sha256_hex_of_parts(&[agent.as_bytes(), cwd.as_os_str().as_encoded_bytes()], 12);
     let agent: String = agent.chars().filter(char::is_ascii_alphanumeric).take(16).collect();
     let agent = if agent.is_empty() { "unknown".to_string() } else { agent };
-    if name.is_empty() { format!("{agent}-{}", &digest[..12]) } else { format!("{agent}-{name}-{}", &digest[..12]) }
+    if name.is_empty() { format!("{agent}-{digest}") } else { format!("{agent}-{name}-{digest}") }
 }
 
 #[cfg(test)]
@@ -125,7 +130,9 @@ mod tests {
     fn anything_else_is_hashed_stably() {
         for id in ["", "../../etc/passwd", "/abs", "a/b", ".hidden", "-dash", "nul\0byte", "é", &"x".repeat(129)] {
             let key = session_key(id);
-            assert!(key.starts_with("id-") && key.len() == 19, "{id:?} -> {key}");
+            assert!(key.starts_with("id-") && key.len() == 3 + KEY_HASH_HEX, "{id:?} -> {key}");
+            assert!(key[3..].bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+            assert_eq!(session_key(&key), key, "a key is a plain id");
             assert_eq!(key, session_key(id), "stable");
             assert!(!key.contains('/') && !key.contains(".."));
         }
