@@ -30,10 +30,17 @@ impl Report {
             None => None,
         };
         let config = Config::from_env();
-        let loaded = report::load_sessions(&config.home);
+        let home = match config.home_to_read() {
+            Ok(home) => home,
+            Err(why) => {
+                eprintln!("kaizen-hook report: {why}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let loaded = report::load_sessions(home);
         let mut read: Vec<(String, Vec<crate::event::Event>)> = Vec::new();
         for row in &loaded.rows {
-            let (mut events, skipped) = report::read_events(&SessionFiles::from_key(&config.home, &row.key).events);
+            let (mut events, skipped) = report::read_events(&SessionFiles::from_key(home, &row.key).events);
             if skipped > 0 {
                 eprintln!("{}: skipped {skipped} unreadable line(s)", row.key);
             }

@@ -66,7 +66,7 @@ struct SubagentStats {
 impl Show {
     pub fn run(&self) -> ExitCode {
         let config = Config::from_env();
-        let key = match resolve(&config.home, &self.id) {
+        let key = match config.home_to_read().and_then(|home| resolve(home, &self.id)) {
             Ok(key) => key,
             Err(e) => {
                 eprintln!("kaizen-hook show: {e}");
