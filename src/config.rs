@@ -2,7 +2,7 @@
 //! malformed value falls back to that default: a typo must never stop a hook.
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -38,6 +38,17 @@ impl Config {
             field_cap: number("KAIZEN_HOOK_FIELD_CAP", 32 * 1024, 256, 64 << 20) as usize,
             event_cap: number("KAIZEN_HOOK_EVENT_CAP", 1 << 20, 4096, 256 << 20) as usize,
             dedup_window_ms: number("KAIZEN_HOOK_DEDUP_MS", 3000, 0, 600_000),
+        }
+    }
+
+    /// The home a human command reads (and `export` writes its cursors in):
+    /// `Err` saying why there is none. Never `home` when it is empty, which
+    /// would make `sessions/` the current directory's.
+    pub fn home_to_read(&self) -> Result<&Path, String> {
+        match &self.home_refused {
+            Some(why) => Err(format!("no kaizen home ({why})")),
+            None if self.home.as_os_str().is_empty() => Err("no kaizen home".into()),
+            None => Ok(&self.home),
         }
     }
 }

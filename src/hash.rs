@@ -1,6 +1,10 @@
 //! FNV-1a, 64 bit: tiny, dependency-free and stable across releases, which is
-//! what session keys, delivery identities and derived call ids need (std's
-//! `DefaultHasher` may change between Rust versions).
+//! what delivery identities, derived call ids and cache names need (std's
+//! `DefaultHasher` may change between Rust versions). Its collisions can be
+//! constructed, so what an adversary could aim at (the file a hostile session
+//! id is stored in) is named by SHA-256 instead (`sha256_hex_of_parts`).
+
+use sha2::{Digest, Sha256};
 
 const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -41,6 +45,19 @@ pub fn hex_of_parts(parts: &[&[u8]]) -> String {
     h.hex()
 }
 
+/// The first `len` hex digits (at most 64) of the SHA-256 of `parts`,
+/// delimited as `Fnv64::write_parts` delimits them.
+pub fn sha256_hex_of_parts(parts: &[&[u8]], len: usize) -> String {
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    let mut hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    hex.truncate(len);
+    hex
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +78,14 @@ mod tests {
     #[test]
     fn parts_are_delimited() {
         assert_ne!(hex_of_parts(&[b"ab", b"c"]), hex_of_parts(&[b"a", b"bc"]));
+        assert_ne!(sha256_hex_of_parts(&[b"ab", b"c"], 64), sha256_hex_of_parts(&[b"a", b"bc"], 64));
+    }
+
+    #[test]
+    fn sha256_matches_a_reference_vector() {
+        // printf '\3\0\0\0\0\0\0\0abc' | sha256sum
+        let full = sha256_hex_of_parts(&[b"abc"], 64);
+        assert_eq!(full, "ce91dc5eec0139adf091900d225971d6ad246a845bad791b5693a9d0d55dd391");
+        assert_eq!(sha256_hex_of_parts(&[b"abc"], 32), full[..32]);
     }
 }

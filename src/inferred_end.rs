@@ -20,12 +20,14 @@ use crate::process::AgentProcess;
 use crate::recognize::Phase;
 use crate::store::line::{Sealed, new_event};
 use crate::store::writer::{Limits, SessionWriter};
-use crate::store::{self, SessionFiles, record};
+use crate::store::{self, Listed, SessionFiles, record};
 use crate::transcript;
 use serde_json::{Value, json};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
 
 /// How long a turn may run with no hook event before a session whose agent is
 /// gone counts as ended even though its last event is not a turn end (an
@@ -106,8 +108,8 @@ pub fn settle(config: &Config, session_id: &str, now_ms: u64, deadline: Instant)
 pub fn settle_all(config: &Config) -> Vec<String> {
     let now = crate::time::now_ms();
     let mut problems = Vec::new();
-    for path in record_files(&store::sessions_dir(&config.home)) {
-        let Ok(Some(rec)) = record::load(&path) else { continue };
+    for files in store::list(&config.home, Listed::Record).into_iter().flatten() {
+        let Ok(Some(rec)) = record::load(&files.record) else { continue };
         if rec.status == SessionStatus::Done {
             continue;
         }
@@ -123,46 +125,78 @@ pub fn settle_one(config: &Config, session_id: &str) -> Result<bool, String> {
     settle(config, session_id, crate::time::now_ms(), Instant::now() + COMMAND_WAIT)
 }
 
-fn record_files(dir: &Path) -> impl Iterator<Item = std::path::PathBuf> {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".session.json"))
-        .map(|e| e.path())
-}
-
 /// The hook's sweep: the most recently changed records other than `own`, at
 /// most `HOOK_SWEEP` not yet Done, settled within `deadline`. Run when a
 /// session begins, so an agent's next launch ends the sessions of its last.
 pub fn sweep(config: &Config, own: &str, deadline: Instant) -> Vec<String> {
-    let dir = store::sessions_dir(&config.home);
-    let mut records: Vec<(std::time::SystemTime, std::path::PathBuf)> = std::fs::read_dir(&dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .take(4096)
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".session.json"))
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-        .collect();
-    records.sort_by_key(|r| std::cmp::Reverse(r.0));
+    let home = &config.home;
     let now = crate::time::now_ms();
     let mut problems = Vec::new();
-    let mut looked = 0;
-    for (_, path) in records {
-        if looked >= HOOK_SWEEP || Instant::now() > deadline {
+    for id in newest_unsettled(home, own, HOOK_SWEEP, deadline) {
+        if Instant::now() > deadline {
             break;
         }
-        let Ok(Some(rec)) = record::load(&path) else { continue };
-        if rec.id == own || rec.status == SessionStatus::Done {
-            continue;
-        }
-        looked += 1;
-        if let Err(e) = settle(config, &rec.id, now, deadline) {
-            problems.push(format!("inferred end of {}: {e}", rec.id));
+        if let Err(e) = settle(config, &id, now, deadline) {
+            problems.push(format!("inferred end of {id}: {e}"));
         }
     }
     problems
+}
+
+/// How many records one pass over `sessions/` keeps: the memory of a sweep,
+/// whatever the number of sessions.
+const SWEEP_PAGE: usize = 256;
+
+/// A record file by when it last changed (its name breaks ties).
+type Stamped = (SystemTime, PathBuf);
+
+/// The ids of the `n` most recently changed records other than `own` that
+/// are not Done, newest first, looked for until `deadline`. Records are
+/// taken newest first a page at a time (`newest_older_than`), so however
+/// many sessions there are, all of them are ranked and memory stays bounded.
+fn newest_unsettled(home: &Path, own: &str, n: usize, deadline: Instant) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut older_than = None;
+    while found.len() < n {
+        let page = newest_older_than(home, older_than.as_ref(), SWEEP_PAGE);
+        for (_, path) in &page {
+            if found.len() >= n || Instant::now() > deadline {
+                return found;
+            }
+            let Ok(Some(rec)) = record::load(path) else { continue };
+            if rec.id != own && rec.status != SessionStatus::Done {
+                found.push(rec.id);
+            }
+        }
+        if page.len() < SWEEP_PAGE {
+            break;
+        }
+        older_than = page.into_iter().last();
+    }
+    found
+}
+
+/// The `n` newest record files older than `older_than` (all when `None`),
+/// newest first: one pass over the directory keeping the `n` newest seen
+/// in a heap.
+fn newest_older_than(home: &Path, older_than: Option<&Stamped>, n: usize) -> Vec<Stamped> {
+    let mut newest: BinaryHeap<Reverse<Stamped>> = BinaryHeap::with_capacity(n + 1);
+    for files in store::list(home, Listed::Record).into_iter().flatten() {
+        let Ok(modified) = std::fs::symlink_metadata(&files.record).and_then(|m| m.modified()) else { continue };
+        let stamped = (modified, files.record);
+        if older_than.is_some_and(|limit| stamped >= *limit) {
+            continue;
+        }
+        if newest.len() < n {
+            newest.push(Reverse(stamped));
+        } else if newest.peek().is_some_and(|Reverse(oldest)| stamped > *oldest) {
+            newest.pop();
+            newest.push(Reverse(stamped));
+        }
+    }
+    let mut page: Vec<Stamped> = newest.into_iter().map(|Reverse(s)| s).collect();
+    page.sort_unstable_by(|a, b| b.cmp(a));
+    page
 }
 
 /// The agent is gone, and the session's last hook event ended a turn (or
@@ -266,5 +300,59 @@ mod tests {
         assert!(gone(&seen(dead, "tool_call"), 1_000 + TURN_BUDGET_MS + 1).is_some());
         assert!(gone(&seen(dead, "turn_end"), 2_000).is_some());
         assert_eq!(gone(&LastSeen::default(), 2_000), None, "no recorded process: never guessed");
+    }
+
+    /// 5,000 records whose mtimes are not in directory or creation order:
+    /// every one is ranked (pages of `SWEEP_PAGE` cross), and the sweep
+    /// picks the newest not Done and not its own, past pages of Done ones.
+    #[test]
+    fn the_sweep_picks_the_newest_records_among_thousands() {
+        const SESSIONS: u64 = 5_000;
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(store::sessions_dir(home.path())).unwrap();
+        let base = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        // Session i changed at second (i * 7919) mod 5000: a permutation (7919 is prime),
+        // so rank r (0 the newest) is session i with age(i) = 4999 - r.
+        let age = |i: u64| (i * 7919) % SESSIONS;
+        let rank = |i: u64| SESSIONS - 1 - age(i);
+        // Not Done: ranks 1, 2, 3 and 40, then only past the first few pages.
+        let running = |i: u64| matches!(rank(i), 1..=3 | 40) || (rank(i) > 3 * SWEEP_PAGE as u64 && rank(i) % 97 == 0);
+        let record = |i: u64| SessionFiles::new(home.path(), &format!("s{i}")).record;
+        for i in 0..SESSIONS {
+            let status = if running(i) { "Running" } else { "Done" };
+            let json = json!({"id": format!("s{i}"), "agent": "claude", "workspace": "/w", "started_at_ms": 1,
+                              "status": status, "trace_path": ""});
+            let mut file = std::fs::File::create(record(i)).unwrap();
+            std::io::Write::write_all(&mut file, json.to_string().as_bytes()).unwrap();
+            file.set_modified(base + std::time::Duration::from_secs(age(i))).unwrap();
+        }
+        let mut by_rank: Vec<u64> = (0..SESSIONS).collect();
+        by_rank.sort_by_key(|&i| rank(i));
+
+        let mut ranked = Vec::new();
+        let mut older_than = None;
+        loop {
+            let page = newest_older_than(home.path(), older_than.as_ref(), SWEEP_PAGE);
+            ranked.extend(page.iter().map(|(_, path)| path.clone()));
+            if page.len() < SWEEP_PAGE {
+                break;
+            }
+            older_than = page.into_iter().last();
+        }
+        assert_eq!(ranked, by_rank.iter().map(|&i| record(i)).collect::<Vec<_>>(), "every record, newest first");
+
+        let own = format!("s{}", by_rank[2]);
+        let far = Instant::now() + std::time::Duration::from_secs(60);
+        let picked = newest_unsettled(home.path(), &own, HOOK_SWEEP, far);
+        let expected: Vec<String> = by_rank
+            .iter()
+            .filter(|&&i| running(i))
+            .map(|i| format!("s{i}"))
+            .filter(|id| *id != own)
+            .take(HOOK_SWEEP)
+            .collect();
+        assert_eq!(expected.len(), HOOK_SWEEP);
+        assert!(rank(expected[HOOK_SWEEP - 1][1..].parse().unwrap()) > 3 * SWEEP_PAGE as u64, "{expected:?}");
+        assert_eq!(picked, expected);
     }
 }

@@ -112,7 +112,7 @@ fn session_ids_are_never_paths() {
     for file in &files {
         assert_eq!(file.parent().unwrap(), env.sessions_dir());
         let name = file.file_name().unwrap().to_str().unwrap();
-        assert!(name.starts_with("id-") && name.len() == "id-0123456789abcdef.jsonl".len(), "{name}");
+        assert!(name.starts_with("id-") && name.len() == "id-0123456789abcdef0123456789abcdef.jsonl".len(), "{name}");
         let events = read_events(file);
         let record: SessionRecord =
             serde_json::from_slice(&std::fs::read(file.with_extension("session.json")).unwrap()).unwrap();

@@ -173,6 +173,36 @@ fn a_private_directory_planted_by_another_user_is_refused_and_nothing_recorded()
 
 #[test]
 #[ignore = "needs user namespaces (unshare), which many containers refuse; .ci/run runs it"]
+fn human_commands_without_a_home_say_so_and_never_read_the_current_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    // What `./sessions` would hold if the current directory stood in for the home.
+    let cwd = env.tmp.path().join("cwd");
+    std::fs::create_dir_all(cwd.join("sessions")).unwrap();
+    let record = json!({"id": "planted", "agent": "claude", "workspace": "/w", "started_at_ms": 1,
+                        "status": "Done", "trace_path": ""});
+    std::fs::write(cwd.join("sessions/planted.session.json"), record.to_string()).unwrap();
+    std::fs::write(cwd.join("sessions/planted.jsonl"), "").unwrap();
+    for dir in [env.tmp.path(), &cwd, &cwd.join("sessions")] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // No HOME, no password-database entry, and no private temporary directory can be made.
+    let no_tmp = env.tmp.path().join("missing/tmp");
+    let commands: [&[&str]; 4] =
+        [&["sessions"], &["show", "planted"], &["report"], &["export", "--endpoint", "http://127.0.0.1:9"]];
+    for args in commands {
+        let mut cmd = as_unknown_user(&env, &no_tmp, args);
+        let out = cmd.current_dir(&cwd).stdin(Stdio::null()).output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stdout} {stderr}");
+        assert!(stderr.contains("no kaizen home"), "{args:?}: {stderr}");
+        assert!(!stdout.contains("planted") && !stderr.contains("planted"), "{args:?} read ./sessions: {stdout}");
+    }
+    assert!(!cwd.join("export").exists(), "export wrote its cursors in the current directory");
+}
+
+#[test]
+#[ignore = "needs user namespaces (unshare), which many containers refuse; .ci/run runs it"]
 fn without_home_the_password_database_gives_the_home() {
     let env = Env::new();
     let tmp = shared_tmp(&env);

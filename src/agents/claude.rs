@@ -2,7 +2,7 @@
 //! shape is the common ancestor of most agents' hooks, so it has no evidence
 //! of its own: a Claude-shaped payload that no other agent claims is Claude's.
 
-use super::{Agent, DOCUMENTED, Payload, never};
+use super::{Agent, DOCUMENTED, Payload, env_dir_or_home, never};
 use crate::cost::Tokens;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
@@ -186,8 +186,5 @@ fn config_problems(home: &Path) -> Vec<String> {
 }
 
 fn config_dir(home: &Path) -> PathBuf {
-    match std::env::var_os("CLAUDE_CONFIG_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => home.join(".claude"),
-    }
+    env_dir_or_home("CLAUDE_CONFIG_DIR", home, ".claude")
 }

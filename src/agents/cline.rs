@@ -9,7 +9,7 @@
 //! failure is in `tool_result.output[]`. `clineVersion` is empty; the version
 //! and the model are in the session's metadata file.
 
-use super::{Agent, DOCUMENTED, Payload, has};
+use super::{Agent, DOCUMENTED, Payload, env_dir, env_dir_or_home, has};
 use crate::install::{Format, Installer, files::Files};
 use crate::recognize::Phase;
 use serde_json::Value;
@@ -97,10 +97,7 @@ fn evidence(p: &Payload) -> bool {
 
 /// `~/.cline`, or `$CLINE_DIR`: where Cline reads its global hooks (`hooks/`).
 fn cline_dir(home: &Path) -> PathBuf {
-    match std::env::var_os("CLINE_DIR").filter(|d| !d.is_empty()) {
-        Some(dir) => PathBuf::from(dir),
-        None => home.join(".cline"),
-    }
+    env_dir_or_home("CLINE_DIR", home, ".cline")
 }
 
 /// The script written for every hook file: the same for each, the event
@@ -167,11 +164,10 @@ fn session_metadata(p: &Payload) -> Option<Value> {
 /// Where Cline keeps its sessions: `$CLINE_SESSION_DATA_DIR`, else
 /// `$CLINE_DATA_DIR/sessions`, else `<cline dir>/data/sessions`.
 fn sessions_dir() -> Option<PathBuf> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(dir) = var("CLINE_SESSION_DATA_DIR") {
+    if let Some(dir) = env_dir("CLINE_SESSION_DATA_DIR") {
         return Some(dir);
     }
-    let data = match var("CLINE_DATA_DIR") {
+    let data = match env_dir("CLINE_DATA_DIR") {
         Some(dir) => dir,
         None => cline_dir(&crate::config::home_dir()?).join("data"),
     };

@@ -3,7 +3,7 @@
 //! every `~/.copilot/hooks/*.json` (`$COPILOT_HOME/hooks/`); ours is
 //! `kaizen-hook.json`, so the user's own hook files are never edited.
 
-use super::{Agent, DOCUMENTED, Payload, failed_exit, has};
+use super::{Agent, DOCUMENTED, Payload, env_dir, env_dir_or_home, failed_exit, has};
 use crate::cost::Tokens;
 use crate::install::flat::{self, Flat};
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
@@ -111,10 +111,7 @@ fn version(_: &Payload) -> Option<String> {
 }
 
 fn config_dir(home: &Path) -> PathBuf {
-    match std::env::var_os("COPILOT_HOME") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => home.join(".copilot"),
-    }
+    env_dir_or_home("COPILOT_HOME", home, ".copilot")
 }
 
 /// One model call per `session.usage_record` (the subagents' too, in the
@@ -224,9 +221,9 @@ fn transcripts(p: &Payload) -> Vec<PathBuf> {
     let Some(session) = session.filter(|id| plain_id(id)) else { return Vec::new() };
     let dir = match crate::config::home_dir() {
         Some(home) => config_dir(&home),
-        None => match std::env::var_os("COPILOT_HOME") {
-            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-            _ => return Vec::new(),
+        None => match env_dir("COPILOT_HOME") {
+            Some(dir) => dir,
+            None => return Vec::new(),
         },
     };
     vec![dir.join("session-state").join(session).join("events.jsonl")]

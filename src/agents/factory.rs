@@ -1,7 +1,7 @@
 //! Factory Droid: a near-exact clone of Claude Code's hooks, told apart only
 //! by where its transcripts live.
 
-use super::{Agent, DOCUMENTED, Payload, never};
+use super::{Agent, DOCUMENTED, Payload, never, package_version};
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::recognize::Phase;
@@ -78,11 +78,7 @@ fn config_dir(home: &Path) -> PathBuf {
 fn version(_: &Payload) -> Option<String> {
     let droid = crate::process::delivering()?;
     let exe = std::fs::read_link(format!("/proc/{}/exe", droid.pid)).ok()?;
-    exe.ancestors().skip(1).take(2).find_map(|dir| {
-        let package: Value = serde_json::from_slice(&std::fs::read(dir.join("package.json")).ok()?).ok()?;
-        (package.get("name")?.as_str()?.starts_with("@factory/cli"))
-            .then(|| package.get("version")?.as_str().map(String::from))?
-    })
+    exe.ancestors().skip(1).take(2).find_map(|dir| package_version(dir, |name| name.starts_with("@factory/cli")))
 }
 
 // The transcript: `~/.factory/sessions/<project>/<session>.jsonl`, Claude-like

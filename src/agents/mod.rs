@@ -307,6 +307,23 @@ fn all_hooks_switched_off(path: &std::path::Path, pointer: &str, shown: &str, ti
     )]
 }
 
+/// A directory an environment variable names (`CODEX_HOME`), when it is set and not empty.
+fn env_dir(var: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os(var).filter(|dir| !dir.is_empty()).map(std::path::PathBuf::from)
+}
+
+/// An agent's config directory: from its environment variable, else `<home>/<name>`.
+fn env_dir_or_home(var: &str, home: &std::path::Path, name: &str) -> std::path::PathBuf {
+    env_dir(var).unwrap_or_else(|| home.join(name))
+}
+
+/// The version in `dir/package.json`, when its `name` is the agent's (`is_agent`):
+/// agents run from npm packages give their version to no hook.
+fn package_version(dir: &std::path::Path, is_agent: impl Fn(&str) -> bool) -> Option<String> {
+    let package: Value = serde_json::from_slice(&std::fs::read(dir.join("package.json")).ok()?).ok()?;
+    is_agent(package.get("name")?.as_str()?).then(|| package.get("version")?.as_str().map(String::from))?
+}
+
 /// The number after `marker` in a tool's text output (`Exit Code: 2`), when
 /// the agent reports a command's exit status only there.
 fn exit_code_after(text: &str, marker: &str) -> Option<i64> {
@@ -408,5 +425,23 @@ mod tests {
         assert_eq!(phase_of(None, ""), Phase::Unknown);
         assert_eq!(implied_tool(None, "before_shell_execution"), Some("Shell"));
         assert_eq!(implied_tool(Some(&claude::AGENT), "PreToolUse"), None);
+    }
+
+    #[test]
+    fn a_package_version_is_read_only_from_the_agent_s_own_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |text: &str| std::fs::write(dir.path().join("package.json"), text).unwrap();
+        let is_cli = |name: &str| name == "@acme/cli";
+        assert_eq!(package_version(dir.path(), is_cli), None, "no package.json");
+        write(r#"{"name": "@acme/cli", "version": "1.2.3"}"#);
+        assert_eq!(package_version(dir.path(), is_cli).as_deref(), Some("1.2.3"));
+        write(r#"{"name": "@other/cli", "version": "9.9.9"}"#);
+        assert_eq!(package_version(dir.path(), is_cli), None, "another package");
+        write(r#"{"name": "@acme/cli"}"#);
+        assert_eq!(package_version(dir.path(), is_cli), None, "no version");
+        write("not json");
+        assert_eq!(package_version(dir.path(), is_cli), None);
+        let home = std::path::Path::new("/h");
+        assert_eq!(env_dir_or_home("KAIZEN_TEST_NO_SUCH_VARIABLE", home, ".x"), home.join(".x"));
     }
 }

@@ -5,7 +5,7 @@
 //! `tool_input`, `tool_response`, `cwd`) for the plugin hooks and bus events
 //! below, named as OpenCode names them (and `tool.error`, the plugin's own).
 
-use super::{Agent, DOCUMENTED, Payload};
+use super::{Agent, DOCUMENTED, Payload, env_dir, package_version};
 use crate::install::{Format, Installer, files::Files};
 use crate::recognize::Phase;
 use serde_json::Value;
@@ -78,10 +78,7 @@ fn evidence(p: &Payload) -> bool {
 /// `$XDG_CONFIG_HOME/opencode`, else `~/.config/opencode`: where OpenCode
 /// loads every `plugins/*.{js,ts}`.
 fn config_dir(home: &Path) -> PathBuf {
-    match std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
-        Some(dir) => PathBuf::from(dir).join("opencode"),
-        None => home.join(".config").join("opencode"),
-    }
+    env_dir("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config")).join("opencode")
 }
 
 fn plugin(binary: &Path, _file: &str) -> String {
@@ -115,10 +112,7 @@ fn reinterpret(p: &Payload, phase: Phase) -> Option<(Phase, String)> {
 fn version(_: &Payload) -> Option<String> {
     let agent = crate::process::delivering()?;
     let exe = std::fs::read_link(format!("/proc/{}/exe", agent.pid)).ok()?;
-    let package: Value =
-        serde_json::from_slice(&std::fs::read(exe.parent()?.parent()?.join("package.json")).ok()?).ok()?;
-    let name = package.get("name")?.as_str()?;
-    name.starts_with("opencode").then(|| package.get("version")?.as_str().map(String::from))?
+    package_version(exe.parent()?.parent()?, |name| name.starts_with("opencode"))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use crate::agents::Agent;
 use crate::config::Config;
 use crate::install::{self, Format, Installer, config_file::ConfigFile};
-use crate::store::{self, fsutil};
+use crate::store::{self, Listed, fsutil};
 use crate::{log, time};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
@@ -170,12 +170,9 @@ fn activity(home: &Path) -> BTreeMap<String, u64> {
         agent: String,
     }
     let mut newest: BTreeMap<String, u64> = BTreeMap::new();
-    for entry in std::fs::read_dir(store::sessions_dir(home)).into_iter().flatten().flatten() {
-        if !entry.file_name().to_string_lossy().ends_with(".session.json") {
-            continue;
-        }
-        let Ok(modified) = entry.metadata().and_then(|m| m.modified()) else { continue };
-        let Some(named) = std::fs::read(entry.path()).ok().and_then(|b| serde_json::from_slice::<Named>(&b).ok())
+    for files in store::list(home, Listed::Record).into_iter().flatten() {
+        let Ok(modified) = std::fs::symlink_metadata(&files.record).and_then(|m| m.modified()) else { continue };
+        let Some(named) = std::fs::read(&files.record).ok().and_then(|b| serde_json::from_slice::<Named>(&b).ok())
         else {
             continue;
         };
@@ -241,12 +238,10 @@ fn check_spool(home: &Path, report: &mut Report) {
 }
 
 fn check_last_event(home: &Path, report: &mut Report) {
-    let newest = std::fs::read_dir(store::sessions_dir(home))
+    let newest = store::list(home, Listed::Events)
         .into_iter()
         .flatten()
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .filter_map(|f| Some((std::fs::symlink_metadata(&f.events).ok()?.modified().ok()?, f.events)))
         .max();
     match newest {
         Some((when, path)) => {

@@ -25,10 +25,14 @@ impl Export {
             Ok(s) => s,
             Err(e) => return fail(&e),
         };
-        if let Err(e) = export::prepare(&config.home) {
-            return fail(&format!("cannot create {}: {e}", export::cursor::dir(&config.home).display()));
+        let home = match config.home_to_read() {
+            Ok(home) => home,
+            Err(why) => return fail(&why),
+        };
+        if let Err(e) = export::prepare(home) {
+            return fail(&format!("cannot create {}: {e}", export::cursor::dir(home).display()));
         }
-        let mut exporter = Exporter::new(&config.home, settings);
+        let mut exporter = Exporter::new(home, settings);
         if self.follow { follow(&mut exporter) } else { once(&mut exporter) }
     }
 }

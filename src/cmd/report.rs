@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::report::costs::{self, By, Row, SessionEvents, Sums};
 use crate::report::{self, style::Style};
-use crate::store;
+use crate::store::SessionFiles;
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -30,14 +30,20 @@ impl Report {
             None => None,
         };
         let config = Config::from_env();
-        let dir = store::sessions_dir(&config.home);
+        let home = match config.home_to_read() {
+            Ok(home) => home,
+            Err(why) => {
+                eprintln!("kaizen-hook report: {why}");
+                return ExitCode::FAILURE;
+            }
+        };
         for problem in crate::inferred_end::settle_all(&config) {
             eprintln!("kaizen-hook report: {problem}");
         }
-        let loaded = report::load_sessions(&config.home);
+        let loaded = report::load_sessions(home);
         let mut read: Vec<(String, Vec<crate::event::Event>)> = Vec::new();
         for row in &loaded.rows {
-            let (mut events, skipped) = report::read_events(&dir.join(format!("{}.jsonl", row.key)));
+            let (mut events, skipped) = report::read_events(&SessionFiles::from_key(home, &row.key).events);
             if skipped > 0 {
                 eprintln!("{}: skipped {skipped} unreadable line(s)", row.key);
             }

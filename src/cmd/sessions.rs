@@ -23,9 +23,16 @@ impl Sessions {
             Some(Some(d)) => Some(crate::time::now_ms().saturating_sub(d)),
             None => None,
         };
+        let home = match config.home_to_read() {
+            Ok(home) => home,
+            Err(why) => {
+                eprintln!("kaizen-hook sessions: {why}");
+                return ExitCode::FAILURE;
+            }
+        };
         let workspace = self.workspace.as_deref().map(|w| crate::enrich::resolve_cwd(Some(w)));
         let unsettled = crate::inferred_end::settle_all(&config);
-        let loaded = report::load_sessions(&config.home);
+        let loaded = report::load_sessions(home);
         let rows: Vec<&SessionRow> = loaded
             .rows
             .iter()

@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::event::{Event, EventKind, SessionRecord};
 use crate::report::{self, costs, style::Style, summary::summary};
-use crate::store;
+use crate::store::{self, Listed, SessionFiles};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -66,18 +66,18 @@ struct SubagentStats {
 impl Show {
     pub fn run(&self) -> ExitCode {
         let config = Config::from_env();
-        let key = match resolve(&store::sessions_dir(&config.home), &self.id) {
+        let key = match config.home_to_read().and_then(|home| resolve(home, &self.id)) {
             Ok(key) => key,
             Err(e) => {
                 eprintln!("kaizen-hook show: {e}");
                 return ExitCode::FAILURE;
             }
         };
-        let dir = store::sessions_dir(&config.home);
-        settle(&config, &dir, &key);
+        let files = SessionFiles::from_key(&config.home, &key);
+        settle(&config, &files);
         let record: Option<SessionRecord> =
-            std::fs::read(dir.join(format!("{key}.session.json"))).ok().and_then(|b| serde_json::from_slice(&b).ok());
-        let (events, skipped) = report::read_events(&dir.join(format!("{key}.jsonl")));
+            std::fs::read(&files.record).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let (events, skipped) = report::read_events(&files.events);
         let start = events.first().map_or(0, |e| e.ts_ms);
         let steps: Vec<Step> = events.iter().map(|e| step(e, start)).collect();
         let tools = tool_stats(&steps);
@@ -103,17 +103,18 @@ impl Show {
             print_costs(&models, &turns, &cost_total, start, &style);
         }
         if skipped > 0 {
-            eprintln!("skipped {skipped} unreadable line(s) in {key}.jsonl (a torn or partial write)");
+            let name = files.events.file_name().unwrap_or_default().to_string_lossy();
+            eprintln!("skipped {skipped} unreadable line(s) in {name} (a torn or partial write)");
         }
         ExitCode::SUCCESS
     }
 }
 
 /// Writes the session's inferred end first, when its agent is gone.
-fn settle(config: &Config, dir: &Path, key: &str) {
-    let Ok(Some(record)) = crate::store::record::load(&dir.join(format!("{key}.session.json"))) else { return };
+fn settle(config: &Config, files: &SessionFiles) {
+    let Ok(Some(record)) = crate::store::record::load(&files.record) else { return };
     if let Err(e) = crate::inferred_end::settle_one(config, &record.id) {
-        eprintln!("kaizen-hook show: the end of {key} could not be written: {e}");
+        eprintln!("kaizen-hook show: the end of {} could not be written: {e}", files.key);
     }
 }
 
@@ -149,11 +150,10 @@ fn subagent_of(e: &Event) -> Option<SubagentRef> {
 }
 
 /// A session key from an exact key or id, or a unique prefix of one.
-fn resolve(dir: &Path, wanted: &str) -> Result<String, String> {
-    let keys: Vec<String> = std::fs::read_dir(dir)
-        .map_err(|_| format!("no sessions recorded in {}", dir.display()))?
-        .flatten()
-        .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".jsonl").map(String::from))
+fn resolve(home: &Path, wanted: &str) -> Result<String, String> {
+    let keys: Vec<String> = store::list(home, Listed::Events)
+        .map_err(|_| format!("no sessions recorded in {}", store::sessions_dir(home).display()))?
+        .map(|files| files.key)
         .collect();
     if wanted.is_empty() {
         return Err("give a session id or a prefix of one".into());

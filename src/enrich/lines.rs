@@ -54,7 +54,7 @@ pub fn lstat_at(dir: BorrowedFd<'_>, name: &CStr) -> Option<Stat> {
 
 /// Lines in the first `size` bytes of `fd`: newlines, plus one for a last
 /// line without one; 0 when the first 8 KiB hold a NUL (binary).
-fn count_fd(fd: impl rustix::fd::AsFd, size: u64, buf: &mut [u8]) -> u64 {
+pub(crate) fn count_fd(fd: impl rustix::fd::AsFd, size: u64, buf: &mut [u8]) -> u64 {
     const SNIFF: u64 = 8192;
     let (mut seen, mut lines, mut last) = (0u64, 0u64, b'\n');
     while seen < size {

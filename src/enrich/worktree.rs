@@ -13,7 +13,6 @@ use ignore::WalkBuilder;
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -169,34 +168,20 @@ fn count_lines(paths: &[PathBuf], deadline: Instant) -> Result<Counts, Missing> 
 }
 
 /// `None` when `path` is not a regular file (gone, a symlink, a FIFO...);
-/// otherwise its line count, 0 for binary content.
+/// otherwise its line count, 0 for binary content, counted as the scan
+/// counts (`lines::count_fd`: a NUL in the first 8 KiB is binary, and
+/// nothing past the size `fstat` gave is read).
 pub(crate) fn lines_of_regular_file(path: &Path, buf: &mut [u8]) -> Option<u64> {
-    let mut file: File = OpenOptions::new()
+    let file: File = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(path)
         .ok()?;
-    if !file.metadata().ok()?.is_file() {
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() {
         return None;
     }
-    let mut lines = 0u64;
-    let mut last = b'\n';
-    let mut first = true;
-    loop {
-        let n = match file.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => break,
-        };
-        if first && buf[..n.min(8192)].contains(&0) {
-            return Some(0);
-        }
-        first = false;
-        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-        last = buf[n - 1];
-    }
-    Some(lines + u64::from(last != b'\n'))
+    Some(super::lines::count_fd(&file, meta.len(), buf))
 }
 
 #[cfg(test)]
@@ -225,5 +210,51 @@ mod tests {
         assert_eq!(lines_of_regular_file(&dir.join("link"), &mut buf), None);
         assert_eq!(lines_of_regular_file(&dir.join("missing"), &mut buf), None);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The work tree's count and the scan's (`lines::open_and_count`) agree
+    /// on every file and buffer size, binary detection included: a NUL past
+    /// the first read but within 8 KiB is binary, one past 8 KiB is not.
+    #[test]
+    fn the_work_tree_and_the_scan_count_alike() {
+        use std::ffi::CString;
+        let dir = tempfile::tempdir().unwrap();
+        let text = "line of text\n".repeat(1000);
+        let nul_at = |at: usize| {
+            let mut bytes = text.clone().into_bytes();
+            bytes[at] = 0;
+            bytes
+        };
+        let cases: Vec<(Vec<u8>, u64)> = vec![
+            (b"".to_vec(), 0),
+            (b"a".to_vec(), 1),
+            (b"a\nb".to_vec(), 2),
+            (b"\n\n\n".to_vec(), 3),
+            (b"bin\0ary\n".to_vec(), 0),
+            (text.clone().into_bytes(), 1000),
+            (format!("{text}no newline").into_bytes(), 1001),
+            (nul_at(6), 0),
+            (nul_at(5000), 0),
+            (nul_at(8191), 0),
+            (nul_at(8192), 1000),
+            (nul_at(12_000), 1000),
+        ];
+        let dir_fd = File::open(dir.path()).unwrap();
+        for buf_len in [4, 100, 4096, 64 * 1024] {
+            let mut buf = vec![0u8; buf_len];
+            for (i, (content, expected)) in cases.iter().enumerate() {
+                let name = format!("f{i}");
+                std::fs::write(dir.path().join(&name), content).unwrap();
+                let worktree = lines_of_regular_file(&dir.path().join(&name), &mut buf);
+                let scan = super::super::lines::open_and_count(
+                    std::os::fd::AsFd::as_fd(&dir_fd),
+                    &CString::new(name.as_str()).unwrap(),
+                    &mut buf,
+                )
+                .lines();
+                assert_eq!(worktree, Some(scan), "case {i}, buffer {buf_len}");
+                assert_eq!(scan, *expected, "case {i}, buffer {buf_len}");
+            }
+        }
     }
 }

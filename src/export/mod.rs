@@ -10,7 +10,7 @@ pub mod record;
 pub mod settings;
 
 use crate::event::Event;
-use crate::store::{self, fsutil};
+use crate::store::{self, Listed, fsutil};
 use cursor::Cursor;
 use otlp::{LogRecord, Origin};
 use settings::{Protocol, Settings};
@@ -226,16 +226,8 @@ fn open_events(path: &Path) -> io::Result<File> {
 
 /// Every session's events file, by key, in a stable order.
 fn event_files(home: &Path) -> Vec<(String, PathBuf)> {
-    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(store::sessions_dir(home))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let key = name.strip_suffix(".jsonl")?;
-            (store::session_key(key) == key).then(|| (key.to_string(), entry.path()))
-        })
-        .collect();
+    let mut out: Vec<(String, PathBuf)> =
+        store::list(home, Listed::Events).into_iter().flatten().map(|f| (f.key, f.events)).collect();
     out.sort();
     out
 }

@@ -4,11 +4,11 @@
 //! is atomic (temp file + rename, through a symlinked file to its target); the
 //! previous version is kept as `<file>.kaizen.bak`.
 
+use crate::store::fsutil;
 use serde::Serialize;
 use serde_json::Value;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 pub struct ConfigFile {
@@ -80,39 +80,18 @@ impl ConfigFile {
 }
 
 /// Replaces the file at `path` (through a symlinked file, its target) with
-/// `bytes`: atomically (temp file + rename), keeping its mode, with
+/// `bytes`: atomically and synced (`fsutil::replace`), keeping its mode, with
 /// `original` (the previous version, if any) kept at `backup`.
 pub fn replace(path: &Path, original: Option<&[u8]>, backup: &Path, bytes: &[u8]) -> Result<(), String> {
     let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let dir = target.parent().ok_or_else(|| format!("{} has no directory", target.display()))?;
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let mode = fs::metadata(&target).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o600);
+    let how = fsutil::Replace::person(mode);
     if let Some(original) = original {
-        write_file(backup, original, mode)?;
+        fsutil::replace(backup, original, how).map_err(|e| format!("cannot write {e}"))?;
     }
-    let tmp = target.with_file_name(format!(".{}.kaizen-{}.tmp", file_name(&target), std::process::id()));
-    write_file(&tmp, bytes, mode)?;
-    fs::rename(&tmp, &target).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        format!("cannot replace {}: {e}", target.display())
-    })
-}
-
-fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
-    let _ = fs::remove_file(path);
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    file.write_all(bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    // The umask may have narrowed the mode we asked for.
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| format!("chmod {}: {e}", path.display()))
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    fsutil::replace(&target, bytes, how).map_err(|e| format!("cannot replace {e}"))
 }
 
 /// The indentation of the first indented line: two spaces, four, a tab...

@@ -4,9 +4,9 @@
 //! line, so installing again rewrites only them, a user's own file of the same
 //! name is never overwritten, and uninstall removes exactly what install wrote.
 
+use crate::store::fsutil;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// Every file install writes holds this text.
@@ -119,21 +119,7 @@ impl Files {
     }
 }
 
-/// Writes `content` to `path` atomically (temp file + rename) with `mode`.
+/// Writes `content` to `path` atomically and synced (`fsutil::replace`) with `mode`.
 fn write(path: &Path, content: &str, mode: u32) -> Result<(), String> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.kaizen-{}.tmp", std::process::id()));
-    let written = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&tmp)
-        .and_then(|mut f| {
-            f.write_all(content.as_bytes()).and_then(|_| f.set_permissions(fs::Permissions::from_mode(mode)))
-        })
-        .and_then(|_| fs::rename(&tmp, path));
-    written.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        format!("cannot write {}: {e}", path.display())
-    })
+    fsutil::replace(path, content.as_bytes(), fsutil::Replace::person(mode)).map_err(|e| format!("cannot write {e}"))
 }

@@ -7,9 +7,9 @@ pub mod style;
 pub mod summary;
 
 use crate::event::{Event, SessionRecord, SessionStatus};
-use crate::store::{self, events};
+use crate::store::{self, Listed, SessionFiles, events};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// One session as `kaizen-hook sessions --json` prints it. Field names are stable.
 #[derive(Debug, Clone, Serialize)]
@@ -50,40 +50,24 @@ pub struct Loaded {
 /// wants the ends of sessions whose agent is gone settles them first
 /// (`inferred_end::settle_all`).
 pub fn load_sessions(home: &Path) -> Loaded {
-    let dir = store::sessions_dir(home);
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
-    for path in record_files(&dir) {
-        let key = key_of(&path);
-        match std::fs::read(&path)
+    for files in store::list(home, Listed::Record).into_iter().flatten() {
+        match std::fs::read(&files.record)
             .map_err(|e| e.to_string())
             .and_then(|b| serde_json::from_slice::<SessionRecord>(&b).map_err(|e| e.to_string()))
         {
-            Ok(record) => rows.push(row(&dir, key, record)),
-            Err(e) => skipped.push(format!("{} ({e})", path.display())),
+            Ok(record) => rows.push(row(files, record)),
+            Err(e) => skipped.push(format!("{} ({e})", files.record.display())),
         }
     }
     rows.sort_by(|a, b| b.started_at_ms.cmp(&a.started_at_ms).then_with(|| a.key.cmp(&b.key)));
     Loaded { rows, skipped }
 }
 
-fn record_files(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".session.json"))
-        .collect()
-}
-
-pub fn key_of(record_path: &Path) -> String {
-    let name = record_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    name.trim_end_matches(".session.json").to_string()
-}
-
-fn row(dir: &Path, key: String, r: SessionRecord) -> SessionRow {
-    let last = events::last_line(&dir.join(format!("{key}.jsonl"))).ok().flatten();
+fn row(files: SessionFiles, r: SessionRecord) -> SessionRow {
+    let last = events::last_line(&files.events).ok().flatten();
+    let key = files.key;
     let (events, last_event_ms, totals) = match &last {
         Some(line) => {
             (events::seq_of_line(line).map_or(0, |s| s + 1), events::ts_of_line(line), events::Totals::of_line(line))

@@ -17,9 +17,8 @@ use super::events::Delivery;
 use super::fsutil;
 use super::line::Sealed;
 use serde::{Deserialize, Serialize};
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -56,34 +55,16 @@ fn file_name(spooled: &Spooled) -> String {
 /// Writes one spooled event; returns its file.
 pub fn write(dir: &Path, spooled: &Spooled) -> io::Result<PathBuf> {
     fsutil::ensure_private_dir(dir)?;
-    let name = file_name(spooled);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let path = dir.join(&name);
+    let path = dir.join(file_name(spooled));
     let mut bytes = serde_json::to_vec(spooled).map_err(io::Error::other)?;
     bytes.push(b'\n');
-    let create = || {
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)
-    };
-    let result = (|| {
+    let result = match fsutil::write_atomic(&path, &bytes) {
         // A merger removes the directory once it has emptied it: make it again.
-        let mut file = match create() {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fsutil::ensure_private_dir(dir)?;
-                create()?
-            }
-            other => other?,
-        };
-        file.write_all(&bytes)?;
-        fs::rename(&tmp, &path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fsutil::ensure_private_dir(dir).and_then(|()| fsutil::write_atomic(&path, &bytes))
+        }
+        other => other,
+    };
     result.map(|()| path).map_err(|e| io::Error::new(e.kind(), format!("spool {}: {e}", dir.display())))
 }
 

@@ -1,173 +1,16 @@
-//! Gemini CLI: `~/.gemini/settings.json`, the nested format with timeouts in
-//! milliseconds. Its event names are its own evidence.
+//! The transcript (SPEC §11): `~/.gemini/tmp/<project>/chats/session-<time>-<id8>.jsonl`,
+//! a metadata line, then records by `id` and `{"$set": {...}}` updates; a
+//! subagent's in `chats/<session id>/<its id>.jsonl`, named by no hook.
 
-use super::{Agent, DOCUMENTED, Payload, event_name, failed_exit};
-use crate::install::config_file::ConfigFile;
-use crate::install::nested::Nested;
-use crate::install::{Format, Installer, TIMEOUT_SECONDS};
-use crate::recognize::Phase;
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-pub static AGENT: Agent = Agent {
-    name: "gemini",
-    title: "Gemini CLI",
-    evidence,
-    transcript_marker: "/.gemini/",
-    events: &[
-        ("SessionStart", Phase::SessionStart),
-        ("SessionEnd", Phase::SessionEnd),
-        ("BeforeAgent", Phase::Prompt),
-        ("AfterAgent", Phase::TurnEnd),
-        ("BeforeTool", Phase::ToolCall),
-        ("AfterTool", Phase::ToolResult),
-        ("BeforeModel", Phase::Other),
-        ("AfterModel", Phase::Other),
-        ("BeforeToolSelection", Phase::Other),
-        ("PreCompress", Phase::Other),
-        ("Notification", Phase::Other),
-    ],
-    guidance_files: &["GEMINI.md"],
-    reinterpret,
-    version,
-    config_problems,
-    transcript: Some(Reader { needles: NEEDLES, parse: response, failure, paths: transcripts }),
-    installer: Some(Installer {
-        dir: config_dir,
-        file: "settings.json",
-        // Not `BeforeModel`/`AfterModel`/`BeforeToolSelection`: they fire for
-        // every model call and streamed chunk, and can rewrite the request.
-        format: Format::Nested(Nested {
-            events: &[
-                ("SessionStart", "session-start"),
-                ("SessionEnd", "session-end"),
-                ("BeforeAgent", "prompt"),
-                ("BeforeTool", "tool-use"),
-                ("AfterTool", "tool-use"),
-                ("AfterAgent", "stop"),
-                ("PreCompress", "event"),
-                ("Notification", "event"),
-            ],
-            timeout: TIMEOUT_SECONDS * 1000,
-            short: &[],
-        }),
-        note: Some(
-            "Gemini CLI runs hooks only in folders it trusts (folder trust is on by default): trust a project when Gemini asks, or it records nothing there",
-        ),
-    }),
-    snippet: Some("gemini-settings.json"),
-    ..DOCUMENTED
-};
-
-fn evidence(p: &Payload) -> bool {
-    const ONLY_GEMINI: &[&str] = &[
-        "BeforeTool",
-        "AfterTool",
-        "BeforeAgent",
-        "AfterAgent",
-        "BeforeModel",
-        "AfterModel",
-        "BeforeToolSelection",
-        "PreCompress",
-    ];
-    ONLY_GEMINI.contains(&event_name(p))
-}
-
-/// AfterTool reports a failed tool in `tool_response.error`, and a shell
-/// command's exit status only in its text (`Exit Code: 2`).
-fn reinterpret(p: &Payload, phase: Phase) -> Option<(Phase, String)> {
-    if phase != Phase::ToolResult {
-        return None;
-    }
-    let response = p.get("tool_response")?;
-    match response.get("error") {
-        Some(Value::Null) | None => failed_exit(response.get("llmContent").and_then(Value::as_str), "Exit Code:"),
-        Some(error) => {
-            let message = error.get("message").and_then(Value::as_str).map_or_else(|| error.to_string(), String::from);
-            Some((Phase::ToolFailure, message))
-        }
-    }
-}
-
-/// Gemini CLI gives its version to no hook: it is in the `package.json` of
-/// the script its node process runs (`…/@google/gemini-cli/bundle/gemini.js`).
-fn version(_: &Payload) -> Option<String> {
-    let node = crate::process::delivering()?;
-    let cmdline = std::fs::read(format!("/proc/{}/cmdline", node.pid)).ok()?;
-    cmdline.split(|b| *b == 0).skip(1).find_map(|arg| {
-        let script = std::fs::canonicalize(std::str::from_utf8(arg).ok()?).ok()?;
-        script.ancestors().skip(1).take(3).find_map(|dir| {
-            let package: Value = serde_json::from_slice(&std::fs::read(dir.join("package.json")).ok()?).ok()?;
-            (package.get("name")?.as_str()? == "@google/gemini-cli")
-                .then(|| package.get("version")?.as_str().map(String::from))?
-        })
-    })
-}
-
-/// `hooksConfig.enabled: false` turns every hook off; `hooksConfig.disabled`
-/// turns off the hooks it names (by `name`, else by the exact command).
-fn config_problems(home: &Path) -> Vec<String> {
-    let path = config_dir(home).join("settings.json");
-    let Ok(settings) = ConfigFile::load(&path) else { return Vec::new() };
-    let config = settings.value.get("hooksConfig");
-    let mut problems = Vec::new();
-    if config.and_then(|c| c.get("enabled")) == Some(&Value::Bool(false)) {
-        problems.push(format!(
-            "\"hooksConfig\": {{\"enabled\": false}} in {} turns off every Gemini CLI hook, kaizen-hook's too: set it to true (or remove it)",
-            path.display()
-        ));
-    }
-    let disabled: Vec<&str> = config
-        .and_then(|c| c.get("disabled"))
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    let events = disabled_events(&settings.value, &disabled);
-    if !events.is_empty() {
-        problems.push(format!(
-            "\"hooksConfig\": {{\"disabled\": [...]}} in {} names kaizen-hook's hooks for {} event(s) ({}), so Gemini CLI skips them: remove them from that list",
-            path.display(),
-            events.len(),
-            events.join(", ")
-        ));
-    }
-    problems
-}
-
-/// The events whose kaizen-hook handler is named in `disabled`.
-fn disabled_events<'a>(settings: &'a Value, disabled: &[&str]) -> Vec<&'a str> {
-    let mut events = Vec::new();
-    for (event, groups) in settings.get("hooks").and_then(Value::as_object).into_iter().flatten() {
-        let handlers = groups.as_array().into_iter().flatten().filter_map(|g| g.get("hooks")?.as_array()).flatten();
-        let off = handlers
-            .filter(|h| h.get("command").and_then(Value::as_str).is_some_and(crate::install::is_ours))
-            .any(|h| {
-                let name = h.get("name").and_then(Value::as_str).or_else(|| h.get("command").and_then(Value::as_str));
-                name.is_some_and(|n| disabled.contains(&n))
-            });
-        if off {
-            events.push(event.as_str());
-        }
-    }
-    events
-}
-
-fn config_dir(home: &Path) -> PathBuf {
-    home.join(".gemini")
-}
-
-// The transcript (SPEC §11): `~/.gemini/tmp/<project>/chats/session-<time>-<id8>.jsonl`,
-// a metadata line, then records by `id` and `{"$set": {...}}` updates; a
-// subagent's in `chats/<session id>/<its id>.jsonl`, named by no hook.
-
+use crate::agents::Payload;
 use crate::cost::Tokens;
-use crate::transcript::{Context, Failure, Reader, Response, count};
+use crate::transcript::{Context, Failure, Response, count};
+use serde_json::Value;
 use std::cell::RefCell;
+use std::path::PathBuf;
 
 /// Lines worth parsing: a model response carries `tokens`, a denied call `"status":"error"`.
-const NEEDLES: &[&[u8]] = &[b"\"tokens\":{", b"\"status\":\"error\""];
+pub(super) const NEEDLES: &[&[u8]] = &[b"\"tokens\":{", b"\"status\":\"error\""];
 
 /// One `type: "gemini"` record is one model response, keyed by its `id`.
 /// Gemini writes a record again each time it changes (its tokens arrive,
@@ -177,7 +20,7 @@ const NEEDLES: &[&[u8]] = &[b"\"tokens\":{", b"\"status\":\"error\""];
 /// its records carry no `tokens` at resume, the same ones otherwise.
 /// `tokens.input` includes `cached`; `output` excludes `thoughts`; `tool`
 /// (the prompt of a built-in tool's call) is billed as input.
-fn response(line: &Value, ctx: &mut Context) -> Option<Response> {
+pub(super) fn response(line: &Value, ctx: &mut Context) -> Option<Response> {
     if line.get("type")?.as_str()? != "gemini" {
         return None;
     }
@@ -215,7 +58,7 @@ thread_local! {
 /// A tool call the transcript says ended in an error (`toolCalls[].status`):
 /// a call denied by a policy gets only its `BeforeTool`, no `AfterTool`.
 /// Calls whose `AfterTool` came are closed already and are not reported twice.
-fn failure(line: &Value) -> Option<Failure> {
+pub(super) fn failure(line: &Value) -> Option<Failure> {
     if line.get("type")?.as_str()? != "gemini" {
         return None;
     }
@@ -236,7 +79,7 @@ fn failure(line: &Value) -> Option<Failure> {
 
 /// The call id kaizen-hook gave this call's `BeforeTool`.
 fn hook_call_id(session: &str, tool: &str, args: &Value) -> Option<String> {
-    super::hook_call_id("gemini", "BeforeTool", session, tool, args)
+    crate::agents::hook_call_id("gemini", "BeforeTool", session, tool, args)
 }
 
 /// The most subagent transcripts listed for one session.
@@ -244,7 +87,7 @@ const MAX_SUBAGENTS: usize = 256;
 
 /// The session's transcript and its subagents' (`chats/<session id>/*.jsonl`,
 /// named by no hook).
-fn transcripts(p: &Payload) -> Vec<PathBuf> {
+pub(super) fn transcripts(p: &Payload) -> Vec<PathBuf> {
     let session = p.get("session_id").and_then(Value::as_str).filter(|s| !s.is_empty());
     READING.with(|s| *s.borrow_mut() = session.map(String::from));
     let Some(main) = p.get("transcript_path").and_then(Value::as_str).filter(|t| !t.is_empty()).map(PathBuf::from)
@@ -278,7 +121,7 @@ fn file_name_part(id: &str) -> String {
 }
 
 #[cfg(test)]
-mod transcript_tests {
+mod tests {
     use super::*;
     use serde_json::json;
 

@@ -1,0 +1,158 @@
+//! Codex CLI: `~/.codex/hooks.json` (or `$CODEX_HOME`), the nested format with
+//! timeouts in seconds, and the legacy `notify` program, which gets its
+//! payload as the last argument. Codex runs a new or changed hook only once
+//! the user trusts it in `/hooks`, or `install --trust` does.
+
+mod rollout;
+mod trust;
+
+pub use trust::TRUST;
+
+use super::{Agent, DOCUMENTED, Payload, env_dir_or_home, has};
+use crate::install::nested::Nested;
+use crate::install::{Format, Installer, TIMEOUT_SECONDS};
+use crate::recognize::Phase;
+use crate::store::fsutil::{self, End};
+use crate::transcript::Reader;
+use memchr::memmem;
+use rollout::{NEEDLES, failure, response, transcripts};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use trust::config_problems;
+
+pub static AGENT: Agent = Agent {
+    name: "codex",
+    title: "Codex CLI",
+    evidence,
+    transcript_marker: "/.codex/",
+    events: &[
+        ("SessionStart", Phase::SessionStart),
+        ("SessionEnd", Phase::SessionEnd),
+        ("UserPromptSubmit", Phase::Prompt),
+        ("PreToolUse", Phase::ToolCall),
+        ("PostToolUse", Phase::ToolResult),
+        ("PermissionRequest", Phase::Waiting),
+        ("Stop", Phase::TurnEnd),
+        ("StopFailure", Phase::TurnFailure),
+        ("SubagentStart", Phase::SubagentStart),
+        ("SubagentStop", Phase::SubagentStop),
+        ("PreCompact", Phase::Other),
+        ("PostCompact", Phase::Other),
+        // The user interrupted the turn: it ended, not on an error of the agent's.
+        ("Interrupt", Phase::TurnEnd),
+        ("PreModelRequest", Phase::Other),
+        ("PostModelRequest", Phase::Other),
+        // `notify`'s only event. With the hooks registered too, Stop has
+        // already ended the turn: the pipeline records it as a repeat then.
+        ("agent-turn-complete", Phase::TurnEnd),
+    ],
+    guidance_files: &["AGENTS.md", "AGENTS.override.md"],
+    reinterpret,
+    duration,
+    version,
+    config_problems,
+    transcript: Some(Reader { needles: NEEDLES, parse: response, failure, paths: transcripts }),
+    installer: Some(Installer {
+        dir: config_dir,
+        file: "hooks.json",
+        format: Format::Nested(Nested {
+            events: &[
+                ("SessionStart", "session-start"),
+                ("SessionEnd", "session-end"),
+                ("UserPromptSubmit", "prompt"),
+                ("PreToolUse", "tool-use"),
+                ("PostToolUse", "tool-use"),
+                ("PermissionRequest", "event"),
+                ("Stop", "stop"),
+                ("SubagentStart", "subagent"),
+                ("SubagentStop", "subagent"),
+                ("PreCompact", "event"),
+                ("PostCompact", "event"),
+                ("Interrupt", "stop"),
+            ],
+            timeout: TIMEOUT_SECONDS,
+            // Codex clamps these to 3 s, with a warning for anything above.
+            short: &[("SessionEnd", 3), ("Interrupt", 3)],
+        }),
+        // Whether Codex trusts them is a config problem, which install reports.
+        note: None,
+    }),
+    snippet: Some("codex-hooks.json"),
+    ..DOCUMENTED
+};
+
+fn evidence(p: &Payload) -> bool {
+    // `notify` payloads are kebab-case; hook payloads pair a turn id with the model.
+    has(p, "thread-id") || (has(p, "turn_id") && has(p, "model") && !has(p, "message_id"))
+}
+
+/// Codex's PostToolUse does not say how a command ended; its rollout does,
+/// and the call's `item_completed` line is written before the hook runs.
+fn reinterpret(p: &Payload, phase: Phase) -> Option<(Phase, String)> {
+    if phase != Phase::ToolResult {
+        return None;
+    }
+    let completed = completed_item(p)?;
+    let item = completed.get("item")?;
+    match (item.get("exit_code").and_then(Value::as_i64), item.get("status").and_then(Value::as_str)) {
+        (Some(code), _) if code != 0 => Some((Phase::ToolFailure, format!("exit code {code}"))),
+        (_, Some("failed")) => Some((Phase::ToolFailure, "failed".to_string())),
+        _ => None,
+    }
+}
+
+/// The call's own start and end, from the same `item_completed` line: the
+/// hook's timing would include the other hooks' run time.
+fn duration(p: &Payload) -> Option<u32> {
+    let completed = completed_item(p)?;
+    let ms = |key: &str| completed.get(key).and_then(Value::as_u64);
+    u32::try_from(ms("completed_at_ms")?.checked_sub(ms("started_at_ms")?)?).ok()
+}
+
+/// The `item_completed` payload of this result's call, from the rollout's
+/// end. Both `reinterpret` and `duration` need it for the same delivery: the
+/// rollout is read once per call and transcript.
+fn completed_item(p: &Payload) -> Option<Value> {
+    /// (call id, rollout path) → what was found there.
+    type Looked = Option<((String, String), Option<Value>)>;
+    thread_local! {
+        static LAST: std::cell::RefCell<Looked> = const { std::cell::RefCell::new(None) };
+    }
+    let key = (p.get("tool_use_id")?.as_str()?.to_string(), p.get("transcript_path")?.as_str()?.to_string());
+    if let Some(found) = LAST.with_borrow(|last| last.as_ref().filter(|(k, _)| *k == key).map(|(_, v)| v.clone())) {
+        return found;
+    }
+    let found = find_completed_item(&key.0, &key.1);
+    LAST.set(Some((key, found.clone())));
+    found
+}
+
+fn find_completed_item(call: &str, rollout: &str) -> Option<Value> {
+    let tail = fsutil::read_agent_file(Path::new(rollout), End::Tail, ROLLOUT_TAIL).ok()?;
+    let needle = format!("\"id\":{}", Value::from(call));
+    tail.rsplit(|b| *b == b'\n')
+        .filter(|line| {
+            memmem::find(line, needle.as_bytes()).is_some() && memmem::find(line, b"item_completed").is_some()
+        })
+        .find_map(|line| {
+            let mut line: Value = serde_json::from_slice(line).ok()?;
+            let completed = line.get_mut("payload")?.take();
+            (completed.get("item")?.get("id")?.as_str()? == call).then_some(completed)
+        })
+}
+
+/// How much of the rollout's end is searched for a call's outcome.
+const ROLLOUT_TAIL: u64 = 256 * 1024;
+
+/// `session_meta.payload.cli_version`, on the rollout's first line.
+fn version(p: &Payload) -> Option<String> {
+    let head = fsutil::read_agent_file(Path::new(p.get("transcript_path")?.as_str()?), End::Head, 16 * 1024).ok()?;
+    let key = b"\"cli_version\":\"";
+    let at = memmem::find(&head, key)? + key.len();
+    let len = memchr::memchr(b'"', &head[at..])?;
+    Some(String::from_utf8_lossy(&head[at..at + len]).into_owned()).filter(|v| !v.is_empty())
+}
+
+fn config_dir(home: &Path) -> PathBuf {
+    env_dir_or_home("CODEX_HOME", home, ".codex")
+}
