@@ -124,7 +124,6 @@ fn record(
     let own = Spooled {
         arrival_boot_ms: arrival.boot_ms,
         arrival_wall_ms: arrival.wall_ms,
-        phase: obs.phase.name().to_string(),
         delivery,
         event: Sealed::new(hook_event(&target.session_id, obs, ts_ms, payload)),
     };

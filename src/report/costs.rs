@@ -10,6 +10,7 @@
 //! the turn that was open when it was recorded.
 
 use crate::event::{Event, EventKind};
+use crate::recognize::Phase;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -158,7 +159,7 @@ fn turns(events: &[Event]) -> Vec<Turn> {
     let mut turns: Vec<Turn> = vec![Turn::default()];
     let mut open = true;
     for (i, e) in events.iter().enumerate() {
-        let phase = e.payload["phase"].as_str().unwrap_or_default();
+        let phase = e.payload["phase"].as_str().and_then(Phase::from_name);
         let context = &e.payload["context"];
         let commit = context["commit"].as_str().map(String::from);
         if e.kind == EventKind::Cost {
@@ -170,7 +171,7 @@ fn turns(events: &[Event]) -> Vec<Turn> {
             turns[at].costs.push(i);
             continue;
         }
-        if matches!(phase, "prompt" | "session_start")
+        if matches!(phase, Some(Phase::Prompt | Phase::SessionStart))
             && (!open || turns.last().is_some_and(|t| t.start_commit.is_some()))
         {
             turns.push(Turn::default());
@@ -184,7 +185,7 @@ fn turns(events: &[Event]) -> Vec<Turn> {
         if commit.is_some() {
             turn.end_commit = commit;
         }
-        open = !matches!(phase, "turn_end" | "turn_failure" | "session_end");
+        open = !matches!(phase, Some(Phase::TurnEnd | Phase::TurnFailure | Phase::SessionEnd));
     }
     turns
 }
