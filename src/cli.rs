@@ -165,15 +165,7 @@ impl Command {
 /// Best effort for arguments clap refused (a newer config, a typo): the
 /// category from the first word, `--agent`/`--event` wherever they are.
 pub fn salvage(args: &[String]) -> (Category, HookArgs) {
-    let category = match args.get(1).map(String::as_str) {
-        Some("session-start") => Category::SessionStart,
-        Some("session-end") => Category::SessionEnd,
-        Some("prompt") => Category::Prompt,
-        Some("tool-use") => Category::ToolUse,
-        Some("stop") => Category::Stop,
-        Some("subagent") => Category::Subagent,
-        _ => Category::Event,
-    };
+    let category = args.get(1).and_then(|word| Category::from_subcommand(word)).unwrap_or(Category::Event);
     let flag = |name: &str| {
         let eq = format!("{name}=");
         args.iter()
@@ -188,16 +180,7 @@ pub fn salvage(args: &[String]) -> (Category, HookArgs) {
 /// `<hook> [--agent A] [--event E] [PAYLOAD]`, each flag at most once, values
 /// not starting with `-`. Anything else is `None`, and clap decides.
 pub fn hook_fast(args: &[String]) -> Option<(Category, HookArgs)> {
-    let category = match args.get(1)?.as_str() {
-        "session-start" => Category::SessionStart,
-        "session-end" => Category::SessionEnd,
-        "prompt" => Category::Prompt,
-        "tool-use" => Category::ToolUse,
-        "stop" => Category::Stop,
-        "subagent" => Category::Subagent,
-        "event" => Category::Event,
-        _ => return None,
-    };
+    let category = Category::from_subcommand(args.get(1)?)?;
     let mut hook = HookArgs::default();
     let mut rest = args[2..].iter();
     while let Some(arg) = rest.next() {
