@@ -2,21 +2,31 @@
 //! branch or commit, across every recorded session. A human table by
 //! default, `--json` for tools; the total is the sum of every Cost event.
 
+use super::Run;
 use crate::config::Config;
 use crate::report::costs::{self, By, Row, SessionEvents, Sums};
 use crate::report::{self, style::Style};
 use crate::store::SessionFiles;
+use clap::Args;
 use serde_json::json;
 use std::process::ExitCode;
 
+#[derive(Args, Debug)]
 pub struct Report {
+    /// Group by: model, day, agent, branch, or commit (the turns that ran on
+    /// each commit, and the turns that produced it).
+    #[arg(long, default_value = "model")]
     pub by: String,
+    /// Only events of this long ago: 30m, 2h, 7d, 2w.
+    #[arg(long)]
     pub since: Option<String>,
+    /// Machine-readable output (stable; see README).
+    #[arg(long)]
     pub json: bool,
 }
 
-impl Report {
-    pub fn run(&self) -> ExitCode {
+impl Run for Report {
+    fn run(&self, config: &Config) -> ExitCode {
         let Some(by) = By::parse(&self.by) else {
             eprintln!("kaizen-hook report: --by takes model, day, agent, branch or commit");
             return ExitCode::FAILURE;
@@ -29,7 +39,6 @@ impl Report {
             Some(Some(d)) => Some(crate::time::now_ms().saturating_sub(d)),
             None => None,
         };
-        let config = Config::from_env();
         let home = match config.home_to_read() {
             Ok(home) => home,
             Err(why) => {
@@ -37,7 +46,7 @@ impl Report {
                 return ExitCode::FAILURE;
             }
         };
-        for problem in crate::inferred_end::settle_all(&config) {
+        for problem in crate::inferred_end::settle_all(config) {
             eprintln!("kaizen-hook report: {problem}");
         }
         let loaded = report::load_sessions(home);

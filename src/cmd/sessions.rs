@@ -1,20 +1,30 @@
 //! `kaizen-hook sessions`: one row per recorded session, newest first.
 
+use super::Run;
 use crate::config::Config;
 use crate::event::SessionStatus;
 use crate::report::{self, SessionRow, style::Style};
+use clap::Args;
 use std::process::ExitCode;
 
+#[derive(Args, Debug)]
 pub struct Sessions {
+    /// Only this agent's sessions.
+    #[arg(long)]
     pub agent: Option<String>,
+    /// Only sessions in this directory (or below it).
+    #[arg(long)]
     pub workspace: Option<String>,
+    /// Only sessions active in this long: 30m, 2h, 7d, 2w.
+    #[arg(long)]
     pub since: Option<String>,
+    /// Machine-readable output (stable; see README).
+    #[arg(long)]
     pub json: bool,
 }
 
-impl Sessions {
-    pub fn run(&self) -> ExitCode {
-        let config = Config::from_env();
+impl Run for Sessions {
+    fn run(&self, config: &Config) -> ExitCode {
         let since_ms = match self.since.as_deref().map(report::parse_duration) {
             Some(None) => {
                 eprintln!("kaizen-hook sessions: --since takes a duration like 30m, 2h, 7d");
@@ -31,7 +41,7 @@ impl Sessions {
             }
         };
         let workspace = self.workspace.as_deref().map(|w| crate::enrich::resolve_cwd(Some(w)));
-        let unsettled = crate::inferred_end::settle_all(&config);
+        let unsettled = crate::inferred_end::settle_all(config);
         let loaded = report::load_sessions(home);
         let rows: Vec<&SessionRow> = loaded
             .rows
