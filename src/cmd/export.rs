@@ -3,7 +3,8 @@
 
 use super::Run;
 use crate::config::Config;
-use crate::export::{self, Exporter, settings};
+use crate::export::settings::{self, Protocol};
+use crate::export::{self, Exporter};
 use clap::Args;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -20,8 +21,8 @@ pub struct Export {
     #[arg(long)]
     pub endpoint: Option<String>,
     /// http/protobuf (default) or http/json (default: $OTEL_EXPORTER_OTLP_PROTOCOL).
-    #[arg(long)]
-    pub protocol: Option<String>,
+    #[arg(long, value_enum)]
+    pub protocol: Option<Protocol>,
     /// Keep running and ship new events as they land.
     #[arg(long)]
     pub follow: bool,
@@ -30,7 +31,7 @@ pub struct Export {
 impl Run for Export {
     fn run(&self, config: &Config) -> ExitCode {
         let env = |name: &str| std::env::var(name).ok();
-        let settings = match settings::resolve(self.endpoint.as_deref(), self.protocol.as_deref(), &env) {
+        let settings = match settings::resolve(self.endpoint.as_deref(), self.protocol, &env) {
             Ok(s) => s,
             Err(e) => return fail(&e),
         };

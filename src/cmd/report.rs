@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::report::costs::{self, By, Row, SessionEvents, Sums};
 use crate::report::{self, style::Style};
 use crate::store::SessionFiles;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -15,8 +15,8 @@ use std::process::ExitCode;
 pub struct Report {
     /// Group by: model, day, agent, branch, or commit (the turns that ran on
     /// each commit, and the turns that produced it).
-    #[arg(long, default_value = "model")]
-    pub by: String,
+    #[arg(long, value_enum, default_value = "model")]
+    pub by: By,
     /// Only events of this long ago: 30m, 2h, 7d, 2w.
     #[arg(long)]
     pub since: Option<String>,
@@ -27,10 +27,7 @@ pub struct Report {
 
 impl Run for Report {
     fn run(&self, config: &Config) -> ExitCode {
-        let Some(by) = By::parse(&self.by) else {
-            eprintln!("kaizen-hook report: --by takes model, day, agent, branch or commit");
-            return ExitCode::FAILURE;
-        };
+        let by = self.by;
         let since_ms = match self.since.as_deref().map(report::parse_duration) {
             Some(None) => {
                 eprintln!("kaizen-hook report: --since takes a duration like 30m, 2h, 7d");
@@ -64,7 +61,8 @@ impl Run for Report {
         let sessions: Vec<SessionEvents> = read.iter().map(|(agent, events)| SessionEvents { agent, events }).collect();
         let (rows, total) = costs::group(&sessions, by, |ms| report::local_time(ms)[..10].to_string());
         if self.json {
-            let out = json!({"by": self.by, "rows": rows, "total": total});
+            let by = by.to_possible_value().map(|v| v.get_name().to_string());
+            let out = json!({"by": by, "rows": rows, "total": total});
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         } else {
             print_table(by, &rows, &total, &Style::detect());
