@@ -25,6 +25,18 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category, in the order `--help` lists their subcommands.
+    pub const ALL: [Category; 7] = [
+        Category::SessionStart,
+        Category::SessionEnd,
+        Category::Prompt,
+        Category::ToolUse,
+        Category::Stop,
+        Category::Subagent,
+        Category::Event,
+    ];
+
+    /// The word agent configs call it by (installed configs hold it: stable).
     pub fn subcommand(self) -> &'static str {
         match self {
             Category::SessionStart => "session-start",
@@ -35,6 +47,11 @@ impl Category {
             Category::Subagent => "subagent",
             Category::Event => "event",
         }
+    }
+
+    /// The category a hook subcommand's word names: `subcommand` read backwards.
+    pub fn from_subcommand(word: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|category| category.subcommand() == word)
     }
 }
 
@@ -348,6 +365,18 @@ mod tests {
 
     fn observe(v: Value, category: Category, agent: Option<&str>, event: Option<&str>) -> Observation {
         recognize(v.as_object(), Flags { category, agent, event })
+    }
+
+    #[test]
+    fn subcommand_words_and_categories_round_trip() {
+        let words = Category::ALL.map(Category::subcommand);
+        assert_eq!(words, ["session-start", "session-end", "prompt", "tool-use", "stop", "subagent", "event"]);
+        for category in Category::ALL {
+            assert_eq!(Category::from_subcommand(category.subcommand()), Some(category));
+        }
+        for word in ["", "install", "Stop", "tool_use", "session-start ", "help"] {
+            assert_eq!(Category::from_subcommand(word), None, "{word:?}");
+        }
     }
 
     #[test]

@@ -14,26 +14,14 @@ use crate::recognize::Phase;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `report --by`'s values, named as the variants are (model, day...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum By {
     Model,
     Day,
     Agent,
     Branch,
     Commit,
-}
-
-impl By {
-    pub fn parse(word: &str) -> Option<By> {
-        Some(match word {
-            "model" => By::Model,
-            "day" => By::Day,
-            "agent" => By::Agent,
-            "branch" => By::Branch,
-            "commit" => By::Commit,
-            _ => return None,
-        })
-    }
 }
 
 /// Token and cost sums. Field names are stable (`report --json`).
