@@ -20,7 +20,7 @@ pub struct Report {
     /// Only events of this long ago: 30m, 2h, 7d, 2w.
     #[arg(long)]
     pub since: Option<String>,
-    /// Machine-readable output (stable; see README).
+    /// Machine-readable output (stable; fields in docs/commands.md).
     #[arg(long)]
     pub json: bool,
 }

@@ -18,7 +18,7 @@ pub struct Sessions {
     /// Only sessions active in this long: 30m, 2h, 7d, 2w.
     #[arg(long)]
     pub since: Option<String>,
-    /// Machine-readable output (stable; see README).
+    /// Machine-readable output (stable; fields in docs/commands.md).
     #[arg(long)]
     pub json: bool,
 }

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 pub struct Show {
     /// A session id, or a unique prefix of one.
     pub id: String,
-    /// Machine-readable output (stable; see README).
+    /// Machine-readable output (stable; fields in docs/commands.md).
     #[arg(long)]
     pub json: bool,
 }
