@@ -2,7 +2,7 @@
 //! accept `--agent`, `--event` and an optional payload as the last argument.
 
 use crate::agents;
-use crate::recognize::Category;
+use crate::phase::Category;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]

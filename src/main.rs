@@ -5,7 +5,7 @@
 #![no_main]
 
 use clap::Parser;
-use kaizen_hook::{alloc, cli, cmd, config, log, recognize, time};
+use kaizen_hook::{alloc, cli, cmd, config, log, phase, time};
 use std::ffi::{CStr, c_char, c_int};
 use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -147,7 +147,7 @@ fn is_person(args: &[String]) -> bool {
 
 /// A hook run never fails in the agent's eyes: panics are caught (and logged
 /// by the hook set in `main`), and the exit status is 0 whatever happened.
-fn run_hook(category: recognize::Category, args: cli::HookArgs, config: &config::Config, arrival: time::Arrival) {
+fn run_hook(category: phase::Category, args: cli::HookArgs, config: &config::Config, arrival: time::Arrival) {
     let run = cmd::hook::HookRun { category, agent: args.agent, event: args.event, payload: args.payload };
     let _ = panic::catch_unwind(AssertUnwindSafe(|| run.run(config, arrival)));
 }

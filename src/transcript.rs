@@ -11,10 +11,10 @@
 //! response is counted once: a response seen again with the same figures is
 //! skipped, one whose figures grew gets a correction with the difference.
 
-use crate::agents::Payload;
 use crate::cost::{Prices, Tokens};
 use crate::event::{Event, EventKind, EventSource};
-use crate::recognize::Phase;
+use crate::payload::Payload;
+use crate::phase::Phase;
 use crate::store::fsutil::{self, End};
 use crate::store::line::{Sealed, new_event};
 use crate::store::writer::SessionWriter;

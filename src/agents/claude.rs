@@ -6,7 +6,7 @@ use super::{Agent, DOCUMENTED, Payload, env_dir_or_home, never};
 use crate::cost::Tokens;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 use crate::transcript::{Context, Failure, Reader, Response, count};
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -7,7 +7,7 @@ use super::{Agent, DOCUMENTED, Payload, env_dir, env_dir_or_home, failed_exit, h
 use crate::cost::Tokens;
 use crate::install::flat::{self, Flat};
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 use crate::transcript::{Context, Reader, Response, count, no_failure};
 use serde_json::Value;
 use std::path::{Path, PathBuf};

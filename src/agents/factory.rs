@@ -4,7 +4,7 @@
 use super::{Agent, DOCUMENTED, Payload, never, package_version};
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 use crate::transcript::{Context, Failure, Reader, Response};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -160,7 +160,7 @@ fn failure(line: &Value) -> Option<Failure> {
 }
 
 fn hook_call_id(session: &str, tool: &str, input: &Value) -> Option<String> {
-    super::hook_call_id("factory", "PreToolUse", session, tool, input)
+    super::hook_call_id(session, tool, input)
 }
 
 /// A custom model's id (`custom:<display name>-<index>`) names the entry of

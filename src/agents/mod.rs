@@ -22,10 +22,9 @@ mod vscode;
 mod windsurf;
 
 use crate::install::Installer;
-use crate::recognize::events::{Phase, normalize};
-use serde_json::{Map, Value};
-
-pub type Payload = Map<String, Value>;
+pub use crate::payload::Payload;
+use crate::phase::{Phase, normalize};
+use serde_json::Value;
 
 pub struct Agent {
     /// The name recorded in events and records, and what `--agent` takes.
@@ -276,22 +275,12 @@ fn as_named(_: &Payload, _: Phase) -> Option<(Phase, String)> {
     None
 }
 
-/// The call id kaizen-hook gave a tool call's pre-tool hook (`event`, from
-/// `agent`), for a transcript that names the call only by its session, tool
-/// and input: the same recognition run on the payload the hook was sent.
-fn hook_call_id(agent: &str, event: &str, session: &str, tool: &str, input: &Value) -> Option<String> {
-    let payload = serde_json::json!({
-        "session_id": session,
-        "hook_event_name": event,
-        "tool_name": tool,
-        "tool_input": input,
-    });
-    let flags = crate::recognize::Flags {
-        category: crate::recognize::Category::ToolUse,
-        agent: Some(agent),
-        event: Some(event),
-    };
-    crate::recognize::recognize(payload.as_object(), flags).tool_call_id
+/// The call id kaizen-hook gave a tool call's pre-tool hook, for a
+/// transcript that names the call only by its session, tool and input: what
+/// recognition derives from a pre-tool payload naming no turn
+/// (`recognize`'s tests hold the two together).
+fn hook_call_id(session: &str, tool: &str, input: &Value) -> Option<String> {
+    crate::call_id::derive(session, "", tool, input)
 }
 
 /// `config_problems` for a settings file whose switch (at JSON `pointer`,

@@ -4,7 +4,7 @@ use super::{Agent, DOCUMENTED, Payload, failed_exit};
 use crate::cost::Tokens;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 use crate::transcript::{Context, Reader, Response, count, no_failure};
 use serde_json::Value;
 use std::path::{Path, PathBuf};

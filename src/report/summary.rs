@@ -518,7 +518,7 @@ fn parse_json(text: &str) -> Option<Value> {
 mod tests {
     use super::*;
     use crate::event::EventSource;
-    use crate::recognize::Phase;
+    use crate::phase::Phase;
     use crate::store::line::new_event;
     use serde_json::json;
 

@@ -11,7 +11,7 @@ pub use trust::TRUST;
 use super::{Agent, DOCUMENTED, Payload, env_dir_or_home, has};
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 use crate::store::fsutil::{self, End};
 use crate::transcript::Reader;
 use memchr::memmem;

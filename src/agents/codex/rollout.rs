@@ -1,8 +1,8 @@
 //! The rollout (SPEC §11): tokens, model and cost per model response, and the
 //! calls that failed with no hook saying so.
 
-use crate::agents::Payload;
 use crate::cost::Tokens;
+use crate::payload::Payload;
 use crate::store::fsutil::{self, End};
 use crate::transcript::{Context, Failure, Response, count};
 use memchr::memmem;

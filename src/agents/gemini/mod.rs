@@ -7,7 +7,7 @@ use super::{Agent, DOCUMENTED, Payload, event_name, failed_exit, package_version
 use crate::install::config_file::ConfigFile;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 use crate::transcript::Reader;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -2,8 +2,8 @@
 //! a metadata line, then records by `id` and `{"$set": {...}}` updates; a
 //! subagent's in `chats/<session id>/<its id>.jsonl`, named by no hook.
 
-use crate::agents::Payload;
 use crate::cost::Tokens;
+use crate::payload::Payload;
 use crate::transcript::{Context, Failure, Response, count};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -79,7 +79,7 @@ pub(super) fn failure(line: &Value) -> Option<Failure> {
 
 /// The call id kaizen-hook gave this call's `BeforeTool`.
 fn hook_call_id(session: &str, tool: &str, args: &Value) -> Option<String> {
-    crate::agents::hook_call_id("gemini", "BeforeTool", session, tool, args)
+    crate::agents::hook_call_id(session, tool, args)
 }
 
 /// The most subagent transcripts listed for one session.
@@ -184,14 +184,8 @@ mod tests {
         assert_eq!(failure(&parse(DENIED)), None, "no session, no id to match");
         let payload = json!({"session_id": "s-1", "transcript_path": "/nowhere/chats/t.jsonl"});
         transcripts(payload.as_object().unwrap());
-        let before = json!({"session_id": "s-1", "hook_event_name": "BeforeTool", "tool_name": "run_shell_command",
-            "tool_input": {"command": "rm -f notes.txt", "description": "denied by policy"}});
-        let flags = crate::recognize::Flags {
-            category: crate::recognize::Category::ToolUse,
-            agent: Some("gemini"),
-            event: Some("BeforeTool"),
-        };
-        let hooked = crate::recognize::recognize(before.as_object(), flags).tool_call_id.unwrap();
+        let args = json!({"command": "rm -f notes.txt", "description": "denied by policy"});
+        let hooked = hook_call_id("s-1", "run_shell_command", &args).unwrap();
         let failed = failure(&parse(DENIED)).unwrap();
         assert_eq!((failed.call_id, failed.why.as_str()), (hooked, "Tool execution denied by policy."));
         assert_eq!(failure(&parse(RECORD)), None, "no call failed");
