@@ -13,7 +13,7 @@ use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::phase::Phase;
 use crate::store::fsutil::{self, End};
-use crate::transcript::Reader;
+use crate::transcript::{Reader, no_scope};
 use memchr::memmem;
 use rollout::{NEEDLES, failure, response, transcripts};
 use serde_json::Value;
@@ -51,7 +51,7 @@ pub static AGENT: Agent = Agent {
     duration,
     version,
     config_problems,
-    transcript: Some(Reader { needles: NEEDLES, parse: response, failure, paths: transcripts }),
+    transcript: Some(Reader { needles: NEEDLES, parse: response, failure, paths: transcripts, scope: no_scope }),
     installer: Some(Installer {
         dir: config_dir,
         file: "hooks.json",
