@@ -1,5 +1,7 @@
 //! From a payload (and the flags it was registered with) to an `Observation`:
-//! which agent, which session, which event, which tool. Pure: no I/O.
+//! which agent, which session, which event, which tool. Pure: no I/O (what an
+//! agent recorded elsewhere, such as Codex's rollout, is read by the pipeline
+//! after recognition: `Agent::outcome`).
 
 mod fields;
 
@@ -94,10 +96,7 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
     let tool = tool(&f, phase, agent.known(), event_name.as_deref());
     let (tool_call_id, tool_call_id_derived) = call_id(&f, phase, session_id.as_deref(), tool.as_deref());
     let agent_duration_ms = match phase {
-        Phase::ToolResult | Phase::ToolFailure => {
-            f.millis(DURATION_KEYS).or_else(|| agent.known().and_then(|known| (known.duration)(p)))
-        }
-        Phase::ToolCall => f.millis(DURATION_KEYS),
+        Phase::ToolCall | Phase::ToolResult | Phase::ToolFailure => f.millis(DURATION_KEYS),
         _ => None,
     };
     let parent_session_id = f
