@@ -1,9 +1,12 @@
 //! The command line. Hook subcommands are what agent configs call; they
 //! accept `--agent`, `--event` and an optional payload as the last argument.
 
-use crate::agents;
+use crate::cmd::{self, Run};
+use crate::config::Config;
 use crate::phase::Category;
-use clap::{Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
+use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
@@ -18,109 +21,72 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Hook: a session starts or resumes.
-    SessionStart(HookArgs),
-    /// Hook: a session ends.
-    SessionEnd(HookArgs),
-    /// Hook: the user submits a prompt.
-    Prompt(HookArgs),
-    /// Hook: before or after a tool call.
-    ToolUse(HookArgs),
-    /// Hook: the agent finished a turn.
-    Stop(HookArgs),
-    /// Hook: a subagent starts or stops.
-    Subagent(HookArgs),
-    /// Hook: any other event.
-    Event(HookArgs),
-    #[command(about = install_about())]
-    Install(InstallArgs),
+    /// What agent configs call.
+    #[command(flatten)]
+    Hook(HookCommand),
+    /// What a person types.
+    #[command(flatten)]
+    Human(Human),
+}
+
+/// Words that mean a person is at the keyboard: clap may print and exit then.
+/// Every human subcommand must be here (a test checks it against clap), or
+/// its panics go to the hook log.
+pub const HUMAN_WORDS: &[&str] = &[
+    "help",
+    "--help",
+    "-h",
+    "--version",
+    "-V",
+    "install",
+    "uninstall",
+    "doctor",
+    "sessions",
+    "show",
+    "report",
+    "export",
+];
+
+/// The human commands: each is its own arguments, and runs itself.
+#[derive(Subcommand)]
+pub enum Human {
+    #[command(about = cmd::install::about())]
+    Install(cmd::install::Install),
     /// Remove exactly the entries install added.
-    Uninstall(UninstallArgs),
+    Uninstall(cmd::uninstall::Uninstall),
     /// Check that the hooks are registered, firing and writing.
-    Doctor,
+    Doctor(cmd::doctor::Doctor),
     /// List recorded sessions, newest first.
-    Sessions(SessionsArgs),
+    Sessions(cmd::sessions::Sessions),
     /// Show one session: header, timeline, tool summary.
-    Show(ShowArgs),
+    Show(cmd::show::Show),
     /// Tokens and cost by model, day, agent, branch or commit.
-    Report(ReportArgs),
+    Report(cmd::report::Report),
     /// Send events not yet exported to an OpenTelemetry collector (OTLP/HTTP logs).
-    Export(ExportArgs),
+    Export(cmd::export::Export),
 }
 
-#[derive(Args, Debug)]
-pub struct ExportArgs {
-    /// The collector's OTLP/HTTP base URL (default: $OTEL_EXPORTER_OTLP_ENDPOINT, else
-    /// http://localhost:4318); /v1/logs is added unless the URL ends with it.
-    #[arg(long)]
-    pub endpoint: Option<String>,
-    /// http/protobuf (default) or http/json (default: $OTEL_EXPORTER_OTLP_PROTOCOL).
-    #[arg(long)]
-    pub protocol: Option<String>,
-    /// Keep running and ship new events as they land.
-    #[arg(long)]
-    pub follow: bool,
+impl Run for Human {
+    fn run(&self, config: &Config) -> ExitCode {
+        let command: &dyn Run = match self {
+            Human::Install(c) => c,
+            Human::Uninstall(c) => c,
+            Human::Doctor(c) => c,
+            Human::Sessions(c) => c,
+            Human::Show(c) => c,
+            Human::Report(c) => c,
+            Human::Export(c) => c,
+        };
+        command.run(config)
+    }
 }
 
-#[derive(Args, Debug)]
-pub struct ReportArgs {
-    /// Group by: model, day, agent, branch, or commit (the turns that ran on
-    /// each commit, and the turns that produced it).
-    #[arg(long, default_value = "model")]
-    pub by: String,
-    /// Only events of this long ago: 30m, 2h, 7d, 2w.
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Machine-readable output (stable; see README).
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct SessionsArgs {
-    /// Only this agent's sessions.
-    #[arg(long)]
-    pub agent: Option<String>,
-    /// Only sessions in this directory (or below it).
-    #[arg(long)]
-    pub workspace: Option<String>,
-    /// Only sessions active in this long: 30m, 2h, 7d, 2w.
-    #[arg(long)]
-    pub since: Option<String>,
-    /// Machine-readable output (stable; see README).
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct ShowArgs {
-    /// A session id, or a unique prefix of one.
-    pub id: String,
-    /// Machine-readable output (stable; see README).
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct InstallArgs {
-    #[arg(long = "agent", help = agent_help("every agent whose config directory exists"))]
-    pub agents: Vec<String>,
-    /// Show the changes, write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// The binary to register (default: this one).
-    #[arg(long)]
-    pub binary: Option<std::path::PathBuf>,
-    /// Also trust kaizen-hook's hooks where the agent runs only trusted ones
-    /// (Codex: as its /hooks would, in config.toml).
-    #[arg(long)]
-    pub trust: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct UninstallArgs {
-    #[arg(long = "agent", help = agent_help("all"))]
-    pub agents: Vec<String>,
+/// A hook subcommand: one per `Category`, named by `Category::subcommand`,
+/// each taking `HookArgs`.
+#[derive(Debug)]
+pub struct HookCommand {
+    pub category: Category,
+    pub args: HookArgs,
 }
 
 #[derive(Args, Debug, Default)]
@@ -135,69 +101,85 @@ pub struct HookArgs {
     pub payload: Option<String>,
 }
 
-/// The agents `install` supports, from the agent table, so the help cannot go stale.
-fn install_about() -> String {
-    let titles: Vec<&str> = agents::installers().iter().map(|(a, _)| a.title).collect();
-    format!("Register the hooks in each agent's config ({})", titles.join(", "))
+/// Each hook subcommand's line in `--help`.
+fn hook_about(category: Category) -> &'static str {
+    match category {
+        Category::SessionStart => "Hook: a session starts or resumes",
+        Category::SessionEnd => "Hook: a session ends",
+        Category::Prompt => "Hook: the user submits a prompt",
+        Category::ToolUse => "Hook: before or after a tool call",
+        Category::Stop => "Hook: the agent finished a turn",
+        Category::Subagent => "Hook: a subagent starts or stops",
+        Category::Event => "Hook: any other event",
+    }
 }
 
-fn agent_help(default: &str) -> String {
-    let names: Vec<&str> = agents::installers().iter().map(|(a, _)| a.name).collect();
-    format!("Only this agent (repeatable): {}; default: {default}", names.join(", "))
-}
-
-impl Command {
-    /// The hook category and arguments, for the hook subcommands only.
-    pub fn hook(self) -> Result<(Category, HookArgs), Command> {
-        Ok(match self {
-            Command::SessionStart(a) => (Category::SessionStart, a),
-            Command::SessionEnd(a) => (Category::SessionEnd, a),
-            Command::Prompt(a) => (Category::Prompt, a),
-            Command::ToolUse(a) => (Category::ToolUse, a),
-            Command::Stop(a) => (Category::Stop, a),
-            Command::Subagent(a) => (Category::Subagent, a),
-            Command::Event(a) => (Category::Event, a),
-            human => return Err(human),
+impl HookCommand {
+    fn subcommands(cmd: clap::Command, augment: fn(clap::Command) -> clap::Command) -> clap::Command {
+        Category::ALL.into_iter().fold(cmd, |cmd, category| {
+            let hook = augment(clap::Command::new(category.subcommand()));
+            cmd.subcommand(hook.about(hook_about(category)).long_about(None))
         })
+    }
+}
+
+/// By hand rather than derived, so that the hook subcommands are exactly
+/// `Category::ALL`'s words, the words the fast path reads.
+impl Subcommand for HookCommand {
+    fn augment_subcommands(cmd: clap::Command) -> clap::Command {
+        HookCommand::subcommands(cmd, HookArgs::augment_args)
+    }
+
+    fn augment_subcommands_for_update(cmd: clap::Command) -> clap::Command {
+        HookCommand::subcommands(cmd, HookArgs::augment_args_for_update)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        Category::from_subcommand(name).is_some()
+    }
+}
+
+impl FromArgMatches for HookCommand {
+    fn from_arg_matches_mut(matches: &mut ArgMatches) -> Result<HookCommand, clap::Error> {
+        let not_hook = || clap::Error::raw(ErrorKind::InvalidSubcommand, "not a hook subcommand");
+        let (word, mut args) = matches.remove_subcommand().ok_or_else(not_hook)?;
+        let category = Category::from_subcommand(&word).ok_or_else(not_hook)?;
+        Ok(HookCommand { category, args: HookArgs::from_arg_matches_mut(&mut args)? })
+    }
+
+    fn from_arg_matches(matches: &ArgMatches) -> Result<HookCommand, clap::Error> {
+        HookCommand::from_arg_matches_mut(&mut matches.clone())
+    }
+
+    fn update_from_arg_matches_mut(&mut self, matches: &mut ArgMatches) -> Result<(), clap::Error> {
+        *self = HookCommand::from_arg_matches_mut(matches)?;
+        Ok(())
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        self.update_from_arg_matches_mut(&mut matches.clone())
     }
 }
 
 /// Best effort for arguments clap refused (a newer config, a typo): the
 /// category from the first word, `--agent`/`--event` wherever they are.
-pub fn salvage(args: &[String]) -> (Category, HookArgs) {
-    let category = match args.get(1).map(String::as_str) {
-        Some("session-start") => Category::SessionStart,
-        Some("session-end") => Category::SessionEnd,
-        Some("prompt") => Category::Prompt,
-        Some("tool-use") => Category::ToolUse,
-        Some("stop") => Category::Stop,
-        Some("subagent") => Category::Subagent,
-        _ => Category::Event,
-    };
+pub fn salvage(args: &[String]) -> HookCommand {
+    let category = args.get(1).and_then(|word| Category::from_subcommand(word)).unwrap_or(Category::Event);
     let flag = |name: &str| {
         let eq = format!("{name}=");
         args.iter()
             .enumerate()
             .find_map(|(i, a)| if a == name { args.get(i + 1).cloned() } else { a.strip_prefix(&eq).map(String::from) })
     };
-    (category, HookArgs { agent: flag("--agent"), event: flag("--event"), payload: None })
+    HookCommand { category, args: HookArgs { agent: flag("--agent"), event: flag("--event"), payload: None } }
 }
 
 /// The hook subcommands' usual arguments read without clap, whose parser
 /// (built for every subcommand) is a large part of a hook run's start-up:
 /// `<hook> [--agent A] [--event E] [PAYLOAD]`, each flag at most once, values
 /// not starting with `-`. Anything else is `None`, and clap decides.
-pub fn hook_fast(args: &[String]) -> Option<(Category, HookArgs)> {
-    let category = match args.get(1)?.as_str() {
-        "session-start" => Category::SessionStart,
-        "session-end" => Category::SessionEnd,
-        "prompt" => Category::Prompt,
-        "tool-use" => Category::ToolUse,
-        "stop" => Category::Stop,
-        "subagent" => Category::Subagent,
-        "event" => Category::Event,
-        _ => return None,
-    };
+pub fn hook_fast(args: &[String]) -> Option<HookCommand> {
+    let category = Category::from_subcommand(args.get(1)?)?;
     let mut hook = HookArgs::default();
     let mut rest = args[2..].iter();
     while let Some(arg) = rest.next() {
@@ -214,12 +196,13 @@ pub fn hook_fast(args: &[String]) -> Option<(Category, HookArgs)> {
         }
         *slot = Some(value);
     }
-    Some((category, hook))
+    Some(HookCommand { category, args: hook })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     /// Wherever the fast path answers, it answers what clap would.
     #[test]
@@ -241,12 +224,57 @@ mod tests {
         for case in cases {
             let args: Vec<String> =
                 std::iter::once("kaizen-hook").chain(case.iter().copied()).map(String::from).collect();
-            let clap = Cli::try_parse_from(&args).ok().and_then(|cli| cli.command.hook().ok());
-            let describe = |r: Option<(Category, HookArgs)>| r.map(|(c, a)| format!("{c:?} {a:?}"));
+            let clap = match Cli::try_parse_from(&args).map(|cli| cli.command) {
+                Ok(Command::Hook(hook)) => Some(hook),
+                _ => None,
+            };
+            let describe = |hook: Option<HookCommand>| hook.map(|hook| format!("{hook:?}"));
             if let Some(fast) = hook_fast(&args) {
                 assert_eq!(describe(Some(fast)), describe(clap), "{case:?}");
             }
         }
         assert!(hook_fast(&["k".into(), "tool-use".into(), "--agent".into(), "claude".into()]).is_some());
+    }
+
+    /// A human subcommand missing from HUMAN_WORDS would send a person's
+    /// panics to the hook log; a hook subcommand off the fast path would pay
+    /// for clap on every run. Hooks are told apart by their arguments
+    /// (exactly `HookArgs`), not by the lists under test.
+    #[test]
+    fn every_subcommand_is_a_hook_on_the_fast_path_or_a_human_word() {
+        let mut cli = Cli::command();
+        cli.build();
+        let ids = |command: &clap::Command| -> Vec<String> {
+            command.get_arguments().map(|a| a.get_id().as_str().to_string()).filter(|id| id != "help").collect()
+        };
+        let hook_ids = ids(&HookArgs::augment_args(clap::Command::new("hook")));
+        let mut hooks = Vec::new();
+        for sub in cli.get_subcommands() {
+            let word = sub.get_name();
+            let fast = hook_fast(&["kaizen-hook".to_string(), word.to_string()]);
+            if ids(sub) == hook_ids {
+                hooks.push(word);
+                assert!(fast.is_some(), "the hook subcommand {word} is not on the fast path");
+                assert!(!HUMAN_WORDS.contains(&word), "the hook subcommand {word} is in HUMAN_WORDS");
+            } else {
+                assert!(HUMAN_WORDS.contains(&word), "the human subcommand {word} is missing from HUMAN_WORDS");
+                assert!(fast.is_none(), "the fast path takes {word}, which is no hook");
+            }
+        }
+        assert_eq!(hooks, Category::ALL.map(Category::subcommand), "the fast path's words are clap's hooks");
+        assert!(hooks.len() == 7 && cli.get_subcommands().count() > 7 + 7, "too few subcommands to prove anything");
+        // The rest of HUMAN_WORDS are the flags a person types: --help, -V...
+        let flags: Vec<String> = cli
+            .get_arguments()
+            .flat_map(|a| [a.get_long().map(|l| format!("--{l}")), a.get_short().map(|s| format!("-{s}"))])
+            .flatten()
+            .collect();
+        for flag in &flags {
+            assert!(HUMAN_WORDS.contains(&flag.as_str()), "the flag {flag} is missing from HUMAN_WORDS");
+        }
+        for word in HUMAN_WORDS {
+            let known = cli.find_subcommand(word).is_some() || flags.iter().any(|f| f == word);
+            assert!(known, "HUMAN_WORDS has {word}, which clap does not know");
+        }
     }
 }

@@ -204,8 +204,9 @@ fn newest_older_than(home: &Path, older_than: Option<&Stamped>, n: usize) -> Vec
 fn gone(seen: &LastSeen, now_ms: u64) -> Option<Gone> {
     let (process, phase) = seen.process.clone()?;
     let last_ts_ms = seen.last_ts_ms?;
-    let quiet = matches!(phase.as_str(), "turn_end" | "turn_failure" | "session_end")
-        || now_ms.saturating_sub(last_ts_ms) > TURN_BUDGET_MS;
+    let ended =
+        Phase::from_name(&phase).is_some_and(|p| matches!(p, Phase::TurnEnd | Phase::TurnFailure | Phase::SessionEnd));
+    let quiet = ended || now_ms.saturating_sub(last_ts_ms) > TURN_BUDGET_MS;
     (quiet && !process.is_alive()).then_some(Gone { process, last_ts_ms, last_phase: phase })
 }
 

@@ -13,7 +13,7 @@
 // What the hook relies on is Linux's: /proc for the delivering process,
 // CLOCK_BOOTTIME, O_PATH, GNU ld flags. CI builds and tests Linux only.
 #[cfg(not(target_os = "linux"))]
-compile_error!("kaizen-hook supports Linux only (see the README's platform note)");
+compile_error!("kaizen-hook supports Linux only (see docs/design.md)");
 
 pub mod agents;
 pub mod alloc;

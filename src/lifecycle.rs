@@ -69,8 +69,17 @@ fn learn(record: &mut SessionRecord, change: &Change) {
 }
 
 fn change_status(record: &mut SessionRecord, change: &Change) {
-    let ctx = change.context;
-    let phase = change.observation.phase;
+    move_status(record, change.observation.phase, change.ts_ms, Some(change.context));
+}
+
+/// An event merged from the spool that arrived after the run's own: its
+/// phase moves the status as its own run would have. Its work-tree figures
+/// are in its line; the record's end commit stays the run's.
+pub fn apply_later(record: &mut SessionRecord, phase: Phase, ts_ms: u64) {
+    move_status(record, phase, ts_ms, None);
+}
+
+fn move_status(record: &mut SessionRecord, phase: Phase, ts_ms: u64, ctx: Option<&Context>) {
     let done = record.status == SessionStatus::Done;
     match phase {
         Phase::SessionStart | Phase::Prompt => {
@@ -96,7 +105,7 @@ fn change_status(record: &mut SessionRecord, change: &Change) {
         }
         Phase::SessionEnd => {
             record.status = SessionStatus::Done;
-            record.ended_at_ms = Some(change.ts_ms.max(record.started_at_ms));
+            record.ended_at_ms = Some(ts_ms.max(record.started_at_ms));
             refresh_end(record, ctx);
         }
         _ => {}
@@ -131,7 +140,8 @@ fn new_record(change: &Change) -> SessionRecord {
     }
 }
 
-fn refresh_end(record: &mut SessionRecord, ctx: &Context) {
+fn refresh_end(record: &mut SessionRecord, ctx: Option<&Context>) {
+    let Some(ctx) = ctx else { return };
     record.end_commit = ctx.commit().map(String::from).or(record.end_commit.take());
     if ctx.snapshot.is_some() {
         record.dirty_end = ctx.dirty();

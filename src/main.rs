@@ -5,7 +5,8 @@
 #![no_main]
 
 use clap::Parser;
-use kaizen_hook::{alloc, cli, cmd, config, log, phase, time};
+use kaizen_hook::cmd::Run;
+use kaizen_hook::{alloc, cli, cmd, config, log, time};
 use std::ffi::{CStr, c_char, c_int};
 use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -13,22 +14,6 @@ use std::process::ExitCode;
 
 #[global_allocator]
 static ALLOCATOR: alloc::KaizenAlloc = alloc::KaizenAlloc;
-
-/// Words that mean a person is at the keyboard: clap may print and exit then.
-const HUMAN_WORDS: &[&str] = &[
-    "help",
-    "--help",
-    "-h",
-    "--version",
-    "-V",
-    "install",
-    "uninstall",
-    "doctor",
-    "sessions",
-    "show",
-    "report",
-    "export",
-];
 
 // SAFETY: the one symbol named `main` in the program (`no_main`: std defines
 // none), with the signature the C runtime calls it with.
@@ -92,13 +77,13 @@ fn prepare_process() {
 }
 
 fn run(args: &[String], config: &config::Config, arrival: time::Arrival) -> ExitCode {
-    if let Some((category, hook_args)) = cli::hook_fast(args) {
-        run_hook(category, hook_args, config, arrival);
+    if let Some(hook) = cli::hook_fast(args) {
+        run_hook(hook, config, arrival);
         return ExitCode::SUCCESS;
     }
-    let (category, hook_args) = match cli::Cli::try_parse_from(args).map(|cli| cli.command.hook()) {
-        Ok(Ok(hook)) => hook,
-        Ok(Err(human)) => return run_human(human),
+    let hook = match cli::Cli::try_parse_from(args).map(|cli| cli.command) {
+        Ok(cli::Command::Hook(hook)) => hook,
+        Ok(cli::Command::Human(command)) => return run_human(&command, config),
         Err(e) if is_person(args) => {
             let _ = e.print();
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
@@ -110,44 +95,30 @@ fn run(args: &[String], config: &config::Config, arrival: time::Arrival) -> Exit
             cli::salvage(args)
         }
     };
-    run_hook(category, hook_args, config, arrival);
+    run_hook(hook, config, arrival);
     ExitCode::SUCCESS
 }
 
-fn run_human(command: cli::Command) -> ExitCode {
+fn run_human(command: &cli::Human, config: &config::Config) -> ExitCode {
     // `kaizen-hook sessions | head`: a reader that closes the pipe ends the
     // command quietly, by SIGPIPE, as it does for any Unix filter.
     // SAFETY: restoring the default disposition; no handler is involved, and
     // `signal` has no other effect.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    match command {
-        cli::Command::Install(a) => {
-            cmd::install::Install { agents: a.agents, dry_run: a.dry_run, binary: a.binary, trust: a.trust }.run()
-        }
-        cli::Command::Uninstall(a) => cmd::uninstall::Uninstall { agents: a.agents }.run(),
-        cli::Command::Doctor => cmd::doctor::Doctor.run(),
-        cli::Command::Sessions(a) => {
-            cmd::sessions::Sessions { agent: a.agent, workspace: a.workspace, since: a.since, json: a.json }.run()
-        }
-        cli::Command::Show(a) => cmd::show::Show { id: a.id, json: a.json }.run(),
-        cli::Command::Report(a) => cmd::report::Report { by: a.by, since: a.since, json: a.json }.run(),
-        cli::Command::Export(a) => {
-            cmd::export::Export { endpoint: a.endpoint, protocol: a.protocol, follow: a.follow }.run()
-        }
-        hook => unreachable!("{} is a hook subcommand", std::any::type_name_of_val(&hook)),
-    }
+    command.run(config)
 }
 
 fn is_person(args: &[String]) -> bool {
     match args.get(1) {
-        Some(word) => HUMAN_WORDS.contains(&word.as_str()),
+        Some(word) => cli::HUMAN_WORDS.contains(&word.as_str()),
         None => std::io::stdin().is_terminal(),
     }
 }
 
 /// A hook run never fails in the agent's eyes: panics are caught (and logged
 /// by the hook set in `main`), and the exit status is 0 whatever happened.
-fn run_hook(category: phase::Category, args: cli::HookArgs, config: &config::Config, arrival: time::Arrival) {
+fn run_hook(hook: cli::HookCommand, config: &config::Config, arrival: time::Arrival) {
+    let cli::HookCommand { category, args } = hook;
     let run = cmd::hook::HookRun { category, agent: args.agent, event: args.event, payload: args.payload };
     let _ = panic::catch_unwind(AssertUnwindSafe(|| run.run(config, arrival)));
 }

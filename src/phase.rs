@@ -22,6 +22,18 @@ pub enum Category {
 }
 
 impl Category {
+    /// Every category, in the order `--help` lists their subcommands.
+    pub const ALL: [Category; 7] = [
+        Category::SessionStart,
+        Category::SessionEnd,
+        Category::Prompt,
+        Category::ToolUse,
+        Category::Stop,
+        Category::Subagent,
+        Category::Event,
+    ];
+
+    /// The word agent configs call it by (installed configs hold it: stable).
     pub fn subcommand(self) -> &'static str {
         match self {
             Category::SessionStart => "session-start",
@@ -32,6 +44,11 @@ impl Category {
             Category::Subagent => "subagent",
             Category::Event => "event",
         }
+    }
+
+    /// The category a hook subcommand's word names: `subcommand` read backwards.
+    pub fn from_subcommand(word: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|category| category.subcommand() == word)
     }
 }
 

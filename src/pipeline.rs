@@ -15,7 +15,7 @@ use crate::recognize::{self, Flags, Observation};
 use crate::store::events::Delivery;
 use crate::store::line::{self, Sealed};
 use crate::store::spool::{self, Spooled};
-use crate::store::writer::{Limits, SessionWriter};
+use crate::store::writer::{Limits, Merged, SessionWriter};
 use crate::store::{self, SessionFiles, fsutil, record};
 use crate::time::Arrival;
 use crate::{lifecycle, process, transcript};
@@ -147,11 +147,12 @@ fn record(
     let own = Spooled {
         arrival_boot_ms: arrival.boot_ms,
         arrival_wall_ms: arrival.wall_ms,
-        phase: obs.phase.name().to_string(),
         delivery,
         event: Sealed::new(hook_event(&target.session_id, obs, ts_ms, payload)),
     };
-    let mut writer = write(&target.files, locked, own, (limits, budget), problems)?;
+    let (mut writer, merged) = write(&target.files, locked, own, (limits, budget), problems)?;
+    // Spooled events that arrived after this run's own move the record on from it.
+    let later: Vec<Merged> = merged.into_iter().filter(|m| m.arrival > (arrival.boot_ms, arrival.wall_ms)).collect();
     let found = match turn_end_payload.flatten() {
         Some(raw) => from_transcripts(&mut writer, (config, budget), obs, &target, &raw, problems)?,
         None => None,
@@ -164,7 +165,7 @@ fn record(
         events_path: &target.files.events.to_string_lossy(),
         from_transcript: found.as_ref().map(|f| (f.model.clone(), f.version.clone())),
     };
-    update_record(&target.files, &change, problems)?;
+    update_record(&target.files, &change, &later, problems)?;
     drop(writer); // releases the lock
     if target.first || obs.phase == Phase::SessionStart {
         problems.extend(crate::inferred_end::sweep(config, &target.session_id, budget.deadline()));
@@ -225,7 +226,7 @@ fn write<'f>(
     own: Spooled,
     (limits, budget): (Limits, Budget),
     problems: &mut Vec<String>,
-) -> Result<SessionWriter<'f>, String> {
+) -> Result<(SessionWriter<'f>, Vec<Merged>), String> {
     let (mut writer, own) = match locked {
         // Checked for a repeat against this tail: unless a spooled event lands
         // before it, that answer stands (one search, not two).
@@ -241,8 +242,8 @@ fn write<'f>(
             (writer, None)
         }
     };
-    writer.merge(own, budget.deadline(), problems)?;
-    Ok(writer)
+    let merged = writer.merge(own, budget.deadline(), problems)?;
+    Ok((writer, merged))
 }
 
 /// Turn ends are when the agent's transcript is read for tokens and cost
@@ -287,14 +288,23 @@ fn hook_event(session_id: &str, obs: &Observation, ts_ms: u64, payload: Map<Stri
     event
 }
 
-/// Applies the event to the session's record, rewriting it only if it changed.
-fn update_record(files: &SessionFiles, change: &lifecycle::Change, problems: &mut Vec<String>) -> Result<(), String> {
+/// Applies the event, then the spooled ones merged after it, to the
+/// session's record, rewriting it only if it changed.
+fn update_record(
+    files: &SessionFiles,
+    change: &lifecycle::Change,
+    later: &[Merged],
+    problems: &mut Vec<String>,
+) -> Result<(), String> {
     let stored = record::load(&files.record).unwrap_or_else(|e| {
         problems.push(format!("unreadable record {}, rebuilt: {e}", files.record.display()));
         None
     });
     let before = stored.as_ref().and_then(|r| serde_json::to_vec(r).ok());
-    let updated = lifecycle::apply(stored, change);
+    let mut updated = lifecycle::apply(stored, change);
+    for merged in later {
+        lifecycle::apply_later(&mut updated, merged.phase.unwrap_or(Phase::Other), merged.ts_ms);
+    }
     if before != serde_json::to_vec(&updated).ok() {
         record::save(&files.record, &updated).map_err(|e| format!("record: {e}"))?;
     }

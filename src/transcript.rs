@@ -1,4 +1,4 @@
-//! Tokens, model and cost from the agents' own transcripts (SPEC §11), read
+//! Tokens, model and cost from the agents' own transcripts (docs/tokens-and-cost.md), read
 //! at turn ends only, never on the tool-call path.
 //!
 //! Each agent with a transcript declares a `Reader`: which lines are worth

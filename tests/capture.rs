@@ -1,4 +1,4 @@
-//! The capture pipeline through the real binary: fixtures in, seed types out.
+//! The capture pipeline through the real binary: fixtures in, `Event` and `SessionRecord` out.
 
 mod common;
 

@@ -486,8 +486,21 @@ fn an_endpoint_that_is_not_a_url_fails_before_anything_is_sent() {
         assert_eq!(err.lines().count(), 1, "one line: {err}");
         assert!(err.contains("is not an endpoint URL"), "{err}");
     }
+    // The flag is clap's to check, the variable ours: both name the two protocols.
     let out = export(&env, &["--protocol", "grpc"]);
-    assert!(!out.status.success() && stderr(&out).contains("http/protobuf or http/json"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(!out.status.success() && err.contains("[possible values: http/protobuf, http/json]"), "{err}");
+    let mut cmd = env.command(&["export"]);
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("OTEL_")) {
+        cmd.env_remove(name);
+    }
+    cmd.env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
+    let out = env.run_with(cmd, b"");
+    let err = stderr(&out);
+    assert!(
+        !out.status.success() && err.contains("\"grpc\" is not supported: use http/protobuf or http/json"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -327,6 +327,30 @@ fn a_killed_lock_holder_leaves_the_spool_to_the_next_hook() {
     assert_merged_in_arrival_order(&env, &session, &expected);
 }
 
+/// The session's end reached us while the lock was held, and was spooled;
+/// the holder, which arrived before it, merges it after its own event. The
+/// record then says what the last event says: the session is Done.
+#[test]
+fn a_spooled_session_end_merged_after_the_holders_own_event_ends_the_session() {
+    let env = Env::new();
+    let (mut holder, session) = frozen_holder(&env);
+    let mut end = env.fixture("claude", "SessionEnd");
+    end["session_id"] = json!(session);
+    let mut cmd = env.command(&["session-end", "--agent", "claude"]);
+    cmd.env("KAIZEN_HOOK_BUDGET_MS", "400");
+    assert_quiet(&env.run_with(cmd, end.to_string().as_bytes()));
+    assert_eq!(env.files_under(&env.sessions_dir().join(format!("{session}.spool"))).len(), 1, "the end is spooled");
+    // SAFETY: signalling our own child, which has not been waited for.
+    unsafe { libc::kill(holder.id() as i32, libc::SIGCONT) };
+    assert!(holder.wait().unwrap().success());
+    let phases: Vec<String> =
+        env.events(&session).iter().map(|e| e.payload["phase"].as_str().unwrap_or("").to_string()).collect();
+    assert_eq!(phases, ["prompt", "session_end"]);
+    let record = env.record(&session);
+    assert_eq!(record.status, SessionStatus::Done, "the record says what the last event says");
+    assert!(record.ended_at_ms.is_some());
+}
+
 // ---- 12: odd binary paths install once and uninstall cleanly, for every installer ----
 
 const ODD_DIRS: &[&str] = &["o'brien", "two  spaces", "$HOME and `cmd`", "back\\slash", "double\"quote", "ünï ✓"];

@@ -1,4 +1,4 @@
-//! Codex's rollouts (SPEC §11), through the real binary: the three rollouts
+//! Codex's rollouts (docs/tokens-and-cost.md), through the real binary: the three rollouts
 //! one e2e run of Codex 0.171 wrote (`tests/fixtures/transcripts/codex/`,
 //! paths redacted, long instruction texts cut), replayed with real turn-end
 //! payloads pointing at them. The mock served every response with

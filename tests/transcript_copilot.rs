@@ -93,8 +93,8 @@ fn key(e: &Event) -> String {
     e.payload["response_id"].as_str().unwrap().to_string()
 }
 
-/// Every model call the transcript records, with its figures in the SPEC's
-/// meanings: (key, tokens_in, cache_read, cache_write, tokens_out, reasoning).
+/// Every model call the transcript records, with its figures in the meanings of
+/// `Event`'s fields: (key, tokens_in, cache_read, cache_write, tokens_out, reasoning).
 fn expected(lines: &[String]) -> Vec<(String, u32, u32, u32, u32, u32)> {
     let n = |v: &Value, k: &str| v[k].as_u64().unwrap() as u32;
     let mut out = Vec::new();

@@ -1,4 +1,4 @@
-//! Gemini CLI's transcript read at turn ends (SPEC §11), through the real
+//! Gemini CLI's transcript read at turn ends (docs/tokens-and-cost.md), through the real
 //! binary, with a real session captured by the end-to-end suite
 //! (`tests/fixtures/transcripts/gemini/`, paths redacted): run one (nine
 //! responses, a subagent's two in `chats/<session>/<subagent>.jsonl`), run two

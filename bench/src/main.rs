@@ -1,4 +1,4 @@
-//! The kaizen-hook benchmark: SPEC §9's targets, measured side by side in one
+//! The kaizen-hook benchmark: the speed targets of docs/performance.md, measured side by side in one
 //! run and printed as one table. Runs of the two sides alternate (A B A B ...)
 //! so machine drift cancels out, and every run gets its own payload (its own
 //! `tool_use_id` or session) so no cache or de-duplication path is measured by

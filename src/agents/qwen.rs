@@ -98,7 +98,7 @@ fn config_dir(home: &Path) -> PathBuf {
     home.join(".qwen")
 }
 
-// The transcript (SPEC §11): `~/.qwen/projects/<project>/chats/<session>.jsonl`,
+// The transcript (docs/tokens-and-cost.md): `~/.qwen/projects/<project>/chats/<session>.jsonl`,
 // every line with the CLI's `version`; each model call is a `system` line of
 // subtype `ui_telemetry` whose `systemPayload.uiEvent` is the
 // `qwen-code.api_response` telemetry event: `response_id`, `model`, and

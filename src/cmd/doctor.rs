@@ -2,21 +2,23 @@
 //! allowed to run by the agent's own config, firing and writing? Exits
 //! non-zero when something needs fixing.
 
+use super::Run;
 use crate::agents::Agent;
 use crate::config::Config;
 use crate::install::{self, Format, Installer, config_file::ConfigFile};
 use crate::store::{self, Listed, fsutil};
 use crate::{log, time};
+use clap::Args;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::ExitCode;
 
+#[derive(Args, Debug)]
 pub struct Doctor;
 
-impl Doctor {
-    pub fn run(&self) -> ExitCode {
-        let config = Config::from_env();
+impl Run for Doctor {
+    fn run(&self, config: &Config) -> ExitCode {
         let mut report = Report::default();
         let this = std::env::current_exe().ok().map(|p| std::fs::canonicalize(&p).unwrap_or(p));
         let seen = Seen {

@@ -1,8 +1,11 @@
 //! `kaizen-hook export [--endpoint URL] [--protocol P] [--follow]`: ships
 //! recorded events to an OpenTelemetry collector (`crate::export`).
 
+use super::Run;
 use crate::config::Config;
-use crate::export::{self, Exporter, settings};
+use crate::export::settings::{self, Protocol};
+use crate::export::{self, Exporter};
+use clap::Args;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,17 +14,24 @@ use std::time::Duration;
 const POLL: Duration = Duration::from_secs(1);
 const AFTER_FAILURE: Duration = Duration::from_secs(10);
 
+#[derive(Args, Debug)]
 pub struct Export {
+    /// The collector's OTLP/HTTP base URL (default: $OTEL_EXPORTER_OTLP_ENDPOINT, else
+    /// http://localhost:4318); /v1/logs is added unless the URL ends with it.
+    #[arg(long)]
     pub endpoint: Option<String>,
-    pub protocol: Option<String>,
+    /// http/protobuf (default) or http/json (default: $OTEL_EXPORTER_OTLP_PROTOCOL).
+    #[arg(long, value_enum)]
+    pub protocol: Option<Protocol>,
+    /// Keep running and ship new events as they land.
+    #[arg(long)]
     pub follow: bool,
 }
 
-impl Export {
-    pub fn run(self) -> ExitCode {
-        let config = Config::from_env();
+impl Run for Export {
+    fn run(&self, config: &Config) -> ExitCode {
         let env = |name: &str| std::env::var(name).ok();
-        let settings = match settings::resolve(self.endpoint.as_deref(), self.protocol.as_deref(), &env) {
+        let settings = match settings::resolve(self.endpoint.as_deref(), self.protocol, &env) {
             Ok(s) => s,
             Err(e) => return fail(&e),
         };

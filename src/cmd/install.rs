@@ -2,22 +2,48 @@
 //! what in that config still stops the hooks from running, and with `--trust`
 //! trusts them for the agents that ask (Codex).
 
+use super::Run;
 use crate::agents::{self, Agent, Trust};
+use crate::config::Config;
 use crate::install::{Format, Installer, Registration, config_file::ConfigFile, diff};
+use clap::Args;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[derive(Args, Debug)]
 pub struct Install {
+    #[arg(long = "agent", help = agent_help("every agent whose config directory exists"))]
     pub agents: Vec<String>,
+    /// Show the changes, write nothing.
+    #[arg(long)]
     pub dry_run: bool,
+    /// The binary to register (default: this one).
+    #[arg(long)]
     pub binary: Option<PathBuf>,
-    /// Also write the trust entries of agents that run only trusted hooks.
+    /// Also trust kaizen-hook's hooks where the agent runs only trusted ones
+    /// (Codex: as its /hooks would, in config.toml).
+    #[arg(long)]
     pub trust: bool,
 }
 
-impl Install {
-    pub fn run(&self) -> ExitCode {
+/// `install`'s line in `--help`: the agents it supports, from the agent
+/// table, so the help cannot go stale.
+pub fn about() -> String {
+    let titles: Vec<&str> = agents::installers().iter().map(|(a, _)| a.title).collect();
+    format!("Register the hooks in each agent's config ({})", titles.join(", "))
+}
+
+/// `--agent`'s help, for install and uninstall.
+pub(super) fn agent_help(default: &str) -> String {
+    let names: Vec<&str> = agents::installers().iter().map(|(a, _)| a.name).collect();
+    format!("Only this agent (repeatable): {}; default: {default}", names.join(", "))
+}
+
+/// The agents' configs are found from the user's home, not from the
+/// settings (`config.home` is where events are recorded).
+impl Run for Install {
+    fn run(&self, _: &Config) -> ExitCode {
         let Some(home) = crate::config::home_dir() else {
             eprintln!("kaizen-hook install: HOME is not set");
             return ExitCode::FAILURE;
@@ -43,7 +69,9 @@ impl Install {
         }
         if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
     }
+}
 
+impl Install {
     /// Registers, trusts when asked, then warns about what would still keep
     /// the hooks from running. False when something failed.
     fn install_agent(&self, agent: &Agent, installer: &Installer, home: &Path, registration: &Registration) -> bool {

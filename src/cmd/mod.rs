@@ -1,4 +1,9 @@
-//! One file per subcommand.
+//! One file per subcommand. A human command's clap arguments are its own
+//! type, which runs it (`Run`); the hook subcommands take `hook::HookRun`,
+//! from the fast path in `cli::hook_fast` or from clap.
+
+use crate::config::Config;
+use std::process::ExitCode;
 
 pub mod doctor;
 pub mod export;
@@ -8,3 +13,8 @@ pub mod report;
 pub mod sessions;
 pub mod show;
 pub mod uninstall;
+
+/// A human command, run with the settings `main` read once.
+pub trait Run {
+    fn run(&self, config: &Config) -> ExitCode;
+}

@@ -2,25 +2,32 @@
 //! branch or commit, across every recorded session. A human table by
 //! default, `--json` for tools; the total is the sum of every Cost event.
 
+use super::Run;
 use crate::config::Config;
 use crate::report::costs::{self, By, Row, SessionEvents, Sums};
 use crate::report::{self, style::Style};
 use crate::store::SessionFiles;
+use clap::{Args, ValueEnum};
 use serde_json::json;
 use std::process::ExitCode;
 
+#[derive(Args, Debug)]
 pub struct Report {
-    pub by: String,
+    /// Group by: model, day, agent, branch, or commit (the turns that ran on
+    /// each commit, and the turns that produced it).
+    #[arg(long, value_enum, default_value = "model")]
+    pub by: By,
+    /// Only events of this long ago: 30m, 2h, 7d, 2w.
+    #[arg(long)]
     pub since: Option<String>,
+    /// Machine-readable output (stable; fields in docs/commands.md).
+    #[arg(long)]
     pub json: bool,
 }
 
-impl Report {
-    pub fn run(&self) -> ExitCode {
-        let Some(by) = By::parse(&self.by) else {
-            eprintln!("kaizen-hook report: --by takes model, day, agent, branch or commit");
-            return ExitCode::FAILURE;
-        };
+impl Run for Report {
+    fn run(&self, config: &Config) -> ExitCode {
+        let by = self.by;
         let since_ms = match self.since.as_deref().map(report::parse_duration) {
             Some(None) => {
                 eprintln!("kaizen-hook report: --since takes a duration like 30m, 2h, 7d");
@@ -29,7 +36,6 @@ impl Report {
             Some(Some(d)) => Some(crate::time::now_ms().saturating_sub(d)),
             None => None,
         };
-        let config = Config::from_env();
         let home = match config.home_to_read() {
             Ok(home) => home,
             Err(why) => {
@@ -37,7 +43,7 @@ impl Report {
                 return ExitCode::FAILURE;
             }
         };
-        for problem in crate::inferred_end::settle_all(&config) {
+        for problem in crate::inferred_end::settle_all(config) {
             eprintln!("kaizen-hook report: {problem}");
         }
         let loaded = report::load_sessions(home);
@@ -55,7 +61,8 @@ impl Report {
         let sessions: Vec<SessionEvents> = read.iter().map(|(agent, events)| SessionEvents { agent, events }).collect();
         let (rows, total) = costs::group(&sessions, by, |ms| report::local_time(ms)[..10].to_string());
         if self.json {
-            let out = json!({"by": self.by, "rows": rows, "total": total});
+            let by = by.to_possible_value().map(|v| v.get_name().to_string());
+            let out = json!({"by": by, "rows": rows, "total": total});
             println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         } else {
             print_table(by, &rows, &total, &Style::detect());

@@ -1,20 +1,30 @@
 //! `kaizen-hook sessions`: one row per recorded session, newest first.
 
+use super::Run;
 use crate::config::Config;
 use crate::event::SessionStatus;
 use crate::report::{self, SessionRow, style::Style};
+use clap::Args;
 use std::process::ExitCode;
 
+#[derive(Args, Debug)]
 pub struct Sessions {
+    /// Only this agent's sessions.
+    #[arg(long)]
     pub agent: Option<String>,
+    /// Only sessions in this directory (or below it).
+    #[arg(long)]
     pub workspace: Option<String>,
+    /// Only sessions active in this long: 30m, 2h, 7d, 2w.
+    #[arg(long)]
     pub since: Option<String>,
+    /// Machine-readable output (stable; fields in docs/commands.md).
+    #[arg(long)]
     pub json: bool,
 }
 
-impl Sessions {
-    pub fn run(&self) -> ExitCode {
-        let config = Config::from_env();
+impl Run for Sessions {
+    fn run(&self, config: &Config) -> ExitCode {
         let since_ms = match self.since.as_deref().map(report::parse_duration) {
             Some(None) => {
                 eprintln!("kaizen-hook sessions: --since takes a duration like 30m, 2h, 7d");
@@ -31,7 +41,7 @@ impl Sessions {
             }
         };
         let workspace = self.workspace.as_deref().map(|w| crate::enrich::resolve_cwd(Some(w)));
-        let unsettled = crate::inferred_end::settle_all(&config);
+        let unsettled = crate::inferred_end::settle_all(config);
         let loaded = report::load_sessions(home);
         let rows: Vec<&SessionRow> = loaded
             .rows
@@ -60,62 +70,16 @@ fn print_table(rows: &[&SessionRow], style: &Style) {
         println!("no sessions recorded yet");
         return;
     }
-    // Tokens and cost only when some session has them (agents with a transcript reader).
-    let costs = rows.iter().any(|r| r.tokens_in + r.tokens_out > 0);
-    let mut header =
-        vec!["AGENT", "ID", "REPO", "BRANCH", "STARTED", "DURATION", "STATUS", "EVENTS", "TOOLS", "ERRORS"];
-    if costs {
-        header.extend(["TOKENS", "COST"]);
-    }
-    let mut cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.agent.clone(),
-                r.id.chars().take(8).collect(),
-                r.repo.clone(),
-                r.branch.clone().unwrap_or_else(|| "-".into()),
-                report::local_time(r.started_at_ms),
-                report::duration(r.duration_ms),
-                format!("{:?}", r.status),
-                r.events.to_string(),
-                r.tool_calls.to_string(),
-                r.errors.to_string(),
-                report::tokens(r.tokens_in + r.tokens_out),
-                if r.cost_usd_e6 > 0 { report::usd(r.cost_usd_e6) } else { "-".into() },
-            ]
-        })
-        .map(|mut row: Vec<String>| {
-            row.truncate(header.len());
-            row
-        })
-        .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &cells {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count()).min(32);
-        }
-    }
+    let header = header(rows);
+    let mut cells: Vec<Vec<String>> = rows.iter().map(|r| cells(r, header.len())).collect();
+    let mut widths = natural_widths(&header, &cells);
     let layout = squeeze(&mut widths, style.width);
     if layout.compact_time {
         for (row, r) in cells.iter_mut().zip(rows) {
             row[4] = report::local_time(r.started_at_ms)[5..].to_string();
         }
     }
-    let line = |row: &[String], paint: &dyn Fn(usize, String) -> String| {
-        let parts: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(i, cell)| {
-                let cut = report::style::one_line(cell, widths[i]);
-                let padded =
-                    if i >= 7 { format!("{cut:>w$}", w = widths[i]) } else { format!("{cut:<w$}", w = widths[i]) };
-                paint(i, padded)
-            })
-            .collect();
-        parts.join(layout.gap).trim_end().to_string()
-    };
-    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let line = |row: &[String], paint: &dyn Fn(usize, String) -> String| render(row, &widths, layout.gap, paint);
     println!("{}", style.fit(&line(&header, &|_, c| style.bold(&c))));
     for (row, r) in cells.iter().zip(rows) {
         let painted = line(row, &|i, c| match i {
@@ -126,6 +90,63 @@ fn print_table(rows: &[&SessionRow], style: &Style) {
         });
         println!("{}", style.fit(&painted));
     }
+}
+
+/// The column names; tokens and cost only when some session has them
+/// (agents with a transcript reader).
+fn header(rows: &[&SessionRow]) -> Vec<String> {
+    let mut header =
+        vec!["AGENT", "ID", "REPO", "BRANCH", "STARTED", "DURATION", "STATUS", "EVENTS", "TOOLS", "ERRORS"];
+    if rows.iter().any(|r| r.tokens_in + r.tokens_out > 0) {
+        header.extend(["TOKENS", "COST"]);
+    }
+    header.into_iter().map(String::from).collect()
+}
+
+/// One session's cells, as many as the header has columns.
+fn cells(r: &SessionRow, columns: usize) -> Vec<String> {
+    let mut row = vec![
+        r.agent.clone(),
+        r.id.chars().take(8).collect(),
+        r.repo.clone(),
+        r.branch.clone().unwrap_or_else(|| "-".into()),
+        report::local_time(r.started_at_ms),
+        report::duration(r.duration_ms),
+        format!("{:?}", r.status),
+        r.events.to_string(),
+        r.tool_calls.to_string(),
+        r.errors.to_string(),
+        report::tokens(r.tokens_in + r.tokens_out),
+        if r.cost_usd_e6 > 0 { report::usd(r.cost_usd_e6) } else { "-".into() },
+    ];
+    row.truncate(columns);
+    row
+}
+
+/// Each column as wide as its widest cell, up to 32.
+fn natural_widths(header: &[String], cells: &[Vec<String>]) -> Vec<usize> {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in cells {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count()).min(32);
+        }
+    }
+    widths
+}
+
+/// One line of the table: each cell cut or padded to its width (the counts
+/// from EVENTS on aligned right), then painted.
+fn render(row: &[String], widths: &[usize], gap: &str, paint: &dyn Fn(usize, String) -> String) -> String {
+    let parts: Vec<String> = row
+        .iter()
+        .enumerate()
+        .map(|(i, cell)| {
+            let cut = report::style::one_line(cell, widths[i]);
+            let padded = if i >= 7 { format!("{cut:>w$}", w = widths[i]) } else { format!("{cut:<w$}", w = widths[i]) };
+            paint(i, padded)
+        })
+        .collect();
+    parts.join(gap).trim_end().to_string()
 }
 
 struct Layout {

@@ -1,17 +1,23 @@
 //! `kaizen-hook show <id>`: one session's header, timeline and summary.
 
+use super::Run;
 use crate::config::Config;
 use crate::event::{Event, EventKind, SessionRecord};
 use crate::report::{self, costs, style::Style, summary::summary};
 use crate::store::{self, Listed, SessionFiles};
+use clap::Args;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
+#[derive(Args, Debug)]
 pub struct Show {
+    /// A session id, or a unique prefix of one.
     pub id: String,
+    /// Machine-readable output (stable; fields in docs/commands.md).
+    #[arg(long)]
     pub json: bool,
 }
 
@@ -63,9 +69,8 @@ struct SubagentStats {
     tools: Vec<ToolStats>,
 }
 
-impl Show {
-    pub fn run(&self) -> ExitCode {
-        let config = Config::from_env();
+impl Run for Show {
+    fn run(&self, config: &Config) -> ExitCode {
         let key = match config.home_to_read().and_then(|home| resolve(home, &self.id)) {
             Ok(key) => key,
             Err(e) => {
@@ -74,7 +79,7 @@ impl Show {
             }
         };
         let files = SessionFiles::from_key(&config.home, &key);
-        settle(&config, &files);
+        settle(config, &files);
         let record: Option<SessionRecord> =
             std::fs::read(&files.record).ok().and_then(|b| serde_json::from_slice(&b).ok());
         let (events, skipped) = report::read_events(&files.events);

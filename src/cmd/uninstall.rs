@@ -2,17 +2,23 @@
 //! `install --trust` gave them. When what remains is the settings as they
 //! were before install, the original bytes come back.
 
+use super::Run;
 use crate::agents::{self, Agent};
+use crate::config::Config;
 use crate::install::{self, Format, Installer, config_file::ConfigFile, toml_file::TomlFile};
+use clap::Args;
 use std::path::Path;
 use std::process::ExitCode;
 
+#[derive(Args, Debug)]
 pub struct Uninstall {
+    #[arg(long = "agent", help = super::install::agent_help("all"))]
     pub agents: Vec<String>,
 }
 
-impl Uninstall {
-    pub fn run(&self) -> ExitCode {
+/// Like install, it finds the agents' configs from the user's home.
+impl Run for Uninstall {
+    fn run(&self, _: &Config) -> ExitCode {
         let Some(home) = crate::config::home_dir() else {
             eprintln!("kaizen-hook uninstall: HOME is not set");
             return ExitCode::FAILURE;

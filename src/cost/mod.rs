@@ -1,4 +1,4 @@
-//! What one model response cost, in integer micro-USD (SPEC §11).
+//! What one model response cost, in integer micro-USD (docs/tokens-and-cost.md).
 //!
 //! `prices` holds the table: a trimmed snapshot of LiteLLM's price file compiled
 //! into the binary (parsed on first use, so only turn ends that price a response
@@ -18,7 +18,8 @@ pub use prices::{Prices, REVISION};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// Token figures of one model response, in the SPEC's meanings.
+/// Token figures of one model response, each counted once: `input` excludes
+/// cache reads and writes, `output` includes reasoning.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tokens {
     /// Input tokens neither read from nor written to a cache.

@@ -22,7 +22,7 @@ impl Url {
     pub fn parse(text: &str) -> Result<Url, String> {
         let bad = |why: &str| format!("{text:?} is not an endpoint URL: {why}");
         if text.starts_with("https://") {
-            return Err(bad("https is not supported; export to a collector over http (see README)"));
+            return Err(bad("https is not supported; export to a collector over http (see docs/export.md)"));
         }
         let rest = text.strip_prefix("http://").ok_or_else(|| bad("expected http://host:port"))?;
         if rest.bytes().any(|b| b.is_ascii_control() || b == b' ') {

@@ -1,4 +1,4 @@
-//! One event, one OTLP log record: the attribute mapping the README's table
+//! One event, one OTLP log record: the attribute mapping docs/export.md's table
 //! documents. OpenTelemetry's names where a convention exists (`session.id`,
 //! `vcs.*`, `gen_ai.*`), `kaizen.*` for the rest.
 

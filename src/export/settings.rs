@@ -3,11 +3,15 @@
 //! them (the `_LOGS_` variants win over the general ones).
 
 use super::http::Url;
+use clap::ValueEnum;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `export --protocol`'s values, spelled as `OTEL_EXPORTER_OTLP_PROTOCOL`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Protocol {
+    #[value(name = "http/protobuf")]
     Protobuf,
+    #[value(name = "http/json")]
     Json,
 }
 
@@ -37,9 +41,11 @@ const DEFAULT_BASE: &str = "http://localhost:4318";
 const LOGS_PATH: &str = "/v1/logs";
 
 /// `env` reads a variable (the process environment, or a table in tests).
+/// A protocol from the flag is already checked (clap); one from the
+/// environment is checked here.
 pub fn resolve(
     endpoint: Option<&str>,
-    protocol: Option<&str>,
+    protocol: Option<Protocol>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Settings, String> {
     let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
@@ -50,14 +56,9 @@ pub fn resolve(
         (None, None, Some(base)) => logs_url(base.trim())?,
         (None, None, None) => logs_url(DEFAULT_BASE)?,
     };
-    let protocol_name = protocol
-        .map(String::from)
-        .or_else(|| var("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"))
-        .or_else(|| var("OTEL_EXPORTER_OTLP_PROTOCOL"));
-    let protocol = match protocol_name.as_deref().map(str::trim) {
-        None | Some("http/protobuf") => Protocol::Protobuf,
-        Some("http/json") => Protocol::Json,
-        Some(other) => return Err(format!("protocol {other:?} is not supported: use http/protobuf or http/json")),
+    let protocol = match protocol {
+        Some(flag) => flag,
+        None => from_env(var("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL").or_else(|| var("OTEL_EXPORTER_OTLP_PROTOCOL")))?,
     };
     let mut headers = pairs(&var("OTEL_EXPORTER_OTLP_HEADERS").unwrap_or_default(), "OTEL_EXPORTER_OTLP_HEADERS")?;
     for (name, value) in
@@ -80,6 +81,13 @@ pub fn resolve(
         service_name: var("OTEL_SERVICE_NAME").unwrap_or_else(|| "kaizen-hook".to_string()),
         resource: pairs(&var("OTEL_RESOURCE_ATTRIBUTES").unwrap_or_default(), "OTEL_RESOURCE_ATTRIBUTES")?,
     })
+}
+
+/// A protocol variable's value, if any (default http/protobuf).
+fn from_env(name: Option<String>) -> Result<Protocol, String> {
+    let Some(name) = name else { return Ok(Protocol::Protobuf) };
+    Protocol::from_str(name.trim(), false)
+        .map_err(|_| format!("protocol {:?} is not supported: use http/protobuf or http/json", name.trim()))
 }
 
 /// A base URL gets `/v1/logs`, unless it already ends with it.
@@ -162,8 +170,11 @@ mod tests {
         assert!(s.headers.contains(&("Authorization".into(), "Bearer abc".into())));
         assert!(s.headers.contains(&("X-Team".into(), "two".into())));
         assert!(!s.headers.iter().any(|(_, v)| v == "one"));
-        assert_eq!(resolve(None, Some("http/protobuf"), &with(&vars)).unwrap().protocol, Protocol::Protobuf);
-        assert!(resolve(None, Some("grpc"), &with(&[])).unwrap_err().contains("not supported"));
+        assert_eq!(resolve(None, Some(Protocol::Protobuf), &with(&vars)).unwrap().protocol, Protocol::Protobuf);
+        let grpc = [("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")];
+        assert!(resolve(None, None, &with(&grpc)).unwrap_err().contains("not supported"));
+        let spaced = [("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", " http/json ")];
+        assert_eq!(resolve(None, None, &with(&spaced)).unwrap().protocol, Protocol::Json);
         let inject = [("OTEL_EXPORTER_OTLP_HEADERS", "a=b%0D%0AHost: evil")];
         assert!(resolve(None, None, &with(&inject)).is_err());
         assert!(resolve(Some("not a url"), None, &with(&[])).unwrap_err().contains("not an endpoint URL"));

@@ -306,6 +306,18 @@ mod tests {
     }
 
     #[test]
+    fn subcommand_words_and_categories_round_trip() {
+        let words = Category::ALL.map(Category::subcommand);
+        assert_eq!(words, ["session-start", "session-end", "prompt", "tool-use", "stop", "subagent", "event"]);
+        for category in Category::ALL {
+            assert_eq!(Category::from_subcommand(category.subcommand()), Some(category));
+        }
+        for word in ["", "install", "Stop", "tool_use", "session-start ", "help"] {
+            assert_eq!(Category::from_subcommand(word), None, "{word:?}");
+        }
+    }
+
+    #[test]
     fn payload_evidence_beats_the_flag_and_both_are_kept() {
         let o = observe(
             json!({"conversation_id": "c1", "generation_id": "g", "hook_event_name": "preToolUse", "tool_name": "Shell", "tool_use_id": "t1"}),

@@ -10,29 +10,18 @@
 //! the turn that was open when it was recorded.
 
 use crate::event::{Event, EventKind};
+use crate::phase::Phase;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `report --by`'s values, named as the variants are (model, day...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum By {
     Model,
     Day,
     Agent,
     Branch,
     Commit,
-}
-
-impl By {
-    pub fn parse(word: &str) -> Option<By> {
-        Some(match word {
-            "model" => By::Model,
-            "day" => By::Day,
-            "agent" => By::Agent,
-            "branch" => By::Branch,
-            "commit" => By::Commit,
-            _ => return None,
-        })
-    }
 }
 
 /// Token and cost sums. Field names are stable (`report --json`).
@@ -158,7 +147,7 @@ fn turns(events: &[Event]) -> Vec<Turn> {
     let mut turns: Vec<Turn> = vec![Turn::default()];
     let mut open = true;
     for (i, e) in events.iter().enumerate() {
-        let phase = e.payload["phase"].as_str().unwrap_or_default();
+        let phase = e.payload["phase"].as_str().and_then(Phase::from_name);
         let context = &e.payload["context"];
         let commit = context["commit"].as_str().map(String::from);
         if e.kind == EventKind::Cost {
@@ -170,7 +159,7 @@ fn turns(events: &[Event]) -> Vec<Turn> {
             turns[at].costs.push(i);
             continue;
         }
-        if matches!(phase, "prompt" | "session_start")
+        if matches!(phase, Some(Phase::Prompt | Phase::SessionStart))
             && (!open || turns.last().is_some_and(|t| t.start_commit.is_some()))
         {
             turns.push(Turn::default());
@@ -184,7 +173,7 @@ fn turns(events: &[Event]) -> Vec<Turn> {
         if commit.is_some() {
             turn.end_commit = commit;
         }
-        open = !matches!(phase, "turn_end" | "turn_failure" | "session_end");
+        open = !matches!(phase, Some(Phase::TurnEnd | Phase::TurnFailure | Phase::SessionEnd));
     }
     turns
 }

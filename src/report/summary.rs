@@ -5,6 +5,7 @@
 //! first telling field, then says the event's name: never raw JSON.
 
 use crate::event::{Event, EventKind};
+use crate::phase::Phase;
 use crate::report::style::one_line;
 use serde_json::{Map, Value};
 
@@ -146,7 +147,8 @@ pub fn summary(event: &Event) -> String {
     let said = match payload["input_error"].as_str() {
         Some(error) if input.is_null() => Some(format!("unreadable input: {error}")),
         _ => {
-            let phase = payload["phase"].as_str().unwrap_or_else(|| phase_of_kind(event));
+            let recorded = payload["phase"].as_str().map(|name| Phase::from_name(name).unwrap_or(Phase::Unknown));
+            let phase = recorded.unwrap_or_else(|| phase_of_kind(event));
             by_phase(phase, input, &payload["subagent"]).or_else(|| other(input))
         }
     };
@@ -176,32 +178,32 @@ fn cost(event: &Event) -> String {
 }
 
 /// Events recorded before `payload.phase` existed.
-fn phase_of_kind(event: &Event) -> &'static str {
+fn phase_of_kind(event: &Event) -> Phase {
     match (&event.kind, &event.tool) {
-        (EventKind::ToolCall, _) => "tool_call",
-        (EventKind::ToolResult, _) => "tool_result",
-        (EventKind::Error, Some(_)) => "tool_failure",
-        (EventKind::Error, None) => "failure",
-        (EventKind::Message, _) => "prompt",
-        _ => "other",
+        (EventKind::ToolCall, _) => Phase::ToolCall,
+        (EventKind::ToolResult, _) => Phase::ToolResult,
+        (EventKind::Error, Some(_)) => Phase::ToolFailure,
+        (EventKind::Error, None) => Phase::Failure,
+        (EventKind::Message, _) => Phase::Prompt,
+        _ => Phase::Other,
     }
 }
 
-fn by_phase(phase: &str, input: &Value, subagent: &Value) -> Option<String> {
+fn by_phase(phase: Phase, input: &Value, subagent: &Value) -> Option<String> {
     match phase {
-        "tool_call" => tool_call(input),
-        "tool_result" => tool_result(input),
-        "tool_failure" => first_text(input, ERROR_KEYS).or_else(|| tool_result(input)),
-        "prompt" => first_text(input, PROMPT_KEYS),
-        "agent_output" | "turn_end" => first_text(input, ANSWER_KEYS),
-        "turn_failure" | "failure" => failure(input),
-        "session_start" => session_start(input),
-        "session_end" => joined(input, &[&["reason"], &["final_status"]]),
-        "subagent_start" => subagent_event(input, subagent, &["task", "description", "prompt"]),
-        "subagent_stop" => {
+        Phase::ToolCall => tool_call(input),
+        Phase::ToolResult => tool_result(input),
+        Phase::ToolFailure => first_text(input, ERROR_KEYS).or_else(|| tool_result(input)),
+        Phase::Prompt => first_text(input, PROMPT_KEYS),
+        Phase::AgentOutput | Phase::TurnEnd => first_text(input, ANSWER_KEYS),
+        Phase::TurnFailure | Phase::Failure => failure(input),
+        Phase::SessionStart => session_start(input),
+        Phase::SessionEnd => joined(input, &[&["reason"], &["final_status"]]),
+        Phase::SubagentStart => subagent_event(input, subagent, &["task", "description", "prompt"]),
+        Phase::SubagentStop => {
             subagent_event(input, subagent, &["last_assistant_message", "response", "summary", "status"])
         }
-        _ => None,
+        Phase::Waiting | Phase::Other | Phase::Unknown => None,
     }
 }
 

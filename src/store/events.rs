@@ -292,7 +292,7 @@ impl Tail {
         Totals::of_line(&body[start..])
     }
 
-    /// Whether this delivery repeats one already recorded (SPEC §7): the same
+    /// Whether this delivery repeats one already recorded (docs/reliability.md): the same
     /// raw bytes from the same agent process, delivered at most `window_ms`
     /// apart on the boot clock (bounded on both sides), with no session or
     /// turn boundary recorded since. In doubt (no agent process known) it is not.

@@ -33,8 +33,6 @@ pub struct Spooled {
     /// When it reached us, on the boot clock then the wall clock: the merge order.
     pub arrival_boot_ms: u64,
     pub arrival_wall_ms: u64,
-    /// `payload.phase` of the event.
-    pub phase: String,
     pub delivery: Delivery,
     pub event: Sealed,
 }

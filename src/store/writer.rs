@@ -26,6 +26,16 @@ pub struct Limits {
     pub dedup_window_ms: u64,
 }
 
+/// A spooled event this run merged into the file: what the session's record
+/// needs to know of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Merged {
+    /// When it reached us (boot clock, wall clock): the merge order.
+    pub arrival: (u64, u64),
+    pub phase: Option<Phase>,
+    pub ts_ms: u64,
+}
+
 pub struct SessionWriter<'a> {
     file: File,
     files: &'a SessionFiles,
@@ -116,7 +126,7 @@ impl<'a> SessionWriter<'a> {
         own: Option<(Spooled, Option<u64>)>,
         deadline: Instant,
         problems: &mut Vec<String>,
-    ) -> Result<(), String> {
+    ) -> Result<Vec<Merged>, String> {
         // (file name, path) for spooled ones; this run's own has none.
         let mut all: Vec<(Option<(String, PathBuf)>, Spooled)> = spool::pending(&self.files.spool, problems)
             .into_iter()
@@ -126,6 +136,7 @@ impl<'a> SessionWriter<'a> {
         all.extend(own.map(|(own, _)| (None, own)));
         all.sort_by_cached_key(|(from, s)| s.order(from.as_ref().map_or("", |(name, _)| name.as_str())));
         let mut merged = Vec::new();
+        let mut appended = Vec::new();
         for (from, spooled) in all {
             // A backlog too long for one run: the rest waits for the next, and
             // this run's own event joins it there, so the order holds.
@@ -140,8 +151,14 @@ impl<'a> SessionWriter<'a> {
             // Merged before by a run that died before removing the file.
             let again = name.is_some_and(|name| self.tail.holds_spooled(&self.file, name));
             let checked = from.is_none() && own_checked_at == Some(self.tail.len);
+            let what = from.is_some().then(|| Merged {
+                arrival: (spooled.arrival_boot_ms, spooled.arrival_wall_ms),
+                phase: Phase::from_name(spooled.event.phase()),
+                ts_ms: spooled.event.event().ts_ms,
+            });
             if !again && let Some(line) = self.complete(spooled, name, checked, problems)? {
                 self.append(&line)?;
+                appended.extend(what);
             }
             merged.extend(from.map(|(_, path)| path));
         }
@@ -149,7 +166,7 @@ impl<'a> SessionWriter<'a> {
             problems.push(format!("merged {} spooled event(s) into {}", merged.len(), self.files.events.display()));
         }
         spool::remove_merged(&self.files.spool, &merged);
-        Ok(())
+        Ok(appended)
     }
 
     /// A hook's event as a line, completed against the tail; `None` when it

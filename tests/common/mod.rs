@@ -1,5 +1,5 @@
 //! Shared helpers: a temporary KAIZEN_HOME and git repository, the real
-//! binary fed a payload on stdin, and the files read back into the seed types.
+//! binary fed a payload on stdin, and the files read back as `Event` and `SessionRecord`.
 #![allow(dead_code)]
 
 #[path = "../../src/event.rs"]

@@ -1,4 +1,4 @@
-//! The rollout (SPEC §11): tokens, model and cost per model response, and the
+//! The rollout (docs/tokens-and-cost.md): tokens, model and cost per model response, and the
 //! calls that failed with no hook saying so.
 
 use crate::cost::Tokens;

@@ -1,4 +1,4 @@
-//! The transcript (SPEC §11): `~/.gemini/tmp/<project>/chats/session-<time>-<id8>.jsonl`,
+//! The transcript (docs/tokens-and-cost.md): `~/.gemini/tmp/<project>/chats/session-<time>-<id8>.jsonl`,
 //! a metadata line, then records by `id` and `{"$set": {...}}` updates; a
 //! subagent's in `chats/<session id>/<its id>.jsonl`, named by no hook.
 
