@@ -3,7 +3,7 @@
 
 use crate::cmd::{self, Run};
 use crate::config::Config;
-use crate::recognize::Category;
+use crate::phase::Category;
 use clap::error::ErrorKind;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;

@@ -7,7 +7,8 @@
 //! - the recorded input survives a serialize/parse round trip after redaction.
 
 use crate::input;
-use crate::recognize::{self, Category, Flags};
+use crate::phase::Category;
+use crate::recognize::{self, Flags};
 use crate::redact;
 use serde_json::Value;
 

@@ -16,8 +16,8 @@
 use crate::agents::{self, Payload};
 use crate::config::Config;
 use crate::event::{Event, EventKind, EventSource, SessionRecord, SessionStatus};
+use crate::phase::Phase;
 use crate::process::AgentProcess;
-use crate::recognize::Phase;
 use crate::store::line::{Sealed, new_event};
 use crate::store::writer::{Limits, SessionWriter};
 use crate::store::{self, Listed, SessionFiles, record};

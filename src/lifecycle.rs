@@ -11,7 +11,8 @@
 use crate::agents::AgentId;
 use crate::enrich::Context;
 use crate::event::{SessionRecord, SessionStatus};
-use crate::recognize::{Observation, Phase};
+use crate::phase::Phase;
+use crate::recognize::Observation;
 
 pub struct Change<'a> {
     pub session_id: &'a str,

@@ -9,7 +9,9 @@ use crate::config::Config;
 use crate::enrich::{self, Context, Wanted};
 use crate::event::{Event, EventSource};
 use crate::input::{self, HookInput};
-use crate::recognize::{self, Category, Flags, Observation, Phase};
+use crate::payload::Payload;
+use crate::phase::{Category, Phase};
+use crate::recognize::{self, Flags, Observation};
 use crate::store::events::Delivery;
 use crate::store::line::{self, Sealed};
 use crate::store::spool::{self, Spooled};
@@ -67,6 +69,9 @@ fn input_problems(input: &HookInput) -> Vec<String> {
 fn observe(input: &HookInput, flags: Flags) -> Observation {
     let payload = input.value.as_ref().and_then(Value::as_object);
     let mut observation = recognize::recognize(payload, flags);
+    if let Some(payload) = payload {
+        settle_outcome(&mut observation, payload);
+    }
     if observation.phase.takes_snapshot() {
         let asked = observation.agent.known().zip(payload);
         if observation.agent_version.is_none() {
@@ -77,6 +82,24 @@ fn observe(input: &HookInput, flags: Flags) -> Observation {
         }
     }
     observation
+}
+
+/// A tool result's end as the agent recorded it outside the payload (Codex's
+/// rollout), read here rather than in `recognize`, which is pure: a result it
+/// says failed is a failure, and its duration stands when the payload gave none.
+fn settle_outcome(obs: &mut Observation, payload: &Payload) {
+    let asks = match obs.phase {
+        Phase::ToolResult => true,
+        Phase::ToolFailure => obs.agent_duration_ms.is_none(),
+        _ => false,
+    };
+    let Some(agent) = obs.agent.known().filter(|_| asks) else { return };
+    let Some(outcome) = (agent.outcome)(payload) else { return };
+    if let (Phase::ToolResult, Some(why)) = (obs.phase, outcome.failure) {
+        obs.phase = Phase::ToolFailure;
+        obs.phase_note = Some(why);
+    }
+    obs.agent_duration_ms = obs.agent_duration_ms.or(outcome.duration_ms);
 }
 
 /// Where one event goes: its session and files, the directory it happened

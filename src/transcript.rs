@@ -2,19 +2,21 @@
 //! at turn ends only, never on the tool-call path.
 //!
 //! Each agent with a transcript declares a `Reader`: which lines are worth
-//! parsing, how one line becomes a model `Response`, and which transcripts a
-//! turn-end payload points at. This module does the rest, the same for every
-//! agent: a cursor per transcript file (offset of the last complete line read,
-//! and its inode to notice a rewrite), only complete lines after it, a byte
-//! and time budget per run (what does not fit is read next time), and a set
-//! of response keys already counted with the figures counted for them, so a
-//! response is counted once: a response seen again with the same figures is
-//! skipped, one whose figures grew gets a correction with the difference.
+//! parsing, how one line becomes a model `Response`, which transcripts a
+//! turn-end payload points at, and what one read starts from and keeps across
+//! lines (its `Scope`, a value: no reader keeps state of its own). This
+//! module does the rest, the same for every agent: a cursor per transcript
+//! file (offset of the last complete line read, and its inode to notice a
+//! rewrite), only complete lines after it, a byte and time budget per run
+//! (what does not fit is read next time), and a set of response keys already
+//! counted with the figures counted for them, so a response is counted once:
+//! a response seen again with the same figures is skipped, one whose figures
+//! grew gets a correction with the difference.
 
-use crate::agents::Payload;
 use crate::cost::{Prices, Tokens};
 use crate::event::{Event, EventKind, EventSource};
-use crate::recognize::Phase;
+use crate::payload::Payload;
+use crate::phase::Phase;
 use crate::store::fsutil::{self, End};
 use crate::store::line::{Sealed, new_event};
 use crate::store::writer::SessionWriter;
@@ -31,14 +33,36 @@ pub struct Reader {
     /// A line must contain one of these to be parsed at all (a cheap filter:
     /// most lines of a transcript are not model responses).
     pub needles: &'static [&'static [u8]],
-    /// One line into a response, updating what the reader keeps between lines.
-    pub parse: fn(&Value, &mut Context) -> Option<Response>,
+    /// One line into a response, updating what the reader keeps between
+    /// lines: across runs (`Context`) and within this read (`Scope`).
+    pub parse: fn(&Value, &mut Context, &mut Scope) -> Option<Response>,
     /// One line into the failed outcome of a tool call, for calls whose
     /// failure no hook reports (a call denied by permissions gets only its
     /// PreToolUse). Lines must also pass `needles` to get here.
-    pub failure: fn(&Value) -> Option<Failure>,
+    pub failure: fn(&Value, &Scope) -> Option<Failure>,
     /// The transcripts a turn-end payload points at (the agent's own, its subagents').
     pub paths: fn(&Payload) -> Vec<PathBuf>,
+    /// What one read starts from, taken from the turn-end payload.
+    pub scope: fn(&Payload) -> Scope,
+}
+
+/// What one read of a turn end's transcripts knows and keeps, across its
+/// files and lines: made by the reader's `scope` before the first line, given
+/// to `parse` and `failure`, dropped with the read (unlike `Context`, which is
+/// kept between runs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// The session read: call ids derived by the hooks are made from it.
+    pub session: Option<String>,
+    /// The agent's home, when the transcript's path says where it is.
+    pub home: Option<PathBuf>,
+    /// The hook's call id of each tool call seen, by the transcript's own id.
+    pub calls: BTreeMap<String, String>,
+}
+
+/// A reader that needs nothing beyond its lines.
+pub fn no_scope(_: &Payload) -> Scope {
+    Scope::default()
 }
 
 /// What a reader keeps between lines of one transcript, and between runs:
@@ -110,7 +134,7 @@ pub struct Failure {
 }
 
 /// No line of this transcript reports a failure the hooks missed.
-pub fn no_failure(_: &Value) -> Option<Failure> {
+pub fn no_failure(_: &Value, _: &Scope) -> Option<Failure> {
     None
 }
 
@@ -223,10 +247,11 @@ pub fn read(reader: &Reader, payload: &Payload, state_path: &Path, deadline: Ins
     let mut budget = BYTE_BUDGET;
     let mut seen: BTreeMap<String, (Response, String)> = BTreeMap::new();
     let mut failures = Vec::new();
+    let mut scope = (reader.scope)(payload);
     for path in (reader.paths)(payload) {
         let key = path.to_string_lossy().into_owned();
         let cursor = state.files.entry(key.clone()).or_default();
-        match read_new_lines(reader, &path, cursor, &mut budget, deadline) {
+        match read_new_lines(reader, &path, cursor, &mut scope, &mut budget, deadline) {
             Ok(lines) => {
                 for response in lines.responses {
                     merge(&mut seen, response, &key);
@@ -296,6 +321,7 @@ fn read_new_lines(
     reader: &Reader,
     path: &Path,
     cursor: &mut Cursor,
+    scope: &mut Scope,
     budget: &mut u64,
     deadline: Instant,
 ) -> io::Result<Lines> {
@@ -332,8 +358,8 @@ fn read_new_lines(
         }
         let Ok(value) = serde_json::from_slice::<Value>(line) else { continue };
         // One line may be both: Gemini's response record carries its tool calls.
-        found.responses.extend((reader.parse)(&value, &mut cursor.context));
-        found.failures.extend((reader.failure)(&value));
+        found.responses.extend((reader.parse)(&value, &mut cursor.context, scope));
+        found.failures.extend((reader.failure)(&value, scope));
     }
     cursor.offset += consumed as u64;
     *budget -= consumed as u64;
@@ -442,7 +468,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(v: &Value, ctx: &mut Context) -> Option<Response> {
+    fn parse(v: &Value, ctx: &mut Context, _: &mut Scope) -> Option<Response> {
         let usage = v.get("usage")?;
         ctx.model = v.get("model").and_then(Value::as_str).map(String::from).or(ctx.model.take());
         Some(Response {
@@ -457,7 +483,7 @@ mod tests {
         vec![PathBuf::from(p["transcript_path"].as_str().unwrap())]
     }
 
-    const READER: Reader = Reader { needles: &[b"usage"], parse, failure: no_failure, paths };
+    const READER: Reader = Reader { needles: &[b"usage"], parse, failure: no_failure, paths, scope: no_scope };
 
     struct Fixture {
         dir: tempfile::TempDir,

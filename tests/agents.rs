@@ -7,7 +7,8 @@ mod common;
 
 use common::Env;
 use kaizen_hook::agents::{self, AgentId};
-use kaizen_hook::recognize::{self, Category, Flags, Phase, events::normalize};
+use kaizen_hook::phase::{Category, Phase, normalize};
+use kaizen_hook::recognize::{self, Flags};
 use std::collections::BTreeMap;
 use std::path::Path;
 

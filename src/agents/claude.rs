@@ -6,8 +6,8 @@ use super::{Agent, DOCUMENTED, Payload, env_dir_or_home, never};
 use crate::cost::Tokens;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
-use crate::recognize::Phase;
-use crate::transcript::{Context, Failure, Reader, Response, count};
+use crate::phase::Phase;
+use crate::transcript::{Context, Failure, Reader, Response, Scope, count, no_scope};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -79,6 +79,7 @@ pub static AGENT: Agent = Agent {
         parse: response,
         failure,
         paths: transcripts,
+        scope: no_scope,
     }),
     installer: Some(Installer {
         dir: config_dir,
@@ -110,7 +111,7 @@ fn version(_: &Payload) -> Option<String> {
 /// One content block of a response per `assistant` line, all sharing
 /// `message.id`; the transcript module keeps the largest figures. Error
 /// lines (`model: "<synthetic>"`, `isApiErrorMessage`) are not responses.
-fn response(line: &Value, ctx: &mut Context) -> Option<Response> {
+fn response(line: &Value, ctx: &mut Context, _: &mut Scope) -> Option<Response> {
     if let Some(version) = line.get("version").and_then(Value::as_str) {
         ctx.version = Some(version.to_string());
     }
@@ -142,7 +143,7 @@ fn response(line: &Value, ctx: &mut Context) -> Option<Response> {
 
 /// A `tool_result` with `is_error`: a call denied in headless mode gets only
 /// its PreToolUse (and PermissionRequest); this is where it ended.
-fn failure(line: &Value) -> Option<Failure> {
+fn failure(line: &Value, _: &Scope) -> Option<Failure> {
     let content = line.get("message")?.get("content")?.as_array()?;
     content.iter().find_map(|block| {
         let failed = block.get("type")?.as_str()? == "tool_result" && block.get("is_error")?.as_bool()?;

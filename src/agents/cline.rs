@@ -11,7 +11,7 @@
 
 use super::{Agent, DOCUMENTED, Payload, env_dir, env_dir_or_home, has};
 use crate::install::{Format, Installer, files::Files};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

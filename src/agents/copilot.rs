@@ -7,8 +7,8 @@ use super::{Agent, DOCUMENTED, Payload, env_dir, env_dir_or_home, failed_exit, h
 use crate::cost::Tokens;
 use crate::install::flat::{self, Flat};
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
-use crate::recognize::Phase;
-use crate::transcript::{Context, Reader, Response, count, no_failure};
+use crate::phase::Phase;
+use crate::transcript::{Context, Reader, Response, Scope, count, no_failure, no_scope};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -53,6 +53,7 @@ pub static AGENT: Agent = Agent {
         // names, so no line here can close it.
         failure: no_failure,
         paths: transcripts,
+        scope: no_scope,
     }),
     installer: Some(Installer {
         dir: config_dir,
@@ -119,7 +120,7 @@ fn config_dir(home: &Path) -> PathBuf {
 /// compaction's call has none and is counted from `session.compaction_complete`.
 /// `session.shutdown` and `session.usage_checkpoint` repeat running totals:
 /// never counted.
-fn response(line: &Value, ctx: &mut Context) -> Option<Response> {
+fn response(line: &Value, ctx: &mut Context, _: &mut Scope) -> Option<Response> {
     let data = line.get("data")?;
     let own = line.get("agentId").is_none();
     match line.get("type")?.as_str()? {
@@ -246,7 +247,7 @@ mod tests {
     #[test]
     fn a_usage_record_splits_the_prompt_into_fresh_cache_read_and_cache_write() {
         let mut ctx = Context::default();
-        let r = response(&serde_json::from_str(USAGE).unwrap(), &mut ctx).unwrap();
+        let r = response(&serde_json::from_str(USAGE).unwrap(), &mut ctx, &mut Scope::default()).unwrap();
         assert_eq!(r.key, "chatcmpl-kz-main-1-bash_ok");
         assert_eq!((r.tokens.input, r.tokens.cache_read, r.tokens.cache_write), (549, 501, 51));
         assert_eq!((r.tokens.output, r.reasoning), (31, 11));
@@ -261,10 +262,10 @@ mod tests {
         let mut line: Value = serde_json::from_str(USAGE).unwrap();
         line["agentId"] = json!("6cd5dc3f");
         line["data"]["usage"]["model"] = json!("claude-haiku-4.5");
-        let r = response(&line, &mut ctx).unwrap();
+        let r = response(&line, &mut ctx, &mut Scope::default()).unwrap();
         assert_eq!(r.model.as_deref(), Some("claude-haiku-4.5"));
         let change = json!({"type": "session.model_change", "agentId": "6cd5dc3f", "data": {"newModel": "x"}});
-        assert!(response(&change, &mut ctx).is_none());
+        assert!(response(&change, &mut ctx, &mut Scope::default()).is_none());
         assert_eq!(ctx.model.as_deref(), Some("gpt-4.1"));
     }
 
@@ -272,11 +273,15 @@ mod tests {
     fn session_start_names_the_version_and_model() {
         let mut ctx = Context::default();
         let start = json!({"type": "session.start", "data": {"copilotVersion": "1.0.102", "selectedModel": "gpt-4.1"}});
-        assert!(response(&start, &mut ctx).is_none());
+        assert!(response(&start, &mut ctx, &mut Scope::default()).is_none());
         assert_eq!((ctx.version.as_deref(), ctx.model.as_deref()), (Some("1.0.102"), Some("gpt-4.1")));
         let mut line: Value = serde_json::from_str(USAGE).unwrap();
         line["data"]["usage"].as_object_mut().unwrap().remove("model");
-        assert_eq!(response(&line, &mut ctx).unwrap().model.as_deref(), Some("gpt-4.1"), "the model in force");
+        assert_eq!(
+            response(&line, &mut ctx, &mut Scope::default()).unwrap().model.as_deref(),
+            Some("gpt-4.1"),
+            "the model in force"
+        );
     }
 
     #[test]
@@ -285,7 +290,7 @@ mod tests {
         let usage = json!({"type": "session.usage_record", "id": "e1", "data": {"usage": {
             "inputTokens": 10, "cacheReadTokens": 50, "cacheWriteTokens": -3, "outputTokens": "7",
             "reasoningTokens": 1u64 << 50, "duration": -1, "timeToFirstTokenMs": 1e300, "maxPromptTokens": null}}});
-        let r = response(&usage, &mut ctx).unwrap();
+        let r = response(&usage, &mut ctx, &mut Scope::default()).unwrap();
         assert_eq!(r.key, "e1", "no usageId nor apiCallId: the line's own id");
         assert_eq!((r.tokens.input, r.tokens.cache_read, r.tokens.cache_write, r.tokens.output), (0, 50, 0, 0));
         assert_eq!((r.reasoning, r.latency_ms, r.ttft_ms, r.context_max), (0, None, None, None));
@@ -306,7 +311,7 @@ mod tests {
             json!({"type": "session.shutdown", "data": {"modelMetrics": {"gpt-4.1": {"usage": {"inputTokens": 5}}}}}),
         ];
         for line in odd {
-            assert_eq!(response(&line, &mut ctx), None, "{line}");
+            assert_eq!(response(&line, &mut ctx, &mut Scope::default()), None, "{line}");
         }
         assert_eq!(ctx, Context::default());
     }
@@ -317,7 +322,7 @@ mod tests {
             "compactionAttemptId": "3ba6e1f0", "tokenLimit": 64000, "behaviorModelId": "gpt-4.1",
             "compactionTokensUsed": {"requestCount": 1, "inputTokens": 7101, "outputTokens": 71,
                 "cacheReadTokens": 3001, "cacheWriteTokens": 91, "duration": 45}}});
-        let r = response(&line, &mut Context::default()).unwrap();
+        let r = response(&line, &mut Context::default(), &mut Scope::default()).unwrap();
         assert_eq!((r.key.as_str(), r.model.as_deref()), ("3ba6e1f0", Some("gpt-4.1")));
         assert_eq!((r.tokens.input, r.tokens.cache_read, r.tokens.cache_write, r.tokens.output), (4009, 3001, 91, 71));
         assert_eq!((r.latency_ms, r.context_max, r.ts_ms.is_some()), (Some(45), Some(64000), true));

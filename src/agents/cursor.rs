@@ -5,7 +5,7 @@
 use super::{Agent, DOCUMENTED, Payload, has};
 use crate::install::flat::{self, Flat};
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 use std::path::{Path, PathBuf};
 
 pub static AGENT: Agent = Agent {
@@ -81,11 +81,7 @@ fn evidence(p: &Payload) -> bool {
 
 /// Cursor reads a JSON object from every hook; the neutral one lets everything through.
 fn reply(event: &str) -> Option<&'static str> {
-    Some(if crate::recognize::events::normalize(event) == "beforesubmitprompt" {
-        "{\"continue\":true}\n"
-    } else {
-        "{}\n"
-    })
+    Some(if crate::phase::normalize(event) == "beforesubmitprompt" { "{\"continue\":true}\n" } else { "{}\n" })
 }
 
 fn config_dir(home: &Path) -> PathBuf {

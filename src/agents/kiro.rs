@@ -2,7 +2,7 @@
 //! session id at all, so its sessions are per agent and directory.
 
 use super::{Agent, DOCUMENTED, Payload, event_name, has};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 
 pub static AGENT: Agent = Agent {
     name: "kiro",

@@ -22,10 +22,9 @@ mod vscode;
 mod windsurf;
 
 use crate::install::Installer;
-use crate::recognize::events::{Phase, normalize};
-use serde_json::{Map, Value};
-
-pub type Payload = Map<String, Value>;
+pub use crate::payload::Payload;
+use crate::phase::{Phase, normalize};
+use serde_json::Value;
 
 pub struct Agent {
     /// The name recorded in events and records, and what `--agent` takes.
@@ -49,11 +48,13 @@ pub struct Agent {
     pub reply: fn(event: &str) -> Option<&'static str>,
     /// What an event really is when its payload says more than its name (a
     /// "successful" tool result whose error field is set, a subagent stop that
-    /// is a compaction): the phase it has instead, and why.
+    /// is a compaction): the phase it has instead, and why. From the payload
+    /// alone: recognition, which asks, reads nothing else.
     pub reinterpret: fn(&Payload, Phase) -> Option<(Phase, String)>,
-    /// How long a tool call took as the agent itself measured it, when its
-    /// result payload does not say (asked for results only).
-    pub duration: fn(&Payload) -> Option<u32>,
+    /// How a tool call ended as the agent recorded it outside the hook's
+    /// payload (Codex: its rollout), when it did: read by the pipeline after
+    /// recognition, for tool results only.
+    pub outcome: fn(&Payload) -> Option<Outcome>,
     /// Its version, from what it gives the hook process (the payload, the
     /// environment, its own executable); `None` when it gives nothing.
     pub version: fn(&Payload) -> Option<String>,
@@ -72,6 +73,16 @@ pub struct Agent {
     pub installer: Option<Installer>,
     /// The ready-to-use config under `hooks/`, for agents with an installer.
     pub snippet: Option<&'static str>,
+}
+
+/// How a tool call ended, as the agent recorded it outside the hook's payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Why the call failed, when its result hook calls it a success.
+    pub failure: Option<String>,
+    /// How long it took as the agent itself measured it (the hook's timing
+    /// would include the other hooks' run time).
+    pub duration_ms: Option<u32>,
 }
 
 /// For an agent that runs a registered hook only once the user trusts it:
@@ -124,7 +135,7 @@ pub const DOCUMENTED: Agent = Agent {
     guidance_dirs: &[],
     reply: silent,
     reinterpret: as_named,
-    duration: no_duration,
+    outcome: no_outcome,
     version: no_version,
     model: no_model,
     config_problems: no_config_problems,
@@ -276,22 +287,12 @@ fn as_named(_: &Payload, _: Phase) -> Option<(Phase, String)> {
     None
 }
 
-/// The call id kaizen-hook gave a tool call's pre-tool hook (`event`, from
-/// `agent`), for a transcript that names the call only by its session, tool
-/// and input: the same recognition run on the payload the hook was sent.
-fn hook_call_id(agent: &str, event: &str, session: &str, tool: &str, input: &Value) -> Option<String> {
-    let payload = serde_json::json!({
-        "session_id": session,
-        "hook_event_name": event,
-        "tool_name": tool,
-        "tool_input": input,
-    });
-    let flags = crate::recognize::Flags {
-        category: crate::recognize::Category::ToolUse,
-        agent: Some(agent),
-        event: Some(event),
-    };
-    crate::recognize::recognize(payload.as_object(), flags).tool_call_id
+/// The call id kaizen-hook gave a tool call's pre-tool hook, for a
+/// transcript that names the call only by its session, tool and input: what
+/// recognition derives from a pre-tool payload naming no turn
+/// (`recognize`'s tests hold the two together).
+fn hook_call_id(session: &str, tool: &str, input: &Value) -> Option<String> {
+    crate::call_id::derive(session, "", tool, input)
 }
 
 /// `config_problems` for a settings file whose switch (at JSON `pointer`,
@@ -339,7 +340,7 @@ fn failed_exit(text: Option<&str>, marker: &str) -> Option<(Phase, String)> {
     Some((Phase::ToolFailure, format!("exit code {code}")))
 }
 
-fn no_duration(_: &Payload) -> Option<u32> {
+fn no_outcome(_: &Payload) -> Option<Outcome> {
     None
 }
 

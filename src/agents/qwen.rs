@@ -4,8 +4,8 @@ use super::{Agent, DOCUMENTED, Payload, failed_exit};
 use crate::cost::Tokens;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
-use crate::recognize::Phase;
-use crate::transcript::{Context, Reader, Response, count, no_failure};
+use crate::phase::Phase;
+use crate::transcript::{Context, Reader, Response, Scope, count, no_failure, no_scope};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +43,7 @@ pub static AGENT: Agent = Agent {
         parse: response,
         failure: no_failure,
         paths: transcript,
+        scope: no_scope,
     }),
     installer: Some(Installer {
         dir: config_dir,
@@ -108,7 +109,7 @@ fn transcript(p: &Payload) -> Vec<PathBuf> {
     p.get("transcript_path").and_then(Value::as_str).filter(|t| !t.is_empty()).map(PathBuf::from).into_iter().collect()
 }
 
-fn response(line: &Value, ctx: &mut Context) -> Option<Response> {
+fn response(line: &Value, ctx: &mut Context, _: &mut Scope) -> Option<Response> {
     if let Some(version) = line.get("version").and_then(Value::as_str) {
         ctx.version = Some(version.to_string());
     }
@@ -149,7 +150,7 @@ mod tests {
     #[test]
     fn an_api_response_line_is_a_response_in_the_spec_meanings() {
         let mut ctx = Context::default();
-        let r = response(&serde_json::from_str(API_RESPONSE).unwrap(), &mut ctx).unwrap();
+        let r = response(&serde_json::from_str(API_RESPONSE).unwrap(), &mut ctx, &mut Scope::default()).unwrap();
         assert_eq!((r.key.as_str(), r.model.as_deref()), ("chatcmpl-kz-main-1-shell_ok", Some("qwen3-coder-plus")));
         assert_eq!((r.tokens.input, r.tokens.cache_read, r.tokens.output, r.reasoning), (2001, 100, 36, 5));
         assert_eq!((r.ttft_ms, r.latency_ms), (Some(3381), Some(3463)));

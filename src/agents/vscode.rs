@@ -2,7 +2,7 @@
 //! rest Claude-shaped. VS Code also runs `~/.claude/settings.json`.
 
 use super::{Agent, DOCUMENTED, Payload, has};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 
 pub static AGENT: Agent = Agent {
     name: "vscode",

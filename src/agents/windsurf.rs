@@ -2,7 +2,7 @@
 //! their details nested in `tool_info`.
 
 use super::{Agent, DOCUMENTED, Payload, has};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 
 pub static AGENT: Agent = Agent {
     name: "windsurf",

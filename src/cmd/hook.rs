@@ -5,8 +5,9 @@
 use crate::agents::AgentId;
 use crate::config::Config;
 use crate::log;
+use crate::phase::Category;
 use crate::pipeline::{self, Hook};
-use crate::recognize::{Category, Observation};
+use crate::recognize::Observation;
 use crate::time::Arrival;
 use std::io::Write;
 

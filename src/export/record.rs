@@ -153,7 +153,7 @@ fn host_name() -> Option<String> {
 mod tests {
     use super::*;
     use crate::event::EventSource;
-    use crate::recognize::Phase;
+    use crate::phase::Phase;
     use crate::store::line::new_event;
     use serde_json::json;
 

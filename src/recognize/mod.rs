@@ -1,59 +1,15 @@
 //! From a payload (and the flags it was registered with) to an `Observation`:
-//! which agent, which session, which event, which tool. Pure: no I/O.
+//! which agent, which session, which event, which tool. Pure: no I/O (what an
+//! agent recorded elsewhere, such as Codex's rollout, is read by the pipeline
+//! after recognition: `Agent::outcome`).
 
-pub mod events;
 mod fields;
 
-pub use events::Phase;
-
 use crate::agents::{self, AgentId};
-use crate::hash;
+use crate::call_id;
+use crate::phase::{Category, Phase, snake_case};
 use fields::Fields;
 use serde_json::{Map, Value};
-
-/// The hook subcommand an agent config calls: the event's category when the
-/// payload names no event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Category {
-    SessionStart,
-    SessionEnd,
-    Prompt,
-    ToolUse,
-    Stop,
-    Subagent,
-    Event,
-}
-
-impl Category {
-    /// Every category, in the order `--help` lists their subcommands.
-    pub const ALL: [Category; 7] = [
-        Category::SessionStart,
-        Category::SessionEnd,
-        Category::Prompt,
-        Category::ToolUse,
-        Category::Stop,
-        Category::Subagent,
-        Category::Event,
-    ];
-
-    /// The word agent configs call it by (installed configs hold it: stable).
-    pub fn subcommand(self) -> &'static str {
-        match self {
-            Category::SessionStart => "session-start",
-            Category::SessionEnd => "session-end",
-            Category::Prompt => "prompt",
-            Category::ToolUse => "tool-use",
-            Category::Stop => "stop",
-            Category::Subagent => "subagent",
-            Category::Event => "event",
-        }
-    }
-
-    /// The category a hook subcommand's word names: `subcommand` read backwards.
-    pub fn from_subcommand(word: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|category| category.subcommand() == word)
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Flags<'a> {
@@ -110,9 +66,6 @@ const TOOL_KEYS: &[&str] = &["tool_name", "toolName", "mcp_tool_name"];
 const CALL_ID_KEYS: &[&str] = &["tool_use_id", "toolUseId", "tool_call_id", "toolCallId", "call_id", "callId"];
 /// Windsurf's id of one action: a call id only when the action is a tool call.
 const ACTION_ID_KEYS: &[&str] = &["execution_id"];
-const TURN_KEYS: &[&str] = &["generation_id", "turn_id", "turn-id", "prompt_id"];
-/// What identifies a tool call's input in both its before and after events.
-const CALL_MATERIAL_KEYS: &[&str] = &["tool_input", "toolArgs", "command", "command_line", "parameters", "file_path"];
 const DURATION_KEYS: &[&str] = &["duration_ms", "duration", "durationMs", "executionTimeMs"];
 const RESULT_KEYS: &[&str] = &["toolResult", "tool_response", "tool_output", "output", "result_json", "result"];
 const FAILURE_KEYS: &[&str] = &["error", "error_message"];
@@ -135,7 +88,7 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
     // From the name as it will be recorded: a secret in it, once snake_cased,
     // would no longer look like one to the redaction.
     let event_type =
-        event_name.as_deref().map_or_else(|| "unknown".into(), |name| events::snake_case(&crate::redact::redact(name)));
+        event_name.as_deref().map_or_else(|| "unknown".into(), |name| snake_case(&crate::redact::redact(name)));
     let subagent = subagent(&f);
     let (phase, phase_note) = reinterpreted(p, phase, agent.known(), subagent.is_some());
     let session_id = session(&f);
@@ -143,10 +96,7 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
     let tool = tool(&f, phase, agent.known(), event_name.as_deref());
     let (tool_call_id, tool_call_id_derived) = call_id(&f, phase, session_id.as_deref(), tool.as_deref());
     let agent_duration_ms = match phase {
-        Phase::ToolResult | Phase::ToolFailure => {
-            f.millis(DURATION_KEYS).or_else(|| agent.known().and_then(|known| (known.duration)(p)))
-        }
-        Phase::ToolCall => f.millis(DURATION_KEYS),
+        Phase::ToolCall | Phase::ToolResult | Phase::ToolFailure => f.millis(DURATION_KEYS),
         _ => None,
     };
     let parent_session_id = f
@@ -339,23 +289,11 @@ fn by_category(category: Category, f: &Fields) -> (Option<String>, Phase) {
     (Some(name.to_string()), phase)
 }
 
-/// A call id for agents that send none (Cursor's shell and MCP hooks, Copilot
-/// CLI): the same in a call's before and after events, because both carry the
-/// same session, turn, tool and input. Two identical calls in one turn share it.
+/// A call id for agents that send none, from the call's turn and input.
 fn derive_call_id(f: &Fields, session: Option<&str>, tool: Option<&str>) -> Option<String> {
-    let material = f.value(CALL_MATERIAL_KEYS)?;
-    let material = match material {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let turn = f.text(TURN_KEYS).unwrap_or_default();
-    let digest = hash::hex_of_parts(&[
-        session.unwrap_or("").as_bytes(),
-        turn.as_bytes(),
-        tool.unwrap_or("").as_bytes(),
-        material.as_bytes(),
-    ]);
-    Some(format!("derived-{digest}"))
+    let material = f.value(call_id::MATERIAL_KEYS)?;
+    let turn = f.text(call_id::TURN_KEYS).unwrap_or_default();
+    call_id::derive(session.unwrap_or(""), &turn, tool.unwrap_or(""), material)
 }
 
 #[cfg(test)]
@@ -423,6 +361,22 @@ mod tests {
         assert_eq!(a.tool_call_id, b.tool_call_id);
         assert_ne!(a.tool_call_id, c.tool_call_id);
         assert_eq!(b.agent_duration_ms, Some(41));
+    }
+
+    #[test]
+    fn transcript_readers_derive_the_call_id_their_pre_tool_hook_got() {
+        // Gemini CLI's and Factory Droid's transcripts name a failed call by its
+        // session, tool and input only: their readers derive its id with
+        // `call_id::derive(session, "", tool, input)`, which must be this.
+        let input = json!({"command": "rm -f notes.txt", "description": "denied by policy"});
+        for (agent, event) in [("gemini", "BeforeTool"), ("factory", "PreToolUse")] {
+            let payload = json!({"session_id": "s-1", "hook_event_name": event, "tool_name": "run_shell_command",
+                "tool_input": input, "cwd": "/w", "timestamp": "2026-11-30T01:40:46.251Z"});
+            let o = observe(payload, Category::ToolUse, Some(agent), Some(event));
+            assert_eq!(o.agent.name(), agent);
+            assert!(o.tool_call_id_derived);
+            assert_eq!(o.tool_call_id, call_id::derive("s-1", "", "run_shell_command", &input), "{agent}");
+        }
     }
 
     #[test]

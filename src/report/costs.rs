@@ -10,7 +10,7 @@
 //! the turn that was open when it was recorded.
 
 use crate::event::{Event, EventKind};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -5,7 +5,7 @@
 //! first telling field, then says the event's name: never raw JSON.
 
 use crate::event::{Event, EventKind};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 use crate::report::style::one_line;
 use serde_json::{Map, Value};
 
@@ -520,7 +520,7 @@ fn parse_json(text: &str) -> Option<Value> {
 mod tests {
     use super::*;
     use crate::event::EventSource;
-    use crate::recognize::Phase;
+    use crate::phase::Phase;
     use crate::store::line::new_event;
     use serde_json::json;
 

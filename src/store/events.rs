@@ -6,7 +6,7 @@
 //! the session.
 
 use super::fsutil;
-use crate::recognize::Phase;
+use crate::phase::Phase;
 use memchr::{memmem, memrchr};
 use serde_json::{Map, Value, json};
 use std::fs::{File, TryLockError};

@@ -23,7 +23,7 @@
 
 use super::events::{Delivery, Totals};
 use crate::event::{Event, EventKind, EventSource};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 use crate::{fit, redact};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};

@@ -10,7 +10,7 @@ use super::events::{self, Delivery, Tail, Totals};
 use super::line::Sealed;
 use super::spool::{self, Spooled};
 use crate::event::EventKind;
-use crate::recognize::Phase;
+use crate::phase::Phase;
 use serde_json::json;
 use std::fs::File;
 use std::io::ErrorKind;

@@ -8,12 +8,12 @@ mod trust;
 
 pub use trust::TRUST;
 
-use super::{Agent, DOCUMENTED, Payload, env_dir_or_home, has};
+use super::{Agent, DOCUMENTED, Outcome, Payload, env_dir_or_home, has};
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 use crate::store::fsutil::{self, End};
-use crate::transcript::Reader;
+use crate::transcript::{Reader, no_scope};
 use memchr::memmem;
 use rollout::{NEEDLES, failure, response, transcripts};
 use serde_json::Value;
@@ -47,11 +47,10 @@ pub static AGENT: Agent = Agent {
         ("agent-turn-complete", Phase::TurnEnd),
     ],
     guidance_files: &["AGENTS.md", "AGENTS.override.md"],
-    reinterpret,
-    duration,
+    outcome,
     version,
     config_problems,
-    transcript: Some(Reader { needles: NEEDLES, parse: response, failure, paths: transcripts }),
+    transcript: Some(Reader { needles: NEEDLES, parse: response, failure, paths: transcripts, scope: no_scope }),
     installer: Some(Installer {
         dir: config_dir,
         file: "hooks.json",
@@ -86,45 +85,29 @@ fn evidence(p: &Payload) -> bool {
     has(p, "thread-id") || (has(p, "turn_id") && has(p, "model") && !has(p, "message_id"))
 }
 
-/// Codex's PostToolUse does not say how a command ended; its rollout does,
-/// and the call's `item_completed` line is written before the hook runs.
-fn reinterpret(p: &Payload, phase: Phase) -> Option<(Phase, String)> {
-    if phase != Phase::ToolResult {
-        return None;
-    }
-    let completed = completed_item(p)?;
+/// Codex's PostToolUse does not say how a command ended nor how long it
+/// took; its rollout does, in the call's `item_completed` line, written
+/// before the hook runs.
+fn outcome(p: &Payload) -> Option<Outcome> {
+    let call = p.get("tool_use_id")?.as_str()?;
+    let completed = find_completed_item(call, p.get("transcript_path")?.as_str()?)?;
+    Some(Outcome { failure: failure_of(&completed), duration_ms: duration_of(&completed) })
+}
+
+/// A command that exited non-zero, or an item whose status is `failed`.
+fn failure_of(completed: &Value) -> Option<String> {
     let item = completed.get("item")?;
     match (item.get("exit_code").and_then(Value::as_i64), item.get("status").and_then(Value::as_str)) {
-        (Some(code), _) if code != 0 => Some((Phase::ToolFailure, format!("exit code {code}"))),
-        (_, Some("failed")) => Some((Phase::ToolFailure, "failed".to_string())),
+        (Some(code), _) if code != 0 => Some(format!("exit code {code}")),
+        (_, Some("failed")) => Some("failed".to_string()),
         _ => None,
     }
 }
 
-/// The call's own start and end, from the same `item_completed` line: the
-/// hook's timing would include the other hooks' run time.
-fn duration(p: &Payload) -> Option<u32> {
-    let completed = completed_item(p)?;
+/// The call's own start and end.
+fn duration_of(completed: &Value) -> Option<u32> {
     let ms = |key: &str| completed.get(key).and_then(Value::as_u64);
     u32::try_from(ms("completed_at_ms")?.checked_sub(ms("started_at_ms")?)?).ok()
-}
-
-/// The `item_completed` payload of this result's call, from the rollout's
-/// end. Both `reinterpret` and `duration` need it for the same delivery: the
-/// rollout is read once per call and transcript.
-fn completed_item(p: &Payload) -> Option<Value> {
-    /// (call id, rollout path) → what was found there.
-    type Looked = Option<((String, String), Option<Value>)>;
-    thread_local! {
-        static LAST: std::cell::RefCell<Looked> = const { std::cell::RefCell::new(None) };
-    }
-    let key = (p.get("tool_use_id")?.as_str()?.to_string(), p.get("transcript_path")?.as_str()?.to_string());
-    if let Some(found) = LAST.with_borrow(|last| last.as_ref().filter(|(k, _)| *k == key).map(|(_, v)| v.clone())) {
-        return found;
-    }
-    let found = find_completed_item(&key.0, &key.1);
-    LAST.set(Some((key, found.clone())));
-    found
 }
 
 fn find_completed_item(call: &str, rollout: &str) -> Option<Value> {

@@ -1,10 +1,10 @@
 //! The rollout (docs/tokens-and-cost.md): tokens, model and cost per model response, and the
 //! calls that failed with no hook saying so.
 
-use crate::agents::Payload;
 use crate::cost::Tokens;
+use crate::payload::Payload;
 use crate::store::fsutil::{self, End};
-use crate::transcript::{Context, Failure, Response, count};
+use crate::transcript::{Context, Failure, Response, Scope, count};
 use memchr::memmem;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -29,7 +29,7 @@ pub(super) const NEEDLES: &[&[u8]] = &[
 /// old history and the latest record. Its `input_tokens` includes the cached
 /// and cache-written tokens, its `output_tokens` the reasoning. The model is
 /// the one of the turn's `turn_context`, the version `session_meta`'s.
-pub(super) fn response(line: &Value, ctx: &mut Context) -> Option<Response> {
+pub(super) fn response(line: &Value, ctx: &mut Context, _: &mut Scope) -> Option<Response> {
     let payload = line.get("payload")?;
     let text = |key: &str| payload.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
     match line.get("type")?.as_str()? {
@@ -68,7 +68,7 @@ pub(super) fn response(line: &Value, ctx: &mut Context) -> Option<Response> {
 /// A call that failed: its `item_completed` (status failed or declined, or
 /// a non-zero exit code; an interrupted command's too), or a tool output
 /// that says it was rejected (execpolicy, the reviewer) or aborted.
-pub(super) fn failure(line: &Value) -> Option<Failure> {
+pub(super) fn failure(line: &Value, _: &Scope) -> Option<Failure> {
     let payload = line.get("payload")?;
     match (line.get("type")?.as_str()?, payload.get("type")?.as_str()?) {
         ("event_msg", "item_completed") => {
@@ -211,19 +211,26 @@ mod tests {
     fn no_json_makes_the_parser_panic() {
         let mut ctx = Context::default();
         for value in odd_values() {
-            let _ = response(&value, &mut ctx);
-            let _ = failure(&value);
+            let _ = response(&value, &mut ctx, &mut Scope::default());
+            let _ = failure(&value, &Scope::default());
         }
     }
 
     #[test]
     fn the_record_names_the_model_of_its_turn_and_splits_the_input() {
         let mut ctx = Context::default();
-        assert_eq!(response(&json!({"type": "turn_context", "payload": {"model": "gpt-5.5"}}), &mut ctx), None);
+        assert_eq!(
+            response(
+                &json!({"type": "turn_context", "payload": {"model": "gpt-5.5"}}),
+                &mut ctx,
+                &mut Scope::default()
+            ),
+            None
+        );
         let line = json!({"type": "token_usage_record", "payload": {"response_id": "r", "turn_id": "t",
             "usage": {"input_tokens": 3403, "cached_input_tokens": 2001, "cache_write_input_tokens": 301,
                       "output_tokens": 31, "reasoning_output_tokens": 11}}});
-        let r = response(&line, &mut ctx).unwrap();
+        let r = response(&line, &mut ctx, &mut Scope::default()).unwrap();
         let t = &r.tokens;
         assert_eq!((t.input, t.cache_read, t.cache_write, t.output, r.reasoning), (1101, 2001, 301, 31, 11));
         assert_eq!((r.model.as_deref(), r.turn.as_deref()), (Some("gpt-5.5"), Some("t")));

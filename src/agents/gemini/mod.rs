@@ -7,11 +7,11 @@ use super::{Agent, DOCUMENTED, Payload, event_name, failed_exit, package_version
 use crate::install::config_file::ConfigFile;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
-use crate::recognize::Phase;
+use crate::phase::Phase;
 use crate::transcript::Reader;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use transcript::{NEEDLES, failure, response, transcripts};
+use transcript::{NEEDLES, failure, response, scope, transcripts};
 
 pub static AGENT: Agent = Agent {
     name: "gemini",
@@ -35,7 +35,7 @@ pub static AGENT: Agent = Agent {
     reinterpret,
     version,
     config_problems,
-    transcript: Some(Reader { needles: NEEDLES, parse: response, failure, paths: transcripts }),
+    transcript: Some(Reader { needles: NEEDLES, parse: response, failure, paths: transcripts, scope }),
     installer: Some(Installer {
         dir: config_dir,
         file: "settings.json",

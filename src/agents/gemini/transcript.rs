@@ -2,11 +2,10 @@
 //! a metadata line, then records by `id` and `{"$set": {...}}` updates; a
 //! subagent's in `chats/<session id>/<its id>.jsonl`, named by no hook.
 
-use crate::agents::Payload;
 use crate::cost::Tokens;
-use crate::transcript::{Context, Failure, Response, count};
+use crate::payload::Payload;
+use crate::transcript::{Context, Failure, Response, Scope, count};
 use serde_json::Value;
-use std::cell::RefCell;
 use std::path::PathBuf;
 
 /// Lines worth parsing: a model response carries `tokens`, a denied call `"status":"error"`.
@@ -20,7 +19,7 @@ pub(super) const NEEDLES: &[&[u8]] = &[b"\"tokens\":{", b"\"status\":\"error\""]
 /// its records carry no `tokens` at resume, the same ones otherwise.
 /// `tokens.input` includes `cached`; `output` excludes `thoughts`; `tool`
 /// (the prompt of a built-in tool's call) is billed as input.
-pub(super) fn response(line: &Value, ctx: &mut Context) -> Option<Response> {
+pub(super) fn response(line: &Value, ctx: &mut Context, _: &mut Scope) -> Option<Response> {
     if line.get("type")?.as_str()? != "gemini" {
         return None;
     }
@@ -45,24 +44,23 @@ pub(super) fn response(line: &Value, ctx: &mut Context) -> Option<Response> {
     })
 }
 
-thread_local! {
-    /// The session whose turn end is being read. Gemini's hooks carry no call
-    /// id, so kaizen-hook derives one from the session, tool and input; a
-    /// failed call in the transcript is matched to its `BeforeTool` by the
-    /// same derivation, which needs the session. `transcripts` notes it from
-    /// the payload: the transcript module asks for the paths first, then
-    /// reads the lines, in one call on one thread.
-    static READING: RefCell<Option<String>> = const { RefCell::new(None) };
+/// The session whose turn end is read. Gemini's hooks carry no call id, so
+/// kaizen-hook derives one from the session, tool and input; a failed call in
+/// the transcript is matched to its `BeforeTool` by the same derivation,
+/// which needs the session.
+pub(super) fn scope(p: &Payload) -> Scope {
+    let session = p.get("session_id").and_then(Value::as_str).filter(|s| !s.is_empty());
+    Scope { session: session.map(String::from), ..Scope::default() }
 }
 
 /// A tool call the transcript says ended in an error (`toolCalls[].status`):
 /// a call denied by a policy gets only its `BeforeTool`, no `AfterTool`.
 /// Calls whose `AfterTool` came are closed already and are not reported twice.
-pub(super) fn failure(line: &Value) -> Option<Failure> {
+pub(super) fn failure(line: &Value, scope: &Scope) -> Option<Failure> {
     if line.get("type")?.as_str()? != "gemini" {
         return None;
     }
-    let session = READING.with(|s| s.borrow().clone())?;
+    let session = scope.session.as_deref()?;
     line.get("toolCalls")?.as_array()?.iter().find_map(|call| {
         if call.get("status")?.as_str()? != "error" {
             return None;
@@ -73,13 +71,13 @@ pub(super) fn failure(line: &Value) -> Option<Failure> {
             .or_else(|| call.get("resultDisplay"))
             .and_then(Value::as_str)
             .unwrap_or("error");
-        Some(Failure { call_id: hook_call_id(&session, tool, call.get("args")?)?, why: why.to_string() })
+        Some(Failure { call_id: hook_call_id(session, tool, call.get("args")?)?, why: why.to_string() })
     })
 }
 
 /// The call id kaizen-hook gave this call's `BeforeTool`.
 fn hook_call_id(session: &str, tool: &str, args: &Value) -> Option<String> {
-    crate::agents::hook_call_id("gemini", "BeforeTool", session, tool, args)
+    crate::agents::hook_call_id(session, tool, args)
 }
 
 /// The most subagent transcripts listed for one session.
@@ -89,7 +87,6 @@ const MAX_SUBAGENTS: usize = 256;
 /// named by no hook).
 pub(super) fn transcripts(p: &Payload) -> Vec<PathBuf> {
     let session = p.get("session_id").and_then(Value::as_str).filter(|s| !s.is_empty());
-    READING.with(|s| *s.borrow_mut() = session.map(String::from));
     let Some(main) = p.get("transcript_path").and_then(Value::as_str).filter(|t| !t.is_empty()).map(PathBuf::from)
     else {
         return Vec::new();
@@ -137,7 +134,7 @@ mod tests {
     #[test]
     fn a_record_is_a_response_in_the_spec_meanings() {
         let mut ctx = Context::default();
-        let r = response(&parse(RECORD), &mut ctx).unwrap();
+        let r = response(&parse(RECORD), &mut ctx, &mut Scope::default()).unwrap();
         assert_eq!(r.key, "90a00941-077c-4dcb-928d-23516528e766");
         assert_eq!(r.model.as_deref(), Some("gemini-3.8-flash"));
         assert_eq!(r.tokens, Tokens { input: 890, output: 39, cache_read: 211, ..Tokens::default() });
@@ -150,7 +147,7 @@ mod tests {
     fn tool_prompt_tokens_are_input_and_a_model_named_earlier_holds() {
         let mut ctx = Context { model: Some("gemini-2.5-pro".into()), version: None };
         let line = json!({"id": "a", "type": "gemini", "tokens": {"input": 100, "cached": 30, "tool": 7}});
-        let r = response(&line, &mut ctx).unwrap();
+        let r = response(&line, &mut ctx, &mut Scope::default()).unwrap();
         assert_eq!((r.tokens.input, r.tokens.cache_read, r.model.as_deref()), (77, 30, Some("gemini-2.5-pro")));
     }
 
@@ -158,7 +155,11 @@ mod tests {
     fn what_is_not_a_response_is_none_and_bad_values_are_not_trusted() {
         let mut ctx = Context::default();
         let set = json!({"$set": {"messages": [parse(RECORD)], "lastUpdated": "2026-11-30T01:40:44.502Z"}});
-        assert_eq!(response(&set, &mut ctx), None, "a history re-written by `$set` repeats old records");
+        assert_eq!(
+            response(&set, &mut ctx, &mut Scope::default()),
+            None,
+            "a history re-written by `$set` repeats old records"
+        );
         for line in [
             json!({"id": "a", "type": "gemini", "tokens": null}),
             json!({"id": "a", "type": "gemini", "tokens": [1, 2]}),
@@ -170,32 +171,25 @@ mod tests {
             json!([1, 2]),
             json!("gemini"),
         ] {
-            assert_eq!(response(&line, &mut ctx), None, "{line}");
+            assert_eq!(response(&line, &mut ctx, &mut Scope::default()), None, "{line}");
         }
         let odd = json!({"id": "a", "type": "gemini", "model": 5,
             "tokens": {"input": -5, "output": 1u64 << 50, "cached": "12", "thoughts": 2.5, "tool": u64::MAX}});
-        let r = response(&odd, &mut ctx).unwrap();
+        let r = response(&odd, &mut ctx, &mut Scope::default()).unwrap();
         assert_eq!((r.tokens, r.reasoning, r.model), (Tokens::default(), 0, None));
     }
 
     #[test]
     fn a_denied_call_fails_with_the_call_id_its_before_tool_got() {
-        READING.with(|s| *s.borrow_mut() = None);
-        assert_eq!(failure(&parse(DENIED)), None, "no session, no id to match");
+        assert_eq!(failure(&parse(DENIED), &Scope::default()), None, "no session, no id to match");
         let payload = json!({"session_id": "s-1", "transcript_path": "/nowhere/chats/t.jsonl"});
-        transcripts(payload.as_object().unwrap());
-        let before = json!({"session_id": "s-1", "hook_event_name": "BeforeTool", "tool_name": "run_shell_command",
-            "tool_input": {"command": "rm -f notes.txt", "description": "denied by policy"}});
-        let flags = crate::recognize::Flags {
-            category: crate::recognize::Category::ToolUse,
-            agent: Some("gemini"),
-            event: Some("BeforeTool"),
-        };
-        let hooked = crate::recognize::recognize(before.as_object(), flags).tool_call_id.unwrap();
-        let failed = failure(&parse(DENIED)).unwrap();
+        let scope = scope(payload.as_object().unwrap());
+        let args = json!({"command": "rm -f notes.txt", "description": "denied by policy"});
+        let hooked = hook_call_id("s-1", "run_shell_command", &args).unwrap();
+        let failed = failure(&parse(DENIED), &scope).unwrap();
         assert_eq!((failed.call_id, failed.why.as_str()), (hooked, "Tool execution denied by policy."));
-        assert_eq!(failure(&parse(RECORD)), None, "no call failed");
-        assert_eq!(failure(&json!({"type": "gemini", "toolCalls": [{"status": "error"}, 5, null]})), None);
+        assert_eq!(failure(&parse(RECORD), &scope), None, "no call failed");
+        assert_eq!(failure(&json!({"type": "gemini", "toolCalls": [{"status": "error"}, 5, null]}), &scope), None);
     }
 
     #[test]

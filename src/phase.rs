@@ -1,9 +1,56 @@
-//! What an event can mean (`Phase`), and how event names are compared:
-//! normalised (ASCII letters and digits, lower case), so `PreToolUse`,
-//! `preToolUse` and `pre_tool_use` are one name. Each agent's own names are
-//! in its file under `crate::agents`.
+//! The vocabulary every layer shares: what an event can mean (`Phase`), the
+//! hook subcommand it came through (`Category`), and how event names are
+//! compared: normalised (ASCII letters and digits, lower case), so
+//! `PreToolUse`, `preToolUse` and `pre_tool_use` are one name. Each agent's
+//! own names are in its file under `crate::agents`. A leaf (it uses only the
+//! seed's `event`), so `agents`, `recognize`, `store` and `transcript` can all
+//! use it without depending on each other.
 
 use crate::event::EventKind;
+
+/// The hook subcommand an agent config calls: the event's category when the
+/// payload names no event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    SessionStart,
+    SessionEnd,
+    Prompt,
+    ToolUse,
+    Stop,
+    Subagent,
+    Event,
+}
+
+impl Category {
+    /// Every category, in the order `--help` lists their subcommands.
+    pub const ALL: [Category; 7] = [
+        Category::SessionStart,
+        Category::SessionEnd,
+        Category::Prompt,
+        Category::ToolUse,
+        Category::Stop,
+        Category::Subagent,
+        Category::Event,
+    ];
+
+    /// The word agent configs call it by (installed configs hold it: stable).
+    pub fn subcommand(self) -> &'static str {
+        match self {
+            Category::SessionStart => "session-start",
+            Category::SessionEnd => "session-end",
+            Category::Prompt => "prompt",
+            Category::ToolUse => "tool-use",
+            Category::Stop => "stop",
+            Category::Subagent => "subagent",
+            Category::Event => "event",
+        }
+    }
+
+    /// The category a hook subcommand's word names: `subcommand` read backwards.
+    pub fn from_subcommand(word: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|category| category.subcommand() == word)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
