@@ -19,7 +19,7 @@ pub mod agents;
 pub mod alloc;
 pub mod budget;
 pub mod call_id;
-pub mod cli;
+
 pub mod cmd;
 pub mod config;
 pub mod cost;

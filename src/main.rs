@@ -6,7 +6,8 @@
 
 use clap::Parser;
 use kaizen_hook::cmd::Run;
-use kaizen_hook::{alloc, cli, cmd, config, log, time};
+use kaizen_hook::cmd::cli;
+use kaizen_hook::{alloc, cmd, config, log, time};
 use std::ffi::{CStr, c_char, c_int};
 use std::io::{IsTerminal, Write};
 use std::panic::{self, AssertUnwindSafe};

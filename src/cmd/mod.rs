@@ -5,6 +5,7 @@
 use crate::config::Config;
 use std::process::ExitCode;
 
+pub mod cli;
 pub mod doctor;
 pub mod export;
 pub mod hook;
