@@ -45,16 +45,15 @@ fn event_names_mean_one_thing_whoever_sends_them() {
 }
 
 /// What a hook subcommand may receive.
-fn fits(subcommand: &str, phase: Phase) -> bool {
-    match subcommand {
-        "session-start" => phase == Phase::SessionStart,
-        "session-end" => phase == Phase::SessionEnd,
-        "prompt" => phase == Phase::Prompt,
-        "tool-use" => phase.is_tool(),
-        "stop" => matches!(phase, Phase::TurnEnd | Phase::TurnFailure),
-        "subagent" => matches!(phase, Phase::SubagentStart | Phase::SubagentStop),
-        "event" => true,
-        _ => false,
+fn fits(category: Category, phase: Phase) -> bool {
+    match category {
+        Category::SessionStart => phase == Phase::SessionStart,
+        Category::SessionEnd => phase == Phase::SessionEnd,
+        Category::Prompt => phase == Phase::Prompt,
+        Category::ToolUse => phase.is_tool(),
+        Category::Stop => matches!(phase, Phase::TurnEnd | Phase::TurnFailure),
+        Category::Subagent => matches!(phase, Phase::SubagentStart | Phase::SubagentStop),
+        Category::Event => true,
     }
 }
 
@@ -62,14 +61,15 @@ fn fits(subcommand: &str, phase: Phase) -> bool {
 fn every_registered_event_has_a_meaning_and_the_right_subcommand() {
     for (agent, installer) in agents::installers() {
         assert!(!installer.events().is_empty(), "{} registers nothing", agent.name);
-        for (event, subcommand) in installer.events() {
+        for &(event, category) in installer.events() {
             let phase = agents::phase_of(Some(agent), event);
             assert!(
-                agent.events.iter().any(|(n, _)| n == event),
+                agent.events.iter().any(|(n, _)| *n == event),
                 "{}: registers {event}, which is not in its event table",
                 agent.name
             );
-            assert!(fits(subcommand, phase), "{}: {event} ({phase:?}) is registered as `{subcommand}`", agent.name);
+            let subcommand = category.subcommand();
+            assert!(fits(category, phase), "{}: {event} ({phase:?}) is registered as `{subcommand}`", agent.name);
         }
     }
 }

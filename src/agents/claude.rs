@@ -6,6 +6,7 @@ use super::{Agent, DOCUMENTED, Payload, env_dir_or_home, never};
 use crate::cost::Tokens;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
+use crate::phase::Category;
 use crate::phase::Phase;
 use crate::transcript::{Context, Failure, Reader, Response, Scope, count, no_scope};
 use serde_json::Value;
@@ -13,22 +14,22 @@ use std::path::{Path, PathBuf};
 
 /// The events the installer registers, and their subcommands. Qwen Code's
 /// hooks take the same names.
-pub const HOOK_EVENTS: &[(&str, &str)] = &[
-    ("SessionStart", "session-start"),
-    ("SessionEnd", "session-end"),
-    ("UserPromptSubmit", "prompt"),
-    ("PreToolUse", "tool-use"),
-    ("PostToolUse", "tool-use"),
-    ("PostToolUseFailure", "tool-use"),
-    ("PermissionRequest", "event"),
-    ("PermissionDenied", "event"),
-    ("Notification", "event"),
-    ("Stop", "stop"),
-    ("StopFailure", "stop"),
-    ("SubagentStart", "subagent"),
-    ("SubagentStop", "subagent"),
-    ("PreCompact", "event"),
-    ("PostCompact", "event"),
+pub const HOOK_EVENTS: &[(&str, Category)] = &[
+    ("SessionStart", Category::SessionStart),
+    ("SessionEnd", Category::SessionEnd),
+    ("UserPromptSubmit", Category::Prompt),
+    ("PreToolUse", Category::ToolUse),
+    ("PostToolUse", Category::ToolUse),
+    ("PostToolUseFailure", Category::ToolUse),
+    ("PermissionRequest", Category::Event),
+    ("PermissionDenied", Category::Event),
+    ("Notification", Category::Event),
+    ("Stop", Category::Stop),
+    ("StopFailure", Category::Stop),
+    ("SubagentStart", Category::Subagent),
+    ("SubagentStop", Category::Subagent),
+    ("PreCompact", Category::Event),
+    ("PostCompact", Category::Event),
 ];
 
 pub static AGENT: Agent = Agent {

@@ -11,6 +11,7 @@
 
 use super::{Agent, DOCUMENTED, Payload, env_dir, env_dir_or_home, has};
 use crate::install::{Format, Installer, files::Files};
+use crate::phase::Category;
 use crate::phase::Phase;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -55,16 +56,16 @@ pub static AGENT: Agent = Agent {
         format: Format::Files(Files {
             files: HOOK_FILES,
             events: &[
-                ("TaskStart", "event"),
-                ("TaskResume", "event"),
-                ("TaskCancel", "event"),
-                ("TaskComplete", "event"),
-                ("TaskError", "event"),
-                ("PreToolUse", "event"),
-                ("PostToolUse", "event"),
-                ("UserPromptSubmit", "event"),
-                ("PreCompact", "event"),
-                ("SessionShutdown", "event"),
+                ("TaskStart", Category::Event),
+                ("TaskResume", Category::Event),
+                ("TaskCancel", Category::Event),
+                ("TaskComplete", Category::Event),
+                ("TaskError", Category::Event),
+                ("PreToolUse", Category::Event),
+                ("PostToolUse", Category::Event),
+                ("UserPromptSubmit", Category::Event),
+                ("PreCompact", Category::Event),
+                ("SessionShutdown", Category::Event),
             ],
             render: hook_script,
             command: script_command,

@@ -7,6 +7,7 @@ use super::{Agent, DOCUMENTED, Payload, env_dir, env_dir_or_home, failed_exit, h
 use crate::cost::Tokens;
 use crate::install::flat::{self, Flat};
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
+use crate::phase::Category;
 use crate::phase::Phase;
 use crate::transcript::{Context, Reader, Response, Scope, count, no_failure, no_scope};
 use serde_json::Value;
@@ -65,19 +66,19 @@ pub static AGENT: Agent = Agent {
         // kaizen-hook always exits 0, and a timeout lets the tool run.
         format: Format::Flat(Flat {
             events: &[
-                ("sessionStart", "session-start"),
-                ("sessionEnd", "session-end"),
-                ("userPromptSubmitted", "prompt"),
-                ("userPromptTransformed", "event"),
-                ("preToolUse", "tool-use"),
-                ("postToolUse", "tool-use"),
-                ("postToolUseFailure", "tool-use"),
-                ("agentStop", "stop"),
-                ("subagentStart", "subagent"),
-                ("subagentStop", "subagent"),
-                ("permissionRequest", "event"),
-                ("errorOccurred", "event"),
-                ("preCompact", "event"),
+                ("sessionStart", Category::SessionStart),
+                ("sessionEnd", Category::SessionEnd),
+                ("userPromptSubmitted", Category::Prompt),
+                ("userPromptTransformed", Category::Event),
+                ("preToolUse", Category::ToolUse),
+                ("postToolUse", Category::ToolUse),
+                ("postToolUseFailure", Category::ToolUse),
+                ("agentStop", Category::Stop),
+                ("subagentStart", Category::Subagent),
+                ("subagentStop", Category::Subagent),
+                ("permissionRequest", Category::Event),
+                ("errorOccurred", Category::Event),
+                ("preCompact", Category::Event),
             ],
             timeout: TIMEOUT_SECONDS,
             entry: flat::COPILOT,

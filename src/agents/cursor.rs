@@ -5,6 +5,7 @@
 use super::{Agent, DOCUMENTED, Payload, has};
 use crate::install::flat::{self, Flat};
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
+use crate::phase::Category;
 use crate::phase::Phase;
 use std::path::{Path, PathBuf};
 
@@ -54,17 +55,17 @@ pub static AGENT: Agent = Agent {
         // too would record each shell call twice.
         format: Format::Flat(Flat {
             events: &[
-                ("sessionStart", "session-start"),
-                ("sessionEnd", "session-end"),
-                ("beforeSubmitPrompt", "prompt"),
-                ("preToolUse", "tool-use"),
-                ("postToolUse", "tool-use"),
-                ("postToolUseFailure", "tool-use"),
-                ("subagentStart", "subagent"),
-                ("subagentStop", "subagent"),
-                ("stop", "stop"),
-                ("preCompact", "event"),
-                ("afterAgentResponse", "event"),
+                ("sessionStart", Category::SessionStart),
+                ("sessionEnd", Category::SessionEnd),
+                ("beforeSubmitPrompt", Category::Prompt),
+                ("preToolUse", Category::ToolUse),
+                ("postToolUse", Category::ToolUse),
+                ("postToolUseFailure", Category::ToolUse),
+                ("subagentStart", Category::Subagent),
+                ("subagentStop", Category::Subagent),
+                ("stop", Category::Stop),
+                ("preCompact", Category::Event),
+                ("afterAgentResponse", Category::Event),
             ],
             timeout: TIMEOUT_SECONDS,
             entry: flat::CURSOR,

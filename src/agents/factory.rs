@@ -4,6 +4,7 @@
 use super::{Agent, DOCUMENTED, Payload, never, package_version};
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
+use crate::phase::Category;
 use crate::phase::Phase;
 use crate::transcript::{Context, Failure, Reader, Response, Scope};
 use serde_json::Value;
@@ -43,15 +44,15 @@ pub static AGENT: Agent = Agent {
         file: "settings.json",
         format: Format::Nested(Nested {
             events: &[
-                ("SessionStart", "session-start"),
-                ("SessionEnd", "session-end"),
-                ("UserPromptSubmit", "prompt"),
-                ("PreToolUse", "tool-use"),
-                ("PostToolUse", "tool-use"),
-                ("Notification", "event"),
-                ("Stop", "stop"),
-                ("SubagentStop", "subagent"),
-                ("PreCompact", "event"),
+                ("SessionStart", Category::SessionStart),
+                ("SessionEnd", Category::SessionEnd),
+                ("UserPromptSubmit", Category::Prompt),
+                ("PreToolUse", Category::ToolUse),
+                ("PostToolUse", Category::ToolUse),
+                ("Notification", Category::Event),
+                ("Stop", Category::Stop),
+                ("SubagentStop", Category::Subagent),
+                ("PreCompact", Category::Event),
             ],
             timeout: TIMEOUT_SECONDS,
             short: &[],

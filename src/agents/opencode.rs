@@ -7,6 +7,7 @@
 
 use super::{Agent, DOCUMENTED, Payload, env_dir, package_version};
 use crate::install::{Format, Installer, files::Files};
+use crate::phase::Category;
 use crate::phase::Phase;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -27,16 +28,16 @@ pub static AGENT: Agent = Agent {
         format: Format::Files(Files {
             files: &["kaizen-hook.js"],
             events: &[
-                ("session.created", "event"),
-                ("chat.message", "event"),
-                ("tool.execute.before", "event"),
-                ("tool.execute.after", "event"),
-                ("tool.error", "event"),
-                ("session.idle", "event"),
-                ("session.error", "event"),
-                ("session.compacted", "event"),
-                ("session.deleted", "event"),
-                ("permission.asked", "event"),
+                ("session.created", Category::Event),
+                ("chat.message", Category::Event),
+                ("tool.execute.before", Category::Event),
+                ("tool.execute.after", Category::Event),
+                ("tool.error", Category::Event),
+                ("session.idle", Category::Event),
+                ("session.error", Category::Event),
+                ("session.compacted", Category::Event),
+                ("session.deleted", Category::Event),
+                ("permission.asked", Category::Event),
             ],
             render: plugin,
             command: plugin_command,

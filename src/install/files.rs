@@ -4,6 +4,7 @@
 //! line, so installing again rewrites only them, a user's own file of the same
 //! name is never overwritten, and uninstall removes exactly what install wrote.
 
+use crate::phase::Category;
 use crate::store::fsutil;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -17,7 +18,7 @@ pub struct Files {
     pub files: &'static [&'static str],
     /// The agent events those files deliver, with the subcommand each runs:
     /// the file named after the event, else the first file (a plugin).
-    pub events: &'static [(&'static str, &'static str)],
+    pub events: &'static [(&'static str, Category)],
     /// A file's content for this binary.
     pub render: fn(binary: &Path, file: &str) -> String,
     /// The command one of our files runs (its program first, quoted as for `sh`).

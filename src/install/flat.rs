@@ -4,11 +4,12 @@
 //! name no event, so each of its commands says `--event <event>`.
 
 use super::{Registration, is_ours};
+use crate::phase::Category;
 use serde_json::{Map, Value, json};
 
 pub struct Flat {
     /// Agent event → kaizen-hook subcommand.
-    pub events: &'static [(&'static str, &'static str)],
+    pub events: &'static [(&'static str, Category)],
     /// The entry timeout, in seconds.
     pub timeout: u64,
     /// How the agent spells an entry.
@@ -45,8 +46,8 @@ impl Flat {
                 return Err(format!("\"hooks.{event}\" is not a list: left untouched"));
             }
         }
-        for (event, subcommand) in self.events {
-            let command = self.command(registration, subcommand, agent, event);
+        for (event, category) in self.events {
+            let command = self.command(registration, category.subcommand(), agent, event);
             let entries = hooks.entry(*event).or_insert_with(|| json!([]));
             if entries.is_null() {
                 *entries = json!([]);
@@ -153,7 +154,7 @@ pub fn registered(config: &Value) -> Vec<(String, String)> {
 mod tests {
     use super::*;
 
-    const EVENTS: &[(&str, &str)] = &[("preToolUse", "tool-use")];
+    const EVENTS: &[(&str, Category)] = &[("preToolUse", Category::ToolUse)];
 
     fn flat(entry: Entry) -> Flat {
         Flat { events: EVENTS, timeout: 5, entry }

@@ -11,6 +11,7 @@ pub mod flat;
 pub mod nested;
 pub mod toml_file;
 
+use crate::phase::Category;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -71,7 +72,7 @@ impl Installer {
     }
 
     /// The agent events `register` adds, with the subcommand each runs.
-    pub fn events(&self) -> &'static [(&'static str, &'static str)] {
+    pub fn events(&self) -> &'static [(&'static str, Category)] {
         match &self.format {
             Format::Nested(nested) => nested.events,
             Format::Flat(flat) => flat.events,

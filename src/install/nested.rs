@@ -3,11 +3,12 @@
 //! An agent using it is a table of events and a timeout.
 
 use super::{Registration, is_ours};
+use crate::phase::Category;
 use serde_json::{Map, Value, json};
 
 pub struct Nested {
     /// Agent event → kaizen-hook subcommand.
-    pub events: &'static [(&'static str, &'static str)],
+    pub events: &'static [(&'static str, Category)],
     /// The handler timeout, in the agent's own unit (seconds or milliseconds).
     pub timeout: u64,
     /// Events the agent allows less time, with the timeout they get instead.
@@ -22,8 +23,8 @@ impl Nested {
                 return Err(format!("\"hooks.{event}\" is not a list: left untouched"));
             }
         }
-        for (event, subcommand) in self.events {
-            let command = registration.command(subcommand, agent);
+        for (event, category) in self.events {
+            let command = registration.command(category.subcommand(), agent);
             let timeout = self.short.iter().find(|(e, _)| e == event).map_or(self.timeout, |(_, t)| *t);
             let groups = hooks.entry(*event).or_insert_with(|| json!([]));
             if groups.is_null() {

@@ -11,6 +11,7 @@ pub use trust::TRUST;
 use super::{Agent, DOCUMENTED, Outcome, Payload, env_dir_or_home, has};
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
+use crate::phase::Category;
 use crate::phase::Phase;
 use crate::store::fsutil::{self, End};
 use crate::transcript::{Reader, no_scope};
@@ -56,18 +57,18 @@ pub static AGENT: Agent = Agent {
         file: "hooks.json",
         format: Format::Nested(Nested {
             events: &[
-                ("SessionStart", "session-start"),
-                ("SessionEnd", "session-end"),
-                ("UserPromptSubmit", "prompt"),
-                ("PreToolUse", "tool-use"),
-                ("PostToolUse", "tool-use"),
-                ("PermissionRequest", "event"),
-                ("Stop", "stop"),
-                ("SubagentStart", "subagent"),
-                ("SubagentStop", "subagent"),
-                ("PreCompact", "event"),
-                ("PostCompact", "event"),
-                ("Interrupt", "stop"),
+                ("SessionStart", Category::SessionStart),
+                ("SessionEnd", Category::SessionEnd),
+                ("UserPromptSubmit", Category::Prompt),
+                ("PreToolUse", Category::ToolUse),
+                ("PostToolUse", Category::ToolUse),
+                ("PermissionRequest", Category::Event),
+                ("Stop", Category::Stop),
+                ("SubagentStart", Category::Subagent),
+                ("SubagentStop", Category::Subagent),
+                ("PreCompact", Category::Event),
+                ("PostCompact", Category::Event),
+                ("Interrupt", Category::Stop),
             ],
             timeout: TIMEOUT_SECONDS,
             // Codex clamps these to 3 s, with a warning for anything above.

@@ -7,6 +7,7 @@ use super::{Agent, DOCUMENTED, Payload, event_name, failed_exit, package_version
 use crate::install::config_file::ConfigFile;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
+use crate::phase::Category;
 use crate::phase::Phase;
 use crate::transcript::Reader;
 use serde_json::Value;
@@ -43,14 +44,14 @@ pub static AGENT: Agent = Agent {
         // every model call and streamed chunk, and can rewrite the request.
         format: Format::Nested(Nested {
             events: &[
-                ("SessionStart", "session-start"),
-                ("SessionEnd", "session-end"),
-                ("BeforeAgent", "prompt"),
-                ("BeforeTool", "tool-use"),
-                ("AfterTool", "tool-use"),
-                ("AfterAgent", "stop"),
-                ("PreCompress", "event"),
-                ("Notification", "event"),
+                ("SessionStart", Category::SessionStart),
+                ("SessionEnd", Category::SessionEnd),
+                ("BeforeAgent", Category::Prompt),
+                ("BeforeTool", Category::ToolUse),
+                ("AfterTool", Category::ToolUse),
+                ("AfterAgent", Category::Stop),
+                ("PreCompress", Category::Event),
+                ("Notification", Category::Event),
             ],
             timeout: TIMEOUT_SECONDS * 1000,
             short: &[],
