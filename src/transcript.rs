@@ -264,19 +264,7 @@ pub fn read(reader: &Reader, payload: &Payload, state_path: &Path, deadline: Ins
             Err(e) => found.problems.push(format!("transcript {}: {e}", path.display())),
         }
     }
-    for (key, (response, transcript)) in seen {
-        let figures = response.figures();
-        let before = state.counted.get(&key).copied();
-        let (counted, correction) = match before {
-            None => (figures, false),
-            Some(counted) => match figures.growth_over(&counted) {
-                Some(grown) => (grown, true),
-                None => continue,
-            },
-        };
-        state.counted.insert(key, before.map_or(figures, |b| b.max(&figures)));
-        found.counted.push(Counted { response, figures: counted, correction, transcript });
-    }
+    found.counted = count_once(seen, &mut state);
     found.counted.sort_by_key(|c| c.response.ts_ms.unwrap_or(u64::MAX));
     // The model last used: the newest response's, not the last key's.
     if let Some(model) = found.counted.iter().rev().find_map(|c| c.response.model.clone()) {
@@ -291,6 +279,26 @@ pub fn read(reader: &Reader, payload: &Payload, state_path: &Path, deadline: Ins
     }
     found.state = Some(state);
     found
+}
+
+/// The responses not counted before, and the growth of those that were
+/// (a response whose figures grew since is counted again as a correction).
+fn count_once(seen: BTreeMap<String, (Response, String)>, state: &mut State) -> Vec<Counted> {
+    let mut counted_now = Vec::new();
+    for (key, (response, transcript)) in seen {
+        let figures = response.figures();
+        let before = state.counted.get(&key).copied();
+        let (counted, correction) = match before {
+            None => (figures, false),
+            Some(counted) => match figures.growth_over(&counted) {
+                Some(grown) => (grown, true),
+                None => continue,
+            },
+        };
+        state.counted.insert(key, before.map_or(figures, |b| b.max(&figures)));
+        counted_now.push(Counted { response, figures: counted, correction, transcript });
+    }
+    counted_now
 }
 
 /// Saves the cursors and counted keys: after the events are written, so a
