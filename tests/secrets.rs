@@ -115,6 +115,29 @@ fn no_secret_from_any_free_text_field_of_any_fixture_reaches_the_disk() {
     assert!(found.is_empty(), "{} secrets on disk:\n{}", found.len(), found.join("\n"));
 }
 
+/// An event spooled while the session's lock is held is sealed before it is
+/// spooled: no secret in the spool file, nor in the line it is merged into.
+#[test]
+fn no_secret_reaches_the_spool() {
+    let env = Env::new();
+    let mut payload = env.fixture("claude", "PostToolUse");
+    with_secrets(&mut payload, "");
+    let session = payload["session_id"].as_str().unwrap().to_string();
+    env.hook(&["session-start"], &env.fixture("claude", "SessionStart"));
+    let events = std::fs::File::open(env.sessions_dir().join(format!("{session}.jsonl"))).unwrap();
+    events.lock().unwrap();
+    let mut cmd = env.command(&["tool-use"]);
+    cmd.env("KAIZEN_HOOK_BUDGET_MS", "300");
+    assert_quiet(&env.run_with(cmd, payload.to_string().as_bytes()));
+    let spool = env.sessions_dir().join(format!("{session}.spool"));
+    assert_eq!(env.files_under(&spool).len(), 1, "spooled while the lock was held");
+    assert!(leaks(&env, &env.home).is_empty(), "{:?}", leaks(&env, &env.home));
+    drop(events);
+    env.hook(&["stop"], &env.fixture("claude", "Stop"));
+    assert!(env.files_under(&spool).is_empty(), "merged by the next run");
+    assert!(leaks(&env, &env.home).is_empty(), "{:?}", leaks(&env, &env.home));
+}
+
 /// The check can fail: a secret where the redaction cannot see it (a file
 /// the binary did not write) is found.
 #[test]
