@@ -103,21 +103,20 @@ pub fn settle(config: &Config, session_id: &str, now_ms: u64, deadline: Instant)
     Ok(true)
 }
 
-/// What a person's command does before it reads: settles every session not
-/// yet Done whose agent is gone. Returns what could not be written.
-pub fn settle_all(config: &Config) -> Vec<String> {
+/// What a person's command does with the sessions it read that are not
+/// Done: settles those whose agent is gone. Returns whether any was (the
+/// command reads them again then) and what could not be written.
+pub fn settle_listed<'a>(config: &Config, ids: impl IntoIterator<Item = &'a str>) -> (bool, Vec<String>) {
     let now = crate::time::now_ms();
+    let mut settled = false;
     let mut problems = Vec::new();
-    for files in store::list(&config.home, Listed::Record).into_iter().flatten() {
-        let Ok(Some(rec)) = record::load(&files.record) else { continue };
-        if rec.status == SessionStatus::Done {
-            continue;
-        }
-        if let Err(e) = settle(config, &rec.id, now, Instant::now() + COMMAND_WAIT) {
-            problems.push(format!("{}: its end could not be written ({e})", rec.id));
+    for id in ids {
+        match settle(config, id, now, Instant::now() + COMMAND_WAIT) {
+            Ok(ended) => settled |= ended,
+            Err(e) => problems.push(format!("{id}: its end could not be written ({e})")),
         }
     }
-    problems
+    (settled, problems)
 }
 
 /// Settles one session before a person's command reads it.

@@ -3,6 +3,9 @@
 //! from the fast path in `cli::hook_fast` or from clap.
 
 use crate::config::Config;
+use crate::event::SessionStatus;
+use crate::report::{Loaded, load_sessions};
+use std::path::Path;
 use std::process::ExitCode;
 
 pub mod cli;
@@ -18,4 +21,17 @@ pub mod uninstall;
 /// A human command, run with the settings `main` read once.
 pub trait Run {
     fn run(&self, config: &Config) -> ExitCode;
+}
+
+/// Every session under `home`, the ends of those whose agent is gone
+/// written first (`report::load_sessions` only reads). The records are read
+/// again only when an end was written. Problems go to stderr, named by `who`.
+fn settled_sessions(config: &Config, home: &Path, who: &str) -> Loaded {
+    let loaded = load_sessions(home);
+    let open = loaded.rows.iter().filter(|r| r.status != SessionStatus::Done).map(|r| r.id.as_str());
+    let (settled, problems) = crate::inferred_end::settle_listed(config, open);
+    for problem in problems {
+        eprintln!("kaizen-hook {who}: {problem}");
+    }
+    if settled { load_sessions(home) } else { loaded }
 }

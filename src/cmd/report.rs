@@ -43,10 +43,7 @@ impl Run for Report {
                 return ExitCode::FAILURE;
             }
         };
-        for problem in crate::inferred_end::settle_all(config) {
-            eprintln!("kaizen-hook report: {problem}");
-        }
-        let loaded = report::load_sessions(home);
+        let loaded = super::settled_sessions(config, home, "report");
         let mut read: Vec<(String, Vec<crate::event::Event>)> = Vec::new();
         for row in &loaded.rows {
             let (mut events, skipped) = report::read_events(&SessionFiles::from_key(home, &row.key).events);

@@ -41,8 +41,7 @@ impl Run for Sessions {
             }
         };
         let workspace = self.workspace.as_deref().map(|w| crate::enrich::resolve_cwd(Some(w)));
-        let unsettled = crate::inferred_end::settle_all(config);
-        let loaded = report::load_sessions(home);
+        let loaded = super::settled_sessions(config, home, "sessions");
         let rows: Vec<&SessionRow> = loaded
             .rows
             .iter()
@@ -57,9 +56,6 @@ impl Run for Sessions {
         }
         for skipped in &loaded.skipped {
             eprintln!("skipped an unreadable record: {skipped}");
-        }
-        for problem in &unsettled {
-            eprintln!("kaizen-hook sessions: {problem}");
         }
         ExitCode::SUCCESS
     }

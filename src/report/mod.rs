@@ -48,7 +48,7 @@ pub struct Loaded {
 
 /// Every session under `home`, newest first, as recorded: a command that
 /// wants the ends of sessions whose agent is gone settles them first
-/// (`inferred_end::settle_all`).
+/// (`inferred_end::settle_listed`).
 pub fn load_sessions(home: &Path) -> Loaded {
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
