@@ -143,12 +143,14 @@ fn record(
     // The transcripts a turn end points at are named in the raw payload, which
     // the recorded one replaces (redacted, capped).
     let turn_end_payload = reads_transcripts(obs).then(|| input.value.as_ref().and_then(Value::as_object).cloned());
-    let payload = base_payload(hook, &mut input, obs, &context, config);
+    let event = hook_event(&target.session_id, obs, ts_ms, |payload| {
+        base_payload(payload, hook, &mut input, obs, &context, config);
+    });
     let own = Spooled {
         arrival_boot_ms: arrival.boot_ms,
         arrival_wall_ms: arrival.wall_ms,
         delivery,
-        event: Sealed::new(hook_event(&target.session_id, obs, ts_ms, payload)),
+        event: Sealed::new(event),
     };
     let (mut writer, merged) = write(&target.files, locked, own, (limits, budget), problems)?;
     // Spooled events that arrived after this run's own move the record on from it.
@@ -271,20 +273,25 @@ fn target_of(config: &Config, obs: &Observation, problems: &mut Vec<String>) -> 
 }
 
 /// The hook's own event, before the store completes it against the file.
-fn hook_event(session_id: &str, obs: &Observation, ts_ms: u64, payload: Map<String, Value>) -> Event {
+/// `base` fills its payload after the `type` and `phase` that `new_event` put first.
+fn hook_event(session_id: &str, obs: &Observation, ts_ms: u64, base: impl FnOnce(&mut Map<String, Value>)) -> Event {
     let mut event = line::new_event(session_id, obs.phase.kind(), EventSource::Hook, ts_ms, &obs.event_type, obs.phase);
     event.ts_exact = obs.agent_ts_ms.is_some();
     event.tool.clone_from(&obs.tool);
     event.tool_call_id.clone_from(&obs.tool_call_id);
     event.stop_reason.clone_from(&obs.stop_reason);
-    let mut payload = payload;
     // A tool result's latency when the agent gives its own duration; else
     // the store measures it from the recorded call.
-    if let (Phase::ToolResult | Phase::ToolFailure, Some(ms)) = (obs.phase, obs.agent_duration_ms) {
-        event.latency_ms = Some(ms);
+    let agent_latency = match obs.phase {
+        Phase::ToolResult | Phase::ToolFailure => obs.agent_duration_ms,
+        _ => None,
+    };
+    event.latency_ms = agent_latency;
+    let payload = event.payload.as_object_mut().expect("new_event makes an object");
+    base(payload);
+    if agent_latency.is_some() {
         payload.insert("latency_source".into(), json!("agent"));
     }
-    event.payload = Value::Object(payload);
     event
 }
 
@@ -332,19 +339,16 @@ fn ensure_home(home: &Path) -> std::io::Result<()> {
     }
 }
 
-/// The recorded payload: what the hook was, its input (or why there is
+/// The rest of the recorded payload: what the hook was, its input (or why there is
 /// none), and where it happened.
 fn base_payload(
+    payload: &mut Map<String, Value>,
     hook: &Hook,
     input: &mut HookInput,
     obs: &Observation,
     context: &enrich::Context,
     config: &Config,
-) -> Map<String, Value> {
-    let mut payload = Map::new();
-    payload.insert("type".into(), json!(obs.event_type));
-    // Second, right after `type`: the duplicate check reads it from the raw line.
-    payload.insert("phase".into(), json!(obs.phase.name()));
+) {
     let sent = obs.sent_event_name.as_deref().or(hook.event);
     payload.insert("hook_event_name".into(), json!(sent));
     payload.insert("agent".into(), json!(obs.agent.name()));
@@ -384,5 +388,4 @@ fn base_payload(
         payload.insert("subagent".into(), json!({"id": subagent.id, "type": subagent.kind}));
     }
     payload.insert("context".into(), context.to_json());
-    payload
 }
