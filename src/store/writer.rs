@@ -6,7 +6,7 @@
 //! order, before the run's own.
 
 use super::SessionFiles;
-use super::events::{self, Delivery, Tail, Totals};
+use super::events::{self, Delivery, Tail};
 use super::line::Sealed;
 use super::spool::{self, Spooled};
 use crate::event::EventKind;
@@ -95,10 +95,6 @@ impl<'a> SessionWriter<'a> {
     /// The events file's length now: what a repeat check was made against.
     pub fn file_len(&self) -> u64 {
         self.tail.len
-    }
-
-    pub fn totals(&self) -> Totals {
-        self.tail.totals()
     }
 
     /// Whether `delivery` repeats one already recorded (see `Tail::is_repeat`).
