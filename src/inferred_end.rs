@@ -157,7 +157,7 @@ fn newest_unsettled(home: &Path, own: &str, n: usize, deadline: Instant) -> Vec<
     let mut found = Vec::new();
     let mut older_than = None;
     while found.len() < n {
-        let page = newest_older_than(home, older_than.as_ref(), SWEEP_PAGE);
+        let page = newest_older_than(home, older_than.as_ref(), SWEEP_PAGE, deadline);
         for (_, path) in &page {
             if found.len() >= n || Instant::now() > deadline {
                 return found;
@@ -177,10 +177,14 @@ fn newest_unsettled(home: &Path, own: &str, n: usize, deadline: Instant) -> Vec<
 
 /// The `n` newest record files older than `older_than` (all when `None`),
 /// newest first: one pass over the directory keeping the `n` newest seen
-/// in a heap.
-fn newest_older_than(home: &Path, older_than: Option<&Stamped>, n: usize) -> Vec<Stamped> {
+/// in a heap. A pass still going at `deadline` gives nothing: a hook's
+/// sweep never outlasts its budget, however many sessions there are.
+fn newest_older_than(home: &Path, older_than: Option<&Stamped>, n: usize, deadline: Instant) -> Vec<Stamped> {
     let mut newest: BinaryHeap<Reverse<Stamped>> = BinaryHeap::with_capacity(n + 1);
-    for files in store::list(home, Listed::Record).into_iter().flatten() {
+    for (i, files) in store::list(home, Listed::Record).into_iter().flatten().enumerate() {
+        if i % 64 == 0 && Instant::now() > deadline {
+            return Vec::new();
+        }
         let Ok(modified) = std::fs::symlink_metadata(&files.record).and_then(|m| m.modified()) else { continue };
         let stamped = (modified, files.record);
         if older_than.is_some_and(|limit| stamped >= *limit) {
@@ -329,10 +333,11 @@ mod tests {
         let mut by_rank: Vec<u64> = (0..SESSIONS).collect();
         by_rank.sort_by_key(|&i| rank(i));
 
+        let far = Instant::now() + std::time::Duration::from_secs(60);
         let mut ranked = Vec::new();
         let mut older_than = None;
         loop {
-            let page = newest_older_than(home.path(), older_than.as_ref(), SWEEP_PAGE);
+            let page = newest_older_than(home.path(), older_than.as_ref(), SWEEP_PAGE, far);
             ranked.extend(page.iter().map(|(_, path)| path.clone()));
             if page.len() < SWEEP_PAGE {
                 break;
@@ -340,9 +345,10 @@ mod tests {
             older_than = page.into_iter().last();
         }
         assert_eq!(ranked, by_rank.iter().map(|&i| record(i)).collect::<Vec<_>>(), "every record, newest first");
+        let past = Instant::now().checked_sub(std::time::Duration::from_millis(1)).unwrap();
+        assert!(newest_older_than(home.path(), None, SWEEP_PAGE, past).is_empty(), "no pass outlasts the deadline");
 
         let own = format!("s{}", by_rank[2]);
-        let far = Instant::now() + std::time::Duration::from_secs(60);
         let picked = newest_unsettled(home.path(), &own, HOOK_SWEEP, far);
         let expected: Vec<String> = by_rank
             .iter()
