@@ -3,7 +3,9 @@
 use super::Run;
 use crate::config::Config;
 use crate::event::{Event, EventKind, SessionRecord};
-use crate::report::{self, costs, style::Style, summary::summary};
+use crate::report::digest::{self, TurnCost, Window};
+use crate::report::tally::{By, Days, Row, Session, Sums, Tally};
+use crate::report::{self, style::Style, summary::summary};
 use crate::store::{self, Listed, SessionFiles};
 use clap::Args;
 use serde::Serialize;
@@ -91,9 +93,7 @@ impl Run for Show {
         slowest.sort_by_key(|s| std::cmp::Reverse(s.latency_ms));
         slowest.truncate(5);
         let agent = record.as_ref().map_or("", |r| r.agent.as_str());
-        let session = [costs::SessionEvents { agent, events: &events }];
-        let (models, cost_total) = costs::group(&session, costs::By::Model, |_| String::new());
-        let turns = costs::per_turn(&events);
+        let (models, cost_total, turns) = costs(&key, agent, &files.events);
         if self.json {
             let out = json!({"key": key, "session": record, "events": steps.len(), "skipped_lines": skipped,
                              "timeline": steps, "tools": tools, "slowest": slowest, "subagents": subagents,
@@ -113,6 +113,15 @@ impl Run for Show {
         }
         ExitCode::SUCCESS
     }
+}
+
+/// Tokens and cost per model and per turn, as every report adds them up.
+fn costs(key: &str, agent: &str, events: &Path) -> (Vec<Row>, Sums, Vec<TurnCost>) {
+    let len = std::fs::metadata(events).map_or(0, |m| m.len());
+    let (digest, turns) = digest::of_file(events, len, Window::default()).unwrap_or_default();
+    let mut tally = Tally::default();
+    tally.add(&Session { key, agent, repo: "" }, &digest, &mut Days::new(report::local_day));
+    (tally.rows(By::Model), tally.total, turns)
 }
 
 /// Writes the session's inferred end first, when its agent is gone.
@@ -343,11 +352,11 @@ fn tool_line(t: &ToolStats, style: &Style) -> String {
 }
 
 /// Tokens and cost per model and per turn, from the session's Cost events.
-fn print_costs(models: &[costs::Row], turns: &[costs::TurnCost], total: &costs::Sums, start: u64, style: &Style) {
+fn print_costs(models: &[Row], turns: &[TurnCost], total: &Sums, start: u64, style: &Style) {
     if total.responses == 0 {
         return;
     }
-    let line = |s: &costs::Sums| {
+    let line = |s: &Sums| {
         let unpriced = if s.unpriced > 0 { format!(" (+{} unpriced)", s.unpriced) } else { String::new() };
         format!(
             "{:>3} responses  in {:>7}  cache {:>7} read {:>7} written  out {:>7}  {}{unpriced}",

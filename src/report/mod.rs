@@ -2,9 +2,13 @@
 //! records and the last line of each events file (never whole event files),
 //! and the small formatting helpers the report commands share.
 
-pub mod costs;
+pub mod cache;
+pub mod digest;
+pub mod history;
+pub mod html;
 pub mod style;
 pub mod summary;
+pub mod tally;
 
 use crate::event::{Event, SessionRecord, SessionStatus};
 use crate::store::{self, Listed, SessionFiles, events};
@@ -145,6 +149,41 @@ pub fn parse_duration(text: &str) -> Option<u64> {
         _ => return None,
     };
     n.checked_mul(seconds)?.checked_mul(1000)
+}
+
+/// The local day of a time, `2026-11-24`.
+pub fn local_day(ms: u64) -> String {
+    local_time(ms)[..10].to_string()
+}
+
+/// A time a person gives: `7d` (that long ago), `2026-11-24` (local
+/// midnight), or an RFC 3339 time.
+pub fn parse_time(text: &str, now_ms: u64) -> Option<u64> {
+    let text = text.trim();
+    if let Some(ago) = parse_duration(text) {
+        return Some(now_ms.saturating_sub(ago));
+    }
+    if let Some(ms) = crate::time::parse_rfc3339(text) {
+        return Some(ms);
+    }
+    let mut parts = text.splitn(3, '-').map(|p| p.parse::<i32>().ok());
+    let (Some(Some(year)), Some(Some(month)), Some(Some(day))) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    if text.len() != 10 || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    // SAFETY: an all-zero `tm` is a valid value; `mktime` reads and normalises
+    // only the `tm` it is given, ours for the call.
+    let secs = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        tm.tm_year = year - 1900;
+        tm.tm_mon = month - 1;
+        tm.tm_mday = day;
+        tm.tm_isdst = -1;
+        libc::mktime(&mut tm)
+    };
+    u64::try_from(secs).ok().map(|s| s * 1000)
 }
 
 /// Local time, `2026-11-24 13:18`.

@@ -15,6 +15,11 @@ impl Style {
         Style { color: tty && !no_color, width: if tty { terminal_width() } else { None } }
     }
 
+    /// No colour, whole lines: for a file.
+    pub fn plain() -> Style {
+        Style { color: false, width: None }
+    }
+
     pub fn paint(&self, code: &str, text: &str) -> String {
         if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
     }
