@@ -417,8 +417,7 @@ impl Builder {
     }
 
     fn finish(mut self) -> (Digest, Vec<TurnCost>) {
-        let mut cells: BTreeMap<(u64, Option<String>, Option<String>, Option<String>, Option<String>), Sums> =
-            BTreeMap::new();
+        let mut cells: BTreeMap<CellKey, Sums> = BTreeMap::new();
         let mut turn_costs = Vec::new();
         for (i, turn) in self.turns.into_iter().enumerate() {
             if turn.all.responses > 0 || turn.all.tokens_in > 0 || turn.all.cost_usd_e6 != 0 {
@@ -450,6 +449,9 @@ impl Builder {
         (self.digest, turn_costs)
     }
 }
+
+/// A cost cell's quarter, model, branch, commit and produced commit.
+type CellKey = (u64, Option<String>, Option<String>, Option<String>, Option<String>);
 
 fn sums_of(line: &Line) -> Sums {
     let n = |v: Option<u32>| u64::from(v.unwrap_or(0));
