@@ -293,10 +293,9 @@ fn brute_force(sessions: &[(Value, Vec<Event>)], by: &str, keep: impl Fn(u64) ->
                     _ => unreachable!(),
                 };
                 rows.entry(key).or_default().0.add(e);
-                if by == "commit" {
-                    if let Some(end) = turn.end_commit.as_ref().filter(|end| Some(*end) != turn.start_commit.as_ref()) {
-                        rows.entry(end.clone()).or_default().1.add(e);
-                    }
+                let produced = turn.end_commit.as_ref().filter(|end| Some(*end) != turn.start_commit.as_ref());
+                if let Some(end) = produced.filter(|_| by == "commit") {
+                    rows.entry(end.clone()).or_default().1.add(e);
                 }
             }
         }
