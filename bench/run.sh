@@ -6,7 +6,8 @@
 #   --runs N     timed runs per side for the per-event rows (default 200)
 #   --rounds N   rounds of each ratio row, for the spread (default 3)
 #   --files N    files in the main generated repo (default 15000)
-#   --quick      fewer runs, one round, and no 100,000-file repo
+#   --quick      fewer runs, one round, no 100,000-file repo, no history past 100k events
+#   --read-only  only the read side (`report` over generated histories)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

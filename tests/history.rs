@@ -170,6 +170,13 @@ impl History {
     }
 }
 
+/// The digest cache's shard files, in name order.
+fn shards(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
+}
+
 fn whole_events(path: &Path) -> Vec<Event> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let complete = text.rfind('\n').map_or("", |end| &text[..end]);
@@ -394,22 +401,28 @@ fn streamed_and_cached_reports_equal_a_brute_force_count() {
     }
     assert_tools(&history.report(&["--by", "tool"]), &brute_force_tools(&sessions, |_| true), "--by tool");
     let done = sessions.iter().filter(|(r, _)| r["status"] == "Done").count();
-    let kept = std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
+    let kept: usize = shards(&cache).iter().map(|p| std::fs::read_to_string(p).unwrap().lines().count()).sum();
     assert_eq!(kept, done, "a digest is kept for every settled session, and only for them");
     assert!(done < sessions.len(), "some sessions are still being written");
     for (by, before) in BYS.iter().zip(&first) {
         assert_eq!(&history.report(&["--by", by]), before, "cached --by {by}: the same figures");
     }
     // Garbage, a digest of other numbers with a stale identity, and a lost cache.
-    let mut entries: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    std::fs::write(&entries[0], b"{not json").unwrap();
-    let mut stale: Value = serde_json::from_slice(&std::fs::read(&entries[1]).unwrap()).unwrap();
-    for cell in stale["digest"]["costs"].as_array_mut().unwrap() {
-        cell["sums"]["cost_usd_e6"] = json!(999_999_999);
-    }
-    stale["identity"]["len"] = json!(stale["identity"]["len"].as_u64().unwrap() + 1);
-    std::fs::write(&entries[1], stale.to_string()).unwrap();
+    let files = shards(&cache);
+    std::fs::write(&files[0], b"{not json\n").unwrap();
+    let text = std::fs::read_to_string(&files[1]).unwrap();
+    let stale: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut entry: Value = serde_json::from_str(l).unwrap();
+            for cell in entry["digest"]["costs"].as_array_mut().unwrap() {
+                cell["sums"]["cost_usd_e6"] = json!(999_999_999);
+            }
+            entry["identity"]["len"] = json!(entry["identity"]["len"].as_u64().unwrap() + 1);
+            entry.to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(&files[1], stale.concat()).unwrap();
     assert_eq!(history.report(&["--by", "model"]), first[0], "a bad cache entry is read around");
     std::fs::remove_dir_all(history.env.home.join("cache")).unwrap();
     assert_eq!(history.report(&["--by", "commit"]), first[5], "without the cache, the same figures");
@@ -480,6 +493,35 @@ fn periods_and_filters_equal_a_brute_force_count() {
             assert_eq!(report["headline"]["sessions"], kept.iter().filter(|(_, e)| !e.is_empty()).count());
         }
     }
+}
+
+#[test]
+fn a_planted_cache_directory_is_neither_read_nor_written() {
+    let history = History::generate(20, 0x1eaf);
+    let first = history.report(&["--by", "model"]);
+    let elsewhere = history.env.tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    // Digests of other numbers where the planted link points.
+    for path in shards(&history.env.home.join("cache/digests")) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| {
+                let mut entry: Value = serde_json::from_str(l).unwrap();
+                for cell in entry["digest"]["costs"].as_array_mut().unwrap() {
+                    cell["sums"]["cost_usd_e6"] = json!(1);
+                }
+                entry.to_string() + "\n"
+            })
+            .collect();
+        std::fs::write(elsewhere.join(path.file_name().unwrap()), lines.concat()).unwrap();
+    }
+    std::fs::remove_dir_all(history.env.home.join("cache/digests")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, history.env.home.join("cache/digests")).unwrap();
+    let before: Vec<_> = std::fs::read_dir(&elsewhere).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(history.report(&["--by", "model"]), first, "the planted digests are not read");
+    let after: Vec<_> = std::fs::read_dir(&elsewhere).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(before.len(), after.len(), "nothing is written through the link");
 }
 
 #[test]

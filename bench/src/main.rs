@@ -4,6 +4,8 @@
 //! `tool_use_id` or session) so no cache or de-duplication path is measured by
 //! accident. Run it with `bench/run.sh`.
 
+mod history;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -20,6 +22,10 @@ struct Options {
     hook_kind: String,
     /// The floor built musl static non-PIE, when the machine can build it.
     static_floor: Option<PathBuf>,
+    /// Copies of the four seed sessions for the read-side rows.
+    history_sizes: Vec<usize>,
+    /// Only the read-side rows.
+    read_only: bool,
 }
 
 #[derive(Clone)]
@@ -67,6 +73,10 @@ fn main() {
     std::fs::create_dir_all(&bench.user_home).unwrap();
     assert!(bench.hook.exists(), "build first: cargo build --release --workspace");
 
+    if options.read_only {
+        let rows = bench.read_side(&options.history_sizes, options.rounds);
+        return print_table("the read side", &rows);
+    }
     let repo = generate_repo(&work.join(format!("repo-{}", options.files)), options.files, 60);
     let (files, loc) = count_tree(&repo);
     let tokei = find_tokei(&root);
@@ -88,17 +98,25 @@ fn main() {
     rows.push(bench.peak_rss(&repo, 20));
     rows.push(bench.stop_with_new_transcript_lines(&repo, options.runs / 4));
     rows.push(bench.stop_on_a_big_transcript(&repo));
+    rows.extend(bench.read_side(&options.history_sizes, options.rounds));
 
-    println!(
-        "\nkaizen-hook benchmark: {files}-file repo ({loc} lines), {} cores, budget {} ms, kaizen-hook {} ({})\n",
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    let about = format!(
+        "{files}-file repo ({loc} lines), budget {} ms, kaizen-hook {} ({})",
         bench.budget_ms,
         bench.hook.display(),
-        options.hook_kind,
+        options.hook_kind
+    );
+    print_table(&about, &rows);
+}
+
+fn print_table(about: &str, rows: &[Row]) {
+    println!(
+        "\nkaizen-hook benchmark: {about}, {} cores\n",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
     );
     println!("| measurement | kaizen-hook | reference | ratio | rounds | target | result |");
     println!("|---|---|---|---|---|---|---|");
-    for r in &rows {
+    for r in rows {
         let ratio = r.ratio.map_or("".into(), |x| format!("{x:.2}×"));
         let spread = r.spread.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(", ");
         let result = if r.pass { "PASS" } else { "FAIL" };
@@ -121,6 +139,10 @@ fn parse_options() -> Options {
         hook: text("--hook").map(PathBuf::from),
         hook_kind: text("--hook-kind").unwrap_or_else(|| "cargo's release build".into()),
         static_floor: text("--static-floor").map(PathBuf::from).filter(|p| p.exists()),
+        // 10k and 100k events (70 per session), the 8,000 sessions of the
+        // read-side issue, and 1M events.
+        history_sizes: if quick { vec![36, 358] } else { vec![36, 358, 2000, 3572] },
+        read_only: args.iter().any(|a| a == "--read-only"),
     }
 }
 

@@ -123,7 +123,12 @@ impl Window {
 /// Reads the first `len` bytes of an events file (what was there when it
 /// was looked at: later appends wait for the next report).
 pub fn of_file(path: &Path, len: u64, window: Window) -> io::Result<(Digest, Vec<TurnCost>)> {
-    let file = std::fs::File::open(path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Never a planted symlink or FIFO.
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
     of_reader(io::BufReader::with_capacity(256 * 1024, file.take(len)), window)
 }
 

@@ -3,7 +3,7 @@
 //! sessions are spread over the machine's cores (their files are independent).
 
 use super::SessionRow;
-use super::cache::{self, Identity};
+use super::cache::{self, Cache, Identity, Shard};
 use super::digest::{self, Digest, Window};
 use super::tally::{Days, Session, Tally};
 use crate::event::SessionStatus;
@@ -46,11 +46,18 @@ pub struct Read {
     pub problems: Vec<String>,
 }
 
-/// Adds up the sessions of `rows` that `filter` keeps.
+/// Adds up the sessions of `rows` that `filter` keeps. The work is one
+/// cache shard's sessions at a time, on as many threads as there are cores.
 pub fn read(home: &Path, rows: &[SessionRow], filter: &Filter, day_of: fn(u64) -> String) -> Read {
-    let chosen: Vec<usize> = (0..rows.len()).filter(|&i| filter.keeps(&rows[i])).collect();
+    let mut shards: Vec<Vec<usize>> = vec![Vec::new(); cache::SHARDS];
+    for i in (0..rows.len()).filter(|&i| filter.keeps(&rows[i])) {
+        shards[cache::shard_of(&rows[i].key)].push(i);
+    }
+    shards.retain(|s| !s.is_empty());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_THREADS);
-    let threads = threads.min(chosen.len().div_ceil(16)).max(1);
+    let chosen: usize = shards.iter().map(Vec::len).sum();
+    let threads = threads.min(chosen.div_ceil(16)).max(1);
+    let cache = Cache::open(home);
     let next = AtomicUsize::new(0);
     let found = Mutex::new(Vec::new());
     let problems = Mutex::new(Vec::new());
@@ -59,23 +66,27 @@ pub fn read(home: &Path, rows: &[SessionRow], filter: &Filter, day_of: fn(u64) -
         let mut days = Days::new(day_of);
         let mut mine = Vec::new();
         let mut said = Vec::new();
-        loop {
-            let n = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&i) = chosen.get(n) else { break };
-            let row = &rows[i];
-            match digest_in(home, row, filter.window) {
-                Ok(Some(d)) => {
-                    if d.skipped > 0 {
-                        said.push(format!("{}: skipped {} unreadable line(s)", row.key, d.skipped));
+        while let Some(shard) = shards.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let mut kept = cache.as_ref().map(|c| c.shard(cache::shard_of(&rows[shard[0]].key)));
+            for &i in shard {
+                let row = &rows[i];
+                match digest_in(home, kept.as_mut(), row, filter.window) {
+                    Ok(Some(d)) => {
+                        if d.skipped > 0 {
+                            said.push(format!("{}: skipped {} unreadable line(s)", row.key, d.skipped));
+                        }
+                        if d.events > 0 {
+                            let session = Session { key: &row.key, agent: &row.agent, repo: &row.repo };
+                            tally.add(&session, &d, &mut days);
+                            mine.push(i);
+                        }
                     }
-                    if d.events > 0 {
-                        let session = Session { key: &row.key, agent: &row.agent, repo: &row.repo };
-                        tally.add(&session, &d, &mut days);
-                        mine.push(i);
-                    }
+                    Ok(None) => {}
+                    Err(e) => said.push(format!("{}: {e}", row.key)),
                 }
-                Ok(None) => {}
-                Err(e) => said.push(format!("{}: {e}", row.key)),
+            }
+            if let Some(kept) = kept {
+                kept.save();
             }
         }
         found.lock().unwrap_or_else(|p| p.into_inner()).extend(mine);
@@ -106,7 +117,12 @@ pub fn read(home: &Path, rows: &[SessionRow], filter: &Filter, day_of: fn(u64) -
 /// in the window. The whole file's digest comes from the cache, or is made
 /// and kept when the session is settled; a session the window cuts through
 /// is read again for the window's part.
-pub fn digest_in(home: &Path, row: &SessionRow, window: Window) -> std::io::Result<Option<Digest>> {
+pub fn digest_in(
+    home: &Path,
+    kept: Option<&mut Shard>,
+    row: &SessionRow,
+    window: Window,
+) -> std::io::Result<Option<Digest>> {
     let events = SessionFiles::from_key(home, &row.key).events;
     let meta = match std::fs::symlink_metadata(&events) {
         Ok(meta) if meta.is_file() => meta,
@@ -115,15 +131,18 @@ pub fn digest_in(home: &Path, row: &SessionRow, window: Window) -> std::io::Resu
         Err(e) => return Err(e),
     };
     let identity = Identity::of(&meta);
-    let whole = match cache::load(home, &row.key, &identity) {
-        Some(d) => d,
-        None => {
-            let (d, _) = digest::of_file(&events, identity.len, Window::default())?;
-            if row.status == SessionStatus::Done {
-                cache::save(home, &row.key, &identity, &d);
+    let whole = match kept {
+        Some(shard) => match shard.get(&row.key, &identity) {
+            Some(d) => d.clone(),
+            None => {
+                let (d, _) = digest::of_file(&events, identity.len, Window::default())?;
+                if row.status == SessionStatus::Done {
+                    shard.put(&row.key, &identity, &d);
+                }
+                d
             }
-            d
-        }
+        },
+        None => digest::of_file(&events, identity.len, Window::default())?.0,
     };
     let (Some(first), Some(last)) = (whole.first_ms, whole.last_ms) else { return Ok(Some(whole)) };
     if window.is_all() || window.covers(first, last) {
