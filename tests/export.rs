@@ -194,8 +194,11 @@ impl Drop for Collector {
     }
 }
 
+/// `export` of logs only, unless the arguments choose `--signals`: the
+/// receiver's scripted answers are for log requests.
 fn export(env: &Env, args: &[&str]) -> Output {
-    let mut cmd = env.command(&[&["export"], args].concat());
+    let signals: &[&str] = if args.contains(&"--signals") { &[] } else { &["--signals", "logs"] };
+    let mut cmd = env.command(&[&["export"], signals, args].concat());
     for (name, _) in std::env::vars() {
         if name.starts_with("OTEL_") {
             cmd.env_remove(name);
@@ -572,4 +575,202 @@ fn the_tool_use_hook_opens_no_socket() {
     let export = sockets_of(&env, &["export", "--endpoint", &collector.endpoint()], b"");
     assert!(export.iter().any(|l| l.contains("connect(")), "{export:#?}");
     collector.expect_records(1);
+}
+
+// Traces: one per ended turn.
+
+fn spans(collector: &mut Collector) -> Vec<Value> {
+    collector.drain();
+    collector.lines("spans.jsonl")
+}
+
+fn hook(env: &Env, args: &[&str], payload: Value) {
+    let mut p = payload;
+    p["session_id"] = json!(SESSION);
+    p["cwd"] = json!(env.repo);
+    env.hook(args, &p);
+}
+
+/// Two turns: the first runs two tool calls (the second fails) and ends with
+/// the transcript's responses; the second, after a commit, runs one call;
+/// then the session ends.
+fn two_turns(env: &Env) -> Vec<Event> {
+    hook(env, &["session-start", "--agent", "claude"], json!({"hook_event_name": "SessionStart", "source": "startup"}));
+    tool_call(env, 1);
+    let failing = json!({"hook_event_name": "PostToolUseFailure", "tool_name": "Bash", "tool_use_id": "toolu_fail",
+        "tool_input": {"command": "exit 2"}, "error": "Exit code 2\nabout-to-fail"});
+    let mut pre = failing.clone();
+    pre["hook_event_name"] = json!("PreToolUse");
+    hook(env, &["tool-use", "--agent", "claude"], pre);
+    hook(env, &["tool-failure", "--agent", "claude"], failing);
+    let transcript = env.tmp.path().join("transcript.jsonl");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transcripts/claude/session.jsonl");
+    std::fs::copy(fixture, &transcript).unwrap();
+    let stop = json!({"hook_event_name": "Stop", "transcript_path": transcript, "stop_hook_active": false});
+    hook(env, &["stop", "--agent", "claude"], stop.clone());
+    std::fs::write(env.repo.join("new.txt"), "x\n").unwrap();
+    env.git(&["add", "."]);
+    env.git(&["commit", "-qm", "work"]);
+    hook(env, &["prompt", "--agent", "claude"], json!({"hook_event_name": "UserPromptSubmit", "prompt": "more"}));
+    tool_call(env, 3);
+    hook(env, &["stop", "--agent", "claude"], stop);
+    hook(env, &["session-end", "--agent", "claude"], json!({"hook_event_name": "SessionEnd", "reason": "exit"}));
+    env.events(SESSION)
+}
+
+fn span_attr<'a>(span: &'a Value, key: &str) -> &'a Value {
+    &span["attributes"][key]
+}
+
+#[test]
+fn each_ended_turn_is_one_trace_of_its_tool_calls_and_responses() {
+    let env = Env::new();
+    let first_commit = env.head();
+    let events = two_turns(&env);
+    let second_commit = env.head();
+    let mut collector = Collector::rotel();
+    let out = export(&env, &["--endpoint", &collector.endpoint(), "--signals", "traces"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 turns"), "{}", String::from_utf8_lossy(&out.stdout));
+    let spans = spans(&mut collector);
+    let roots: Vec<&Value> = spans.iter().filter(|s| s["parent_span_id"] == "").collect();
+    assert_eq!(roots.len(), 2, "one root per turn");
+    for root in &roots {
+        assert_eq!(root["name"], "invoke_agent claude");
+        assert_eq!(span_attr(root, "gen_ai.operation.name"), "invoke_agent");
+        assert_eq!(span_attr(root, "gen_ai.conversation.id"), SESSION);
+        assert_eq!(span_attr(root, "session.id"), SESSION);
+        assert_eq!(&root["resource"]["vcs.ref.head.revision"], span_attr(root, "vcs.ref.head.revision"));
+    }
+    let commits: BTreeSet<&str> =
+        roots.iter().map(|r| span_attr(r, "vcs.ref.head.revision").as_str().unwrap()).collect();
+    assert_eq!(commits, BTreeSet::from([first_commit.as_str(), second_commit.as_str()]), "each turn's commit");
+    assert_eq!(roots.iter().map(|r| r["trace_id"].to_string()).collect::<BTreeSet<_>>().len(), 2, "a trace per turn");
+    let later = roots.iter().find(|r| span_attr(r, "vcs.ref.head.revision") == second_commit.as_str()).unwrap();
+    let earlier = roots.iter().find(|r| span_attr(r, "vcs.ref.head.revision") == first_commit.as_str()).unwrap();
+    assert_eq!(
+        later["links"],
+        json!([{"trace_id": earlier["trace_id"], "span_id": earlier["span_id"]}]),
+        "turns linked"
+    );
+    // Every parent is in its trace.
+    let ids: BTreeSet<(String, String)> =
+        spans.iter().map(|s| (s["trace_id"].as_str().unwrap().into(), s["span_id"].as_str().unwrap().into())).collect();
+    assert_eq!(ids.len(), spans.len(), "span ids are unique");
+    for s in spans.iter().filter(|s| s["parent_span_id"] != "") {
+        let parent = (s["trace_id"].as_str().unwrap().to_string(), s["parent_span_id"].as_str().unwrap().to_string());
+        assert!(ids.contains(&parent), "the parent of {} is in its trace", s["name"]);
+    }
+    let tools: Vec<&Value> = spans.iter().filter(|s| span_attr(s, "gen_ai.operation.name") == "execute_tool").collect();
+    let calls: BTreeSet<&str> = tools.iter().map(|s| span_attr(s, "gen_ai.tool.call.id").as_str().unwrap()).collect();
+    assert_eq!(calls, BTreeSet::from(["toolu_1", "toolu_fail", "toolu_3"]), "one span per tool call");
+    for tool in &tools {
+        let failed = span_attr(tool, "gen_ai.tool.call.id") == "toolu_fail";
+        assert_eq!(tool["status_code"], if failed { 2 } else { 0 }, "ERROR exactly for the failed call: {tool}");
+        assert_eq!(tool["name"], "execute_tool Bash");
+        assert!(tool["end_time_unix_nano"].as_u64() >= tool["start_time_unix_nano"].as_u64());
+    }
+    let failed = tools.iter().find(|s| span_attr(s, "gen_ai.tool.call.id") == "toolu_fail").unwrap();
+    assert!(failed["status_message"].as_str().unwrap().contains("about-to-fail"), "{failed}");
+    let costs = events.iter().filter(|e| e.kind == EventKind::Cost).count();
+    let chats: Vec<&Value> = spans.iter().filter(|s| span_attr(s, "gen_ai.operation.name") == "chat").collect();
+    assert_eq!(chats.len(), costs, "one chat span per model response");
+    for chat in &chats {
+        assert!(chat["name"].as_str().unwrap().starts_with("chat "));
+        assert!(span_attr(chat, "gen_ai.usage.input_tokens").is_i64(), "{chat}");
+        assert!(span_attr(chat, "gen_ai.request.model").is_string());
+    }
+    // A second run sends nothing; after the cursors are lost, the same ids again.
+    let out = export(&env, &["--endpoint", &collector.endpoint(), "--signals", "traces"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 turns"), "{}", String::from_utf8_lossy(&out.stdout));
+    for entry in std::fs::read_dir(env.home.join("export")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with(".traces.cursor.json") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    let out = export(&env, &["--endpoint", &collector.endpoint(), "--signals", "traces"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again = self::spans(&mut collector);
+    assert_eq!(again.len(), 2 * spans.len(), "everything once more");
+    let resent: BTreeSet<(String, String)> = again[spans.len()..]
+        .iter()
+        .map(|s| (s["trace_id"].as_str().unwrap().into(), s["span_id"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(resent, ids, "a repeated export sends the same ids");
+}
+
+#[test]
+fn a_turn_is_sent_once_it_has_ended() {
+    let env = Env::new();
+    hook(
+        &env,
+        &["session-start", "--agent", "claude"],
+        json!({"hook_event_name": "SessionStart", "source": "startup"}),
+    );
+    tool_call(&env, 1);
+    let mut collector = Collector::receiver_only();
+    let out = export(&env, &["--endpoint", &collector.endpoint(), "--signals", "traces"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(spans(&mut collector).is_empty(), "a turn still running is not sent");
+    hook(&env, &["stop", "--agent", "claude"], json!({"hook_event_name": "Stop", "stop_hook_active": false}));
+    hook(&env, &["session-end", "--agent", "claude"], json!({"hook_event_name": "SessionEnd", "reason": "exit"}));
+    let out = export(&env, &["--endpoint", &collector.endpoint(), "--signals", "traces", "--protocol", "http/json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let spans = spans(&mut collector);
+    assert_eq!(spans.iter().filter(|s| s["parent_span_id"] == "").count(), 1, "the ended turn, as OTLP/JSON");
+    assert_eq!(collector.requests()[0]["json"], true);
+    assert!(spans.iter().any(|s| span_attr(s, "gen_ai.tool.call.id") == "toolu_1"));
+}
+
+#[test]
+fn real_sessions_of_four_agents_become_traces() {
+    let env = Env::new();
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/seed");
+    std::fs::create_dir_all(env.sessions_dir()).unwrap();
+    let mut expected = BTreeMap::new();
+    for agent in ["claude", "codex", "copilot", "gemini"] {
+        let events = read_events(&seeds.join(format!("{agent}.jsonl")));
+        let id = events[0].session_id.clone();
+        let record = std::fs::read_to_string(seeds.join(format!("{agent}.session.json"))).unwrap();
+        let record = record.replace("\"Running\"", "\"Done\"");
+        std::fs::copy(seeds.join(format!("{agent}.jsonl")), env.sessions_dir().join(format!("{}.jsonl", key(&id))))
+            .unwrap();
+        std::fs::write(env.sessions_dir().join(format!("{}.session.json", key(&id))), record).unwrap();
+        let calls: BTreeSet<String> =
+            events.iter().filter(|e| e.tool.is_some()).filter_map(|e| e.tool_call_id.clone()).collect();
+        let failed: BTreeSet<String> = events
+            .iter()
+            .filter(|e| e.kind == EventKind::Error && e.tool.is_some())
+            .filter_map(|e| e.tool_call_id.clone())
+            .collect();
+        let costs = events.iter().filter(|e| e.kind == EventKind::Cost).count();
+        expected.insert(id, (agent, calls, failed, costs));
+    }
+    let mut collector = Collector::rotel();
+    let out = export(&env, &["--endpoint", &collector.endpoint(), "--signals", "traces"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let spans = spans(&mut collector);
+    for (id, (agent, calls, failed, costs)) in &expected {
+        let roots: Vec<&Value> =
+            spans.iter().filter(|s| s["parent_span_id"] == "" && span_attr(s, "session.id") == id.as_str()).collect();
+        assert!(!roots.is_empty(), "{agent}: its turns");
+        let traces: BTreeSet<String> = roots.iter().map(|r| r["trace_id"].to_string()).collect();
+        let mine: Vec<&Value> = spans.iter().filter(|s| traces.contains(&s["trace_id"].to_string())).collect();
+        let tool_calls: BTreeSet<String> =
+            mine.iter().filter_map(|s| span_attr(s, "gen_ai.tool.call.id").as_str().map(String::from)).collect();
+        assert_eq!(&tool_calls, calls, "{agent}: a span per tool call");
+        let errors: BTreeSet<String> = mine
+            .iter()
+            .filter(|s| s["status_code"] == 2 && span_attr(s, "gen_ai.operation.name") == "execute_tool")
+            .filter_map(|s| span_attr(s, "gen_ai.tool.call.id").as_str().map(String::from))
+            .collect();
+        assert_eq!(&errors, failed, "{agent}: ERROR exactly for the failed calls");
+        let chats = mine.iter().filter(|s| span_attr(s, "gen_ai.operation.name") == "chat").count();
+        assert_eq!(chats, *costs, "{agent}: a chat span per response");
+        for root in &roots {
+            assert!(span_attr(root, "vcs.ref.head.revision").is_string(), "{agent}: the turn's commit");
+            assert_eq!(root["name"], format!("invoke_agent {agent}"));
+        }
+    }
 }

@@ -1,7 +1,8 @@
 """An OTLP/HTTP receiver for the export tests: decodes every request with the
 official opentelemetry-proto definitions (protobuf or OTLP/JSON), appends
-each log record to OUT/records.jsonl and each request to OUT/requests.jsonl,
-and answers as OUT/answers.json says (a list consumed in order; then 200).
+each log record to OUT/records.jsonl, each span (of /v1/traces) to
+OUT/spans.jsonl and each request to OUT/requests.jsonl, and answers as
+OUT/answers.json says (a list consumed in order; then 200).
 
 Usage: otlp_receiver.py OUT   (listens on 127.0.0.1, writes its port to OUT/port)
 """
@@ -15,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 OUT = sys.argv[1]
 LOCK = threading.Lock()
@@ -74,6 +76,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
         is_json = "json" in self.headers.get("Content-Type", "")
+        if self.path.endswith("/v1/traces"):
+            return self.traces(body, is_json)
         request = logs_service_pb2.ExportLogsServiceRequest()
         if is_json:
             json_format.Parse(body, request)
@@ -103,10 +107,44 @@ class Handler(BaseHTTPRequestHandler):
                 append("records.jsonl", rows[answer.get("rejected", 0):])
         self.answer(answer, is_json)
 
-    def answer(self, answer, is_json):
+    def traces(self, body, is_json):
+        request = trace_service_pb2.ExportTraceServiceRequest()
+        if is_json:
+            json_format.Parse(body, request)
+        else:
+            request.ParseFromString(body)
+        with LOCK:
+            answer = next_answer()
+            rows = []
+            for rs in request.resource_spans:
+                for ss in rs.scope_spans:
+                    for s in ss.spans:
+                        rows.append({
+                            "resource": attrs(rs.resource.attributes),
+                            "scope": ss.scope.name,
+                            "trace_id": s.trace_id.hex(),
+                            "span_id": s.span_id.hex(),
+                            "parent_span_id": s.parent_span_id.hex(),
+                            "name": s.name,
+                            "kind": s.kind,
+                            "start_time_unix_nano": s.start_time_unix_nano,
+                            "end_time_unix_nano": s.end_time_unix_nano,
+                            "attributes": attrs(s.attributes),
+                            "links": [{"trace_id": l.trace_id.hex(), "span_id": l.span_id.hex()} for l in s.links],
+                            "status_code": s.status.code,
+                            "status_message": s.status.message,
+                        })
+            status = answer.get("status", 200)
+            append("requests.jsonl", [{"path": self.path, "json": is_json, "spans": len(rows), "status": status,
+                                       "user_agent": self.headers.get("User-Agent")}])
+            if 200 <= status < 300:
+                append("spans.jsonl", rows)
+        self.answer(answer, is_json, trace_service_pb2.ExportTraceServiceResponse())
+
+    def answer(self, answer, is_json, response=None):
         status = answer.get("status", 200)
         if 200 <= status < 300:
-            response = logs_service_pb2.ExportLogsServiceResponse()
+            response = response or logs_service_pb2.ExportLogsServiceResponse()
             if answer.get("rejected"):
                 response.partial_success.rejected_log_records = answer["rejected"]
                 response.partial_success.error_message = answer.get("message", "")
