@@ -86,9 +86,9 @@ pub fn render(home: &Path, tally: &Tally, sessions: &[&SessionRow], about: &str)
     section(&mut b, "branches", "Cost by branch", "branch", By::Branch, &branches, "the branch each turn started on");
     commits(&mut b, &tally.rows(By::Commit));
     b.push_str("<section id=\"agents\"><h2>Agents and repositories</h2><div class=\"pair\"><div>");
-    grouping(&mut b, "agent", By::Agent, &tally.rows(By::Agent));
+    grouping(&mut b, "agent", By::Agent, &tally.rows(By::Agent), false);
     b.push_str("</div><div>");
-    grouping(&mut b, "repository", By::Repo, &tally.rows(By::Repo));
+    grouping(&mut b, "repository", By::Repo, &tally.rows(By::Repo), false);
     b.push_str("</div></div></section>");
     tools(&mut b, tally);
     let listed: HashSet<&str> = sessions.iter().take(SESSION_ROWS).map(|s| s.key.as_str()).collect();
@@ -249,7 +249,7 @@ fn per_day(b: &mut String, tally: &Tally, models: &[Row], palette: &Palette) {
         let _ = write!(b, "<span><i class=\"{}\"></i>{}</span>", palette.class(Some(&m.key)), label(By::Model, &m.key));
     }
     b.push_str("</div>");
-    let _ = write!(b, "<div class=\"scroll\">{}</div>", svg::columns(&bars, usd));
+    let _ = write!(b, "<div class=\"scroll\">{}</div>", svg::columns(&bars, axis_usd));
     b.push_str("<details><summary>the figures</summary><div class=\"scroll\"><table><thead><tr><th>day</th>");
     for m in models {
         let _ = write!(b, "<th class=\"n\">{}</th>", label(By::Model, &m.key));
@@ -307,6 +307,14 @@ fn day_name(n: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// A scale's dollars: as few decimals as the value needs, two at least.
+fn axis_usd(micro: i64) -> String {
+    let text = format!("{:.4}", micro as f64 / 1e6);
+    let trimmed = text.trim_end_matches('0');
+    let decimals = trimmed.len() - trimmed.find('.').map_or(trimmed.len(), |dot| dot + 1);
+    format!("${}", &text[..text.len() - 4 + decimals.max(2)])
+}
+
 fn cost_cell(b: &mut String, field: &str, micro: i64) {
     let _ = write!(b, "<td class=\"n\" data-field=\"{field}\" data-value=\"{micro}\">{}</td>", usd(micro));
 }
@@ -314,11 +322,12 @@ fn cost_cell(b: &mut String, field: &str, micro: i64) {
 /// A grouping's chart and table, in a section of its own.
 fn section(b: &mut String, id: &str, title: &str, what: &str, by: By, rows: &[Row], note: &str) {
     let _ = write!(b, "<section id=\"{id}\"><h2>{title}</h2><p class=\"note\">By {note}.</p>");
-    grouping(b, what, by, rows);
+    grouping(b, what, by, rows, true);
     b.push_str("</section>");
 }
 
-fn grouping(b: &mut String, what: &str, by: By, rows: &[Row]) {
+/// A chart of the costliest rows and the table of all; `beside`: the chart left of the table.
+fn grouping(b: &mut String, what: &str, by: By, rows: &[Row], beside: bool) {
     let bars: Vec<Bar> = rows
         .iter()
         .filter(|r| r.ran.cost_usd_e6 > 0)
@@ -333,10 +342,13 @@ fn grouping(b: &mut String, what: &str, by: By, rows: &[Row]) {
             note: usd(r.ran.cost_usd_e6),
         })
         .collect();
+    b.push_str(if beside { "<div class=\"side\"><div>" } else { "<div>" });
     if !bars.is_empty() {
         b.push_str(&svg::bars(&bars, &format!("cost by {what}")));
     }
+    b.push_str(if beside { "</div><div>" } else { "" });
     sums_table(b, what, by, rows, true);
+    b.push_str(if beside { "</div></div>" } else { "</div>" });
 }
 
 /// Rows of sums: sessions, responses, tokens, cost (the first `TABLE_ROWS`, the rest added up).
@@ -417,11 +429,12 @@ fn commits(b: &mut String, rows: &[Row]) {
             }
         })
         .collect();
+    b.push_str("<div class=\"side\"><div>");
     if !bars.is_empty() {
         b.push_str("<div class=\"legend\"><span><i class=\"bar\"></i>ran on it</span><span><i class=\"bar2\"></i>produced it</span></div>");
         b.push_str(&svg::bars(&bars, "cost by commit: ran on it and produced it"));
     }
-    b.push_str("<div class=\"scroll\"><table><thead><tr><th rowspan=\"2\">commit</th><th class=\"n\" rowspan=\"2\">sessions</th><th colspan=\"4\" class=\"c\">ran on it</th><th colspan=\"2\" class=\"c\">produced it</th></tr><tr><th class=\"n\">responses</th><th class=\"n\">tokens in</th><th class=\"n\">out</th><th class=\"n\">cost</th><th class=\"n\">responses</th><th class=\"n\">cost</th></tr></thead><tbody>");
+    b.push_str("</div><div class=\"scroll\"><table><thead><tr><th rowspan=\"2\">commit</th><th class=\"n\" rowspan=\"2\">sessions</th><th colspan=\"4\" class=\"c\">ran on it</th><th colspan=\"2\" class=\"c\">produced it</th></tr><tr><th class=\"n\">responses</th><th class=\"n\">tokens in</th><th class=\"n\">out</th><th class=\"n\">cost</th><th class=\"n\">responses</th><th class=\"n\">cost</th></tr></thead><tbody>");
     for r in rows.iter().take(TABLE_ROWS) {
         let shown = if r.key == UNKNOWN { label(By::Commit, &r.key) } else { format!("<code title=\"{0}\">{1}</code>", escape(&r.key), escape(&r.key.chars().take(10).collect::<String>())) };
         let _ = write!(b, "<tr data-key=\"{}\"><td>{shown}</td><td class=\"n\">{}</td>", escape(&r.key), r.sessions);
@@ -438,7 +451,7 @@ fn commits(b: &mut String, rows: &[Row]) {
     if rows.len() > TABLE_ROWS {
         let _ = write!(b, "<tr class=\"more\"><td colspan=\"8\">and {} more commits (<code>kaizen-hook report --by commit</code> lists them all)</td></tr>", rows.len() - TABLE_ROWS);
     }
-    b.push_str("</tbody></table></div></section>");
+    b.push_str("</tbody></table></div></div></section>");
 }
 
 fn tools(b: &mut String, tally: &Tally) {
@@ -458,12 +471,12 @@ fn tools(b: &mut String, tally: &Tally) {
                 Segment { value: (t.calls - t.failures.min(t.calls)) as i64, class: "call", title: format!("{}: {} calls succeeded", t.key, t.calls - t.failures.min(t.calls)) },
                 Segment { value: t.failures as i64, class: "fail", title: format!("{}: {} calls failed", t.key, t.failures) },
             ],
-            note: format!("{} calls, p90 {}", t.calls, ms(t.p90_ms)),
+            note: format!("{} calls", t.calls),
         })
         .collect();
-    b.push_str("<div class=\"legend\"><span><i class=\"call\"></i>succeeded</span><span><i class=\"fail\"></i>failed</span></div>");
+    b.push_str("<div class=\"side\"><div><div class=\"legend\"><span><i class=\"call\"></i>succeeded</span><span><i class=\"fail\"></i>failed</span></div>");
     b.push_str(&svg::bars(&bars, "tool calls, failures in red"));
-    b.push_str("<div class=\"scroll\"><table><thead><tr><th>tool</th><th class=\"n\">sessions</th><th class=\"n\">calls</th><th class=\"n\">failed</th><th class=\"n\">p50</th><th class=\"n\">p90</th><th class=\"n\">max</th><th class=\"n\">time</th></tr></thead><tbody>");
+    b.push_str("</div><div class=\"scroll\"><table><thead><tr><th>tool</th><th class=\"n\">sessions</th><th class=\"n\">calls</th><th class=\"n\">failed</th><th class=\"n\">p50</th><th class=\"n\">p90</th><th class=\"n\">max</th><th class=\"n\">time</th></tr></thead><tbody>");
     let opt = |v: Option<u32>| v.map_or(String::new(), |v| v.to_string());
     for t in rows.iter().take(TABLE_ROWS) {
         let failed = if t.failures > 0 { " class=\"n fail-text\"" } else { " class=\"n\"" };
@@ -490,7 +503,7 @@ fn tools(b: &mut String, tally: &Tally) {
     if rows.len() > TABLE_ROWS {
         let _ = write!(b, "<tr class=\"more\"><td colspan=\"8\">and {} more tools</td></tr>", rows.len() - TABLE_ROWS);
     }
-    b.push_str("</tbody></table></div></section>");
+    b.push_str("</tbody></table></div></div></section>");
 }
 
 fn slowest(b: &mut String, tally: &Tally, listed: &HashSet<&str>) {
@@ -614,7 +627,8 @@ nav{margin:14px 0 0;display:flex;flex-wrap:wrap;gap:4px 16px}a{color:var(--accen
 .fig .v{display:block;font-size:28px;font-weight:650;font-variant-numeric:tabular-nums;line-height:1.2}\
 .fig .l{display:block;color:var(--muted);font-size:13px}.fig .sub{display:block;color:var(--muted);font-size:12px}\
 .pair{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:28px;align-items:start}\
-@media (max-width:900px){.pair{grid-template-columns:minmax(0,1fr)}}\
+.side{display:grid;grid-template-columns:minmax(0,5fr) minmax(0,7fr);gap:28px;align-items:start}\
+@media (max-width:900px){.pair,.side{grid-template-columns:minmax(0,1fr)}}\
 .scroll{overflow-x:auto;max-width:100%}\
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums;margin:8px 0}\
 th,td{padding:4px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}\
@@ -649,6 +663,12 @@ mod tests {
         assert_eq!(escape("<script>alert(1)</script>"), "&lt;script&gt;alert(1)&lt;/script&gt;");
         assert_eq!(escape(r#"a "b" 'c' & d"#), "a &quot;b&quot; &#39;c&#39; &amp; d");
         assert_eq!(escape("plain ✓"), "plain ✓");
+    }
+
+    #[test]
+    fn scales_say_round_dollars() {
+        assert_eq!((axis_usd(300_000), axis_usd(250_000), axis_usd(0)), ("$0.30".into(), "$0.25".into(), "$0.00".into()));
+        assert_eq!((axis_usd(12_500), axis_usd(2_000_000)), ("$0.0125".into(), "$2.00".into()));
     }
 
     #[test]

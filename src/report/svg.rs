@@ -22,31 +22,34 @@ pub struct Bar {
     pub note: String,
 }
 
-const WIDTH: f64 = 560.0;
+const WIDTH: f64 = 480.0;
 
-/// Vertical stacked columns, one per bar, under a scale of `fmt`'s units.
+/// Vertical stacked columns across the page, one per bar, on a scale of
+/// round steps of `fmt`'s units.
 pub fn columns(bars: &[Bar], fmt: fn(i64) -> String) -> String {
-    let (height, top, left, bottom) = (240.0, 12.0, 64.0, 36.0);
-    let plot_w = WIDTH - left - 8.0;
+    let (width, height, top, left, bottom) = (1180.0, 250.0, 12.0, 64.0, 30.0);
+    let plot_w = width - left - 8.0;
     let plot_h = height - top - bottom;
-    let max = bars.iter().map(total).max().unwrap_or(0).max(1) as f64;
-    let mut svg = open(WIDTH, height, "cost per day, stacked by model");
-    for i in 0..=4 {
-        let y = top + plot_h * f64::from(i) / 4.0;
-        let value = max * f64::from(4 - i) / 4.0;
+    let step = nice_step(bars.iter().map(total).max().unwrap_or(0).max(1) as f64 / 4.0);
+    let lines = (bars.iter().map(total).max().unwrap_or(0).max(1) as f64 / step).ceil().max(1.0);
+    let max = step * lines;
+    let mut svg = open(width, height, "cost per day, stacked by model");
+    for i in 0..=lines as u32 {
+        let value = step * f64::from(i);
+        let y = top + plot_h - plot_h * value / max;
         let _ = write!(
             svg,
             r#"<line class="grid" x1="{left}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            WIDTH - 8.0,
+            width - 8.0,
             left - 6.0,
             y + 4.0,
             fmt(value.round() as i64)
         );
     }
     let slot = plot_w / bars.len().max(1) as f64;
-    let bar_w = (slot * 0.7).clamp(1.0, 48.0);
-    // Label at most ~10 columns, so dates never overlap.
-    let every = bars.len().div_ceil(10).max(1);
+    let bar_w = (slot * 0.72).clamp(1.0, 56.0);
+    // Label at most ~16 columns, so dates never overlap.
+    let every = bars.len().div_ceil(16).max(1);
     for (i, bar) in bars.iter().enumerate() {
         let x = left + slot * i as f64 + (slot - bar_w) / 2.0;
         let mut y = top + plot_h;
@@ -65,7 +68,7 @@ pub fn columns(bars: &[Bar], fmt: fn(i64) -> String) -> String {
                 svg,
                 r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
                 x + bar_w / 2.0,
-                height - bottom + 16.0,
+                height - bottom + 18.0,
                 escape(&bar.label)
             );
         }
@@ -73,10 +76,16 @@ pub fn columns(bars: &[Bar], fmt: fn(i64) -> String) -> String {
     svg + "</svg>"
 }
 
+/// 1, 2, 2.5 or 5 times a power of ten, at least `rough`: gridlines at round values.
+fn nice_step(rough: f64) -> f64 {
+    let power = 10f64.powf(rough.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * power).find(|&s| s >= rough).unwrap_or(10.0 * power)
+}
+
 /// Horizontal bars, largest first as given, label on the left and the
 /// bar's note at its end.
 pub fn bars(bars: &[Bar], what: &str) -> String {
-    let (row, label_w, note_w) = (22.0, 150.0, 90.0);
+    let (row, label_w, note_w) = (22.0, 140.0, 110.0);
     let plot_w = WIDTH - label_w - note_w;
     let height = row * bars.len() as f64 + 4.0;
     let max = bars.iter().map(total).max().unwrap_or(0).max(1) as f64;
@@ -131,9 +140,8 @@ pub struct Mark {
 /// the top lane, then one row per tool call, placed by its start and as
 /// wide as its latency, on a scale from the first event to `span_ms`.
 pub fn waterfall(spans: &[Span], turns: &[Mark], responses: &[Mark], span_ms: u64) -> String {
-    let (row, label_w, top) = (14.0, 120.0, 34.0);
-    let plot_w = WIDTH + 320.0 - label_w - 12.0;
-    let width = WIDTH + 320.0;
+    let (width, row, label_w, top) = (1180.0, 14.0, 130.0, 34.0);
+    let plot_w = width - label_w - 40.0;
     let height = top + row * spans.len() as f64 + 6.0;
     let span = span_ms.max(1) as f64;
     let x_of = |ms: u64| label_w + plot_w * (ms as f64 / span).min(1.0);
@@ -192,4 +200,15 @@ fn total(bar: &Bar) -> i64 {
 
 fn open(width: f64, height: f64, label: &str) -> String {
     format!(r#"<svg role="img" aria-label="{label}" viewBox="0 0 {width:.0} {height:.0}" width="{width:.0}" height="{height:.0}">"#)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scales_step_in_round_values() {
+        assert_eq!(super::nice_step(0.7), 1.0);
+        assert_eq!(super::nice_step(69_625.0), 100_000.0);
+        assert_eq!(super::nice_step(21_000.0), 25_000.0);
+        assert_eq!(super::nice_step(3.0), 5.0);
+    }
 }
