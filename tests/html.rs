@@ -276,7 +276,9 @@ fn a_real_browser_reads_the_page_without_a_complaint_or_a_request() {
     let dollars = cost as f64 / 1e6;
     let said = if dollars >= 1.0 { format!("${dollars:.2}") } else { format!("${dollars:.4}") };
     assert!(dom.contains(&format!("data-value=\"{cost}\"><span class=\"v\">{said}</span>")), "the total cost: {said}");
-    assert!(dom.contains("Cost per day, by model") && dom.contains("Slowest calls") && dom.matches("<svg").count() >= 3);
+    assert!(
+        dom.contains("Cost per day, by model") && dom.contains("Slowest calls") && dom.matches("<svg").count() >= 3
+    );
     assert!(complaints(&log).is_empty(), "chromium complained: {:?}", complaints(&log));
 
     // The same check sees a page that breaks the rules.

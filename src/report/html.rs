@@ -187,9 +187,16 @@ fn figure(field: &str, value: impl std::fmt::Display, text: &str, label: &str, s
 
 fn headline(b: &mut String, tally: &Tally) {
     let (t, h) = (&tally.total, &tally.headline);
-    let tokens_said = format!("{} in, {} out", tokens(t.tokens_in + t.cache_read_tokens + t.cache_creation_tokens), tokens(t.tokens_out));
-    let failed_share =
-        if h.tool_calls > 0 { format!("{:.1}% of calls", h.tool_failures as f64 * 100.0 / h.tool_calls as f64) } else { String::new() };
+    let tokens_said = format!(
+        "{} in, {} out",
+        tokens(t.tokens_in + t.cache_read_tokens + t.cache_creation_tokens),
+        tokens(t.tokens_out)
+    );
+    let failed_share = if h.tool_calls > 0 {
+        format!("{:.1}% of calls", h.tool_failures as f64 * 100.0 / h.tool_calls as f64)
+    } else {
+        String::new()
+    };
     let _ = write!(
         b,
         "<section id=\"headline\"><h2 class=\"hidden\">Headline figures</h2><div class=\"figs\">{}{}{}{}{}{}</div></section>",
@@ -217,7 +224,13 @@ fn label(by: By, key: &str) -> String {
 }
 
 fn plain_label(by: By, key: &str) -> String {
-    if key == UNKNOWN && by == By::Commit { "not attributable".into() } else if key == UNKNOWN { "unknown".into() } else { key.into() }
+    if key == UNKNOWN && by == By::Commit {
+        "not attributable".into()
+    } else if key == UNKNOWN {
+        "unknown".into()
+    } else {
+        key.into()
+    }
 }
 
 fn per_day(b: &mut String, tally: &Tally, models: &[Row], palette: &Palette) {
@@ -238,7 +251,12 @@ fn per_day(b: &mut String, tally: &Tally, models: &[Row], palette: &Palette) {
                 .map(|(m, s)| Segment {
                     value: s.cost_usd_e6,
                     class: palette.class(Some(&m.key)),
-                    title: format!("{day} {}: {} ({} responses)", plain_label(By::Model, &m.key), usd(s.cost_usd_e6), s.responses),
+                    title: format!(
+                        "{day} {}: {} ({} responses)",
+                        plain_label(By::Model, &m.key),
+                        usd(s.cost_usd_e6),
+                        s.responses
+                    ),
                 })
                 .collect();
             Bar { label: day.get(5..).unwrap_or(day).to_string(), segments, note: String::new() }
@@ -337,7 +355,13 @@ fn grouping(b: &mut String, what: &str, by: By, rows: &[Row], beside: bool) {
             segments: vec![Segment {
                 value: r.ran.cost_usd_e6,
                 class: "bar",
-                title: format!("{}: {}, {} responses, {} sessions", plain_label(by, &r.key), usd(r.ran.cost_usd_e6), r.ran.responses, r.sessions),
+                title: format!(
+                    "{}: {}, {} responses, {} sessions",
+                    plain_label(by, &r.key),
+                    usd(r.ran.cost_usd_e6),
+                    r.ran.responses,
+                    r.sessions
+                ),
             }],
             note: usd(r.ran.cost_usd_e6),
         })
@@ -418,7 +442,11 @@ fn commits(b: &mut String, rows: &[Row]) {
             Bar {
                 label: name.clone(),
                 segments: vec![
-                    Segment { value: r.ran.cost_usd_e6, class: "bar", title: format!("{name} ran on it: {}", usd(r.ran.cost_usd_e6)) },
+                    Segment {
+                        value: r.ran.cost_usd_e6,
+                        class: "bar",
+                        title: format!("{name} ran on it: {}", usd(r.ran.cost_usd_e6)),
+                    },
                     Segment {
                         value: produced.cost_usd_e6,
                         class: "bar2",
@@ -436,12 +464,24 @@ fn commits(b: &mut String, rows: &[Row]) {
     }
     b.push_str("</div><div class=\"scroll\"><table><thead><tr><th rowspan=\"2\">commit</th><th class=\"n\" rowspan=\"2\">sessions</th><th colspan=\"4\" class=\"c\">ran on it</th><th colspan=\"2\" class=\"c\">produced it</th></tr><tr><th class=\"n\">responses</th><th class=\"n\">tokens in</th><th class=\"n\">out</th><th class=\"n\">cost</th><th class=\"n\">responses</th><th class=\"n\">cost</th></tr></thead><tbody>");
     for r in rows.iter().take(TABLE_ROWS) {
-        let shown = if r.key == UNKNOWN { label(By::Commit, &r.key) } else { format!("<code title=\"{0}\">{1}</code>", escape(&r.key), escape(&r.key.chars().take(10).collect::<String>())) };
+        let shown = if r.key == UNKNOWN {
+            label(By::Commit, &r.key)
+        } else {
+            format!(
+                "<code title=\"{0}\">{1}</code>",
+                escape(&r.key),
+                escape(&r.key.chars().take(10).collect::<String>())
+            )
+        };
         let _ = write!(b, "<tr data-key=\"{}\"><td>{shown}</td><td class=\"n\">{}</td>", escape(&r.key), r.sessions);
         sums_cells(b, "ran", &r.ran);
         match &r.produced {
             Some(p) if p.responses > 0 || p.cost_usd_e6 != 0 => {
-                let _ = write!(b, "<td class=\"n\" data-field=\"produced.responses\" data-value=\"{}\">{}</td>", p.responses, p.responses);
+                let _ = write!(
+                    b,
+                    "<td class=\"n\" data-field=\"produced.responses\" data-value=\"{}\">{}</td>",
+                    p.responses, p.responses
+                );
                 cost_cell(b, "produced.cost_usd_e6", p.cost_usd_e6);
             }
             _ => b.push_str("<td class=\"n na\">–</td><td class=\"n na\">–</td>"),
@@ -449,7 +489,11 @@ fn commits(b: &mut String, rows: &[Row]) {
         b.push_str("</tr>");
     }
     if rows.len() > TABLE_ROWS {
-        let _ = write!(b, "<tr class=\"more\"><td colspan=\"8\">and {} more commits (<code>kaizen-hook report --by commit</code> lists them all)</td></tr>", rows.len() - TABLE_ROWS);
+        let _ = write!(
+            b,
+            "<tr class=\"more\"><td colspan=\"8\">and {} more commits (<code>kaizen-hook report --by commit</code> lists them all)</td></tr>",
+            rows.len() - TABLE_ROWS
+        );
     }
     b.push_str("</tbody></table></div></div></section>");
 }
@@ -468,8 +512,16 @@ fn tools(b: &mut String, tally: &Tally) {
         .map(|t| Bar {
             label: t.key.clone(),
             segments: vec![
-                Segment { value: (t.calls - t.failures.min(t.calls)) as i64, class: "call", title: format!("{}: {} calls succeeded", t.key, t.calls - t.failures.min(t.calls)) },
-                Segment { value: t.failures as i64, class: "fail", title: format!("{}: {} calls failed", t.key, t.failures) },
+                Segment {
+                    value: (t.calls - t.failures.min(t.calls)) as i64,
+                    class: "call",
+                    title: format!("{}: {} calls succeeded", t.key, t.calls - t.failures.min(t.calls)),
+                },
+                Segment {
+                    value: t.failures as i64,
+                    class: "fail",
+                    title: format!("{}: {} calls failed", t.key, t.failures),
+                },
             ],
             note: format!("{} calls", t.calls),
         })
@@ -569,14 +621,22 @@ fn session_list(b: &mut String, sessions: &[&SessionRow], sampled: &[timeline::T
         b.push_str("</tr>");
     }
     if sessions.len() > SESSION_ROWS {
-        let _ = write!(b, "<tr class=\"more\"><td colspan=\"12\">and {} more (<code>kaizen-hook sessions</code> lists them all)</td></tr>", sessions.len() - SESSION_ROWS);
+        let _ = write!(
+            b,
+            "<tr class=\"more\"><td colspan=\"12\">and {} more (<code>kaizen-hook sessions</code> lists them all)</td></tr>",
+            sessions.len() - SESSION_ROWS
+        );
     }
     b.push_str("</tbody></table></div></section>");
 }
 
 /// A session's name and what it was: agent, repository, branch, commits, when, how long, what it cost.
 fn session_heading(b: &mut String, s: &SessionRow, level: u8) {
-    let back = if level > 1 { format!(" <a class=\"back\" href=\"#s-{}\">↑ list</a>", escape(&s.key)) } else { String::new() };
+    let back = if level > 1 {
+        format!(" <a class=\"back\" href=\"#s-{}\">↑ list</a>", escape(&s.key))
+    } else {
+        String::new()
+    };
     let _ = write!(
         b,
         "<h{level}><code>{}</code> {} in {}{back}</h{level}>",
@@ -667,7 +727,10 @@ mod tests {
 
     #[test]
     fn scales_say_round_dollars() {
-        assert_eq!((axis_usd(300_000), axis_usd(250_000), axis_usd(0)), ("$0.30".into(), "$0.25".into(), "$0.00".into()));
+        assert_eq!(
+            (axis_usd(300_000), axis_usd(250_000), axis_usd(0)),
+            ("$0.30".into(), "$0.25".into(), "$0.00".into())
+        );
         assert_eq!((axis_usd(12_500), axis_usd(2_000_000)), ("$0.0125".into(), "$2.00".into()));
     }
 

@@ -199,7 +199,9 @@ fn total(bar: &Bar) -> i64 {
 }
 
 fn open(width: f64, height: f64, label: &str) -> String {
-    format!(r#"<svg role="img" aria-label="{label}" viewBox="0 0 {width:.0} {height:.0}" width="{width:.0}" height="{height:.0}">"#)
+    format!(
+        r#"<svg role="img" aria-label="{label}" viewBox="0 0 {width:.0} {height:.0}" width="{width:.0}" height="{height:.0}">"#
+    )
 }
 
 #[cfg(test)]

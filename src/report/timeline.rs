@@ -97,7 +97,11 @@ pub fn render(out: &mut String, key: &str, t: &Timeline, palette: &Palette, max:
     for s in &t.steps {
         let failed = s.kind == EventKind::Error;
         if let Some(n) = s.turn {
-            turns.push(Mark { at_ms: s.offset_ms, class: "turn", title: format!("turn {n}: {}", one_line(&s.summary, 80)) });
+            turns.push(Mark {
+                at_ms: s.offset_ms,
+                class: "turn",
+                title: format!("turn {n}: {}", one_line(&s.summary, 80)),
+            });
         }
         if let Some((model, cost)) = &s.response {
             let price = cost.map_or_else(|| "no known price".to_string(), usd);
@@ -115,7 +119,12 @@ pub fn render(out: &mut String, key: &str, t: &Timeline, palette: &Palette, max:
                 start_ms: s.offset_ms.saturating_sub(ms),
                 end_ms: s.offset_ms,
                 class: if failed { "fail" } else { "call" },
-                title: format!("{} {outcome}, {took}, ended +{}: {}", s.what, duration(s.offset_ms), one_line(&s.summary, 100)),
+                title: format!(
+                    "{} {outcome}, {took}, ended +{}: {}",
+                    s.what,
+                    duration(s.offset_ms),
+                    one_line(&s.summary, 100)
+                ),
             });
         }
     }
@@ -156,7 +165,8 @@ pub fn render(out: &mut String, key: &str, t: &Timeline, palette: &Palette, max:
         );
     }
     if t.unreadable > 0 {
-        let _ = write!(out, "<p class=\"note\">{} unreadable lines skipped (a torn or partial write).</p>", t.unreadable);
+        let _ =
+            write!(out, "<p class=\"note\">{} unreadable lines skipped (a torn or partial write).</p>", t.unreadable);
     }
 }
 
