@@ -647,7 +647,7 @@ fn session_heading(b: &mut String, s: &SessionRow, level: u8) {
     let commit = |c: &Option<String>| c.as_deref().map_or("none".to_string(), |c| c.chars().take(10).collect());
     let _ = write!(
         b,
-        "<p class=\"meta\"><span>model {}</span><span>branch {}</span><span>commits {} → {}</span><span>started {}</span><span>{}</span><span>{:?}</span><span>{} events, {} tool calls, {} errors</span><span>{} in, {} out</span><span>{}</span></p>",
+        "<p class=\"meta\"><span>model {}</span><span>branch {}</span><span>commits {} → {}</span><span>started {}</span><span>{}</span><span>{:?}</span><span>{}, {}, {}</span><span>{} in, {} out</span><span>{}</span></p>",
         escape(s.model.as_deref().unwrap_or("unknown")),
         escape(s.branch.as_deref().unwrap_or("none")),
         escape(&commit(&s.start_commit)),
@@ -655,9 +655,9 @@ fn session_heading(b: &mut String, s: &SessionRow, level: u8) {
         local_time(s.started_at_ms),
         duration(s.duration_ms),
         s.status,
-        s.events,
-        s.tool_calls,
-        s.errors,
+        count(s.events, "event"),
+        count(s.tool_calls, "tool call"),
+        count(s.errors, "error"),
         tokens(s.tokens_in),
         tokens(s.tokens_out),
         usd(s.cost_usd_e6)
@@ -665,6 +665,11 @@ fn session_heading(b: &mut String, s: &SessionRow, level: u8) {
     if level == 1 {
         let _ = write!(b, "<p class=\"about\">{} · {}</p>", escape(&s.key), escape(&s.workspace));
     }
+}
+
+/// `1 error`, `2 errors`.
+fn count(n: u64, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }
 
 /// Light and dark from the reader's settings; numbers in tabular figures,
