@@ -564,7 +564,7 @@ fn slowest(b: &mut String, tally: &Tally, listed: &HashSet<&str>) {
         b.push_str("<p class=\"na\">No timed tool calls in this period.</p></section>");
         return;
     }
-    b.push_str("<div class=\"scroll\"><table><thead><tr><th class=\"n\">took</th><th>tool</th><th>what it did</th><th>session</th><th>when</th></tr></thead><tbody>");
+    b.push_str("<div class=\"scroll\"><table><thead><tr><th class=\"n\">took</th><th>tool</th><th>what it did</th><th>session</th><th class=\"n\">when</th></tr></thead><tbody>");
     for s in &tally.slowest {
         let class = if s.call.failed { " class=\"err\"" } else { "" };
         let session = if listed.contains(s.session.as_str()) {
@@ -707,7 +707,7 @@ tr.turn th{padding-top:10px;color:var(--turn);border-bottom:2px solid var(--turn
 code{font:12.5px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}\
 details{margin:6px 0}summary{cursor:pointer;color:var(--accent)}\
 svg{max-width:100%;height:auto;display:block;margin:8px 0}\
-svg text{fill:var(--muted);font-size:11px;font-family:inherit}\
+svg text{fill:var(--muted);font-size:12px;font-family:inherit}\
 .grid{stroke:var(--line);stroke-width:1}\
 .turn{stroke:var(--turn);stroke-width:1.5;stroke-dasharray:4 3}\
 .call{fill:var(--call)}.fail{fill:var(--fail)}.bar{fill:var(--bar)}.bar2{fill:var(--bar2)}\
