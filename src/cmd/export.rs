@@ -5,7 +5,7 @@
 use super::Run;
 use crate::config::Config;
 use crate::export::settings::{self, Protocol, Signal};
-use crate::export::{self, Exporter};
+use crate::export::{self, Destination, Exporter};
 use clap::Args;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -40,11 +40,12 @@ impl Run for Export {
             Some(list) => list.contains(&signal),
             None => !signal.turned_off(&env),
         };
-        let resolve = |signal: Signal| -> Result<Option<settings::Settings>, String> {
+        let resolve = |signal: Signal| -> Result<Option<Destination>, String> {
             if !chosen(signal) {
                 return Ok(None);
             }
-            settings::resolve(signal, self.endpoint.as_deref(), self.protocol, &env).map(Some)
+            let settings = settings::resolve(signal, self.endpoint.as_deref(), self.protocol, &env)?;
+            Destination::new(settings).map(Some)
         };
         let (logs, traces) = match (resolve(Signal::Logs), resolve(Signal::Traces)) {
             (Ok(logs), Ok(traces)) => (logs, traces),

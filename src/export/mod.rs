@@ -58,25 +58,39 @@ pub struct Tally {
     pub notes: Vec<String>,
 }
 
+/// Where one signal goes, and the client that takes it there.
+pub struct Destination {
+    pub settings: Settings,
+    client: http::Client,
+}
+
+impl Destination {
+    pub fn new(settings: Settings) -> Result<Destination, String> {
+        let client = http::Client::new(&settings.tls, settings.timeout)?;
+        Ok(Destination { settings, client })
+    }
+}
+
 pub struct Exporter {
     pub home: PathBuf,
     /// Where each signal goes; `None` when it is not exported.
-    pub logs: Option<Settings>,
-    pub traces: Option<Settings>,
+    pub logs: Option<Destination>,
+    pub traces: Option<Destination>,
     origin: Origin,
     pub tally: Tally,
 }
 
 impl Exporter {
     /// At least one of `logs` and `traces` is given.
-    pub fn new(home: &Path, logs: Option<Settings>, traces: Option<Settings>) -> Exporter {
-        let origin = record::origin(logs.as_ref().or(traces.as_ref()).expect("a signal to export"));
+    pub fn new(home: &Path, logs: Option<Destination>, traces: Option<Destination>) -> Exporter {
+        let origin = record::origin(&logs.as_ref().or(traces.as_ref()).expect("a signal to export").settings);
         Exporter { home: home.to_path_buf(), logs, traces, origin, tally: Tally::default() }
     }
 
     /// Where the signals go, for people: `http://h:4318/v1/logs and http://h:4318/v1/traces`.
     pub fn destinations(&self) -> String {
-        let urls: Vec<String> = [&self.logs, &self.traces].into_iter().flatten().map(|s| s.url.to_string()).collect();
+        let urls: Vec<String> =
+            [&self.logs, &self.traces].into_iter().flatten().map(|d| d.settings.url.to_string()).collect();
         urls.join(" and ")
     }
 
@@ -169,12 +183,12 @@ impl Exporter {
         let count = batch.records.len() as u64;
         if count > 0 {
             let where_ = format!("session {key} at seq {} ({} events sent this run)", cursor.next_seq, self.tally.sent);
-            let settings = self.logs.as_ref().expect("logs are exported");
-            let body = match settings.protocol {
+            let logs = self.logs.as_ref().expect("logs are exported");
+            let body = match logs.settings.protocol {
                 Protocol::Protobuf => otlp::encode_protobuf(&self.origin, &batch.records),
                 Protocol::Json => otlp::encode_json(&self.origin, &batch.records),
             };
-            let partial = send(settings, &body).map_err(|why| Stopped(format!("{why}; stopped at {where_}")))?;
+            let partial = send(logs, body).map_err(|why| Stopped(format!("{why}; stopped at {where_}")))?;
             if partial.rejected > 0 {
                 self.tally.notes.push(format!(
                     "session {key}: the collector rejected {} of {count} records: {}",
@@ -265,14 +279,13 @@ impl Exporter {
         if batch.is_empty() {
             return Ok(());
         }
-        let settings = self.traces.as_ref().expect("traces are exported");
-        let body = match settings.protocol {
+        let traces = self.traces.as_ref().expect("traces are exported");
+        let body = match traces.settings.protocol {
             Protocol::Protobuf => otlp::encode_traces_protobuf(&self.origin, batch),
             Protocol::Json => otlp::encode_traces_json(&self.origin, batch),
         };
         let spans: u64 = batch.iter().map(|t| t.spans.len() as u64).sum();
-        let partial =
-            send(settings, &body).map_err(|why| Stopped(format!("{why}; stopped at session {key} (traces)")))?;
+        let partial = send(traces, body).map_err(|why| Stopped(format!("{why}; stopped at session {key} (traces)")))?;
         if partial.rejected > 0 {
             self.tally.notes.push(format!(
                 "session {key}: the collector rejected {} of {spans} spans: {}",
@@ -333,8 +346,16 @@ fn read_turns(mut reader: impl BufRead, mut offset: u64) -> io::Result<Vec<TurnL
 }
 
 /// One request, retried on the answers that mean "later".
-fn send(settings: &Settings, body: &[u8]) -> Result<otlp::PartialSuccess, String> {
+fn send(to: &Destination, body: Vec<u8>) -> Result<otlp::PartialSuccess, String> {
+    let settings = &to.settings;
     let url = &settings.url;
+    let (body, headers) = if settings.gzip {
+        let mut headers = settings.headers.clone();
+        headers.push(("Content-Encoding".into(), "gzip".into()));
+        (gzip(&body), std::borrow::Cow::Owned(headers))
+    } else {
+        (body, std::borrow::Cow::Borrowed(&settings.headers))
+    };
     let mut pause = FIRST_PAUSE;
     let mut last = String::new();
     for attempt in 1..=ATTEMPTS {
@@ -342,7 +363,7 @@ fn send(settings: &Settings, body: &[u8]) -> Result<otlp::PartialSuccess, String
             std::thread::sleep(pause);
             pause = (pause * 2).min(LONGEST_PAUSE);
         }
-        match http::post(url, &settings.headers, body, settings.timeout) {
+        match to.client.post(url, &headers, &body) {
             Ok(r) if (200..300).contains(&r.status) => {
                 let is_json = match r.content_type.as_str() {
                     t if t.contains("json") => true,
@@ -361,10 +382,17 @@ fn send(settings: &Settings, body: &[u8]) -> Result<otlp::PartialSuccess, String
                 let message = otlp::error_message(&r.body, &r.content_type);
                 return Err(format!("the collector at {url} refused the records ({}: {message})", r.status));
             }
-            Err(e) => last = e.to_string(),
+            Err(failure) if !failure.retry => return Err(format!("the collector at {url}: {}", failure.message)),
+            Err(failure) => last = failure.message,
         }
     }
     Err(format!("the collector at {url} is unreachable after {ATTEMPTS} attempts ({last})"))
+}
+
+fn gzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+    encoder.write_all(body).and_then(|()| encoder.finish()).expect("compressing into memory")
 }
 
 struct Batch {

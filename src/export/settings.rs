@@ -2,8 +2,9 @@
 //! standard `OTEL_EXPORTER_OTLP_*` variables as every OpenTelemetry exporter
 //! reads them (the `_LOGS_` and `_TRACES_` variants win over the general ones).
 
-use super::http::Url;
+use super::http::{TlsFiles, Url};
 use clap::ValueEnum;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// `export --protocol`'s values, spelled as `OTEL_EXPORTER_OTLP_PROTOCOL`'s.
@@ -61,8 +62,11 @@ pub struct Settings {
     pub protocol: Protocol,
     /// Extra request headers (authentication, tenant), already checked.
     pub headers: Vec<(String, String)>,
-    /// Per request: connect, send, answer.
+    /// Per request, from connecting to the last byte of the answer.
     pub timeout: Duration,
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION=gzip`.
+    pub gzip: bool,
+    pub tls: TlsFiles,
     pub service_name: String,
     /// `OTEL_RESOURCE_ATTRIBUTES`, added to the resource.
     pub resource: Vec<(String, String)>,
@@ -104,11 +108,25 @@ pub fn resolve(
         .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|&ms| ms > 0)
         .unwrap_or(10_000);
+    let gzip = match own("COMPRESSION").or_else(|| var("OTEL_EXPORTER_OTLP_COMPRESSION")) {
+        None => false,
+        Some(v) if v.trim().eq_ignore_ascii_case("gzip") => true,
+        Some(v) if v.trim().eq_ignore_ascii_case("none") => false,
+        Some(v) => return Err(format!("compression {:?} is not supported: use gzip or none", v.trim())),
+    };
+    let file = |what: &str| own(what).or_else(|| var(&format!("OTEL_EXPORTER_OTLP_{what}"))).map(PathBuf::from);
+    let tls = TlsFiles {
+        ca: file("CERTIFICATE"),
+        client_certificate: file("CLIENT_CERTIFICATE"),
+        client_key: file("CLIENT_KEY"),
+    };
     Ok(Settings {
         url,
         protocol,
         headers,
         timeout: Duration::from_millis(timeout_ms),
+        gzip,
+        tls,
         service_name: var("OTEL_SERVICE_NAME").unwrap_or_else(|| "kaizen-hook".to_string()),
         resource: pairs(&var("OTEL_RESOURCE_ATTRIBUTES").unwrap_or_default(), "OTEL_RESOURCE_ATTRIBUTES")?,
     })
@@ -212,6 +230,18 @@ mod tests {
         assert!(resolve(None, None, &with(&grpc)).unwrap_err().contains("not supported"));
         let spaced = [("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", " http/json ")];
         assert_eq!(resolve(None, None, &with(&spaced)).unwrap().protocol, Protocol::Json);
+        let tls = [
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/ca.pem"),
+            ("OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE", "/logs-ca.pem"),
+            ("OTEL_EXPORTER_OTLP_CLIENT_KEY", "/key.pem"),
+        ];
+        let s = resolve(None, None, &with(&tls)).unwrap();
+        assert!(s.gzip);
+        assert_eq!(s.tls.ca, Some("/logs-ca.pem".into()), "the signal's own variable wins");
+        assert_eq!(s.tls.client_key, Some("/key.pem".into()));
+        let bad = [("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd")];
+        assert!(resolve(None, None, &with(&bad)).unwrap_err().contains("not supported"));
         let inject = [("OTEL_EXPORTER_OTLP_HEADERS", "a=b%0D%0AHost: evil")];
         assert!(resolve(None, None, &with(&inject)).is_err());
         assert!(resolve(Some("not a url"), None, &with(&[])).unwrap_err().contains("not an endpoint URL"));

@@ -4,12 +4,16 @@ each log record to OUT/records.jsonl, each span (of /v1/traces) to
 OUT/spans.jsonl and each request to OUT/requests.jsonl, and answers as
 OUT/answers.json says (a list consumed in order; then 200).
 
-Usage: otlp_receiver.py OUT   (listens on 127.0.0.1, writes its port to OUT/port)
+Usage: otlp_receiver.py OUT [CERT KEY [CLIENT_CA]]
+Listens on 127.0.0.1 (HTTPS with CERT and KEY when given, asking for a client
+certificate signed by CLIENT_CA when that is given), writes its port to OUT/port.
+A request is written down before it is answered.
 """
 
 import gzip
 import json
 import os
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -73,7 +77,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if self.headers.get("Content-Encoding") == "gzip":
+        encoding = self.headers.get("Content-Encoding")
+        if encoding == "gzip":
             body = gzip.decompress(body)
         is_json = "json" in self.headers.get("Content-Type", "")
         if self.path.endswith("/v1/traces"):
@@ -102,7 +107,7 @@ class Handler(BaseHTTPRequestHandler):
             status = answer.get("status", 200)
             append("requests.jsonl", [{"path": self.path, "json": is_json, "records": len(rows), "status": status,
                                        "user_agent": self.headers.get("User-Agent"),
-                                       "x_team": self.headers.get("X-Team")}])
+                                       "x_team": self.headers.get("X-Team"), "encoding": encoding}])
             if 200 <= status < 300:
                 append("records.jsonl", rows[answer.get("rejected", 0):])
         self.answer(answer, is_json)
@@ -161,6 +166,13 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if len(sys.argv) >= 4:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[2], sys.argv[3])
+    if len(sys.argv) >= 5:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(sys.argv[4])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 with open(os.path.join(OUT, "port.tmp"), "w") as f:
     f.write(str(server.server_address[1]))
 os.replace(os.path.join(OUT, "port.tmp"), os.path.join(OUT, "port"))
