@@ -118,10 +118,15 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(tls: &TlsFiles, timeout: Duration) -> Result<Client, String> {
+    /// For `url`: the trust roots are read only for https.
+    pub fn new(url: &Url, tls: &TlsFiles, timeout: Duration) -> Result<Client, String> {
         let roots = match &tls.ca {
             Some(ca) => RootCerts::new_with_certs(&certificates(ca)?),
-            None => system_roots().unwrap_or(RootCerts::WebPki),
+            None if !url.https => RootCerts::new_with_certs(&[]),
+            None => system_roots().ok_or(
+                "no system CA bundle found (looked at SSL_CERT_FILE and the usual places): \
+                 name one with OTEL_EXPORTER_OTLP_CERTIFICATE",
+            )?,
         };
         let client_cert = match (&tls.client_certificate, &tls.client_key) {
             (Some(cert), Some(key)) => Some(ClientCert::new_with_certs(&certificates(cert)?, private_key(key)?)),
@@ -257,9 +262,10 @@ mod tests {
 
     #[test]
     fn mutual_tls_needs_both_files() {
+        let url = Url::parse("https://127.0.0.1:4318").unwrap();
         let half = TlsFiles { client_certificate: Some("/nonexistent".into()), ..TlsFiles::default() };
-        assert!(Client::new(&half, Duration::from_secs(1)).err().unwrap().contains("both"));
+        assert!(Client::new(&url, &half, Duration::from_secs(1)).err().unwrap().contains("both"));
         let missing = TlsFiles { ca: Some("/nonexistent/ca.pem".into()), ..TlsFiles::default() };
-        assert!(Client::new(&missing, Duration::from_secs(1)).err().unwrap().contains("/nonexistent/ca.pem"));
+        assert!(Client::new(&url, &missing, Duration::from_secs(1)).err().unwrap().contains("/nonexistent/ca.pem"));
     }
 }

@@ -66,7 +66,7 @@ pub struct Destination {
 
 impl Destination {
     pub fn new(settings: Settings) -> Result<Destination, String> {
-        let client = http::Client::new(&settings.tls, settings.timeout)?;
+        let client = http::Client::new(&settings.url, &settings.tls, settings.timeout)?;
         Ok(Destination { settings, client })
     }
 }
