@@ -759,6 +759,10 @@ fn real_sessions_of_four_agents_become_traces() {
     let out = export(&env, &["--endpoint", &collector.endpoint(), "--signals", "traces"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let spans = spans(&mut collector);
+    // Trace UIs (Phoenix) key spans by span id alone: unique across traces too,
+    // even for the call ids agents without them get derived from the command.
+    let span_ids: BTreeSet<String> = spans.iter().map(|s| s["span_id"].to_string()).collect();
+    assert_eq!(span_ids.len(), spans.len(), "span ids are unique");
     for (id, (agent, calls, failed, costs)) in &expected {
         let roots: Vec<&Value> =
             spans.iter().filter(|s| s["parent_span_id"] == "" && span_attr(s, "session.id") == id.as_str()).collect();

@@ -91,7 +91,11 @@ pub fn turn(events: &[Event], previous: Option<&SpanRef>) -> (Vec<Span>, SpanRef
     let parent_of = |e: &Event| {
         e.payload["subagent"]["id"].as_str().and_then(|id| subagents.get(id)).map_or(root_id, |s| s.span_id)
     };
-    let mut open: BTreeMap<String, (u64, [u8; 8])> = BTreeMap::new();
+    // Calls waiting for their result, by call id. Agents that send no call id
+    // get one derived from the call, which repeats when the same command runs
+    // again: each call is known by its id and how many came before it.
+    let mut open: BTreeMap<String, Call> = BTreeMap::new();
+    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
     let mut tools: Vec<Span> = Vec::new();
     let mut failed_turn = None;
     let mut usage = Usage::default();
@@ -99,19 +103,25 @@ pub fn turn(events: &[Event], previous: Option<&SpanRef>) -> (Vec<Span>, SpanRef
         match (&e.kind, phase(e)) {
             (EventKind::Cost, _) => {
                 usage.add(e);
-                spans.push(chat(e, &child, session, parent_of(e)));
+                spans.push(chat(e, &child, &trace_id, parent_of(e)));
             }
             (EventKind::ToolCall, _) => {
                 let Some(call) = e.tool_call_id.clone() else { continue };
-                open.insert(call, (e.ts_ms, parent_of(e)));
+                let key = occurrence(&mut seen, &call);
+                let tool = e.tool.clone().unwrap_or_default();
+                open.insert(call, Call { start: e.ts_ms, parent: parent_of(e), key, tool });
             }
             (EventKind::ToolResult | EventKind::Error, _) if e.tool.is_some() => {
-                let call = e.tool_call_id.clone();
-                let (start, parent) = call
-                    .as_ref()
-                    .and_then(|c| open.remove(c))
-                    .unwrap_or((e.ts_ms.saturating_sub(e.latency_ms.map_or(0, u64::from)), parent_of(e)));
-                tools.push(tool_span(e, &child, session, parent, start, e.ts_ms));
+                let call = e.tool_call_id.clone().unwrap_or_else(|| format!("seq {}", e.seq));
+                let (start, parent, key) = match open.remove(&call) {
+                    Some(c) => (c.start, c.parent, c.key),
+                    None => {
+                        let start = e.ts_ms.saturating_sub(e.latency_ms.map_or(0, u64::from));
+                        (start, parent_of(e), occurrence(&mut seen, &call))
+                    }
+                };
+                let span_id = id(&[b"tool", &trace_id, key.as_bytes()]);
+                tools.push(tool_span(e, &child, span_id, parent, start));
             }
             (EventKind::Error, Some(Phase::TurnFailure | Phase::Failure)) => {
                 failed_turn = Some(crate::report::summary::summary(e));
@@ -123,16 +133,12 @@ pub fn turn(events: &[Event], previous: Option<&SpanRef>) -> (Vec<Span>, SpanRef
         }
     }
     // Calls whose result never came (the turn was cut short): open to the turn's end.
-    for (call, (start, parent)) in open {
-        let mut span = child(
-            "execute_tool".into(),
-            SpanKind::Internal,
-            id(&[b"tool", session, call.as_bytes()]),
-            parent,
-            start,
-            end_ms,
-        );
+    for (call, c) in open {
+        let span_id = id(&[b"tool", &trace_id, c.key.as_bytes()]);
+        let mut span =
+            child(format!("execute_tool {}", c.tool), SpanKind::Internal, span_id, c.parent, c.start, end_ms);
         span.attributes.push(("gen_ai.operation.name".into(), Value::Str("execute_tool".into())));
+        span.attributes.push(("gen_ai.tool.name".into(), Value::Str(c.tool)));
         span.attributes.push(("gen_ai.tool.call.id".into(), Value::Str(call)));
         span.attributes.push(("kaizen.tool.outcome".into(), Value::Str("no result recorded".into())));
         tools.push(span);
@@ -212,24 +218,31 @@ fn subagent_spans(
     spans
 }
 
+/// A tool call waiting for its result.
+struct Call {
+    start: u64,
+    parent: [u8; 8],
+    /// The call id and how many calls with it came before, in this turn.
+    key: String,
+    tool: String,
+}
+
+/// `id#n`: the n-th call with this id in the turn.
+fn occurrence(seen: &mut BTreeMap<String, u32>, call: &str) -> String {
+    let n = seen.entry(call.to_string()).or_insert(0);
+    *n += 1;
+    format!("{call}#{n}")
+}
+
 fn tool_span(
     e: &Event,
     child: &dyn Fn(String, SpanKind, [u8; 8], [u8; 8], u64, u64) -> Span,
-    session: &[u8],
+    span_id: [u8; 8],
     parent: [u8; 8],
     start: u64,
-    end: u64,
 ) -> Span {
     let tool = e.tool.clone().unwrap_or_default();
-    let key = e.tool_call_id.clone().unwrap_or_else(|| format!("seq {}", e.seq));
-    let mut span = child(
-        format!("execute_tool {tool}"),
-        SpanKind::Internal,
-        id(&[b"tool", session, key.as_bytes()]),
-        parent,
-        start,
-        end,
-    );
+    let mut span = child(format!("execute_tool {tool}"), SpanKind::Internal, span_id, parent, start, e.ts_ms);
     span.attributes.push(("gen_ai.operation.name".into(), Value::Str("execute_tool".into())));
     span.attributes.push(("gen_ai.tool.name".into(), Value::Str(tool)));
     if let Some(call) = &e.tool_call_id {
@@ -258,20 +271,14 @@ fn exit_code(e: &Event) -> Option<i64> {
 fn chat(
     e: &Event,
     child: &dyn Fn(String, SpanKind, [u8; 8], [u8; 8], u64, u64) -> Span,
-    session: &[u8],
+    trace: &[u8],
     parent: [u8; 8],
 ) -> Span {
     let model = e.payload["model"].as_str().unwrap_or("unknown");
     let key = e.payload["response_id"].as_str().map_or_else(|| format!("seq {}", e.seq), String::from);
     let start = e.ts_ms.saturating_sub(e.latency_ms.map_or(0, u64::from));
-    let mut span = child(
-        format!("chat {model}"),
-        SpanKind::Client,
-        id(&[b"chat", session, key.as_bytes()]),
-        parent,
-        start,
-        e.ts_ms,
-    );
+    let mut span =
+        child(format!("chat {model}"), SpanKind::Client, id(&[b"chat", trace, key.as_bytes()]), parent, start, e.ts_ms);
     span.attributes.push(("gen_ai.operation.name".into(), Value::Str("chat".into())));
     span.attributes.extend(record::usage(e));
     span
