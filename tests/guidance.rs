@@ -102,7 +102,7 @@ fn session_lines(id: &str, start: u64, i: usize, kind: Kind, calls_made: &mut u6
             push(ts, "ToolCall", json!({"tool": "Bash", "tool_call_id": call_id}), json!({"phase": "tool_call"}));
             ts += 700;
             *calls_made += 1;
-            let fails = kind.fail_every > 0 && *calls_made % kind.fail_every == 0;
+            let fails = kind.fail_every > 0 && calls_made.is_multiple_of(kind.fail_every);
             let (event, phase) = if fails { ("Error", "tool_failure") } else { ("ToolResult", "tool_result") };
             let fields = json!({"tool": "Bash", "tool_call_id": call_id, "latency_ms": 700});
             push(ts, event, fields, json!({"phase": phase}));

@@ -145,11 +145,15 @@ fn text(c: &Comparison, style: &Style) -> String {
     out.push('\n');
     out += &metrics_table(&c.metrics, "", style);
     out += &switches(c, style);
-    out += &format!(
-        "\nnot enough data: fewer than {MIN_SESSIONS} sessions on a side, or fewer than {MIN_CALLS} tool calls \
-         (the failure rate) or {MIN_TURNS} turns (per-turn figures); the difference is shown, without an interval.\n\n"
-    );
-    out + CAVEAT
+    let split_metrics = c.splits.iter().flat_map(|s| &s.metrics);
+    if c.metrics.iter().chain(split_metrics).any(|m| m.too_little_data) {
+        out += &format!(
+            "\nnot enough data: fewer than {MIN_SESSIONS} sessions on a side, or fewer than {MIN_CALLS} tool \
+             calls (the failure rate)\nor {MIN_TURNS} turns (per-turn figures); the difference is shown, without \
+             an interval.\n"
+        );
+    }
+    out + "\n" + CAVEAT
 }
 
 fn metrics_table(metrics: &[Metric], indent: &str, style: &Style) -> String {

@@ -443,7 +443,9 @@ fn judge(m: &mut Metric, enough: bool, interval: Option<Interval>) {
 
 /// The figures per agent and model, each compared with itself.
 fn splits(before: &[Sample], after: &[Sample]) -> Vec<Split> {
-    let mut groups: BTreeMap<(&str, &str), (Vec<Sample>, Vec<Sample>)> = BTreeMap::new();
+    // Per agent and model: its sessions before, and after.
+    type Sides = (Vec<Sample>, Vec<Sample>);
+    let mut groups: BTreeMap<(&str, &str), Sides> = BTreeMap::new();
     for s in before {
         groups.entry((&s.agent, &s.model)).or_default().0.push(s.clone());
     }
