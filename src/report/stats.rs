@@ -71,6 +71,10 @@ pub fn ratio(pairs: &[(f64, f64)]) -> Option<f64> {
 /// sessions. `None` when either side has no denominator at all.
 pub fn ratio_difference(before: &[(f64, f64)], after: &[(f64, f64)]) -> Option<Interval> {
     let difference = ratio(after)? - ratio(before)?;
+    // Sessions arrive in whatever order the threads that read them finished:
+    // sorted, the same sessions always give the same interval.
+    let (before, after) = (sorted(before), sorted(after));
+    let (before, after) = (before.as_slice(), after.as_slice());
     let mut rng = Rng(SEED);
     let mut draws = Vec::with_capacity(RESAMPLES);
     for _ in 0..RESAMPLES {
@@ -81,6 +85,12 @@ pub fn ratio_difference(before: &[(f64, f64)], after: &[(f64, f64)]) -> Option<I
     }
     draws.sort_by(f64::total_cmp);
     Some(Interval { difference, low: quantile(&draws, 0.025)?, high: quantile(&draws, 0.975)? })
+}
+
+fn sorted(pairs: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut sorted = pairs.to_vec();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    sorted
 }
 
 fn resampled_ratio(pairs: &[(f64, f64)], rng: &mut Rng) -> Option<f64> {
@@ -153,6 +163,8 @@ mod tests {
         let shifted: Vec<(f64, f64)> = before.iter().map(|&(a, b)| (a + 5.0, b)).collect();
         let i = ratio_difference(&before, &shifted).unwrap();
         assert_eq!(Some(i), ratio_difference(&before, &shifted), "same data, same interval");
+        let reversed: Vec<(f64, f64)> = shifted.iter().rev().copied().collect();
+        assert_eq!(Some(i), ratio_difference(&before, &reversed), "in any order");
         assert!(close(i.difference, 1.0, 1e-12));
         assert!(i.excludes_zero() && i.low < 1.0 && 1.0 < i.high, "{i:?}");
         let none = ratio_difference(&before, &before).unwrap();
