@@ -2,8 +2,9 @@
 # Replays a real Claude Code session (payloads captured from the real CLI in
 # tests/fixtures/real/claude/) into a new git repository, through the installed
 # kaizen-hook, then shows what it recorded: commit, branch, dirty state, files
-# and LOC filled in. Nothing of yours is touched: the repository and the
-# recorded events live in a temporary directory.
+# and LOC filled in; last, it writes the HTML report. Nothing of yours is
+# touched: the repository, the recorded events and the report live in a
+# temporary directory.
 #   ./demo.sh                 uses kaizen-hook from PATH, else ~/.local/bin
 #   KAIZEN_BIN=path ./demo.sh
 set -euo pipefail
@@ -35,4 +36,6 @@ id=$(sed -n 's/.*"session_id": *"\([^"]*\)".*/\1/p' "$fixtures/SessionStart.json
 echo
 "$bin" show "$id"
 echo
+"$bin" report --html --out "$demo/report.html" 2>/dev/null
 echo "recorded in $KAIZEN_HOME (remove $demo when done)"
+echo "the HTML report: $demo/report.html"

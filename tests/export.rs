@@ -93,12 +93,19 @@ struct Collector {
 
 impl Collector {
     fn receiver_only() -> Collector {
+        Collector::receiver_with(&[])
+    }
+
+    /// The receiver alone, over HTTPS with `[cert, key]`, asking for a client
+    /// certificate with `[cert, key, client_ca]`.
+    fn receiver_with(tls: &[&Path]) -> Collector {
         let tools = tools();
         let out = tempfile::tempdir().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/otlp_receiver.py");
         let receiver = python(tools.pythonpath.as_deref())
             .arg(&script)
             .arg(out.path())
+            .args(tls)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(out.path().join("receiver.log")).unwrap())
             .spawn()
@@ -194,14 +201,22 @@ impl Drop for Collector {
     }
 }
 
+/// `export` of logs only, unless the arguments choose `--signals`: the
+/// receiver's scripted answers are for log requests.
 fn export(env: &Env, args: &[&str]) -> Output {
-    let mut cmd = env.command(&[&["export"], args].concat());
+    let signals: &[&str] = if args.contains(&"--signals") { &[] } else { &["--signals", "logs"] };
+    let cmd = env.command(&[&["export"], signals, args].concat());
+    env.run_with(without_settings(cmd), b"")
+}
+
+/// The command without the OTel and proxy settings of the shell the tests run in.
+fn without_settings(mut cmd: Command) -> Command {
     for (name, _) in std::env::vars() {
-        if name.starts_with("OTEL_") {
+        if name.starts_with("OTEL_") || name.to_lowercase().ends_with("_proxy") || name == "SSL_CERT_FILE" {
             cmd.env_remove(name);
         }
     }
-    env.run_with(cmd, b"")
+    cmd
 }
 
 fn stderr(out: &Output) -> String {
@@ -348,7 +363,7 @@ fn the_standard_variables_give_endpoint_protocol_and_headers() {
     let env = Env::new();
     tool_call(&env, 1);
     let mut collector = Collector::receiver_only();
-    let mut cmd = env.command(&["export"]);
+    let mut cmd = without_settings(env.command(&["export"]));
     cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint())
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
         .env("OTEL_EXPORTER_OTLP_HEADERS", "x-team=platform%20one")
@@ -479,7 +494,7 @@ fn a_torn_tail_is_never_shipped_and_the_next_event_goes_next_time() {
 fn an_endpoint_that_is_not_a_url_fails_before_anything_is_sent() {
     let env = Env::new();
     tool_call(&env, 1);
-    for bad in ["localhost:4318", "not a url", "https://collector:4318", "http://127.0.0.1:99999"] {
+    for bad in ["localhost:4318", "not a url", "ftp://127.0.0.1:4318", "http://127.0.0.1:99999"] {
         let out = export(&env, &["--endpoint", bad]);
         assert!(!out.status.success(), "{bad}");
         let err = stderr(&out);
@@ -490,10 +505,7 @@ fn an_endpoint_that_is_not_a_url_fails_before_anything_is_sent() {
     let out = export(&env, &["--protocol", "grpc"]);
     let err = stderr(&out);
     assert!(!out.status.success() && err.contains("[possible values: http/protobuf, http/json]"), "{err}");
-    let mut cmd = env.command(&["export"]);
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("OTEL_")) {
-        cmd.env_remove(name);
-    }
+    let mut cmd = without_settings(env.command(&["export"]));
     cmd.env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc");
     let out = env.run_with(cmd, b"");
     let err = stderr(&out);
@@ -511,7 +523,7 @@ fn two_exports_at_once_send_each_event_once() {
     }
     let mut collector = Collector::receiver_only();
     let spawn = || {
-        let mut cmd = env.command(&["export", "--endpoint", &collector.endpoint()]);
+        let mut cmd = without_settings(env.command(&["export", "--endpoint", &collector.endpoint()]));
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
     };
     let (a, b) = (spawn(), spawn());
@@ -528,8 +540,7 @@ fn follow_ships_new_events_within_seconds() {
     let env = Env::new();
     tool_call(&env, 1);
     let mut collector = Collector::rotel();
-    let mut follow = env
-        .command(&["export", "--follow", "--endpoint", &collector.endpoint()])
+    let mut follow = without_settings(env.command(&["export", "--follow", "--endpoint", &collector.endpoint()]))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -572,4 +583,412 @@ fn the_tool_use_hook_opens_no_socket() {
     let export = sockets_of(&env, &["export", "--endpoint", &collector.endpoint()], b"");
     assert!(export.iter().any(|l| l.contains("connect(")), "{export:#?}");
     collector.expect_records(1);
+}
+
+// Traces: one per ended turn.
+
+fn spans(collector: &mut Collector) -> Vec<Value> {
+    collector.drain();
+    collector.lines("spans.jsonl")
+}
+
+fn hook(env: &Env, args: &[&str], payload: Value) {
+    let mut p = payload;
+    p["session_id"] = json!(SESSION);
+    p["cwd"] = json!(env.repo);
+    env.hook(args, &p);
+}
+
+/// Two turns: the first runs two tool calls (the second fails) and ends with
+/// the transcript's responses; the second, after a commit, runs one call;
+/// then the session ends.
+fn two_turns(env: &Env) -> Vec<Event> {
+    hook(env, &["session-start", "--agent", "claude"], json!({"hook_event_name": "SessionStart", "source": "startup"}));
+    tool_call(env, 1);
+    let failing = json!({"hook_event_name": "PostToolUseFailure", "tool_name": "Bash", "tool_use_id": "toolu_fail",
+        "tool_input": {"command": "exit 2"}, "error": "Exit code 2\nabout-to-fail"});
+    let mut pre = failing.clone();
+    pre["hook_event_name"] = json!("PreToolUse");
+    hook(env, &["tool-use", "--agent", "claude"], pre);
+    hook(env, &["tool-failure", "--agent", "claude"], failing);
+    let transcript = env.tmp.path().join("transcript.jsonl");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transcripts/claude/session.jsonl");
+    std::fs::copy(fixture, &transcript).unwrap();
+    let stop = json!({"hook_event_name": "Stop", "transcript_path": transcript, "stop_hook_active": false});
+    hook(env, &["stop", "--agent", "claude"], stop.clone());
+    std::fs::write(env.repo.join("new.txt"), "x\n").unwrap();
+    env.git(&["add", "."]);
+    env.git(&["commit", "-qm", "work"]);
+    hook(env, &["prompt", "--agent", "claude"], json!({"hook_event_name": "UserPromptSubmit", "prompt": "more"}));
+    tool_call(env, 3);
+    hook(env, &["stop", "--agent", "claude"], stop);
+    hook(env, &["session-end", "--agent", "claude"], json!({"hook_event_name": "SessionEnd", "reason": "exit"}));
+    env.events(SESSION)
+}
+
+fn span_attr<'a>(span: &'a Value, key: &str) -> &'a Value {
+    &span["attributes"][key]
+}
+
+#[test]
+fn each_ended_turn_is_one_trace_of_its_tool_calls_and_responses() {
+    let env = Env::new();
+    let first_commit = env.head();
+    let events = two_turns(&env);
+    let second_commit = env.head();
+    let mut collector = Collector::rotel();
+    let out = export(&env, &["--endpoint", &collector.endpoint(), "--signals", "traces"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 turns"), "{}", String::from_utf8_lossy(&out.stdout));
+    let spans = spans(&mut collector);
+    let roots: Vec<&Value> = spans.iter().filter(|s| s["parent_span_id"] == "").collect();
+    assert_eq!(roots.len(), 2, "one root per turn");
+    for root in &roots {
+        assert_eq!(root["name"], "invoke_agent claude");
+        assert_eq!(span_attr(root, "gen_ai.operation.name"), "invoke_agent");
+        assert_eq!(span_attr(root, "gen_ai.conversation.id"), SESSION);
+        assert_eq!(span_attr(root, "session.id"), SESSION);
+        assert_eq!(&root["resource"]["vcs.ref.head.revision"], span_attr(root, "vcs.ref.head.revision"));
+    }
+    let commits: BTreeSet<&str> =
+        roots.iter().map(|r| span_attr(r, "vcs.ref.head.revision").as_str().unwrap()).collect();
+    assert_eq!(commits, BTreeSet::from([first_commit.as_str(), second_commit.as_str()]), "each turn's commit");
+    assert_eq!(roots.iter().map(|r| r["trace_id"].to_string()).collect::<BTreeSet<_>>().len(), 2, "a trace per turn");
+    let later = roots.iter().find(|r| span_attr(r, "vcs.ref.head.revision") == second_commit.as_str()).unwrap();
+    let earlier = roots.iter().find(|r| span_attr(r, "vcs.ref.head.revision") == first_commit.as_str()).unwrap();
+    assert_eq!(
+        later["links"],
+        json!([{"trace_id": earlier["trace_id"], "span_id": earlier["span_id"]}]),
+        "turns linked"
+    );
+    // Every parent is in its trace.
+    let ids: BTreeSet<(String, String)> =
+        spans.iter().map(|s| (s["trace_id"].as_str().unwrap().into(), s["span_id"].as_str().unwrap().into())).collect();
+    assert_eq!(ids.len(), spans.len(), "span ids are unique");
+    for s in spans.iter().filter(|s| s["parent_span_id"] != "") {
+        let parent = (s["trace_id"].as_str().unwrap().to_string(), s["parent_span_id"].as_str().unwrap().to_string());
+        assert!(ids.contains(&parent), "the parent of {} is in its trace", s["name"]);
+    }
+    let tools: Vec<&Value> = spans.iter().filter(|s| span_attr(s, "gen_ai.operation.name") == "execute_tool").collect();
+    let calls: BTreeSet<&str> = tools.iter().map(|s| span_attr(s, "gen_ai.tool.call.id").as_str().unwrap()).collect();
+    assert_eq!(calls, BTreeSet::from(["toolu_1", "toolu_fail", "toolu_3"]), "one span per tool call");
+    for tool in &tools {
+        let failed = span_attr(tool, "gen_ai.tool.call.id") == "toolu_fail";
+        assert_eq!(tool["status_code"], if failed { 2 } else { 0 }, "ERROR exactly for the failed call: {tool}");
+        assert_eq!(tool["name"], "execute_tool Bash");
+        assert!(tool["end_time_unix_nano"].as_u64() >= tool["start_time_unix_nano"].as_u64());
+    }
+    let failed = tools.iter().find(|s| span_attr(s, "gen_ai.tool.call.id") == "toolu_fail").unwrap();
+    assert!(failed["status_message"].as_str().unwrap().contains("about-to-fail"), "{failed}");
+    let costs = events.iter().filter(|e| e.kind == EventKind::Cost).count();
+    let chats: Vec<&Value> = spans.iter().filter(|s| span_attr(s, "gen_ai.operation.name") == "chat").collect();
+    assert_eq!(chats.len(), costs, "one chat span per model response");
+    for chat in &chats {
+        assert!(chat["name"].as_str().unwrap().starts_with("chat "));
+        assert!(span_attr(chat, "gen_ai.usage.input_tokens").is_i64(), "{chat}");
+        assert!(span_attr(chat, "gen_ai.request.model").is_string());
+    }
+    // A second run sends nothing; after the cursors are lost, the same ids again.
+    let out = export(&env, &["--endpoint", &collector.endpoint(), "--signals", "traces"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 turns"), "{}", String::from_utf8_lossy(&out.stdout));
+    for entry in std::fs::read_dir(env.home.join("export")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with(".traces.cursor.json") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    let out = export(&env, &["--endpoint", &collector.endpoint(), "--signals", "traces"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again = self::spans(&mut collector);
+    assert_eq!(again.len(), 2 * spans.len(), "everything once more");
+    let resent: BTreeSet<(String, String)> = again[spans.len()..]
+        .iter()
+        .map(|s| (s["trace_id"].as_str().unwrap().into(), s["span_id"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(resent, ids, "a repeated export sends the same ids");
+}
+
+#[test]
+fn a_turn_is_sent_once_it_has_ended() {
+    let env = Env::new();
+    hook(
+        &env,
+        &["session-start", "--agent", "claude"],
+        json!({"hook_event_name": "SessionStart", "source": "startup"}),
+    );
+    tool_call(&env, 1);
+    let mut collector = Collector::receiver_only();
+    let out = export(&env, &["--endpoint", &collector.endpoint(), "--signals", "traces"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(spans(&mut collector).is_empty(), "a turn still running is not sent");
+    hook(&env, &["stop", "--agent", "claude"], json!({"hook_event_name": "Stop", "stop_hook_active": false}));
+    hook(&env, &["session-end", "--agent", "claude"], json!({"hook_event_name": "SessionEnd", "reason": "exit"}));
+    let out = export(&env, &["--endpoint", &collector.endpoint(), "--signals", "traces", "--protocol", "http/json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let spans = spans(&mut collector);
+    assert_eq!(spans.iter().filter(|s| s["parent_span_id"] == "").count(), 1, "the ended turn, as OTLP/JSON");
+    assert_eq!(collector.requests()[0]["json"], true);
+    assert!(spans.iter().any(|s| span_attr(s, "gen_ai.tool.call.id") == "toolu_1"));
+}
+
+#[test]
+fn real_sessions_of_four_agents_become_traces() {
+    let env = Env::new();
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/seed");
+    std::fs::create_dir_all(env.sessions_dir()).unwrap();
+    let mut expected = BTreeMap::new();
+    for agent in ["claude", "codex", "copilot", "gemini"] {
+        let events = read_events(&seeds.join(format!("{agent}.jsonl")));
+        let id = events[0].session_id.clone();
+        let record = std::fs::read_to_string(seeds.join(format!("{agent}.session.json"))).unwrap();
+        let record = record.replace("\"Running\"", "\"Done\"");
+        std::fs::copy(seeds.join(format!("{agent}.jsonl")), env.sessions_dir().join(format!("{}.jsonl", key(&id))))
+            .unwrap();
+        std::fs::write(env.sessions_dir().join(format!("{}.session.json", key(&id))), record).unwrap();
+        let calls: BTreeSet<String> =
+            events.iter().filter(|e| e.tool.is_some()).filter_map(|e| e.tool_call_id.clone()).collect();
+        let failed: BTreeSet<String> = events
+            .iter()
+            .filter(|e| e.kind == EventKind::Error && e.tool.is_some())
+            .filter_map(|e| e.tool_call_id.clone())
+            .collect();
+        let costs = events.iter().filter(|e| e.kind == EventKind::Cost).count();
+        expected.insert(id, (agent, calls, failed, costs));
+    }
+    let mut collector = Collector::rotel();
+    let out = export(&env, &["--endpoint", &collector.endpoint(), "--signals", "traces"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let spans = spans(&mut collector);
+    for (id, (agent, calls, failed, costs)) in &expected {
+        let roots: Vec<&Value> =
+            spans.iter().filter(|s| s["parent_span_id"] == "" && span_attr(s, "session.id") == id.as_str()).collect();
+        assert!(!roots.is_empty(), "{agent}: its turns");
+        let traces: BTreeSet<String> = roots.iter().map(|r| r["trace_id"].to_string()).collect();
+        let mine: Vec<&Value> = spans.iter().filter(|s| traces.contains(&s["trace_id"].to_string())).collect();
+        let tool_calls: BTreeSet<String> =
+            mine.iter().filter_map(|s| span_attr(s, "gen_ai.tool.call.id").as_str().map(String::from)).collect();
+        assert_eq!(&tool_calls, calls, "{agent}: a span per tool call");
+        let errors: BTreeSet<String> = mine
+            .iter()
+            .filter(|s| s["status_code"] == 2 && span_attr(s, "gen_ai.operation.name") == "execute_tool")
+            .filter_map(|s| span_attr(s, "gen_ai.tool.call.id").as_str().map(String::from))
+            .collect();
+        assert_eq!(&errors, failed, "{agent}: ERROR exactly for the failed calls");
+        let chats = mine.iter().filter(|s| span_attr(s, "gen_ai.operation.name") == "chat").count();
+        assert_eq!(chats, *costs, "{agent}: a chat span per response");
+        for root in &roots {
+            assert!(span_attr(root, "vcs.ref.head.revision").is_string(), "{agent}: the turn's commit");
+            assert_eq!(root["name"], format!("invoke_agent {agent}"));
+        }
+    }
+}
+
+// Transport: HTTPS, mutual TLS, gzip, a deadline.
+
+/// A CA, a server certificate it signed for 127.0.0.1, and a client
+/// certificate it signed, made with openssl in a temporary directory.
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl").args(args).current_dir(dir.path()).output().expect("openssl");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        openssl(
+            &[
+                &["req", "-x509"],
+                &ec[..],
+                &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=kaizen test CA"],
+                &["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+            ]
+            .concat(),
+        );
+        for (name, usage) in [("server", "serverAuth"), ("client", "clientAuth")] {
+            let ext = format!("{name}.ext");
+            std::fs::write(
+                dir.path().join(&ext),
+                format!("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n"),
+            )
+            .unwrap();
+            let (key, csr, pem) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.pem"));
+            openssl(&[&["req"], &ec[..], &["-keyout", &key, "-out", &csr, "-subj", "/CN=127.0.0.1"]].concat());
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+            ]);
+        }
+        Pki { dir }
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+fn export_with(env: &Env, vars: &[(&str, &Path)], args: &[&str]) -> Output {
+    let mut cmd = without_settings(env.command(&[&["export", "--signals", "logs"], args].concat()));
+    for (name, value) in vars {
+        cmd.env(name, value);
+    }
+    env.run_with(cmd, b"")
+}
+
+#[test]
+fn https_trusts_the_named_ca_and_refuses_a_certificate_it_was_not_told_to_trust() {
+    let env = Env::new();
+    let events = session(&env);
+    let pki = Pki::new();
+    let mut collector = Collector::receiver_with(&[&pki.file("server.pem"), &pki.file("server.key")]);
+    let endpoint = format!("https://127.0.0.1:{}", collector.receiver_port);
+    let out = export_with(&env, &[], &["--endpoint", &endpoint]);
+    assert!(!out.status.success(), "an unknown CA is refused");
+    let err = stderr(&out);
+    assert!(err.contains("not trusted") && err.contains("OTEL_EXPORTER_OTLP_CERTIFICATE"), "{err}");
+    assert!(collector.requests().is_empty(), "nothing was sent");
+    let ca = pki.file("ca.pem");
+    let gzip = Path::new("gzip");
+    let vars = [("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.as_path()), ("OTEL_EXPORTER_OTLP_COMPRESSION", gzip)];
+    let out = export_with(&env, &vars, &["--endpoint", &endpoint]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(collector.expect_records(events.len()).len(), events.len(), "every event, over HTTPS");
+    let requests = collector.requests();
+    assert!(requests.iter().all(|r| r["encoding"] == "gzip"), "gzip: {requests:?}");
+}
+
+#[test]
+fn mutual_tls_sends_our_certificate_when_asked() {
+    let env = Env::new();
+    let events = session(&env);
+    let pki = Pki::new();
+    let (cert, key, ca) = (pki.file("server.pem"), pki.file("server.key"), pki.file("ca.pem"));
+    let mut collector = Collector::receiver_with(&[&cert, &key, &ca]);
+    let endpoint = format!("https://127.0.0.1:{}", collector.receiver_port);
+    let trust = [("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.as_path())];
+    let out = export_with(&env, &trust, &["--endpoint", &endpoint]);
+    assert!(!out.status.success(), "without a client certificate the collector refuses us");
+    assert!(stderr(&out).contains("CertificateRequired"), "{}", stderr(&out));
+    let (client, client_key) = (pki.file("client.pem"), pki.file("client.key"));
+    let vars = [
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.as_path()),
+        ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", client.as_path()),
+        ("OTEL_EXPORTER_OTLP_CLIENT_KEY", client_key.as_path()),
+    ];
+    let out = export_with(&env, &vars, &["--endpoint", &endpoint]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(collector.expect_records(events.len()).len(), events.len());
+}
+
+#[test]
+fn a_collector_that_trickles_its_answer_cannot_hold_an_export() {
+    let env = Env::new();
+    tool_call(&env, 1);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts, reads nothing, and sends a header byte every 100 ms, for ever.
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                use std::io::Write;
+                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: ".iter().chain(std::iter::repeat(&b'a')) {
+                    if stream.write_all(&[*byte]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+        }
+    });
+    let deadline = Path::new("1000");
+    let mut cmd = env.command(&["export", "--signals", "logs", "--endpoint", &format!("http://127.0.0.1:{port}")]);
+    cmd.env("OTEL_EXPORTER_OTLP_TIMEOUT", deadline).stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = without_settings(cmd).spawn().unwrap();
+    // Not a timing assertion: without a deadline on the whole request the
+    // export never ends; this only bounds how long the test waits for it.
+    let waited = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if waited.elapsed() > Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("export is still waiting on a collector that trickles");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("deadline"), "{err}");
+}
+
+/// A proxy on 127.0.0.1 that tunnels `CONNECT` requests and writes down
+/// each target it was asked for.
+fn tunnelling_proxy() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(client.try_clone().unwrap());
+                let mut head = String::new();
+                reader.read_line(&mut head).unwrap();
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let target = head.split_whitespace().nth(1).unwrap_or_default().to_string();
+                seen.lock().unwrap().push(head.trim().to_string());
+                let Ok(upstream) = TcpStream::connect(&target) else { return };
+                let mut to_client = client.try_clone().unwrap();
+                to_client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").unwrap();
+                let (mut up_read, mut up_write) = (upstream.try_clone().unwrap(), upstream);
+                std::thread::spawn(move || std::io::copy(&mut up_read, &mut to_client));
+                let _ = std::io::copy(&mut reader, &mut up_write);
+            });
+        }
+    });
+    (port, asked)
+}
+
+#[test]
+fn a_proxy_from_the_environment_is_used_unless_no_proxy_names_the_host() {
+    let env = Env::new();
+    let events = session(&env);
+    let mut collector = Collector::receiver_only();
+    let (port, asked) = tunnelling_proxy();
+    let proxy = format!("http://127.0.0.1:{port}");
+    let out = export_with(&env, &[("HTTP_PROXY", Path::new(&proxy))], &["--endpoint", &collector.endpoint()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(collector.expect_records(events.len()).len(), events.len(), "through the proxy");
+    let tunnels = asked.lock().unwrap().clone();
+    assert!(tunnels.iter().any(|t| t.contains(&format!("127.0.0.1:{}", collector.receiver_port))), "{tunnels:?}");
+    tool_call(&env, 7);
+    let vars = [("HTTP_PROXY", Path::new(&proxy)), ("NO_PROXY", Path::new("127.0.0.1"))];
+    let out = export_with(&env, &vars, &["--endpoint", &collector.endpoint()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(asked.lock().unwrap().len(), tunnels.len(), "NO_PROXY: straight to the collector");
+    assert!(collector.expect_records(events.len() + 2).len() > events.len());
 }

@@ -1,10 +1,11 @@
-//! `kaizen-hook export [--endpoint URL] [--protocol P] [--follow]`: ships
-//! recorded events to an OpenTelemetry collector (`crate::export`).
+//! `kaizen-hook export [--endpoint URL] [--protocol P] [--signals S] [--follow]`:
+//! ships recorded events (logs) and turns (traces) to an OpenTelemetry
+//! collector (`crate::export`).
 
 use super::Run;
 use crate::config::Config;
-use crate::export::settings::{self, Protocol};
-use crate::export::{self, Exporter};
+use crate::export::settings::{self, Protocol, Signal};
+use crate::export::{self, Destination, Exporter};
 use clap::Args;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -17,9 +18,13 @@ const AFTER_FAILURE: Duration = Duration::from_secs(10);
 #[derive(Args, Debug)]
 pub struct Export {
     /// The collector's OTLP/HTTP base URL (default: $OTEL_EXPORTER_OTLP_ENDPOINT, else
-    /// http://localhost:4318); /v1/logs is added unless the URL ends with it.
+    /// http://localhost:4318); /v1/logs and /v1/traces are added to it.
     #[arg(long)]
     pub endpoint: Option<String>,
+    /// What to send: logs (every event), traces (every ended turn), or both
+    /// (default: both, less those $OTEL_LOGS_EXPORTER or $OTEL_TRACES_EXPORTER set to none).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub signals: Option<Vec<Signal>>,
     /// http/protobuf (default) or http/json (default: $OTEL_EXPORTER_OTLP_PROTOCOL).
     #[arg(long, value_enum)]
     pub protocol: Option<Protocol>,
@@ -31,10 +36,26 @@ pub struct Export {
 impl Run for Export {
     fn run(&self, config: &Config) -> ExitCode {
         let env = |name: &str| std::env::var(name).ok();
-        let settings = match settings::resolve(self.endpoint.as_deref(), self.protocol, &env) {
-            Ok(s) => s,
-            Err(e) => return fail(&e),
+        let chosen = |signal: Signal| match &self.signals {
+            Some(list) => list.contains(&signal),
+            None => !signal.turned_off(&env),
         };
+        let resolve = |signal: Signal| -> Result<Option<Destination>, String> {
+            if !chosen(signal) {
+                return Ok(None);
+            }
+            let settings = settings::resolve(signal, self.endpoint.as_deref(), self.protocol, &env)?;
+            Destination::new(settings).map(Some)
+        };
+        let (logs, traces) = match (resolve(Signal::Logs), resolve(Signal::Traces)) {
+            (Ok(logs), Ok(traces)) => (logs, traces),
+            (Err(e), _) | (_, Err(e)) => return fail(&e),
+        };
+        if logs.is_none() && traces.is_none() {
+            return fail(
+                "nothing to export: both signals are off (--signals, OTEL_LOGS_EXPORTER, OTEL_TRACES_EXPORTER)",
+            );
+        }
         let home = match config.home_to_read() {
             Ok(home) => home,
             Err(why) => return fail(&why),
@@ -42,7 +63,7 @@ impl Run for Export {
         if let Err(e) = export::prepare(home) {
             return fail(&format!("cannot create {}: {e}", export::cursor::dir(home).display()));
         }
-        let mut exporter = Exporter::new(home, settings);
+        let mut exporter = Exporter::new(home, logs, traces);
         if self.follow { follow(&mut exporter) } else { once(&mut exporter) }
     }
 }
@@ -59,7 +80,7 @@ fn once(exporter: &mut Exporter) -> ExitCode {
 /// Runs until stopped; a failed pass is reported and retried later (the
 /// cursor did not move, so nothing is lost).
 fn follow(exporter: &mut Exporter) -> ExitCode {
-    eprintln!("kaizen-hook export: following {} to {}", exporter.home.display(), exporter.settings.url);
+    eprintln!("kaizen-hook export: following {} to {}", exporter.home.display(), exporter.destinations());
     let mut seen = Vec::new();
     loop {
         let now = export::sizes(&exporter.home);
@@ -75,8 +96,12 @@ fn follow(exporter: &mut Exporter) -> ExitCode {
             for note in exporter.tally.notes.drain(before.notes.len()..) {
                 eprintln!("kaizen-hook export: {note}");
             }
-            if exporter.tally.sent > before.sent {
-                eprintln!("kaizen-hook export: sent {} events", exporter.tally.sent - before.sent);
+            if exporter.tally.sent > before.sent || exporter.tally.turns > before.turns {
+                eprintln!(
+                    "kaizen-hook export: sent {} events and {} turns",
+                    exporter.tally.sent - before.sent,
+                    exporter.tally.turns - before.turns
+                );
             }
         }
         std::thread::sleep(POLL);
@@ -91,11 +116,15 @@ fn report(exporter: &Exporter) {
     if t.unreadable > 0 {
         eprintln!("kaizen-hook export: skipped {} lines that are not events (see the log)", t.unreadable);
     }
+    let what = match (&exporter.logs, &exporter.traces) {
+        (Some(_), Some(_)) => format!("{} events and {} turns ({} spans)", t.sent, t.turns, t.spans),
+        (Some(_), None) => format!("{} events", t.sent),
+        _ => format!("{} turns ({} spans)", t.turns, t.spans),
+    };
     println!(
-        "exported {} events from {} sessions to {}{}",
-        t.sent,
+        "exported {what} from {} sessions to {}{}",
         t.sessions,
-        exporter.settings.url,
+        exporter.destinations(),
         if t.rejected > 0 { format!(" ({} rejected by the collector)", t.rejected) } else { String::new() }
     );
 }

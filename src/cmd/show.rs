@@ -11,7 +11,8 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Args, Debug)]
@@ -19,8 +20,14 @@ pub struct Show {
     /// A session id, or a unique prefix of one.
     pub id: String,
     /// Machine-readable output (stable; fields in docs/commands.md).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "html")]
     pub json: bool,
+    /// One self-contained HTML page: the header, cost by model, the whole timeline.
+    #[arg(long)]
+    pub html: bool,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -94,11 +101,28 @@ impl Run for Show {
         slowest.truncate(5);
         let agent = record.as_ref().map_or("", |r| r.agent.as_str());
         let (models, cost_total, turns) = costs(&key, agent, &files.events);
-        if self.json {
-            let out = json!({"key": key, "session": record, "events": steps.len(), "skipped_lines": skipped,
-                             "timeline": steps, "tools": tools, "slowest": slowest, "subagents": subagents,
-                             "models": models, "turns": turns, "cost": cost_total});
-            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        if self.html || self.json || self.out.is_some() {
+            let text = if self.html {
+                let row = report::load_session(&config.home, &key);
+                report::html::render_session(&config.home, &key, row.as_ref(), &models, &cost_total)
+            } else if self.json {
+                let out = json!({"key": key, "session": record, "events": steps.len(), "skipped_lines": skipped,
+                                 "timeline": steps, "tools": tools, "slowest": slowest, "subagents": subagents,
+                                 "models": models, "turns": turns, "cost": cost_total});
+                serde_json::to_string_pretty(&out).unwrap_or_default() + "\n"
+            } else {
+                return self.fail("--out needs --html or --json");
+            };
+            let written = match &self.out {
+                None => std::io::stdout().write_all(text.as_bytes()).map_err(|e| format!("writing: {e}")),
+                Some(path) => std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display())),
+            };
+            if let Err(e) = written {
+                return self.fail(&e);
+            }
+            if let Some(path) = &self.out {
+                eprintln!("kaizen-hook show: wrote {}", path.display());
+            }
         } else {
             let style = Style::detect();
             print_header(&key, record.as_ref(), &events, &style);
@@ -112,6 +136,13 @@ impl Run for Show {
             eprintln!("skipped {skipped} unreadable line(s) in {name} (a torn or partial write)");
         }
         ExitCode::SUCCESS
+    }
+}
+
+impl Show {
+    fn fail(&self, why: &str) -> ExitCode {
+        eprintln!("kaizen-hook show: {why}");
+        ExitCode::FAILURE
     }
 }
 

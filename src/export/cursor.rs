@@ -1,7 +1,9 @@
-//! Where export stands, per session: `$KAIZEN_HOME/export/<key>.cursor.json`,
-//! replaced atomically and only after the collector accepted what it covers.
+//! Where export stands, per session and signal: `$KAIZEN_HOME/export/<key>.cursor.json`
+//! (logs) and `<key>.traces.cursor.json` (traces), replaced atomically and
+//! only after the collector accepted what it covers.
 //! One lock file serialises exporters, so two runs never send the same events.
 
+use super::settings::Signal;
 use crate::store::{events, fsutil};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -24,6 +26,16 @@ pub struct Cursor {
     /// (from transcripts) carry none, and take the turn end's before them.
     #[serde(default)]
     pub vcs: Vcs,
+    /// Traces: the root span of the last turn sent, which the next one links to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_turn: Option<SpanRef>,
+}
+
+/// A span another can link to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpanRef {
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,8 +48,11 @@ pub fn dir(home: &Path) -> PathBuf {
     home.join("export")
 }
 
-pub fn path(home: &Path, key: &str) -> PathBuf {
-    dir(home).join(format!("{key}.cursor.json"))
+pub fn path(home: &Path, key: &str, signal: Signal) -> PathBuf {
+    match signal {
+        Signal::Logs => dir(home).join(format!("{key}.cursor.json")),
+        Signal::Traces => dir(home).join(format!("{key}.traces.cursor.json")),
+    }
 }
 
 /// Blocks until no other exporter runs; released when the file is dropped.
@@ -48,19 +63,19 @@ pub fn lock(home: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-pub fn save(home: &Path, key: &str, cursor: &Cursor) -> io::Result<()> {
+pub fn save(home: &Path, key: &str, signal: Signal, cursor: &Cursor) -> io::Result<()> {
     let bytes = serde_json::to_vec(cursor).map_err(io::Error::other)?;
-    fsutil::write_atomic(&path(home, key), &bytes)
+    fsutil::write_atomic(&path(home, key, signal), &bytes)
 }
 
 /// The cursor to start from for this events file, and why it starts over
 /// when it does: a missing cursor starts at 0 silently, an unreadable one or
 /// one that does not fit the file starts at 0 too (at least once: the
 /// collector may see some records again, recognisable by `log.record.uid`).
-pub fn start(home: &Path, key: &str, events: &File) -> io::Result<(Cursor, Option<String>)> {
+pub fn start(home: &Path, key: &str, signal: Signal, events: &File) -> io::Result<(Cursor, Option<String>)> {
     let meta = events.metadata()?;
     let fresh = Cursor { inode: meta.ino(), ..Cursor::default() };
-    let bytes = match fsutil::read_private(&path(home, key), 64 * 1024)? {
+    let bytes = match fsutil::read_private(&path(home, key, signal), 64 * 1024)? {
         None => return Ok((fresh, None)),
         Some(b) => b,
     };

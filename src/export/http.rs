@@ -1,30 +1,42 @@
-//! The smallest HTTP/1.1 client OTLP/HTTP needs: one POST per connection over
-//! a std `TcpStream`, plain http only. Collectors run beside the agents or in
-//! the cluster (TLS ends there); pulling a TLS stack into the binary would
-//! cost more compile time and size than the whole exporter.
+//! Export's HTTP client: one POST per batch through `ureq` (rustls with
+//! ring; HTTPS, proxies from `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`), with the
+//! whole request under one deadline, so a collector that trickles its answer
+//! cannot hold an export. The trust roots are the system's CA bundle (or the
+//! one `OTEL_EXPORTER_OTLP_CERTIFICATE` names); a client certificate and key
+//! for mutual TLS when given. None of it runs on the hook's path.
 
-use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
 
 /// Largest response body read: collectors answer with a few bytes.
 const RESPONSE_CAP: u64 = 1 << 20;
+/// Where Linux distributions keep the system's CA bundle.
+const SYSTEM_BUNDLES: [&str; 5] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {
+    pub https: bool,
     pub host: String,
     pub port: u16,
     pub path: String,
 }
 
 impl Url {
-    /// `http://host[:port][/path]`; anything else is refused with the reason.
+    /// `http[s]://host[:port][/path]`; anything else is refused with the reason.
     pub fn parse(text: &str) -> Result<Url, String> {
         let bad = |why: &str| format!("{text:?} is not an endpoint URL: {why}");
-        if text.starts_with("https://") {
-            return Err(bad("https is not supported; export to a collector over http (see docs/export.md)"));
-        }
-        let rest = text.strip_prefix("http://").ok_or_else(|| bad("expected http://host:port"))?;
+        let (https, rest) = match (text.strip_prefix("https://"), text.strip_prefix("http://")) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            _ => return Err(bad("expected http://host:port or https://host:port")),
+        };
         if rest.bytes().any(|b| b.is_ascii_control() || b == b' ') {
             return Err(bad("it contains spaces or control characters"));
         }
@@ -36,12 +48,12 @@ impl Url {
         if authority.contains('@') {
             return Err(bad("credentials in the URL are not supported; use OTEL_EXPORTER_OTLP_HEADERS"));
         }
-        let (host, port) = split_port(authority).ok_or_else(|| bad("bad port"))?;
+        let (host, port) = split_port(authority, if https { 443 } else { 80 }).ok_or_else(|| bad("bad port"))?;
         if host.is_empty() {
             return Err(bad("no host"));
         }
         let path = if path.is_empty() { "/" } else { path };
-        Ok(Url { host: host.to_string(), port, path: path.to_string() })
+        Ok(Url { https, host: host.to_string(), port, path: path.to_string() })
     }
 
     pub fn with_path(&self, path: &str) -> Url {
@@ -51,11 +63,13 @@ impl Url {
 
 impl std::fmt::Display for Url {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "http://{}:{}{}", self.host, self.port, self.path)
+        let scheme = if self.https { "https" } else { "http" };
+        let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
+        write!(f, "{scheme}://{host}:{}{}", self.port, self.path)
     }
 }
 
-fn split_port(authority: &str) -> Option<(&str, u16)> {
+fn split_port(authority: &str, default: u16) -> Option<(&str, u16)> {
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let end = v6.find(']')?;
         (&v6[..end], v6[end + 1..].strip_prefix(':'))
@@ -67,9 +81,18 @@ fn split_port(authority: &str) -> Option<(&str, u16)> {
     };
     let port = match port {
         Some(p) => p.parse().ok().filter(|&p| p != 0)?,
-        None => 80,
+        None => default,
     };
     Some((host, port))
+}
+
+/// Files for TLS: the CA to trust instead of the system's, and a client
+/// certificate and key for mutual TLS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub ca: Option<PathBuf>,
+    pub client_certificate: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -80,117 +103,121 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-/// POSTs `body` and reads the whole answer, every step bounded by `timeout`.
-pub fn post(url: &Url, headers: &[(String, String)], body: &[u8], timeout: Duration) -> io::Result<Response> {
-    let mut stream = connect(url, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    let mut head = format!(
-        "POST {} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: kaizen-hook/{}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        url.path,
-        url.host,
-        url.port,
-        env!("CARGO_PKG_VERSION"),
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    // One write: head and body in separate small writes meet Nagle's
-    // algorithm and the peer's delayed ACK, 40 ms per request.
-    let mut request = Vec::with_capacity(head.len() + body.len());
-    request.extend_from_slice(head.as_bytes());
-    request.extend_from_slice(body);
-    stream.set_nodelay(true)?;
-    stream.write_all(&request)?;
-    read_response(&mut stream.take(RESPONSE_CAP + 64 * 1024))
+/// Why a request failed: `retry` when trying again may help (the network,
+/// a collector restarting), not when it cannot (a certificate, a bad file).
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub retry: bool,
 }
 
-/// Reads until the answer is complete (by its length or last chunk), or
-/// until the server closes: a server that keeps the connection open despite
-/// `Connection: close` must not cost a timeout.
-fn read_response(stream: &mut impl Read) -> io::Result<Response> {
-    let mut answer = Vec::new();
-    let mut chunk = [0u8; 16 * 1024];
-    loop {
-        let n = stream.read(&mut chunk)?;
-        answer.extend_from_slice(&chunk[..n]);
-        if n == 0 || is_complete(&answer) {
-            return parse_response(&answer);
+/// A client for one destination: its trust roots, client certificate,
+/// proxy and deadline.
+pub struct Client {
+    agent: ureq::Agent,
+}
+
+impl Client {
+    pub fn new(tls: &TlsFiles, timeout: Duration) -> Result<Client, String> {
+        let roots = match &tls.ca {
+            Some(ca) => RootCerts::new_with_certs(&certificates(ca)?),
+            None => system_roots().unwrap_or(RootCerts::WebPki),
+        };
+        let client_cert = match (&tls.client_certificate, &tls.client_key) {
+            (Some(cert), Some(key)) => Some(ClientCert::new_with_certs(&certificates(cert)?, private_key(key)?)),
+            (None, None) => None,
+            _ => return Err("mutual TLS needs both a client certificate and its key".into()),
+        };
+        let config = ureq::Agent::config_builder()
+            .tls_config(TlsConfig::builder().root_certs(roots).client_cert(client_cert).build())
+            .proxy(ureq::Proxy::try_from_env())
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("kaizen-hook/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Client { agent: config.into() })
+    }
+
+    pub fn post(&self, url: &Url, headers: &[(String, String)], body: &[u8]) -> Result<Response, Failure> {
+        let mut request = self.agent.post(url.to_string());
+        for (name, value) in headers {
+            request = request.header(name, value);
         }
+        let mut answer = request.send(body).map_err(failure)?;
+        let header = |name: &str| answer.headers().get(name).and_then(|v| v.to_str().ok()).map(String::from);
+        let content_type = header("content-type").unwrap_or_default();
+        let retry_after = header("retry-after").and_then(|v| v.trim().parse().ok()).map(Duration::from_secs);
+        let status = answer.status().as_u16();
+        let body = answer.body_mut().with_config().limit(RESPONSE_CAP).read_to_vec().unwrap_or_default();
+        Ok(Response { status, content_type, retry_after, body })
     }
 }
 
-fn is_complete(answer: &[u8]) -> bool {
-    let Some(split) = answer.windows(4).position(|w| w == b"\r\n\r\n") else { return false };
-    let head = String::from_utf8_lossy(&answer[..split]).to_ascii_lowercase();
-    let body = &answer[split + 4..];
-    let header = |name: &str| head.split("\r\n").find_map(|l| l.strip_prefix(name).map(str::trim).map(String::from));
-    if header("transfer-encoding:").is_some_and(|v| v == "chunked") {
-        return dechunk(body).is_some();
+/// What went wrong, said for a person; certificate problems first.
+fn failure(e: ureq::Error) -> Failure {
+    let text = e.to_string();
+    // rustls reports a handshake's failure through the I/O error it returns.
+    let lower = text.to_lowercase();
+    let certificate = matches!(e, ureq::Error::Tls(_) | ureq::Error::Rustls(_))
+        || lower.contains("certificate")
+        || lower.contains("fatal alert");
+    if certificate {
+        return Failure {
+            message: format!(
+                "TLS failed ({text}): the collector's certificate is not trusted, or it refused ours; \
+                 OTEL_EXPORTER_OTLP_CERTIFICATE names the CA to trust, \
+                 OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE and _CLIENT_KEY our own"
+            ),
+            retry: false,
+        };
     }
-    header("content-length:").and_then(|v| v.parse::<usize>().ok()).is_some_and(|n| body.len() >= n)
+    // A collector that did not answer within the deadline is not asked again
+    // in this run: the next run (or `--follow`'s next pass) will.
+    if let ureq::Error::Timeout(_) = e {
+        return Failure {
+            message: format!("no answer within the deadline ({text}; OTEL_EXPORTER_OTLP_TIMEOUT)"),
+            retry: false,
+        };
+    }
+    let retry = matches!(e, ureq::Error::Io(_) | ureq::Error::ConnectionFailed | ureq::Error::HostNotFound);
+    Failure { message: text, retry }
 }
 
-fn connect(url: &Url, timeout: Duration) -> io::Result<TcpStream> {
-    let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{} resolves to no address", url.host));
-    for addr in (url.host.as_str(), url.port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
+fn read_pem(path: &Path) -> Result<Vec<PemItem<'static>>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    ureq::tls::parse_pem(&bytes).collect::<Result<Vec<_>, _>>().map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn parse_response(answer: &[u8]) -> io::Result<Response> {
-    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("bad HTTP response: {what}"));
-    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| invalid("no end of headers"))?;
-    let head = String::from_utf8_lossy(&answer[..split]);
-    let rest = &answer[split + 4..];
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse::<u16>().ok())
-        .filter(|_| status_line.starts_with("HTTP/1."))
-        .ok_or_else(|| invalid("no status line"))?;
-    let mut response = Response { status, content_type: String::new(), retry_after: None, body: Vec::new() };
-    let (mut chunked, mut length) = (false, None);
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else { continue };
-        let value = value.trim();
-        match name.trim().to_ascii_lowercase().as_str() {
-            "content-type" => response.content_type = value.to_ascii_lowercase(),
-            "retry-after" => response.retry_after = value.parse::<u64>().ok().map(Duration::from_secs),
-            "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
-            "content-length" => length = value.parse::<usize>().ok(),
-            _ => {}
-        }
+fn certificates(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
+    let certs: Vec<Certificate<'static>> = read_pem(path)?
+        .into_iter()
+        .filter_map(|item| match item {
+            PemItem::Certificate(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(format!("{}: no PEM certificate in it", path.display()));
     }
-    response.body = match (chunked, length) {
-        (true, _) => dechunk(rest).ok_or_else(|| invalid("bad chunked body"))?,
-        (false, Some(n)) => rest[..n.min(rest.len())].to_vec(),
-        (false, None) => rest.to_vec(),
-    };
-    Ok(response)
+    Ok(certs)
 }
 
-fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        let eol = rest.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&rest[..eol]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        rest = &rest[eol + 2..];
-        if size == 0 {
-            return Some(body);
-        }
-        body.extend_from_slice(rest.get(..size)?);
-        rest = rest.get(size + 2..)?;
-    }
+fn private_key(path: &Path) -> Result<PrivateKey<'static>, String> {
+    read_pem(path)?
+        .into_iter()
+        .find_map(|item| match item {
+            PemItem::PrivateKey(k) => Some(k),
+            _ => None,
+        })
+        .ok_or_else(|| format!("{}: no PEM private key in it", path.display()))
+}
+
+/// The system's CA bundle: `SSL_CERT_FILE`, else the first of the usual places.
+fn system_roots() -> Option<RootCerts> {
+    let named = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
+    let bundle = named.into_iter().chain(SYSTEM_BUNDLES.iter().map(PathBuf::from)).find(|p| p.is_file())?;
+    certificates(&bundle).ok().map(|certs| RootCerts::new_with_certs(&certs))
 }
 
 #[cfg(test)]
@@ -198,13 +225,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_are_http_host_port_path() {
+    fn urls_are_scheme_host_port_path() {
         let u = Url::parse("http://127.0.0.1:4318/v1/logs").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("127.0.0.1", 4318, "/v1/logs"));
+        assert_eq!((u.host.as_str(), u.port, u.path.as_str(), u.https), ("127.0.0.1", 4318, "/v1/logs", false));
         let u = Url::parse("http://collector").unwrap();
         assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("collector", 80, "/"));
+        let u = Url::parse("https://collector/otlp").unwrap();
+        assert_eq!((u.port, u.https, u.to_string().as_str()), (443, true, "https://collector:443/otlp"));
         let u = Url::parse("http://[::1]:4318").unwrap();
-        assert_eq!((u.host.as_str(), u.port), ("::1", 4318));
+        assert_eq!((u.host.as_str(), u.port, u.to_string().as_str()), ("::1", 4318, "http://[::1]:4318/"));
     }
 
     #[test]
@@ -218,7 +247,6 @@ mod tests {
             "http://h:99999",
             "http://h:x",
             "ftp://h",
-            "https://h",
             "http://u:p@h",
             "http://h /x",
         ] {
@@ -228,39 +256,10 @@ mod tests {
     }
 
     #[test]
-    fn responses_with_length_chunks_or_neither() {
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}xx")
-            .unwrap();
-        assert_eq!((r.status, r.body.as_slice(), r.content_type.as_str()), (200, &b"{}"[..], "application/json"));
-        let r = parse_response(
-            b"HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\nRetry-After: 2\r\n\r\n3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n",
-        )
-        .unwrap();
-        assert_eq!((r.status, r.body.as_slice(), r.retry_after), (503, &b"abcd"[..], Some(Duration::from_secs(2))));
-        let r = parse_response(b"HTTP/1.0 400 Bad\r\n\r\nwhy").unwrap();
-        assert_eq!((r.status, r.body.as_slice()), (400, &b"why"[..]));
-        assert!(parse_response(b"garbage").is_err());
-    }
-
-    #[test]
-    fn an_answer_is_complete_by_its_length_or_last_chunk_without_waiting_for_close() {
-        assert!(is_complete(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"));
-        assert!(!is_complete(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{"));
-        assert!(is_complete(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n"));
-        assert!(!is_complete(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n"));
-        assert!(!is_complete(b"HTTP/1.1 200 OK\r\n\r\nuntil close"));
-        // A stream that stays open after a complete answer: read returns, nothing blocks.
-        struct OpenAfter(Vec<u8>);
-        impl Read for OpenAfter {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                assert!(!self.0.is_empty(), "read again after a complete answer");
-                let n = self.0.len().min(buf.len());
-                buf[..n].copy_from_slice(&self.0[..n]);
-                self.0.drain(..n);
-                Ok(n)
-            }
-        }
-        let r = read_response(&mut OpenAfter(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".to_vec())).unwrap();
-        assert_eq!(r.body, b"{}");
+    fn mutual_tls_needs_both_files() {
+        let half = TlsFiles { client_certificate: Some("/nonexistent".into()), ..TlsFiles::default() };
+        assert!(Client::new(&half, Duration::from_secs(1)).err().unwrap().contains("both"));
+        let missing = TlsFiles { ca: Some("/nonexistent/ca.pem".into()), ..TlsFiles::default() };
+        assert!(Client::new(&missing, Duration::from_secs(1)).err().unwrap().contains("/nonexistent/ca.pem"));
     }
 }

@@ -1,7 +1,8 @@
-//! OTLP logs on the wire, both encodings of `ExportLogsServiceRequest`
-//! (opentelemetry-proto `collector/logs/v1`), written by hand: the exporter
-//! sends four nested messages and reads two small answers, which takes less
-//! code than the build step of generated types would.
+//! OTLP on the wire, both encodings of `ExportLogsServiceRequest` and
+//! `ExportTraceServiceRequest` (opentelemetry-proto `collector/{logs,trace}/v1`),
+//! written by hand: the exporter sends a few nested messages and reads two
+//! small answers, which takes less code than the build step of generated
+//! types would. The tests decode every request with the official definitions.
 
 use serde_json::{Value as Json, json};
 
@@ -24,6 +25,39 @@ pub struct LogRecord {
     pub body: String,
     pub event_name: String,
     pub attributes: Vec<Attribute>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpanKind {
+    Internal = 1,
+    Client = 3,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    Unset,
+    Error(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Span {
+    pub trace_id: [u8; 16],
+    pub span_id: [u8; 8],
+    pub parent_span_id: Option<[u8; 8]>,
+    pub name: String,
+    pub kind: SpanKind,
+    pub start_time_unix_nano: u64,
+    pub end_time_unix_nano: u64,
+    pub attributes: Vec<Attribute>,
+    /// Other spans this one follows from: (trace id, span id).
+    pub links: Vec<([u8; 16], [u8; 8])>,
+    pub status: Status,
+}
+
+/// The spans of one turn, with what is known of where it ran (added to the resource).
+pub struct Trace {
+    pub resource: Vec<Attribute>,
+    pub spans: Vec<Span>,
 }
 
 /// Who sent the records: the resource, and the scope (this program).
@@ -57,6 +91,30 @@ mod field {
     pub const ANY_DOUBLE: u32 = 4;
     pub const ANY_ARRAY: u32 = 5;
     pub const ARRAY_VALUES: u32 = 1;
+}
+
+// Field numbers from opentelemetry/proto/{collector/trace,trace}/v1.
+mod span_field {
+    pub const REQUEST_RESOURCE_SPANS: u32 = 1;
+    pub const RESOURCE_SPANS_RESOURCE: u32 = 1;
+    pub const RESOURCE_SPANS_SCOPE_SPANS: u32 = 2;
+    pub const SCOPE_SPANS_SCOPE: u32 = 1;
+    pub const SCOPE_SPANS_SPANS: u32 = 2;
+    pub const TRACE_ID: u32 = 1;
+    pub const SPAN_ID: u32 = 2;
+    pub const PARENT_SPAN_ID: u32 = 4;
+    pub const NAME: u32 = 5;
+    pub const KIND: u32 = 6;
+    pub const START: u32 = 7;
+    pub const END: u32 = 8;
+    pub const ATTRIBUTES: u32 = 9;
+    pub const LINKS: u32 = 13;
+    pub const STATUS: u32 = 15;
+    pub const LINK_TRACE_ID: u32 = 1;
+    pub const LINK_SPAN_ID: u32 = 2;
+    pub const STATUS_MESSAGE: u32 = 2;
+    pub const STATUS_CODE: u32 = 3;
+    pub const STATUS_CODE_ERROR: u64 = 2;
 }
 
 const VARINT: u32 = 0;
@@ -150,6 +208,104 @@ pub fn encode_protobuf(origin: &Origin, records: &[LogRecord]) -> Vec<u8> {
     out
 }
 
+fn span(out: &mut Vec<u8>, s: &Span) {
+    use span_field::*;
+    bytes(out, TRACE_ID, &s.trace_id);
+    bytes(out, SPAN_ID, &s.span_id);
+    if let Some(parent) = &s.parent_span_id {
+        bytes(out, PARENT_SPAN_ID, parent);
+    }
+    bytes(out, NAME, s.name.as_bytes());
+    tag(out, KIND, VARINT);
+    varint(out, s.kind as u64);
+    tag(out, START, FIXED64);
+    out.extend_from_slice(&s.start_time_unix_nano.to_le_bytes());
+    tag(out, END, FIXED64);
+    out.extend_from_slice(&s.end_time_unix_nano.to_le_bytes());
+    attributes(out, ATTRIBUTES, &s.attributes);
+    for (trace_id, span_id) in &s.links {
+        message(out, LINKS, |l| {
+            bytes(l, LINK_TRACE_ID, trace_id);
+            bytes(l, LINK_SPAN_ID, span_id);
+        });
+    }
+    if let Status::Error(text) = &s.status {
+        message(out, STATUS, |st| {
+            bytes(st, STATUS_MESSAGE, text.as_bytes());
+            tag(st, STATUS_CODE, VARINT);
+            varint(st, STATUS_CODE_ERROR);
+        });
+    }
+}
+
+/// `ExportTraceServiceRequest` in protobuf: a resource per turn (the
+/// origin's attributes, then the turn's own).
+pub fn encode_traces_protobuf(origin: &Origin, traces: &[Trace]) -> Vec<u8> {
+    use span_field::*;
+    let mut out = Vec::new();
+    for trace in traces {
+        message(&mut out, REQUEST_RESOURCE_SPANS, |rs| {
+            message(rs, RESOURCE_SPANS_RESOURCE, |res| {
+                attributes(res, field::RESOURCE_ATTRIBUTES, &origin.resource);
+                attributes(res, field::RESOURCE_ATTRIBUTES, &trace.resource);
+            });
+            message(rs, RESOURCE_SPANS_SCOPE_SPANS, |ss| {
+                message(ss, SCOPE_SPANS_SCOPE, |s| {
+                    bytes(s, field::SCOPE_NAME, origin.scope_name.as_bytes());
+                    bytes(s, field::SCOPE_VERSION, origin.scope_version.as_bytes());
+                });
+                for sp in &trace.spans {
+                    message(ss, SCOPE_SPANS_SPANS, |m| span(m, sp));
+                }
+            });
+        });
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `ExportTraceServiceRequest` in OTLP/JSON: ids as hex, as the spec says.
+pub fn encode_traces_json(origin: &Origin, traces: &[Trace]) -> Vec<u8> {
+    let resource_spans: Vec<Json> = traces
+        .iter()
+        .map(|trace| {
+            let spans: Vec<Json> = trace
+                .spans
+                .iter()
+                .map(|s| {
+                    let mut span = json!({
+                        "traceId": hex(&s.trace_id),
+                        "spanId": hex(&s.span_id),
+                        "name": s.name,
+                        "kind": s.kind as u8,
+                        "startTimeUnixNano": s.start_time_unix_nano.to_string(),
+                        "endTimeUnixNano": s.end_time_unix_nano.to_string(),
+                        "attributes": json_attributes(&s.attributes),
+                        "links": s.links.iter().map(|(t, sp)| json!({"traceId": hex(t), "spanId": hex(sp)})).collect::<Vec<_>>(),
+                    });
+                    if let Some(parent) = &s.parent_span_id {
+                        span["parentSpanId"] = json!(hex(parent));
+                    }
+                    if let Status::Error(text) = &s.status {
+                        span["status"] = json!({"code": 2, "message": text});
+                    }
+                    span
+                })
+                .collect();
+            let mut resource = origin.resource.clone();
+            resource.extend(trace.resource.iter().cloned());
+            json!({
+                "resource": {"attributes": json_attributes(&resource)},
+                "scopeSpans": [{"scope": {"name": origin.scope_name, "version": origin.scope_version}, "spans": spans}],
+            })
+        })
+        .collect();
+    serde_json::to_vec(&json!({"resourceSpans": resource_spans})).expect("a JSON value always serializes")
+}
+
 fn json_value(value: &Value) -> Json {
     match value {
         Value::Str(s) => json!({"stringValue": s}),
@@ -196,13 +352,15 @@ pub struct PartialSuccess {
     pub message: String,
 }
 
-/// Reads `ExportLogsServiceResponse.partial_success` from either encoding; an
+/// Reads `partial_success` of an `ExportLogsServiceResponse` or
+/// `ExportTraceServiceResponse` (the same field numbers) from either encoding; an
 /// empty or unreadable body means everything was accepted.
 pub fn partial_success(body: &[u8], is_json: bool) -> PartialSuccess {
     if is_json {
         let v: Json = serde_json::from_slice(body).unwrap_or_default();
         let p = &v["partialSuccess"];
-        let rejected = match &p["rejectedLogRecords"] {
+        let count = if p["rejectedSpans"].is_null() { &p["rejectedLogRecords"] } else { &p["rejectedSpans"] };
+        let rejected = match count {
             Json::String(s) => s.parse().unwrap_or(0),
             n => n.as_u64().unwrap_or(0),
         };

@@ -75,8 +75,10 @@ pub fn log_record(event: &Event, line: &str, vcs: &Vcs, observed_ns: u64) -> Log
 
 /// The GenAI conventions' model and usage names. Their `input_tokens`
 /// includes cached input; kaizen's `tokens_in` does not, so the cache parts
-/// are added back.
-fn usage(event: &Event) -> Vec<Attribute> {
+/// are added back. Cache writes are `cache_write` in the current
+/// conventions; `cache_creation`, their former name, is kept for dashboards
+/// built on it.
+pub fn usage(event: &Event) -> Vec<Attribute> {
     let mut out: Vec<Attribute> = Vec::new();
     let mut put = |key: &str, value: Option<Value>| {
         if let Some(v) = value {
@@ -90,6 +92,7 @@ fn usage(event: &Event) -> Vec<Attribute> {
     put("gen_ai.usage.input_tokens", event.tokens_in.map(|n| Value::Int((u64::from(n) + cached) as i64)));
     put("gen_ai.usage.output_tokens", int(event.tokens_out));
     put("gen_ai.usage.cache_read.input_tokens", int(event.cache_read_tokens));
+    put("gen_ai.usage.cache_write.input_tokens", int(event.cache_creation_tokens));
     put("gen_ai.usage.cache_creation.input_tokens", int(event.cache_creation_tokens));
     put("gen_ai.usage.reasoning.output_tokens", int(event.reasoning_tokens));
     put("gen_ai.response.finish_reasons", event.stop_reason.clone().map(|r| Value::StrArray(vec![r])));

@@ -10,7 +10,9 @@ pub mod html;
 pub mod stats;
 pub mod style;
 pub mod summary;
+pub mod svg;
 pub mod tally;
+pub mod timeline;
 
 use crate::event::{Event, SessionRecord, SessionStatus};
 use crate::store::{self, Listed, SessionFiles, events};
@@ -71,6 +73,13 @@ pub fn load_sessions(home: &Path) -> Loaded {
     }
     rows.sort_by(|a, b| b.started_at_ms.cmp(&a.started_at_ms).then_with(|| a.key.cmp(&b.key)));
     Loaded { rows, skipped }
+}
+
+/// One session's row, as `sessions` lists it (`None` without a readable record).
+pub fn load_session(home: &Path, key: &str) -> Option<SessionRow> {
+    let files = SessionFiles::from_key(home, key);
+    let record = serde_json::from_slice::<SessionRecord>(&std::fs::read(&files.record).ok()?).ok()?;
+    Some(row(files, record))
 }
 
 fn row(files: SessionFiles, r: SessionRecord) -> SessionRow {

@@ -1,20 +1,26 @@
 """An OTLP/HTTP receiver for the export tests: decodes every request with the
 official opentelemetry-proto definitions (protobuf or OTLP/JSON), appends
-each log record to OUT/records.jsonl and each request to OUT/requests.jsonl,
-and answers as OUT/answers.json says (a list consumed in order; then 200).
+each log record to OUT/records.jsonl, each span (of /v1/traces) to
+OUT/spans.jsonl and each request to OUT/requests.jsonl, and answers as
+OUT/answers.json says (a list consumed in order; then 200).
 
-Usage: otlp_receiver.py OUT   (listens on 127.0.0.1, writes its port to OUT/port)
+Usage: otlp_receiver.py OUT [CERT KEY [CLIENT_CA]]
+Listens on 127.0.0.1 (HTTPS with CERT and KEY when given, asking for a client
+certificate signed by CLIENT_CA when that is given), writes its port to OUT/port.
+A request is written down before it is answered.
 """
 
 import gzip
 import json
 import os
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 OUT = sys.argv[1]
 LOCK = threading.Lock()
@@ -71,9 +77,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        if self.headers.get("Content-Encoding") == "gzip":
+        encoding = self.headers.get("Content-Encoding")
+        if encoding == "gzip":
             body = gzip.decompress(body)
         is_json = "json" in self.headers.get("Content-Type", "")
+        if self.path.endswith("/v1/traces"):
+            return self.traces(body, is_json)
         request = logs_service_pb2.ExportLogsServiceRequest()
         if is_json:
             json_format.Parse(body, request)
@@ -98,15 +107,49 @@ class Handler(BaseHTTPRequestHandler):
             status = answer.get("status", 200)
             append("requests.jsonl", [{"path": self.path, "json": is_json, "records": len(rows), "status": status,
                                        "user_agent": self.headers.get("User-Agent"),
-                                       "x_team": self.headers.get("X-Team")}])
+                                       "x_team": self.headers.get("X-Team"), "encoding": encoding}])
             if 200 <= status < 300:
                 append("records.jsonl", rows[answer.get("rejected", 0):])
         self.answer(answer, is_json)
 
-    def answer(self, answer, is_json):
+    def traces(self, body, is_json):
+        request = trace_service_pb2.ExportTraceServiceRequest()
+        if is_json:
+            json_format.Parse(body, request)
+        else:
+            request.ParseFromString(body)
+        with LOCK:
+            answer = next_answer()
+            rows = []
+            for rs in request.resource_spans:
+                for ss in rs.scope_spans:
+                    for s in ss.spans:
+                        rows.append({
+                            "resource": attrs(rs.resource.attributes),
+                            "scope": ss.scope.name,
+                            "trace_id": s.trace_id.hex(),
+                            "span_id": s.span_id.hex(),
+                            "parent_span_id": s.parent_span_id.hex(),
+                            "name": s.name,
+                            "kind": s.kind,
+                            "start_time_unix_nano": s.start_time_unix_nano,
+                            "end_time_unix_nano": s.end_time_unix_nano,
+                            "attributes": attrs(s.attributes),
+                            "links": [{"trace_id": l.trace_id.hex(), "span_id": l.span_id.hex()} for l in s.links],
+                            "status_code": s.status.code,
+                            "status_message": s.status.message,
+                        })
+            status = answer.get("status", 200)
+            append("requests.jsonl", [{"path": self.path, "json": is_json, "spans": len(rows), "status": status,
+                                       "user_agent": self.headers.get("User-Agent")}])
+            if 200 <= status < 300:
+                append("spans.jsonl", rows)
+        self.answer(answer, is_json, trace_service_pb2.ExportTraceServiceResponse())
+
+    def answer(self, answer, is_json, response=None):
         status = answer.get("status", 200)
         if 200 <= status < 300:
-            response = logs_service_pb2.ExportLogsServiceResponse()
+            response = response or logs_service_pb2.ExportLogsServiceResponse()
             if answer.get("rejected"):
                 response.partial_success.rejected_log_records = answer["rejected"]
                 response.partial_success.error_message = answer.get("message", "")
@@ -123,6 +166,13 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if len(sys.argv) >= 4:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[2], sys.argv[3])
+    if len(sys.argv) >= 5:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(sys.argv[4])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 with open(os.path.join(OUT, "port.tmp"), "w") as f:
     f.write(str(server.server_address[1]))
 os.replace(os.path.join(OUT, "port.tmp"), os.path.join(OUT, "port"))
