@@ -54,7 +54,7 @@ fn learn(record: &mut SessionRecord, change: &Change) {
     fill(&mut record.parent_session_id, obs.parent_session_id.clone());
     fill(&mut record.start_commit, ctx.commit().map(String::from));
     fill(&mut record.branch, ctx.branch().map(String::from));
-    fill(&mut record.prompt_fingerprint, ctx.fingerprint.clone());
+    fill(&mut record.prompt_fingerprint, ctx.guidance.as_ref().map(|g| g.fingerprint.clone()));
     if ctx.snapshot.is_some() && record.status != SessionStatus::Done && record.dirty_start.is_none() {
         record.dirty_start = ctx.dirty();
     }

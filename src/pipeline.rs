@@ -169,6 +169,7 @@ fn record(
     };
     update_record(&target.files, &change, &later, problems)?;
     drop(writer); // releases the lock
+    note_guidance(config, &context, arrival.wall_ms, problems);
     if target.first || obs.phase == Phase::SessionStart {
         problems.extend(crate::inferred_end::sweep(config, &target.session_id, budget.deadline()));
     }
@@ -217,6 +218,17 @@ fn describe(
         problems.extend(snapshot.problems.iter().cloned());
     }
     context
+}
+
+/// The guidance version this session started with, into the registry
+/// (`store::guidance`), outside the session's lock: a stat when it was noted
+/// within the hour, else one small write.
+fn note_guidance(config: &Config, context: &Context, now_ms: u64, problems: &mut Vec<String>) {
+    let Some(guidance) = &context.guidance else { return };
+    let workspace = context.workspace.to_string_lossy();
+    if let Err(e) = store::guidance::note(&config.home, &guidance.fingerprint, &guidance.files, &workspace, now_ms) {
+        problems.push(format!("guidance registry: {e}"));
+    }
 }
 
 /// The run's own event into the file: merged with what the spool holds when

@@ -44,6 +44,7 @@ pub const HUMAN_WORDS: &[&str] = &[
     "sessions",
     "show",
     "report",
+    "compare",
     "export",
 ];
 
@@ -60,8 +61,10 @@ pub enum Human {
     Sessions(cmd::sessions::Sessions),
     /// Show one session: header, timeline, tool summary.
     Show(cmd::show::Show),
-    /// Tokens and cost by model, day, agent, branch or commit.
+    /// Tokens and cost by model, day, agent, branch or commit; sessions by guidance version.
     Report(cmd::report::Report),
+    /// Did the change help? Sessions before and after a change to the agent's guidance.
+    Compare(cmd::compare::Compare),
     /// Send events not yet exported to an OpenTelemetry collector (OTLP/HTTP logs).
     Export(cmd::export::Export),
 }
@@ -75,6 +78,7 @@ impl Run for Human {
             Human::Sessions(c) => c,
             Human::Show(c) => c,
             Human::Report(c) => c,
+            Human::Compare(c) => c,
             Human::Export(c) => c,
         };
         command.run(config)

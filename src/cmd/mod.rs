@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub mod cli;
+pub mod compare;
 pub mod doctor;
 pub mod export;
 pub mod hook;

@@ -4,22 +4,25 @@
 //! tools, `--html` for a page; all from the same tally (`report::tally`).
 
 use super::Run;
+use super::compare;
 use crate::config::Config;
 use crate::report::digest::Window;
+use crate::report::guidance::{self, Comparison, GuidanceRow, Verdict};
 use crate::report::history::{self, Filter};
 use crate::report::tally::{By, Row, Sums, Tally, ToolRow};
 use crate::report::{self, style::Style};
+use crate::store::guidance::Changes;
 use clap::Args;
 use serde_json::json;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Args, Debug)]
 pub struct Report {
     /// Group by: model, day, agent, repo, branch, commit (the turns that ran
-    /// on each commit, and the turns that produced it), or tool (calls,
-    /// failures, latencies).
+    /// on each commit, and the turns that produced it), tool (calls,
+    /// failures, latencies), or guidance (sessions per guidance version).
     #[arg(long, value_enum, default_value = "model")]
     pub by: By,
     /// Only events from then on: 30m, 2h, 7d (ago), 2026-11-24 (local midnight), or an RFC 3339 time.
@@ -83,13 +86,14 @@ impl Report {
         let text = if self.html {
             let sessions: Vec<&report::SessionRow> = read.sessions.iter().map(|&i| &loaded.rows[i]).collect();
             report::html::render(home, &read.tally, &sessions, &self.about(now))
+        } else if self.by == By::Guidance {
+            self.guidance(home, &read.tally)
         } else if self.json {
             json_of(self.by, &read.tally)
         } else if self.csv {
             csv_of(self.by, &read.tally)
         } else {
-            let style = if self.out.is_some() { Style::plain() } else { Style::detect() };
-            table(self.by, &read.tally, &style)
+            table(self.by, &read.tally, &self.style())
         };
         match &self.out {
             None => std::io::stdout().write_all(text.as_bytes()).map_err(|e| format!("writing: {e}")),
@@ -99,6 +103,26 @@ impl Report {
                 Ok(())
             }
         }
+    }
+
+    fn style(&self) -> Style {
+        if self.out.is_some() { Style::plain() } else { Style::detect() }
+    }
+
+    /// `--by guidance`: a row per guidance version, and each repository's
+    /// last change compared (its verdicts; `compare` says them in full).
+    fn guidance(&self, home: &Path, tally: &Tally) -> String {
+        let rows = guidance::rows(home, tally);
+        if self.csv {
+            return guidance_csv(&rows);
+        }
+        let last_changes = guidance::last_changes(home, tally);
+        if self.json {
+            let out = json!({"by": By::Guidance.name(), "rows": rows, "last_changes": last_changes,
+                "total": tally.total, "headline": tally.headline});
+            return serde_json::to_string_pretty(&out).unwrap_or_default() + "\n";
+        }
+        guidance_table(&rows, &last_changes, &self.style())
     }
 
     /// The period and filters, in words, for the page's heading.
@@ -179,6 +203,96 @@ fn csv_of(by: By, tally: &Tally) -> String {
         }
     }
     lines.iter().map(|l| l.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",") + "\r\n").collect()
+}
+
+/// `--json`'s row fields as columns, but `files` (a list: in `--json`), and
+/// `changed` said in words.
+fn guidance_csv(rows: &[GuidanceRow]) -> String {
+    let mut lines: Vec<Vec<String>> = Vec::new();
+    for row in rows {
+        let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(row) else { continue };
+        if lines.is_empty() {
+            lines.push(fields.keys().filter(|k| *k != "files").cloned().collect());
+        }
+        let cells = fields.iter().filter(|(k, _)| *k != "files").map(|(k, v)| match v {
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::String(text) => text.clone(),
+            _ if k == "changed" => row.changed.as_ref().map(Changes::describe).unwrap_or_default(),
+            other => other.to_string(),
+        });
+        lines.push(cells.collect());
+    }
+    lines.iter().map(|l| l.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",") + "\r\n").collect()
+}
+
+fn guidance_table(rows: &[GuidanceRow], last_changes: &[Comparison], style: &Style) -> String {
+    if rows.is_empty() {
+        return "no sessions in this period\n".into();
+    }
+    let header = [
+        "REPO",
+        "GUIDANCE",
+        "FIRST SEEN",
+        "SESSIONS",
+        "TURNS",
+        "CALLS",
+        "FAILED/100",
+        "TURNS/SESSION",
+        "CALLS/TURN",
+        "COST/TURN",
+        "TOKENS/TURN",
+        "MEDIAN TURN",
+        "CHANGED",
+    ];
+    let mut lines = vec![header.map(String::from).to_vec()];
+    for r in rows {
+        let f = &r.figures;
+        let show = |name: &str, v: Option<f64>| v.map_or("-".into(), |v| compare::value(name, v));
+        lines.push(vec![
+            r.repo.clone(),
+            r.key.chars().take(10).collect(),
+            report::local_time(r.first_seen_ms),
+            f.sessions.to_string(),
+            f.turns.to_string(),
+            f.tool_calls.to_string(),
+            show("failed_calls_per_100", f.failed_calls_per_100),
+            show("turns_per_session", f.turns_per_session),
+            show("tool_calls_per_turn", f.tool_calls_per_turn),
+            show("cost_usd_e6_per_turn", f.cost_usd_e6_per_turn),
+            show("tokens_per_turn", f.tokens_per_turn),
+            f.median_turn_ms.map_or("-".into(), report::duration),
+            r.changed.as_ref().map_or("-".into(), Changes::describe),
+        ]);
+    }
+    let mut out = render_left(&lines, &[0, 1, 2, 12], style);
+    for c in last_changes {
+        out += &last_change(c);
+    }
+    out
+}
+
+/// One line per repository: its last change, and what the data shows of it.
+fn last_change(c: &Comparison) -> String {
+    let shown: Vec<String> = c
+        .metrics
+        .iter()
+        .filter(|m| matches!(m.verdict, Verdict::Lower | Verdict::Higher))
+        .map(|m| {
+            let v = |v: Option<f64>| v.map_or("-".into(), |v| compare::value(m.name, v));
+            let way = if m.verdict == Verdict::Lower { "lower" } else { "higher" };
+            format!("{} {way} ({} → {})", compare::label(m.name), v(m.before), v(m.after))
+        })
+        .collect();
+    let shown = if shown.is_empty() { "no difference the data shows".into() } else { shown.join(", ") };
+    let switch = if c.model_switch || c.agent_switch { "; the agent or model differs too" } else { "" };
+    let short = |k: &str| k.chars().take(10).collect::<String>();
+    format!(
+        "\n{}: last change {} → {}: {shown}{switch} (`kaizen-hook compare --repo {}` for every figure)\n",
+        c.repo,
+        short(&c.before.fingerprint),
+        short(&c.after.fingerprint),
+        c.repo
+    )
 }
 
 /// RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled.
@@ -267,20 +381,44 @@ fn tool_table(tally: &Tally, style: &Style) -> String {
 
 /// Columns aligned (the first to the left), header and total in bold.
 fn render(rows: &[Vec<String>], style: &Style) -> String {
-    let widths: Vec<usize> =
-        (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
-    for (n, row) in rows.iter().enumerate() {
-        let line: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(i, c)| if i == 0 { format!("{c:<w$}", w = widths[i]) } else { format!("{c:>w$}", w = widths[i]) })
-            .collect();
-        let line = line.join("  ").trim_end().to_string();
+    for (n, line) in aligned(rows, &[0]).into_iter().enumerate() {
         out += &if n == 0 || n == rows.len() - 1 { style.bold(&line) } else { line };
         out.push('\n');
     }
     out
+}
+
+/// Columns aligned (`left` ones to the left), the header in bold: rows with no total.
+fn render_left(rows: &[Vec<String>], left: &[usize], style: &Style) -> String {
+    let mut out = String::new();
+    for (n, line) in aligned(rows, left).into_iter().enumerate() {
+        out += &if n == 0 { style.bold(&line) } else { line };
+        out.push('\n');
+    }
+    out
+}
+
+/// Each row's cells padded to their column's width, `left` columns to the left.
+pub(super) fn aligned(rows: &[Vec<String>], left: &[usize]) -> Vec<String> {
+    let widths: Vec<usize> =
+        (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    rows.iter()
+        .map(|row| {
+            let cells: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if left.contains(&i) {
+                        format!("{c:<w$}", w = widths[i])
+                    } else {
+                        format!("{c:>w$}", w = widths[i])
+                    }
+                })
+                .collect();
+            cells.join("  ").trim_end().to_string()
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -151,7 +151,8 @@ fn costs(key: &str, agent: &str, events: &Path) -> (Vec<Row>, Sums, Vec<TurnCost
     let len = std::fs::metadata(events).map_or(0, |m| m.len());
     let (digest, turns) = digest::of_file(events, len, Window::default()).unwrap_or_default();
     let mut tally = Tally::default();
-    tally.add(&Session { key, agent, repo: "" }, &digest, &mut Days::new(report::local_day));
+    let session = Session { key, agent, repo: "", model: None, started_ms: 0, guidance: None };
+    tally.add(&session, &digest, &mut Days::new(report::local_day));
     (tally.rows(By::Model), tally.total, turns)
 }
 

@@ -11,6 +11,7 @@ mod regular;
 mod scan;
 pub mod worktree;
 
+pub use guidance::Guidance;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -24,7 +25,8 @@ pub struct Context {
     pub binding: String,
     pub head: Option<git::Head>,
     pub snapshot: Option<Snapshot>,
-    pub fingerprint: Option<String>,
+    /// The guidance files' fingerprint and per-file hashes, at session start.
+    pub guidance: Option<Guidance>,
 }
 
 pub struct Snapshot {
@@ -114,9 +116,9 @@ pub fn gather(cwd: &Path, cwd_source: &str, wanted: Wanted, deadline: Instant) -
     };
     let head = repo.as_ref().map(git::Repo::head);
     // Before the snapshot, which may use the time up to the deadline.
-    let fingerprint = if wanted.fingerprint { guidance::fingerprint(&workspace, deadline) } else { None };
+    let guidance = if wanted.fingerprint { guidance::fingerprint(&workspace, deadline) } else { None };
     let snapshot = wanted.snapshot.then(|| snapshot(&workspace, repo, wanted.cache_dir.as_deref(), deadline));
-    Context { cwd, binding: format!("{how}:{cwd_source}"), workspace, head, snapshot, fingerprint }
+    Context { cwd, binding: format!("{how}:{cwd_source}"), workspace, head, snapshot, guidance }
 }
 
 fn expand_tilde(path: &str) -> PathBuf {

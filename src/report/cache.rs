@@ -20,7 +20,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Raised whenever `Digest`, or how one is made from an events file, changes.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 /// How many files the digests are spread over: a report reads and rewrites
 /// one at a time per thread.
 pub const SHARDS: usize = 64;

@@ -44,6 +44,12 @@ pub struct Digest {
     /// Events of kind Error (failed tool calls and failed turns).
     pub errors: u64,
     pub slowest: Vec<SlowCall>,
+    /// Turns that ended in the window (a turn end, or a failed turn).
+    pub turns: u64,
+    /// How long those of them that have a known start took, from the prompt
+    /// (or the session start, when no prompt came since the last turn) to
+    /// their end.
+    pub turn_ms: Vec<u64>,
 }
 
 /// The model responses of one quarter hour that share a model and a turn's
@@ -328,6 +334,8 @@ struct Builder {
     open: bool,
     tools: BTreeMap<(u64, String), ToolCell>,
     called: HashSet<String>,
+    /// When the turn under way began, and whether a prompt began it.
+    began: Option<(u64, bool)>,
 }
 
 impl Builder {
@@ -346,6 +354,7 @@ impl Builder {
             return;
         }
         self.turn_bounds(&line);
+        self.time_turn(&line, counted);
         if counted {
             self.tool(&line, bytes);
         }
@@ -384,6 +393,29 @@ impl Builder {
             turn.end_commit = Some(commit.to_string());
         }
         self.open = !matches!(phase, Some(Phase::TurnEnd | Phase::TurnFailure | Phase::SessionEnd));
+    }
+
+    /// Counts a turn at its end, and times it. A prompt begins a turn; so
+    /// does a session start, for agents that send no prompt hook, until a
+    /// prompt comes. A turn left open by a session end is not counted: it
+    /// has no end to time.
+    fn time_turn(&mut self, line: &Line, counted: bool) {
+        let began_by_prompt = self.began.is_some_and(|(_, prompt)| prompt);
+        match line.payload.0.phase.get().and_then(Phase::from_name) {
+            Some(Phase::SessionStart) if self.began.is_none() => self.began = Some((line.ts_ms, false)),
+            Some(Phase::Prompt) if !began_by_prompt => self.began = Some((line.ts_ms, true)),
+            Some(Phase::TurnEnd | Phase::TurnFailure) => {
+                if counted {
+                    self.digest.turns += 1;
+                    if let Some((start, _)) = self.began {
+                        self.digest.turn_ms.push(line.ts_ms.saturating_sub(start));
+                    }
+                }
+                self.began = None;
+            }
+            Some(Phase::SessionEnd) => self.began = None,
+            _ => {}
+        }
     }
 
     /// As the sessions list counts them: a call, or a result or failure
@@ -581,5 +613,24 @@ mod tests {
         assert_eq!(d.errors, 1);
         assert_eq!(d.slowest.iter().map(|s| s.latency_ms).collect::<Vec<_>>(), [9, 5, 1]);
         assert!(d.slowest[0].failed);
+    }
+
+    #[test]
+    fn turns_are_counted_at_their_end_and_timed_from_their_prompt() {
+        let lines = [
+            hook(0, "session_start", "a"),
+            hook(100, "prompt", "a"),
+            hook(150, "prompt", "a"), // queued while the turn ran: the same turn
+            hook(400, "turn_end", "a"),
+            hook(1000, "turn_end", "a"),      // no prompt since: counted, not timed
+            hook(2000, "session_start", "a"), // an agent that sends no prompt hook
+            hook(2500, "turn_failure", "a"),
+            hook(3000, "prompt", "a"),
+            hook(3100, "session_end", "a"), // never ended: not a turn
+        ];
+        let (d, _) = digest(&lines, Window::default());
+        assert_eq!((d.turns, d.turn_ms.clone()), (3, vec![300, 500]));
+        let (d, _) = digest(&lines, Window { since_ms: Some(500), until_ms: None });
+        assert_eq!((d.turns, d.turn_ms), (2, vec![500]), "turns whose end is in the window");
     }
 }

@@ -76,7 +76,14 @@ pub fn read(home: &Path, rows: &[SessionRow], filter: &Filter, day_of: fn(u64) -
                             said.push(format!("{}: skipped {} unreadable line(s)", row.key, d.skipped));
                         }
                         if d.events > 0 {
-                            let session = Session { key: &row.key, agent: &row.agent, repo: &row.repo };
+                            let session = Session {
+                                key: &row.key,
+                                agent: &row.agent,
+                                repo: &row.repo,
+                                model: row.model.as_deref(),
+                                started_ms: row.started_at_ms,
+                                guidance: row.prompt_fingerprint.as_deref(),
+                            };
                             tally.add(&session, &d, &mut days);
                             mine.push(i);
                         }

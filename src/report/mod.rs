@@ -4,8 +4,10 @@
 
 pub mod cache;
 pub mod digest;
+pub mod guidance;
 pub mod history;
 pub mod html;
+pub mod stats;
 pub mod style;
 pub mod summary;
 pub mod svg;
@@ -44,6 +46,8 @@ pub struct SessionRow {
     pub end_commit: Option<String>,
     pub dirty_start: Option<bool>,
     pub dirty_end: Option<bool>,
+    /// The guidance version the session started with (`guidance/<it>.json`).
+    pub prompt_fingerprint: Option<String>,
 }
 
 pub struct Loaded {
@@ -111,6 +115,7 @@ fn row(files: SessionFiles, r: SessionRecord) -> SessionRow {
         end_commit: r.end_commit,
         dirty_start: r.dirty_start,
         dirty_end: r.dirty_end,
+        prompt_fingerprint: r.prompt_fingerprint,
     }
 }
 

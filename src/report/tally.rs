@@ -5,6 +5,7 @@
 //! total. `report` (text, JSON, CSV, HTML) and `show` read the same figures.
 
 use super::digest::{self, Digest, SlowCall};
+use super::guidance::Sample;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -18,10 +19,12 @@ pub enum By {
     Branch,
     Commit,
     Tool,
+    Guidance,
 }
 
 impl By {
-    /// The groupings of model responses (`Tool` groups calls).
+    /// The groupings of model responses (`Tool` groups calls, `Guidance`
+    /// sessions).
     pub const COSTS: [By; 6] = [By::Model, By::Day, By::Agent, By::Repo, By::Branch, By::Commit];
 
     pub fn name(self) -> &'static str {
@@ -33,6 +36,7 @@ impl By {
             By::Branch => "branch",
             By::Commit => "commit",
             By::Tool => "tool",
+            By::Guidance => "guidance",
         }
     }
 }
@@ -107,6 +111,12 @@ pub struct Session<'a> {
     pub key: &'a str,
     pub agent: &'a str,
     pub repo: &'a str,
+    /// The model the record names (the latest used), for sessions whose
+    /// events name none.
+    pub model: Option<&'a str>,
+    pub started_ms: u64,
+    /// The guidance version it started with (`prompt_fingerprint`).
+    pub guidance: Option<&'a str>,
 }
 
 /// Headline figures of the period.
@@ -138,7 +148,14 @@ pub struct Tally {
     pub day_model: BTreeMap<String, BTreeMap<String, Sums>>,
     tools: BTreeMap<String, ToolAcc>,
     pub slowest: Vec<Slow>,
+    /// Each session's figures by repository and guidance version, for
+    /// `report --by guidance` and `compare` (`guidance.rs`).
+    pub guidance: BTreeMap<VersionKey, Vec<Sample>>,
 }
+
+/// A guidance version of a repository: its name, and the fingerprint (or
+/// `UNKNOWN` for sessions that started with no guidance file).
+pub type VersionKey = (String, String);
 
 /// What is not known is shown as such: a response with no model, a turn
 /// with no commit (outside a repository, or before its first commit).
@@ -172,7 +189,7 @@ impl Tally {
                     By::Repo => session.repo,
                     By::Branch => cell.branch.as_deref().unwrap_or(UNKNOWN),
                     By::Commit => cell.commit.as_deref().unwrap_or(UNKNOWN),
-                    By::Tool => continue,
+                    By::Tool | By::Guidance => continue,
                 };
                 let first = seen.insert((by, key.to_string()));
                 let row = self.row(by, key);
@@ -204,6 +221,8 @@ impl Tally {
             let slow = Slow { session: session.key.to_string(), call: call.clone() };
             keep_slowest(&mut self.slowest, slow);
         }
+        let version = (session.repo.to_string(), session.guidance.unwrap_or(UNKNOWN).to_string());
+        self.guidance.entry(version).or_default().push(Sample::of(session, d));
     }
 
     fn row(&mut self, by: By, key: &str) -> &mut Row {
@@ -250,6 +269,9 @@ impl Tally {
         for slow in other.slowest {
             keep_slowest(&mut self.slowest, slow);
         }
+        for (version, samples) in other.guidance {
+            self.guidance.entry(version).or_default().extend(samples);
+        }
     }
 
     /// The rows of a grouping of responses, costliest first (`Tool`: none).
@@ -287,7 +309,7 @@ impl Tally {
 
 /// The nearest-rank percentile of sorted values: the smallest value with at
 /// least `p` % of the values at or below it.
-pub fn percentile(sorted: &[u32], p: u64) -> Option<u32> {
+pub fn percentile<T: Copy>(sorted: &[T], p: u64) -> Option<T> {
     if sorted.is_empty() {
         return None;
     }
@@ -351,7 +373,7 @@ mod tests {
     fn every_grouping_adds_up_and_merging_equals_adding() {
         let a = digest(vec![cell("m1", "a", Some("b"), sums(2, 30)), cell("m2", "b", None, sums(1, 5))], vec![1, 2, 3]);
         let b = digest(vec![cell("m1", "b", None, sums(4, 100))], vec![10]);
-        let s = |key| Session { key, agent: "claude", repo: "r" };
+        let s = |key| Session { key, agent: "claude", repo: "r", model: None, started_ms: 0, guidance: None };
         let mut days = Days::new(|_| "2026-01-01".into());
         let mut one = Tally::default();
         one.add(&s("a"), &a, &mut days);
@@ -380,7 +402,7 @@ mod tests {
 
     #[test]
     fn percentiles_are_nearest_rank() {
-        assert_eq!(percentile(&[], 50), None);
+        assert_eq!(percentile::<u32>(&[], 50), None);
         assert_eq!(percentile(&[7], 90), Some(7));
         let ten: Vec<u32> = (1..=10).collect();
         assert_eq!((percentile(&ten, 50), percentile(&ten, 90), percentile(&ten, 100)), (Some(5), Some(9), Some(10)));

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod fsutil;
+pub mod guidance;
 pub mod line;
 pub mod record;
 pub mod spool;
