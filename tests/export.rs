@@ -549,10 +549,13 @@ fn follow_ships_new_events_within_seconds() {
     wait_for("the first events shipped by --follow", Duration::from_secs(20), || collector.records().len() >= 2);
     tool_call(&env, 2);
     wait_for("the new events shipped by --follow", Duration::from_secs(20), || collector.records().len() >= 4);
+    // A turn that ends is sent once its session is quiet, though no file moves after it.
+    hook(&env, &["stop", "--agent", "claude"], json!({"hook_event_name": "Stop", "stop_hook_active": false}));
+    wait_for("the ended turn sent by --follow", Duration::from_secs(90), || !collector.lines("spans.jsonl").is_empty());
     follow.kill().unwrap();
     follow.wait().unwrap();
-    let records = collector.expect_records(4);
-    assert_eq!(by_seq(&records).len(), 4);
+    let records = collector.expect_records(5);
+    assert_eq!(by_seq(&records).len(), 5);
 }
 
 /// The syscalls `socket` and `connect` one run makes, from strace.

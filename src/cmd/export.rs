@@ -8,7 +8,7 @@ use crate::export::settings::{self, Protocol, Signal};
 use crate::export::{self, Destination, Exporter};
 use clap::Args;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often `--follow` looks for new events, and how long it waits after a
 /// failed pass before trying again.
@@ -82,10 +82,15 @@ fn once(exporter: &mut Exporter) -> ExitCode {
 fn follow(exporter: &mut Exporter) -> ExitCode {
     eprintln!("kaizen-hook export: following {} to {}", exporter.home.display(), exporter.destinations());
     let mut seen = Vec::new();
+    let mut last_pass = Instant::now();
     loop {
         let now = export::sizes(&exporter.home);
-        if now != seen {
+        // A turn that ended waits for its session to be quiet: a pass now and
+        // then sends it even when no file moved.
+        let waiting = exporter.traces.is_some() && last_pass.elapsed() >= export::QUIET;
+        if now != seen || waiting {
             let before = exporter.tally.clone();
+            last_pass = Instant::now();
             match exporter.pass() {
                 Ok(()) => seen = now,
                 Err(stopped) => {

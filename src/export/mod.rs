@@ -36,7 +36,7 @@ const BATCH_SPANS: usize = 1024;
 /// An ended turn is sent once its session has been quiet this long (the
 /// turn end's responses are written right after it, by the same hook run),
 /// or when another turn has started, or the session is over.
-const QUIET_MS: u64 = 10_000;
+pub const QUIET: Duration = Duration::from_secs(10);
 
 /// Why a run stopped early, on one line; the cursor stays where it was.
 #[derive(Debug)]
@@ -250,7 +250,12 @@ impl Exporter {
         let mut next = cursor.clone();
         for (i, turn) in turns.into_iter().enumerate() {
             let last = i + 1 == count;
-            let quiet = turn.events.iter().map(|e| e.ts_ms).max().is_some_and(|ts| now.saturating_sub(ts) >= QUIET_MS);
+            let quiet = turn
+                .events
+                .iter()
+                .map(|e| e.ts_ms)
+                .max()
+                .is_some_and(|ts| now.saturating_sub(ts) >= QUIET.as_millis() as u64);
             if last && !(done || (turn.ended && quiet)) {
                 break;
             }
