@@ -6,8 +6,7 @@
 //! the session, the turn's first event, the call and the response, so a
 //! turn exported again has the same ids and a backend can drop the repeat.
 
-use super::cursor::SpanRef;
-use super::cursor::Vcs;
+use super::cursor::{SpanRef, Vcs};
 use super::otlp::{Span, SpanKind, Status, Value};
 use super::record;
 use crate::event::{Event, EventKind};
@@ -64,7 +63,7 @@ pub fn turn(events: &[Event], previous: Option<&SpanRef>) -> (Vec<Span>, SpanRef
     let seq = first.seq.to_le_bytes();
     let trace_id: [u8; 16] = id(&[b"trace", session, &seq]);
     let root_id: [u8; 8] = id(&[b"turn", session, &seq]);
-    let mut spans = Vec::new();
+    let mut chats = Vec::new();
     // Where the turn started (its first event that names a commit), and where it ended.
     let mut start_vcs = Vcs::default();
     if let Some(e) = events.iter().find(|e| e.payload["context"]["commit"].is_string()) {
@@ -103,7 +102,7 @@ pub fn turn(events: &[Event], previous: Option<&SpanRef>) -> (Vec<Span>, SpanRef
         match (&e.kind, phase(e)) {
             (EventKind::Cost, _) => {
                 usage.add(e);
-                spans.push(chat(e, &child, &trace_id, parent_of(e)));
+                chats.push(chat(e, &child, &trace_id, parent_of(e)));
             }
             (EventKind::ToolCall, _) => {
                 let Some(call) = e.tool_call_id.clone() else { continue };
@@ -143,7 +142,6 @@ pub fn turn(events: &[Event], previous: Option<&SpanRef>) -> (Vec<Span>, SpanRef
         span.attributes.push(("kaizen.tool.outcome".into(), Value::Str("no result recorded".into())));
         tools.push(span);
     }
-    let commit = start_vcs;
     let mut root = Span {
         trace_id,
         span_id: root_id,
@@ -170,9 +168,10 @@ pub fn turn(events: &[Event], previous: Option<&SpanRef>) -> (Vec<Span>, SpanRef
             root.attributes.push((key.to_string(), v));
         }
     };
-    put("vcs.ref.head.revision", commit.commit.clone().map(Value::Str));
-    put("vcs.ref.head.name", commit.branch.clone().map(Value::Str));
-    put("kaizen.turn.end_commit", end_vcs.commit.clone().filter(|c| Some(c) != commit.commit.as_ref()).map(Value::Str));
+    put("vcs.ref.head.revision", start_vcs.commit.clone().map(Value::Str));
+    put("vcs.ref.head.name", start_vcs.branch.clone().map(Value::Str));
+    let produced = end_vcs.commit.clone().filter(|c| Some(c) != start_vcs.commit.as_ref());
+    put("kaizen.turn.end_commit", produced.map(Value::Str));
     put(
         "kaizen.workspace",
         events.iter().find_map(|e| e.payload["context"]["workspace"].as_str()).map(|w| Value::Str(w.into())),
@@ -182,7 +181,7 @@ pub fn turn(events: &[Event], previous: Option<&SpanRef>) -> (Vec<Span>, SpanRef
     let mut out = vec![root];
     out.extend(subagents.into_values());
     out.extend(tools);
-    out.extend(spans);
+    out.extend(chats);
     (out, reference)
 }
 
