@@ -261,18 +261,7 @@ fn turns(events: &[Event]) -> Vec<Turn> {
 }
 
 fn utc_day(ms: u64) -> String {
-    let days = (ms / DAY) as i64;
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    kaizen_hook::time::format_utc(ms)[..10].to_string()
 }
 
 /// `(ran, produced)` per key, and the total, for one grouping.
@@ -579,8 +568,5 @@ fn csv_records(text: &str) -> Vec<Vec<String>> {
 }
 
 fn rfc3339(ms: u64) -> String {
-    let secs = ms / 1000;
-    let day = utc_day(ms);
-    let s = secs % 86_400;
-    format!("{day}T{:02}:{:02}:{:02}.{:03}Z", s / 3600, s / 60 % 60, s % 60, ms % 1000)
+    kaizen_hook::time::format_utc(ms)
 }

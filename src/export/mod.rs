@@ -108,26 +108,33 @@ impl Exporter {
         Ok(())
     }
 
-    fn session(&mut self, key: &str, path: &Path) -> Result<(), Stopped> {
+    /// The session's events file read from this signal's cursor up to its
+    /// length now (events appended from here on are taken by the next run);
+    /// `None` when it is gone or nothing is new.
+    fn unsent(&mut self, key: &str, path: &Path, signal: Signal) -> Result<Option<Unsent>, Stopped> {
         let local = |e: io::Error| Stopped(format!("session {key}: {e}"));
         let file = match open_events(path) {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(local(e)),
         };
-        // Events appended from here on are taken by the next run.
         let len = file.metadata().map_err(local)?.len();
-        let (mut cursor, note) = cursor::start(&self.home, key, Signal::Logs, &file).map_err(local)?;
+        let (cursor, note) = cursor::start(&self.home, key, signal, &file).map_err(local)?;
         if let Some(note) = note {
-            self.tally.notes.push(format!("session {key}: {note}"));
+            self.tally.notes.push(format!("session {key} ({}): {note}", signal.name()));
         }
         if cursor.offset >= len {
-            return Ok(());
+            return Ok(None);
         }
-        self.tally.sessions += 1;
-        let mut reader = BufReader::with_capacity(256 * 1024, &file);
+        let mut reader = BufReader::with_capacity(256 * 1024, file);
         reader.seek(SeekFrom::Start(cursor.offset)).map_err(local)?;
-        let mut reader = reader.take(len - cursor.offset);
+        Ok(Some(Unsent { reader: reader.take(len - cursor.offset), cursor }))
+    }
+
+    fn session(&mut self, key: &str, path: &Path) -> Result<(), Stopped> {
+        let local = |e: io::Error| Stopped(format!("session {key}: {e}"));
+        let Some(Unsent { mut reader, mut cursor }) = self.unsent(key, path, Signal::Logs)? else { return Ok(()) };
+        self.tally.sessions += 1;
         let mut batch = Batch {
             end: cursor.offset,
             next_seq: cursor.next_seq,
@@ -220,22 +227,8 @@ impl Exporter {
     /// time, the cursor moved past each batch the collector accepted.
     fn session_traces(&mut self, key: &str, path: &Path) -> Result<(), Stopped> {
         let local = |e: io::Error| Stopped(format!("session {key}: {e}"));
-        let file = match open_events(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(local(e)),
-        };
-        let len = file.metadata().map_err(local)?.len();
-        let (mut cursor, note) = cursor::start(&self.home, key, Signal::Traces, &file).map_err(local)?;
-        if let Some(note) = note {
-            self.tally.notes.push(format!("session {key} (traces): {note}"));
-        }
-        if cursor.offset >= len {
-            return Ok(());
-        }
-        let mut reader = BufReader::with_capacity(256 * 1024, &file);
-        reader.seek(SeekFrom::Start(cursor.offset)).map_err(local)?;
-        let turns = read_turns(reader.take(len - cursor.offset), cursor.offset).map_err(local)?;
+        let Some(Unsent { reader, mut cursor }) = self.unsent(key, path, Signal::Traces)? else { return Ok(()) };
+        let turns = read_turns(reader, cursor.offset).map_err(local)?;
         let done = store::record::load(&store::SessionFiles::from_key(&self.home, key).record)
             .ok()
             .flatten()
@@ -398,6 +391,12 @@ fn gzip(body: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
     encoder.write_all(body).and_then(|()| encoder.finish()).expect("compressing into memory")
+}
+
+/// What a signal has not sent of a session yet.
+struct Unsent {
+    reader: io::Take<BufReader<File>>,
+    cursor: Cursor,
 }
 
 struct Batch {

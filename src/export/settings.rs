@@ -41,6 +41,13 @@ impl Signal {
         }
     }
 
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Logs => "logs",
+            Signal::Traces => "traces",
+        }
+    }
+
     /// The path added to a base URL.
     fn path(self) -> &'static str {
         match self {
