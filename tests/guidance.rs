@@ -203,6 +203,9 @@ fn a_model_switch_is_flagged_and_split() {
     assert!(text.contains("claude big: 30 sessions before, 0 after: nothing to compare"), "{text}");
     let report = h.text(&["report", "--by", "guidance"]);
     assert!(report.contains("the agent or model differs too"), "{report}");
+    let page = guidance_section(&h);
+    assert!(page.contains("The model differs between the two sides: that alone moves these figures"), "{page}");
+    assert!(page.contains("claude big: 30 before, 0 after; claude small: 0 before, 30 after"), "{page}");
 }
 
 #[test]
@@ -218,6 +221,10 @@ fn too_few_sessions_is_said_and_no_interval_given() {
     assert!(f(&metric(&c, "failed_calls_per_100")["difference"]) < 0.0, "the difference is still said");
     let text = h.text(&["compare"]);
     assert!(text.contains("not enough data: fewer than 5 sessions on a side"), "{text}");
+    let page = guidance_section(&h);
+    assert!(page.contains("Not enough data for failed calls per 100, tool calls per turn"), "{page}");
+    assert_eq!(data_value(row(&page, "guidance", "failed_calls_per_100").unwrap(), 0, "low").as_deref(), Some("null"));
+    assert!(!page.contains("class=\"whisker\""), "no interval, no whiskers");
     // One version: nothing to compare, said on stderr.
     let mut one = History::new();
     one.sessions(3, Kind { fingerprint: BEFORE, model: "m", fail_every: 2 });
@@ -277,6 +284,89 @@ fn report_by_guidance_has_a_row_per_version_in_time_order() {
     // --before and --after take prefixes, and `-` for no guidance file.
     let c = h.json(&["compare", "--before", "-", "--after", "aaaa", "--json"]);
     assert_eq!((c["before"]["sessions"].as_u64(), c["after"]["sessions"].as_u64()), (Some(6), Some(10)));
+}
+
+/// The report page's guidance section.
+fn guidance_section(h: &History) -> String {
+    let html = h.text(&["report", "--html"]);
+    let start = html.find("<section id=\"guidance\"").expect("a guidance section");
+    html[start..start + html[start..].find("</section>").unwrap() + "</section>".len()].to_string()
+}
+
+/// A guidance version in the registry, as the hook keeps it: `(path, hash)` per file.
+fn register(env: &Env, fingerprint: &str, files: &[(&str, &str)]) {
+    let files: Vec<Value> = files.iter().map(|(path, hash)| json!({"path": path, "hash": hash, "size": 10})).collect();
+    let version = json!({"fingerprint": fingerprint, "files": files, "first_seen_ms": BASE, "last_seen_ms": BASE,
+        "workspaces": ["/work/acme"]});
+    let dir = env.home.join("guidance");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let path = dir.join(format!("{fingerprint}.json"));
+    std::fs::write(&path, version.to_string()).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn the_page_shows_each_version_and_the_last_change_with_report_jsons_figures() {
+    const RULE: &str = ".claude/rules/<b>&'x.md";
+    let mut h = History::new();
+    h.sessions(6, Kind { fingerprint: "-", model: "m", fail_every: 4 });
+    h.sessions(30, Kind { fingerprint: BEFORE, model: "m", fail_every: 5 });
+    h.sessions(30, Kind { fingerprint: AFTER, model: "m", fail_every: 10 });
+    register(&h.env, BEFORE, &[("CLAUDE.md", "0000000000000011"), (RULE, "0000000000000022")]);
+    register(&h.env, AFTER, &[("CLAUDE.md", "0000000000000011"), (RULE, "0000000000000033")]);
+    let page = guidance_section(&h);
+    let report = h.json(&["report", "--by", "guidance", "--json"]);
+    let rows = report["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    let mut at = Vec::new();
+    for r in rows {
+        let key = r["key"].as_str().unwrap();
+        let tr = row(&page, "guidance", key).unwrap_or_else(|| panic!("no row for {key}: {page}"));
+        at.push(page.find(tr).unwrap());
+        for field in ["first_seen_ms", "sessions", "turns", "failed_calls_per_100", "cost_usd_e6_per_turn"] {
+            assert_eq!(data_value(tr, 0, field), Some(r[field].to_string()), "{key} {field}");
+        }
+    }
+    assert!(at.is_sorted(), "in the order first seen");
+    // What changed, named by the user's file names: escaped, text never markup.
+    assert!(page.contains(".claude/rules/&lt;b&gt;&amp;&#39;x.md modified"), "{page}");
+    assert!(!page.contains("<b>"), "a file name reached the page as markup");
+    // The last change: the failure rate halved, found; its figures are --json's.
+    let last = &report["last_changes"][0];
+    assert_eq!(last["before"]["fingerprint"], BEFORE);
+    for m in last["metrics"].as_array().unwrap() {
+        let tr = row(&page, "guidance", m["name"].as_str().unwrap()).unwrap();
+        for field in ["before", "after", "difference", "low", "verdict"] {
+            let want = if field == "verdict" { m[field].as_str().unwrap().to_string() } else { m[field].to_string() };
+            assert_eq!(data_value(tr, 0, field), Some(want), "{} {field}", m["name"]);
+        }
+    }
+    assert_eq!(
+        data_value(row(&page, "guidance", "failed_calls_per_100").unwrap(), 0, "verdict").as_deref(),
+        Some("lower")
+    );
+    assert!(page.contains("<svg") && page.matches("class=\"whisker\"").count() == 6, "every figure's interval drawn");
+    let rate = &last["metrics"][0];
+    let share = format!("{:.1}", 100.0 * f(&rate["difference"]) / f(&rate["before"]));
+    let share = share.strip_suffix(".0").unwrap_or(&share);
+    assert!(share.starts_with("-4") || share.starts_with("-5"), "{rate}");
+    assert!(
+        page.contains(&format!(">{share} % (")) && page.contains(": lower</text>"),
+        "the halving, said on the chart"
+    );
+    assert!(!page.contains("differs between the two sides") && !page.contains("Not enough data"), "{page}");
+    // No guidance file anywhere: one line says so.
+    let mut bare = History::new();
+    bare.sessions(6, Kind { fingerprint: "-", model: "m", fail_every: 4 });
+    let page = guidance_section(&bare);
+    assert!(
+        page.contains(
+            "No guidance version: the 6 sessions in this period started in repositories with no guidance file"
+        ),
+        "{page}"
+    );
+    assert!(!page.contains("<table"), "{page}");
 }
 
 /// The SessionStart Claude Code sent, as a new session in the env's repository.

@@ -78,23 +78,6 @@ fn page(env: &Env, args: &[&str], name: &str) -> (PathBuf, String) {
     (path, html)
 }
 
-/// The exact figure in `data-value` of the element whose `data-field` is `field`, after `from`.
-fn data_value(html: &str, from: usize, field: &str) -> Option<String> {
-    let at = from + html[from..].find(&format!("data-field=\"{field}\" data-value=\""))?;
-    let rest = &html[at..];
-    let start = rest.find("data-value=\"")? + "data-value=\"".len();
-    Some(rest[start..start + rest[start..].find('"')?].to_string())
-}
-
-/// The `<tr data-key="key">` of a section, up to its end.
-fn row<'a>(html: &'a str, section: &str, key: &str) -> Option<&'a str> {
-    let start = html.find(&format!("<section id=\"{section}\""))?;
-    let end = start + html[start..].find("</section>")?;
-    let part = &html[start..end];
-    let at = part.find(&format!("<tr data-key=\"{key}\""))?;
-    Some(&part[at..at + part[at..].find("</tr>")?])
-}
-
 /// Self-contained: no script, nothing that could be fetched, the policy that says so.
 fn assert_self_contained(html: &str) {
     let lower = html.to_lowercase();

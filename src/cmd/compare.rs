@@ -6,7 +6,9 @@
 
 use super::Run;
 use crate::config::Config;
-use crate::report::guidance::{self, Comparison, MIN_CALLS, MIN_SESSIONS, MIN_TURNS, Metric, Verdict, Version};
+use crate::report::guidance::{
+    self, Comparison, MIN_CALLS, MIN_SESSIONS, MIN_TURNS, Metric, Version, label, signed, value,
+};
 use crate::report::history::{self, Filter};
 use crate::report::{self, style::Style};
 use clap::Args;
@@ -172,7 +174,7 @@ fn metrics_table(metrics: &[Metric], indent: &str, style: &Style) -> String {
             m.difference.map_or("-".into(), |d| signed(m.name, d)),
             interval,
             format!("{}/{} {}", m.before_count, m.after_count, m.per),
-            verdict(m.verdict).to_string(),
+            m.verdict.said().to_string(),
         ]);
     }
     let mut out = String::new();
@@ -214,45 +216,6 @@ fn switches(c: &Comparison, style: &Style) -> String {
     out
 }
 
-fn verdict(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Lower => "lower",
-        Verdict::Higher => "higher",
-        Verdict::NoDifferenceShown => "no difference shown",
-        Verdict::TooLittleData => "not enough data",
-    }
-}
-
-/// A figure's name in words.
-pub(super) fn label(name: &str) -> &str {
-    match name {
-        "failed_calls_per_100" => "failed calls per 100",
-        "tool_calls_per_turn" => "tool calls per turn",
-        "cost_usd_e6_per_turn" => "cost per turn",
-        "tokens_per_turn" => "tokens per turn",
-        "mean_turn_ms" => "mean turn time",
-        "turns_per_session" => "turns per session",
-        other => other,
-    }
-}
-
-/// A figure's value as a person reads it: `20.0`, `$0.0312`, `12.3k`, `41.2s`.
-pub(super) fn value(name: &str, v: f64) -> String {
-    match name {
-        "failed_calls_per_100" => format!("{v:.1}"),
-        "cost_usd_e6_per_turn" => report::usd(v.round() as i64),
-        "tokens_per_turn" => report::tokens(v.round() as u64),
-        "mean_turn_ms" => report::duration(v.round() as u64),
-        _ => format!("{v:.2}"),
-    }
-}
-
-/// A difference, with its sign in front: `-10.0`, `+$0.0012`.
-fn signed(name: &str, v: f64) -> String {
-    let sign = if v < 0.0 { "-" } else { "+" };
-    format!("{sign}{}", value(name, v.abs()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,13 +238,5 @@ mod tests {
         assert!(keys(None, Some("-")).unwrap_err().contains("nothing to compare"));
         assert!(keys(Some("bb"), Some("bb")).is_err());
         assert!(pick(&all[..1], None, None, "r").is_err());
-    }
-
-    #[test]
-    fn differences_carry_their_sign_and_unit() {
-        assert_eq!(signed("failed_calls_per_100", -10.04), "-10.0");
-        assert_eq!(signed("cost_usd_e6_per_turn", 1200.0), "+$0.0012");
-        assert_eq!(signed("mean_turn_ms", -1500.0), "-1.5s");
-        assert_eq!(value("tool_calls_per_turn", 4.0), "4.00");
     }
 }

@@ -4,7 +4,6 @@
 //! tools, `--html` for a page; all from the same tally (`report::tally`).
 
 use super::Run;
-use super::compare;
 use crate::config::Config;
 use crate::report::digest::Window;
 use crate::report::guidance::{self, Comparison, GuidanceRow, Verdict};
@@ -247,7 +246,7 @@ fn guidance_table(rows: &[GuidanceRow], last_changes: &[Comparison], style: &Sty
     let mut lines = vec![header.map(String::from).to_vec()];
     for r in rows {
         let f = &r.figures;
-        let show = |name: &str, v: Option<f64>| v.map_or("-".into(), |v| compare::value(name, v));
+        let show = |name: &str, v: Option<f64>| v.map_or("-".into(), |v| guidance::value(name, v));
         lines.push(vec![
             r.repo.clone(),
             r.key.chars().take(10).collect(),
@@ -278,9 +277,9 @@ fn last_change(c: &Comparison) -> String {
         .iter()
         .filter(|m| matches!(m.verdict, Verdict::Lower | Verdict::Higher))
         .map(|m| {
-            let v = |v: Option<f64>| v.map_or("-".into(), |v| compare::value(m.name, v));
+            let v = |v: Option<f64>| v.map_or("-".into(), |v| guidance::value(m.name, v));
             let way = if m.verdict == Verdict::Lower { "lower" } else { "higher" };
-            format!("{} {way} ({} → {})", compare::label(m.name), v(m.before), v(m.after))
+            format!("{} {way} ({} → {})", guidance::label(m.name), v(m.before), v(m.after))
         })
         .collect();
     let shown = if shown.is_empty() { "no difference the data shows".into() } else { shown.join(", ") };

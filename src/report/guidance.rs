@@ -464,6 +464,48 @@ fn splits(before: &[Sample], after: &[Sample]) -> Vec<Split> {
         .collect()
 }
 
+impl Verdict {
+    /// The verdict in words.
+    pub fn said(self) -> &'static str {
+        match self {
+            Verdict::Lower => "lower",
+            Verdict::Higher => "higher",
+            Verdict::NoDifferenceShown => "no difference shown",
+            Verdict::TooLittleData => "not enough data",
+        }
+    }
+}
+
+/// A figure's name in words.
+pub fn label(name: &str) -> &str {
+    match name {
+        "failed_calls_per_100" => "failed calls per 100",
+        "tool_calls_per_turn" => "tool calls per turn",
+        "cost_usd_e6_per_turn" => "cost per turn",
+        "tokens_per_turn" => "tokens per turn",
+        "mean_turn_ms" => "mean turn time",
+        "turns_per_session" => "turns per session",
+        other => other,
+    }
+}
+
+/// A figure's value as a person reads it: `20.0`, `$0.0312`, `12.3k`, `41.2s`.
+pub fn value(name: &str, v: f64) -> String {
+    match name {
+        "failed_calls_per_100" => format!("{v:.1}"),
+        "cost_usd_e6_per_turn" => super::usd(v.round() as i64),
+        "tokens_per_turn" => super::tokens(v.round() as u64),
+        "mean_turn_ms" => super::duration(v.round() as u64),
+        _ => format!("{v:.2}"),
+    }
+}
+
+/// A difference, with its sign in front: `-10.0`, `+$0.0012`.
+pub fn signed(name: &str, v: f64) -> String {
+    let sign = if v < 0.0 { "-" } else { "+" };
+    format!("{sign}{}", value(name, v.abs()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -551,5 +593,13 @@ mod tests {
         let tie = Digest { costs: vec![cell("b", 2), cell("a", 2)], ..Digest::default() };
         assert_eq!(main_model(&tie), Some("a"));
         assert_eq!(main_model(&Digest::default()), None);
+    }
+
+    #[test]
+    fn differences_carry_their_sign_and_unit() {
+        assert_eq!(signed("failed_calls_per_100", -10.04), "-10.0");
+        assert_eq!(signed("cost_usd_e6_per_turn", 1200.0), "+$0.0012");
+        assert_eq!(signed("mean_turn_ms", -1500.0), "-1.5s");
+        assert_eq!(value("tool_calls_per_turn", 4.0), "4.00");
     }
 }

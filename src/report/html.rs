@@ -5,6 +5,7 @@
 //! every figure that `report --json` has is also in a `data-value`
 //! attribute, exact, so a test can compare the two. Whatever an agent sent
 //! (prompts, summaries, branch and repository names) is escaped as text.
+//! The guidance section is in `html_guidance.rs`.
 
 use super::svg::{self, Bar, Segment};
 use super::tally::{By, Row, Sums, Tally, UNKNOWN};
@@ -78,7 +79,7 @@ pub fn render(home: &Path, tally: &Tally, sessions: &[&SessionRow], about: &str)
         local_time(crate::time::now_ms())
     );
     b.push_str(
-        "<nav><a href=\"#days\">per day</a><a href=\"#branches\">branches</a><a href=\"#commits\">commits</a><a href=\"#agents\">agents and repositories</a><a href=\"#tools\">tools</a><a href=\"#slowest\">slowest calls</a><a href=\"#sessions\">sessions</a><a href=\"#timelines\">timelines</a></nav>",
+        "<nav><a href=\"#days\">per day</a><a href=\"#branches\">branches</a><a href=\"#commits\">commits</a><a href=\"#agents\">agents and repositories</a><a href=\"#guidance\">guidance</a><a href=\"#tools\">tools</a><a href=\"#slowest\">slowest calls</a><a href=\"#sessions\">sessions</a><a href=\"#timelines\">timelines</a></nav>",
     );
     headline(&mut b, tally);
     per_day(&mut b, tally, &models, &palette);
@@ -90,6 +91,7 @@ pub fn render(home: &Path, tally: &Tally, sessions: &[&SessionRow], about: &str)
     b.push_str("</div><div>");
     grouping(&mut b, "repository", By::Repo, &tally.rows(By::Repo), false);
     b.push_str("</div></div></section>");
+    super::html_guidance::section(&mut b, home, tally);
     tools(&mut b, tally);
     let listed: HashSet<&str> = sessions.iter().take(SESSION_ROWS).map(|s| s.key.as_str()).collect();
     slowest(&mut b, tally, &listed);
@@ -705,6 +707,9 @@ svg text{fill:var(--muted);font-size:12px;font-family:inherit}\
 .legend i.m0{background:var(--m0)}.legend i.m1{background:var(--m1)}.legend i.m2{background:var(--m2)}.legend i.m3{background:var(--m3)}.legend i.m4{background:var(--m4)}.legend i.m5{background:var(--m5)}.legend i.m6{background:var(--m6)}.legend i.m7{background:var(--m7)}.legend i.mx{background:var(--mx)}.legend i.mu{background:var(--mu)}\
 .legend i.call{background:var(--call)}.legend i.fail{background:var(--fail)}.legend i.bar{background:var(--bar)}.legend i.bar2{background:var(--bar2)}\
 article{border-top:1px solid var(--line);margin-top:18px}\
+h4{font-size:14px;margin:18px 0 2px}.sub{color:var(--muted);font-size:12px;font-weight:400}\
+.warn{color:var(--fail);font-weight:600}\
+.zero{stroke:var(--fg);stroke-width:1.5}.whisker{stroke:var(--fg);stroke-width:1.5;fill:none}\
 ";
 
 #[cfg(test)]

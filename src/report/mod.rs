@@ -7,6 +7,7 @@ pub mod digest;
 pub mod guidance;
 pub mod history;
 pub mod html;
+pub mod html_guidance;
 pub mod stats;
 pub mod style;
 pub mod summary;

@@ -1,8 +1,9 @@
 //! The page's charts, drawn as inline SVG: stacked columns (cost per day by
-//! model), horizontal bars (branches, agents, tools), and a session's
-//! waterfall. Colours are CSS classes, so light and dark come from the
-//! page's style; every bar carries a `<title>` with its figures, so a chart
-//! says its numbers to a screen reader or a hovering pointer.
+//! model), horizontal bars (branches, agents, tools), a session's
+//! waterfall, and differences with their intervals (a guidance change).
+//! Colours are CSS classes, so light and dark come from the page's style;
+//! every bar carries a `<title>` with its figures, so a chart says its
+//! numbers to a screen reader or a hovering pointer.
 
 use super::html::escape;
 use std::fmt::Write;
@@ -189,6 +190,88 @@ pub fn waterfall(spans: &[Span], turns: &[Mark], responses: &[Mark], span_ms: u6
             y + 2.0,
             row - 4.0,
             escape(&s.title)
+        );
+    }
+    svg + "</svg>"
+}
+
+/// A difference and its 95 % interval, on a scale shared by every row.
+pub struct Whisker {
+    pub label: String,
+    /// The difference: `None` draws no bar (the note says why).
+    pub value: Option<f64>,
+    /// The interval's ends: `None` draws no whiskers.
+    pub interval: Option<(f64, f64)>,
+    pub class: &'static str,
+    pub title: String,
+    /// Written right of the plot: the difference and the verdict, in words.
+    pub note: String,
+}
+
+/// Differences as bars from a zero line, each with its interval as
+/// whiskers, on one scale symmetric around 0 (`fmt` writes its ends).
+pub fn whiskers(rows: &[Whisker], what: &str, fmt: fn(f64) -> String) -> String {
+    let (width, row, label_w, note_w, top) = (940.0, 24.0, 150.0, 380.0, 20.0);
+    let plot_w = width - label_w - note_w;
+    let height = top + row * rows.len() as f64 + 4.0;
+    let reach = rows
+        .iter()
+        .flat_map(|r| r.value.into_iter().chain(r.interval.into_iter().flat_map(|(l, h)| [l, h])))
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, |m, v| m.max(v.abs()));
+    let reach = nice_step(reach.max(1e-9));
+    let x_of = |v: f64| label_w + plot_w * (0.5 + v.clamp(-reach, reach) / (2.0 * reach));
+    let mut svg = open(width, height, what);
+    for (v, anchor) in [(-reach, "start"), (0.0, "middle"), (reach, "end")] {
+        let x = x_of(v);
+        let class = if v == 0.0 { "zero" } else { "grid" };
+        let _ = write!(
+            svg,
+            r#"<line class="{class}" x1="{x:.1}" x2="{x:.1}" y1="{:.1}" y2="{height:.1}"/><text x="{x:.1}" y="12" text-anchor="{anchor}">{}</text>"#,
+            top - 4.0,
+            escape(&fmt(v))
+        );
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let y = top + row * i as f64;
+        let mid = y + row / 2.0;
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text><g><title>{}</title>"#,
+            label_w - 8.0,
+            mid + 4.0,
+            escape(&r.label),
+            escape(&r.title)
+        );
+        if let Some(v) = r.value.filter(|v| v.is_finite()) {
+            let (a, b) = (x_of(0.0), x_of(v));
+            let _ = write!(
+                svg,
+                r#"<rect class="{}" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="2"/>"#,
+                r.class,
+                a.min(b),
+                y + 6.0,
+                (b - a).abs().max(1.0),
+                row - 12.0
+            );
+        }
+        if let Some((low, high)) = r.interval.filter(|(l, h)| l.is_finite() && h.is_finite()) {
+            let (l, h) = (x_of(low), x_of(high));
+            let _ = write!(
+                svg,
+                r#"<path class="whisker" d="M{l:.1} {mid:.1}H{h:.1}M{l:.1} {:.1}V{:.1}M{h:.1} {:.1}V{:.1}"/>"#,
+                y + 4.0,
+                y + row - 4.0,
+                y + 4.0,
+                y + row - 4.0
+            );
+        }
+        let _ = write!(
+            svg,
+            r#"</g><text x="{:.1}" y="{:.1}">{}</text>"#,
+            width - note_w + 10.0,
+            mid + 4.0,
+            escape(&r.note)
         );
     }
     svg + "</svg>"

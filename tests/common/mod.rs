@@ -249,3 +249,20 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// The exact figure in `data-value` of the element whose `data-field` is `field`, after `from`.
+pub fn data_value(html: &str, from: usize, field: &str) -> Option<String> {
+    let at = from + html[from..].find(&format!("data-field=\"{field}\" data-value=\""))?;
+    let rest = &html[at..];
+    let start = rest.find("data-value=\"")? + "data-value=\"".len();
+    Some(rest[start..start + rest[start..].find('"')?].to_string())
+}
+
+/// The `<tr data-key="key">` of a section, up to its end.
+pub fn row<'a>(html: &'a str, section: &str, key: &str) -> Option<&'a str> {
+    let start = html.find(&format!("<section id=\"{section}\""))?;
+    let end = start + html[start..].find("</section>")?;
+    let part = &html[start..end];
+    let at = part.find(&format!("<tr data-key=\"{key}\""))?;
+    Some(&part[at..at + part[at..].find("</tr>")?])
+}
