@@ -5,7 +5,7 @@
 
 use crate::{Bench, Row};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SEEDS: [&str; 4] = ["claude", "codex", "copilot", "gemini"];
@@ -107,15 +107,27 @@ fn read_floor(home: &Path) -> Duration {
 }
 
 impl Bench {
+    /// One `report` run: its wall time (through a freshly started copy of
+    /// this harness, whose own small peak RSS is all Linux charges the
+    /// report with beside its own), its peak RSS in KiB, and its output.
     fn report(&self, home: &Path, by: &str) -> (Duration, i64, String) {
         let out = self.work.join("report.json");
-        let mut cmd = Command::new(&self.hook);
-        cmd.args(["report", "--by", by, "--json", "--out"])
+        let empty = self.work.join("empty-stdin");
+        std::fs::write(&empty, b"").unwrap();
+        let mut cmd = Command::new(std::env::current_exe().unwrap());
+        cmd.arg("--measure-rss")
+            .arg(&empty)
+            .arg(&self.hook)
+            .args(["report", "--by", by, "--json", "--out"])
             .arg(&out)
             .env("KAIZEN_HOME", home)
-            .env("HOME", &self.user_home);
-        let (took, rss) = crate::run(&mut cmd, b"");
-        (took, rss, std::fs::read_to_string(&out).unwrap_or_default())
+            .env("HOME", &self.user_home)
+            .stdout(Stdio::piped());
+        let started = Instant::now();
+        let output = cmd.output().expect("measure");
+        let took = started.elapsed();
+        let rss = String::from_utf8_lossy(&output.stdout).split_whitespace().next().and_then(|n| n.parse().ok());
+        (took, rss.unwrap_or(i64::MAX), std::fs::read_to_string(&out).unwrap_or_default())
     }
 
     /// `report --by model --json` at each size, without the digest cache
