@@ -119,9 +119,62 @@ pub fn settle_listed<'a>(config: &Config, ids: impl IntoIterator<Item = &'a str>
     (settled, problems)
 }
 
-/// Settles one session before a person's command reads it.
+/// Settles one session before a person's command reads it, and catches up
+/// its transcripts.
 pub fn settle_one(config: &Config, session_id: &str) -> Result<bool, String> {
-    settle(config, session_id, crate::time::now_ms(), Instant::now() + COMMAND_WAIT)
+    let ended = settle(config, session_id, crate::time::now_ms(), Instant::now() + COMMAND_WAIT)?;
+    let counted = catch_up(config, &SessionFiles::new(&config.home, session_id), Instant::now() + COMMAND_WAIT)?;
+    Ok(ended || counted > 0)
+}
+
+/// Reads again what a session's transcripts added since they were last read
+/// to their end, Done sessions included: Copilot writes a run's last usage
+/// lines after its last hook (sessionEnd) returned, so no turn end ever
+/// reads them. Under the session's lock (not had by `deadline`: left for
+/// the next reader), each response counted once as at a turn end; the
+/// record's model and version filled where it had none. Returns how many
+/// responses it counted.
+pub fn catch_up(config: &Config, files: &SessionFiles, deadline: Instant) -> Result<usize, String> {
+    let grown = transcript::grown(&files.transcripts);
+    if grown.is_empty() {
+        return Ok(0);
+    }
+    let Some(rec) = record::load(&files.record).map_err(|e| format!("record: {e}"))? else { return Ok(0) };
+    let Some(reader) = agents::by_name(&rec.agent).and_then(|a| a.transcript.as_ref()) else { return Ok(0) };
+    let limits = Limits { event_cap: config.event_cap, dedup_window_ms: config.dedup_window_ms };
+    let mut problems = Vec::new();
+    let Some(mut writer) = SessionWriter::lock(files, deadline, limits, &mut problems)? else { return Ok(0) };
+    let session_id = rec.id.as_str();
+    let found = transcript::read_again(reader, grown, session_id, &files.transcripts, deadline);
+    transcript::record(&mut writer, session_id, &found, &config.home, false, &mut problems)?;
+    // Read again under the lock: a hook may have changed it since.
+    if let Some(mut rec) = record::load(&files.record).map_err(|e| format!("record: {e}"))?
+        && (rec.model.is_none() && found.model.is_some() || rec.agent_version.is_none() && found.version.is_some())
+    {
+        rec.model = rec.model.or(found.model.clone());
+        rec.agent_version = rec.agent_version.or(found.version.clone());
+        record::save(&files.record, &rec).map_err(|e| format!("record: {e}"))?;
+    }
+    drop(writer);
+    for problem in problems {
+        crate::log::write(&config.home, &format!("transcripts of {session_id} read again: {problem}"));
+    }
+    Ok(found.counted.len())
+}
+
+/// What a person's command does with every session it read before reading
+/// them: catches up their transcripts. Returns whether any response was
+/// counted (the command reads them again then) and what could not be written.
+pub fn catch_up_listed(config: &Config, listed: impl IntoIterator<Item = SessionFiles>) -> (bool, Vec<String>) {
+    let mut counted = false;
+    let mut problems = Vec::new();
+    for files in listed {
+        match catch_up(config, &files, Instant::now() + COMMAND_WAIT) {
+            Ok(n) => counted |= n > 0,
+            Err(e) => problems.push(format!("{}: its transcripts could not be read again ({e})", files.key)),
+        }
+    }
+    (counted, problems)
 }
 
 /// The hook's sweep: the most recently changed records other than `own`, at
@@ -139,7 +192,28 @@ pub fn sweep(config: &Config, own: &str, deadline: Instant) -> Vec<String> {
             problems.push(format!("inferred end of {id}: {e}"));
         }
     }
+    for id in newest_done(home, own, HOOK_SWEEP, deadline) {
+        if Instant::now() > deadline {
+            break;
+        }
+        if let Err(e) = catch_up(config, &SessionFiles::new(home, &id), deadline) {
+            problems.push(format!("transcripts of {id} read again: {e}"));
+        }
+    }
     problems
+}
+
+/// The ids of the Done sessions among the `n` most recently changed records
+/// other than `own`: those whose agent may still be writing their
+/// transcripts (a session's record changes last at its end).
+fn newest_done(home: &Path, own: &str, n: usize, deadline: Instant) -> Vec<String> {
+    newest_older_than(home, None, n + 1, deadline)
+        .into_iter()
+        .filter_map(|(_, path)| record::load(&path).ok().flatten())
+        .filter(|rec| rec.id != own && rec.status == SessionStatus::Done)
+        .map(|rec| rec.id)
+        .take(n)
+        .collect()
 }
 
 /// How many records one pass over `sessions/` keeps: the memory of a sweep,
