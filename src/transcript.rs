@@ -331,11 +331,8 @@ fn count_once(seen: BTreeMap<String, (Response, String)>, state: &mut State) -> 
 pub fn save(found: &Found, state_path: &Path) -> io::Result<()> {
     let Some(state) = &found.state else { return Ok(()) };
     fsutil::write_atomic(state_path, &serde_json::to_vec(state).map_err(io::Error::other)?)?;
-    let seen: Vec<Seen> = state
-        .files
-        .iter()
-        .map(|(path, c)| Seen { path: PathBuf::from(path), inode: c.inode, len: c.seen })
-        .collect();
+    let seen: Vec<Seen> =
+        state.files.iter().map(|(path, c)| Seen { path: PathBuf::from(path), inode: c.inode, len: c.seen }).collect();
     fsutil::write_atomic(&seen_path(state_path), &serde_json::to_vec(&seen).map_err(io::Error::other)?)
 }
 
