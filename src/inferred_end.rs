@@ -12,6 +12,11 @@
 //! alone), and never while the process lives. `sessions`, `show` and
 //! `report` settle the sessions they show; a hook settles the others when a
 //! session begins (its SessionStart or its first event), a few at most.
+//!
+//! Settled includes the transcripts: an agent may write usage after its last
+//! hook returned (Copilot), so a session whose transcript grew since it was
+//! read is read again (`catch_up`), Done or not, by the same sweep and
+//! commands (and `export`).
 
 use crate::agents::{self, Payload};
 use crate::config::Config;
@@ -178,8 +183,10 @@ pub fn catch_up_listed(config: &Config, listed: impl IntoIterator<Item = Session
 }
 
 /// The hook's sweep: the most recently changed records other than `own`, at
-/// most `HOOK_SWEEP` not yet Done, settled within `deadline`. Run when a
-/// session begins, so an agent's next launch ends the sessions of its last.
+/// most `HOOK_SWEEP` not yet Done, settled within `deadline`, and the Done
+/// ones among the newest caught up. Run when a session begins, so an
+/// agent's next launch ends the sessions of its last and counts what they
+/// wrote after their end.
 pub fn sweep(config: &Config, own: &str, deadline: Instant) -> Vec<String> {
     let home = &config.home;
     let now = crate::time::now_ms();

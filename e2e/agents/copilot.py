@@ -265,6 +265,7 @@ def _run(checks, sb, binary, pinned, cache):
     check_commands(checks, sb, session_id, records)
     check_transcript(checks, transcript, served, pinned)
     check_costs(checks, events, served, session_id, transcript)
+    check_read_again(checks, sb, session_id, transcript)
     check_reinstall(checks, sb)
     if os.environ.get("KAIZEN_E2E_WRITE_FIXTURES"):
         write_fixtures(sb, deliveries)
@@ -728,6 +729,23 @@ def check_costs(checks, events, served, session_id, transcript):
     checks.eq(own, list(range(len(own))), "events: seq 0..n-1 without gaps, Cost events included")
     checks.eq([(e.get("payload") or {}).get("agent_cost_usd") for e in costs if "agent_cost_usd" in (e.get("payload") or {})], [],
               "no agent_cost_usd: Copilot's usage.cost is a premium-request multiplier (0.0 in BYOK), not USD")
+
+
+def check_read_again(checks, sb, session_id, transcript):
+    """Issue 25: Copilot writes a run's usage records after its agentStop and sessionEnd returned, so
+    no turn end may read them; the session is Done. A later `kaizen-hook sessions` reads the transcript
+    again: every session.usage_record then has its Cost event, once, and the record names the model."""
+    lines = [json.loads(l) for l in transcript.read_text().splitlines() if l.strip()] if transcript.is_file() else []
+    usage = [l["data"]["usage"] for l in lines if l.get("type") == "session.usage_record"]
+    keys = sorted((u.get("accounting") or {}).get("usageId") or u.get("apiCallId") for u in usage)
+    for round in ("a later", "another"):
+        listed = sb.kaizen("sessions", "--json")
+        checks.eq(listed.returncode, 0, f"{round} sessions --json: exit status")
+        costs = [e for e in sb.events() if e.get("kind") == "Cost" and e.get("session_id") == session_id]
+        counted = sorted(k for k in ((e.get("payload") or {}).get("response_id") for e in costs) if k in set(keys))
+        checks.eq(counted, keys, f"after {round} sessions run: every session.usage_record in events.jsonl "
+                  f"({len(keys)}) has its Cost event, once")
+    checks.eq((sb.records().get(session_id) or {}).get("model"), MODEL, "after sessions: the record names the model")
 
 
 def _gpt_rates():
