@@ -191,7 +191,8 @@ pub fn sweep(config: &Config, own: &str, deadline: Instant) -> Vec<String> {
     let home = &config.home;
     let now = crate::time::now_ms();
     let mut problems = Vec::new();
-    for id in newest_unsettled(home, own, HOOK_SWEEP, deadline) {
+    let newest = newest_records(home, own, HOOK_SWEEP, deadline);
+    for id in newest.unsettled {
         if Instant::now() > deadline {
             break;
         }
@@ -199,7 +200,7 @@ pub fn sweep(config: &Config, own: &str, deadline: Instant) -> Vec<String> {
             problems.push(format!("inferred end of {id}: {e}"));
         }
     }
-    for id in newest_done(home, own, HOOK_SWEEP, deadline) {
+    for id in newest.done {
         if Instant::now() > deadline {
             break;
         }
@@ -210,19 +211,6 @@ pub fn sweep(config: &Config, own: &str, deadline: Instant) -> Vec<String> {
     problems
 }
 
-/// The ids of the Done sessions among the `n` most recently changed records
-/// other than `own`: those whose agent may still be writing their
-/// transcripts (a session's record changes last at its end).
-fn newest_done(home: &Path, own: &str, n: usize, deadline: Instant) -> Vec<String> {
-    newest_older_than(home, None, n + 1, deadline)
-        .into_iter()
-        .filter_map(|(_, path)| record::load(&path).ok().flatten())
-        .filter(|rec| rec.id != own && rec.status == SessionStatus::Done)
-        .map(|rec| rec.id)
-        .take(n)
-        .collect()
-}
-
 /// How many records one pass over `sessions/` keeps: the memory of a sweep,
 /// whatever the number of sessions.
 const SWEEP_PAGE: usize = 256;
@@ -230,22 +218,40 @@ const SWEEP_PAGE: usize = 256;
 /// A record file by when it last changed (its name breaks ties).
 type Stamped = (SystemTime, PathBuf);
 
-/// The ids of the `n` most recently changed records other than `own` that
-/// are not Done, newest first, looked for until `deadline`. Records are
-/// taken newest first a page at a time (`newest_older_than`), so however
-/// many sessions there are, all of them are ranked and memory stays bounded.
-fn newest_unsettled(home: &Path, own: &str, n: usize, deadline: Instant) -> Vec<String> {
-    let mut found = Vec::new();
+/// What a sweep looks at, newest first, other than its own session.
+#[derive(Debug, Default)]
+struct Newest {
+    /// The `n` most recently changed records that are not Done.
+    unsettled: Vec<String>,
+    /// The Done ones among the `n` most recently changed records: those whose
+    /// agent may still be writing their transcripts (a record changes last at
+    /// its end).
+    done: Vec<String>,
+}
+
+/// The sessions a sweep looks at (`Newest`), looked for until `deadline`.
+/// Records are taken newest first a page at a time (`newest_older_than`), so
+/// however many sessions there are, all of them are ranked and memory stays
+/// bounded; the first page gives the Done ones too (one pass, not two).
+fn newest_records(home: &Path, own: &str, n: usize, deadline: Instant) -> Newest {
+    let mut newest = Newest::default();
+    let mut ranked = 0;
     let mut older_than = None;
-    while found.len() < n {
+    while newest.unsettled.len() < n {
         let page = newest_older_than(home, older_than.as_ref(), SWEEP_PAGE, deadline);
         for (_, path) in &page {
-            if found.len() >= n || Instant::now() > deadline {
-                return found;
+            if newest.unsettled.len() >= n || Instant::now() > deadline {
+                return newest;
             }
             let Ok(Some(rec)) = record::load(path) else { continue };
-            if rec.id != own && rec.status != SessionStatus::Done {
-                found.push(rec.id);
+            if rec.id == own {
+                continue;
+            }
+            ranked += 1;
+            if rec.status != SessionStatus::Done {
+                newest.unsettled.push(rec.id);
+            } else if ranked <= n {
+                newest.done.push(rec.id);
             }
         }
         if page.len() < SWEEP_PAGE {
@@ -253,7 +259,7 @@ fn newest_unsettled(home: &Path, own: &str, n: usize, deadline: Instant) -> Vec<
         }
         older_than = page.into_iter().last();
     }
-    found
+    newest
 }
 
 /// The `n` newest record files older than `older_than` (all when `None`),
@@ -389,7 +395,8 @@ mod tests {
 
     /// 5,000 records whose mtimes are not in directory or creation order:
     /// every one is ranked (pages of `SWEEP_PAGE` cross), and the sweep
-    /// picks the newest not Done and not its own, past pages of Done ones.
+    /// picks the newest not Done and not its own, past pages of Done ones,
+    /// and the Done ones among the newest.
     #[test]
     fn the_sweep_picks_the_newest_records_among_thousands() {
         const SESSIONS: u64 = 5_000;
@@ -430,7 +437,7 @@ mod tests {
         assert!(newest_older_than(home.path(), None, SWEEP_PAGE, past).is_empty(), "no pass outlasts the deadline");
 
         let own = format!("s{}", by_rank[2]);
-        let picked = newest_unsettled(home.path(), &own, HOOK_SWEEP, far);
+        let picked = newest_records(home.path(), &own, HOOK_SWEEP, far);
         let expected: Vec<String> = by_rank
             .iter()
             .filter(|&&i| running(i))
@@ -440,6 +447,15 @@ mod tests {
             .collect();
         assert_eq!(expected.len(), HOOK_SWEEP);
         assert!(rank(expected[HOOK_SWEEP - 1][1..].parse().unwrap()) > 3 * SWEEP_PAGE as u64, "{expected:?}");
-        assert_eq!(picked, expected);
+        assert_eq!(picked.unsettled, expected);
+        let newest_done: Vec<String> = by_rank
+            .iter()
+            .map(|i| format!("s{i}"))
+            .filter(|id| *id != own)
+            .take(HOOK_SWEEP)
+            .filter(|id| !running(id[1..].parse().unwrap()))
+            .collect();
+        assert_eq!(newest_done.len(), HOOK_SWEEP - 2, "ranks 1 and 3 run, 2 is its own");
+        assert_eq!(picked.done, newest_done, "the Done among the newest, from the same pass");
     }
 }
