@@ -12,6 +12,11 @@
 //! alone), and never while the process lives. `sessions`, `show` and
 //! `report` settle the sessions they show; a hook settles the others when a
 //! session begins (its SessionStart or its first event), a few at most.
+//!
+//! Settled includes the transcripts: an agent may write usage after its last
+//! hook returned (Copilot), so a session whose transcript grew since it was
+//! read is read again (`catch_up`), Done or not, by the same sweep and
+//! commands (and `export`).
 
 use crate::agents::{self, Payload};
 use crate::config::Config;
@@ -119,24 +124,88 @@ pub fn settle_listed<'a>(config: &Config, ids: impl IntoIterator<Item = &'a str>
     (settled, problems)
 }
 
-/// Settles one session before a person's command reads it.
+/// Settles one session before a person's command reads it, and catches up
+/// its transcripts.
 pub fn settle_one(config: &Config, session_id: &str) -> Result<bool, String> {
-    settle(config, session_id, crate::time::now_ms(), Instant::now() + COMMAND_WAIT)
+    let ended = settle(config, session_id, crate::time::now_ms(), Instant::now() + COMMAND_WAIT)?;
+    let counted = catch_up(config, &SessionFiles::new(&config.home, session_id), Instant::now() + COMMAND_WAIT)?;
+    Ok(ended || counted > 0)
+}
+
+/// Reads again what a session's transcripts added since they were last read
+/// to their end, Done sessions included: Copilot writes a run's last usage
+/// lines after its last hook (sessionEnd) returned, so no turn end ever
+/// reads them. Under the session's lock (not had by `deadline`: left for
+/// the next reader), each response counted once as at a turn end; the
+/// record's model and version filled where it had none. Returns how many
+/// responses it counted.
+pub fn catch_up(config: &Config, files: &SessionFiles, deadline: Instant) -> Result<usize, String> {
+    let grown = transcript::grown(&files.transcripts);
+    if grown.is_empty() {
+        return Ok(0);
+    }
+    let Some(rec) = record::load(&files.record).map_err(|e| format!("record: {e}"))? else { return Ok(0) };
+    let Some(reader) = agents::by_name(&rec.agent).and_then(|a| a.transcript.as_ref()) else { return Ok(0) };
+    let limits = Limits { event_cap: config.event_cap, dedup_window_ms: config.dedup_window_ms };
+    let mut problems = Vec::new();
+    let Some(mut writer) = SessionWriter::lock(files, deadline, limits, &mut problems)? else { return Ok(0) };
+    let session_id = rec.id.as_str();
+    let found = transcript::read_again(reader, grown, session_id, &files.transcripts, deadline);
+    transcript::record(&mut writer, session_id, &found, &config.home, false, &mut problems)?;
+    // Read again under the lock: a hook may have changed it since.
+    if let Some(mut rec) = record::load(&files.record).map_err(|e| format!("record: {e}"))?
+        && (rec.model.is_none() && found.model.is_some() || rec.agent_version.is_none() && found.version.is_some())
+    {
+        rec.model = rec.model.or(found.model.clone());
+        rec.agent_version = rec.agent_version.or(found.version.clone());
+        record::save(&files.record, &rec).map_err(|e| format!("record: {e}"))?;
+    }
+    drop(writer);
+    for problem in problems {
+        crate::log::write(&config.home, &format!("transcripts of {session_id} read again: {problem}"));
+    }
+    Ok(found.counted.len())
+}
+
+/// What a person's command does with every session it read before reading
+/// them: catches up their transcripts. Returns whether any response was
+/// counted (the command reads them again then) and what could not be written.
+pub fn catch_up_listed(config: &Config, listed: impl IntoIterator<Item = SessionFiles>) -> (bool, Vec<String>) {
+    let mut counted = false;
+    let mut problems = Vec::new();
+    for files in listed {
+        match catch_up(config, &files, Instant::now() + COMMAND_WAIT) {
+            Ok(n) => counted |= n > 0,
+            Err(e) => problems.push(format!("{}: its transcripts could not be read again ({e})", files.key)),
+        }
+    }
+    (counted, problems)
 }
 
 /// The hook's sweep: the most recently changed records other than `own`, at
-/// most `HOOK_SWEEP` not yet Done, settled within `deadline`. Run when a
-/// session begins, so an agent's next launch ends the sessions of its last.
+/// most `HOOK_SWEEP` not yet Done, settled within `deadline`, and the Done
+/// ones among the newest caught up. Run when a session begins, so an
+/// agent's next launch ends the sessions of its last and counts what they
+/// wrote after their end.
 pub fn sweep(config: &Config, own: &str, deadline: Instant) -> Vec<String> {
     let home = &config.home;
     let now = crate::time::now_ms();
     let mut problems = Vec::new();
-    for id in newest_unsettled(home, own, HOOK_SWEEP, deadline) {
+    let newest = newest_records(home, own, HOOK_SWEEP, deadline);
+    for id in newest.unsettled {
         if Instant::now() > deadline {
             break;
         }
         if let Err(e) = settle(config, &id, now, deadline) {
             problems.push(format!("inferred end of {id}: {e}"));
+        }
+    }
+    for id in newest.done {
+        if Instant::now() > deadline {
+            break;
+        }
+        if let Err(e) = catch_up(config, &SessionFiles::new(home, &id), deadline) {
+            problems.push(format!("transcripts of {id} read again: {e}"));
         }
     }
     problems
@@ -149,22 +218,40 @@ const SWEEP_PAGE: usize = 256;
 /// A record file by when it last changed (its name breaks ties).
 type Stamped = (SystemTime, PathBuf);
 
-/// The ids of the `n` most recently changed records other than `own` that
-/// are not Done, newest first, looked for until `deadline`. Records are
-/// taken newest first a page at a time (`newest_older_than`), so however
-/// many sessions there are, all of them are ranked and memory stays bounded.
-fn newest_unsettled(home: &Path, own: &str, n: usize, deadline: Instant) -> Vec<String> {
-    let mut found = Vec::new();
+/// What a sweep looks at, newest first, other than its own session.
+#[derive(Debug, Default)]
+struct Newest {
+    /// The `n` most recently changed records that are not Done.
+    unsettled: Vec<String>,
+    /// The Done ones among the `n` most recently changed records: those whose
+    /// agent may still be writing their transcripts (a record changes last at
+    /// its end).
+    done: Vec<String>,
+}
+
+/// The sessions a sweep looks at (`Newest`), looked for until `deadline`.
+/// Records are taken newest first a page at a time (`newest_older_than`), so
+/// however many sessions there are, all of them are ranked and memory stays
+/// bounded; the first page gives the Done ones too (one pass, not two).
+fn newest_records(home: &Path, own: &str, n: usize, deadline: Instant) -> Newest {
+    let mut newest = Newest::default();
+    let mut ranked = 0;
     let mut older_than = None;
-    while found.len() < n {
+    while newest.unsettled.len() < n {
         let page = newest_older_than(home, older_than.as_ref(), SWEEP_PAGE, deadline);
         for (_, path) in &page {
-            if found.len() >= n || Instant::now() > deadline {
-                return found;
+            if newest.unsettled.len() >= n || Instant::now() > deadline {
+                return newest;
             }
             let Ok(Some(rec)) = record::load(path) else { continue };
-            if rec.id != own && rec.status != SessionStatus::Done {
-                found.push(rec.id);
+            if rec.id == own {
+                continue;
+            }
+            ranked += 1;
+            if rec.status != SessionStatus::Done {
+                newest.unsettled.push(rec.id);
+            } else if ranked <= n {
+                newest.done.push(rec.id);
             }
         }
         if page.len() < SWEEP_PAGE {
@@ -172,7 +259,7 @@ fn newest_unsettled(home: &Path, own: &str, n: usize, deadline: Instant) -> Vec<
         }
         older_than = page.into_iter().last();
     }
-    found
+    newest
 }
 
 /// The `n` newest record files older than `older_than` (all when `None`),
@@ -308,7 +395,8 @@ mod tests {
 
     /// 5,000 records whose mtimes are not in directory or creation order:
     /// every one is ranked (pages of `SWEEP_PAGE` cross), and the sweep
-    /// picks the newest not Done and not its own, past pages of Done ones.
+    /// picks the newest not Done and not its own, past pages of Done ones,
+    /// and the Done ones among the newest.
     #[test]
     fn the_sweep_picks_the_newest_records_among_thousands() {
         const SESSIONS: u64 = 5_000;
@@ -349,7 +437,7 @@ mod tests {
         assert!(newest_older_than(home.path(), None, SWEEP_PAGE, past).is_empty(), "no pass outlasts the deadline");
 
         let own = format!("s{}", by_rank[2]);
-        let picked = newest_unsettled(home.path(), &own, HOOK_SWEEP, far);
+        let picked = newest_records(home.path(), &own, HOOK_SWEEP, far);
         let expected: Vec<String> = by_rank
             .iter()
             .filter(|&&i| running(i))
@@ -359,6 +447,15 @@ mod tests {
             .collect();
         assert_eq!(expected.len(), HOOK_SWEEP);
         assert!(rank(expected[HOOK_SWEEP - 1][1..].parse().unwrap()) > 3 * SWEEP_PAGE as u64, "{expected:?}");
-        assert_eq!(picked, expected);
+        assert_eq!(picked.unsettled, expected);
+        let newest_done: Vec<String> = by_rank
+            .iter()
+            .map(|i| format!("s{i}"))
+            .filter(|id| *id != own)
+            .take(HOOK_SWEEP)
+            .filter(|id| !running(id[1..].parse().unwrap()))
+            .collect();
+        assert_eq!(newest_done.len(), HOOK_SWEEP - 2, "ranks 1 and 3 run, 2 is its own");
+        assert_eq!(picked.done, newest_done, "the Done among the newest, from the same pass");
     }
 }

@@ -157,6 +157,7 @@ fn record(
     let later: Vec<Merged> = merged.into_iter().filter(|m| m.arrival > (arrival.boot_ms, arrival.wall_ms)).collect();
     let found = match turn_end_payload.flatten() {
         Some(raw) => from_transcripts(&mut writer, (config, budget), obs, &target, &raw, problems)?,
+        None if catches_up(obs) => caught_up(&mut writer, (config, budget), obs, &target, problems)?,
         None => None,
     };
     let change = lifecycle::Change {
@@ -196,6 +197,28 @@ fn from_transcripts(
     let found = transcript::read(reader, turn_end_payload, &target.files.transcripts, budget.transcript_deadline());
     let closes = obs.phase == Phase::TurnEnd && agent.open_calls_fail_at_turn_end;
     transcript::record(writer, &target.session_id, &found, &config.home, closes, problems)?;
+    Ok(Some(found))
+}
+
+/// At a session's or prompt's start: what its transcripts added since they
+/// were last read to their end (Qwen writes a turn's last response after its
+/// Stop, Copilot a run's last usage lines after its sessionEnd). Costs a
+/// small read and a stat when nothing grew.
+fn caught_up(
+    writer: &mut SessionWriter,
+    (config, budget): (&Config, Budget),
+    obs: &Observation,
+    target: &Target,
+    problems: &mut Vec<String>,
+) -> Result<Option<transcript::Found>, String> {
+    let Some(reader) = obs.agent.known().and_then(|agent| agent.transcript.as_ref()) else { return Ok(None) };
+    let grown = transcript::grown(&target.files.transcripts);
+    if grown.is_empty() {
+        return Ok(None);
+    }
+    let (id, state) = (&target.session_id, &target.files.transcripts);
+    let found = transcript::read_again(reader, grown, id, state, budget.transcript_deadline());
+    transcript::record(writer, id, &found, &config.home, false, problems)?;
     Ok(Some(found))
 }
 
@@ -265,6 +288,14 @@ fn write<'f>(
 fn reads_transcripts(obs: &Observation) -> bool {
     matches!(obs.phase, Phase::TurnEnd | Phase::TurnFailure | Phase::SubagentStop | Phase::SessionEnd)
         || obs.event_type == "pre_compact"
+}
+
+/// The hooks that catch up a session's own transcripts: those that start
+/// something, when the agent is done writing the last turn; never a tool
+/// call (mid-turn the transcript grows with every call, and the turn end
+/// reads it).
+fn catches_up(obs: &Observation) -> bool {
+    matches!(obs.phase, Phase::SessionStart | Phase::Prompt)
 }
 
 /// The session this event belongs to, its files (directories made private

@@ -207,6 +207,20 @@ struct Cursor {
     inode: u64,
     offset: u64,
     context: Context,
+    /// The file's size when it was last read to its end (a half-written
+    /// last line aside); `None` while some of it is left for the next read.
+    #[serde(default)]
+    seen: Option<u64>,
+}
+
+/// What was seen of one transcript, kept apart from the cursors (in
+/// `<key>.transcripts.seen`) so that telling whether it grew costs a small
+/// read and a stat, never parsing every counted key.
+#[derive(Debug, Serialize, Deserialize)]
+struct Seen {
+    path: PathBuf,
+    inode: u64,
+    len: Option<u64>,
 }
 
 /// What one turn end found: the responses to record, the newest model and
@@ -232,6 +246,17 @@ const MAX_STATE: u64 = 16 << 20;
 
 /// Reads what is new in the transcripts `payload` points at.
 pub fn read(reader: &Reader, payload: &Payload, state_path: &Path, deadline: Instant) -> Found {
+    read_files(reader, (reader.paths)(payload), (reader.scope)(payload), state_path, deadline)
+}
+
+/// Reads what is new in `paths` (transcripts `grown` named), with what the
+/// read of one session knows: its id.
+pub fn read_again(reader: &Reader, paths: Vec<PathBuf>, session: &str, state_path: &Path, deadline: Instant) -> Found {
+    let scope = Scope { session: Some(session.to_string()), ..Scope::default() };
+    read_files(reader, paths, scope, state_path, deadline)
+}
+
+fn read_files(reader: &Reader, paths: Vec<PathBuf>, mut scope: Scope, state_path: &Path, deadline: Instant) -> Found {
     let mut found = Found::default();
     let mut state = match fsutil::read_private(state_path, MAX_STATE) {
         Ok(Some(bytes)) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
@@ -247,8 +272,7 @@ pub fn read(reader: &Reader, payload: &Payload, state_path: &Path, deadline: Ins
     let mut budget = BYTE_BUDGET;
     let mut seen: BTreeMap<String, (Response, String)> = BTreeMap::new();
     let mut failures = Vec::new();
-    let mut scope = (reader.scope)(payload);
-    for path in (reader.paths)(payload) {
+    for path in paths {
         let key = path.to_string_lossy().into_owned();
         let cursor = state.files.entry(key.clone()).or_default();
         match read_new_lines(reader, &path, cursor, &mut scope, &mut budget, deadline) {
@@ -302,10 +326,34 @@ fn count_once(seen: BTreeMap<String, (Response, String)>, state: &mut State) -> 
 }
 
 /// Saves the cursors and counted keys: after the events are written, so a
-/// run killed in between counts them again rather than never.
+/// run killed in between counts them again rather than never. Then what was
+/// seen of each transcript, for `grown`.
 pub fn save(found: &Found, state_path: &Path) -> io::Result<()> {
     let Some(state) = &found.state else { return Ok(()) };
-    fsutil::write_atomic(state_path, &serde_json::to_vec(state).map_err(io::Error::other)?)
+    fsutil::write_atomic(state_path, &serde_json::to_vec(state).map_err(io::Error::other)?)?;
+    let seen: Vec<Seen> =
+        state.files.iter().map(|(path, c)| Seen { path: PathBuf::from(path), inode: c.inode, len: c.seen }).collect();
+    fsutil::write_atomic(&seen_path(state_path), &serde_json::to_vec(&seen).map_err(io::Error::other)?)
+}
+
+fn seen_path(state_path: &Path) -> PathBuf {
+    state_path.with_extension("seen")
+}
+
+/// A session's transcripts that changed since they were last read to their
+/// end: a transcript is never final while it grows (Copilot writes a run's
+/// last usage lines after its last hook returned, Qwen a turn's last
+/// response after its Stop). Costs one small read and a stat per transcript,
+/// without the session's lock. Only regular files count: a transcript
+/// replaced by a symlink or a FIFO is not followed.
+pub fn grown(state_path: &Path) -> Vec<PathBuf> {
+    let Ok(Some(bytes)) = fsutil::read_private(&seen_path(state_path), MAX_STATE) else { return Vec::new() };
+    let seen: Vec<Seen> = serde_json::from_slice(&bytes).unwrap_or_default();
+    let changed = |s: &Seen| match std::fs::symlink_metadata(&s.path) {
+        Ok(meta) => meta.file_type().is_file() && (meta.ino() != s.inode || Some(meta.len()) != s.len),
+        Err(_) => false,
+    };
+    seen.into_iter().filter(changed).map(|s| s.path).collect()
 }
 
 fn merge(seen: &mut BTreeMap<String, (Response, String)>, response: Response, transcript: &str) {
@@ -337,9 +385,11 @@ fn read_new_lines(
     if meta.ino() != cursor.inode || meta.len() < cursor.offset {
         // A new or rewritten file: read it from the start (counted keys keep
         // old responses from counting twice).
-        *cursor = Cursor { inode: meta.ino(), offset: 0, context: cursor.context.clone() };
+        *cursor = Cursor { inode: meta.ino(), offset: 0, context: cursor.context.clone(), seen: None };
     }
     let want = (meta.len() - cursor.offset).min(*budget);
+    // Read to its end unless the budget or the deadline cut this read short.
+    cursor.seen = (want == meta.len() - cursor.offset).then_some(meta.len());
     if want == 0 {
         return Ok(Lines::default());
     }
@@ -358,6 +408,7 @@ fn read_new_lines(
     let mut consumed = 0;
     for line in chunk[..=end].split_inclusive(|b| *b == b'\n') {
         if Instant::now() > deadline {
+            cursor.seen = None;
             break;
         }
         consumed += line.len();
@@ -567,6 +618,30 @@ mod tests {
         assert_eq!(f.turn_end(), []);
         std::fs::remove_file(f.transcript()).unwrap();
         f.append(&(line("r2", 20, 2) + &line("r3", 30, 3)));
+        assert_eq!(f.turn_end(), [("r3".into(), 30, 3, false)]);
+    }
+
+    #[test]
+    fn a_transcript_is_named_grown_until_read_to_its_end() {
+        let f = Fixture::new();
+        f.append(&line("r1", 10, 1));
+        f.turn_end();
+        assert_eq!(grown(&f.state()), Vec::<PathBuf>::new());
+        f.append(&line("r2", 20, 2));
+        assert_eq!(grown(&f.state()), [f.transcript()]);
+        let far = Instant::now() + std::time::Duration::from_secs(5);
+        let found = read_again(&READER, grown(&f.state()), "s", &f.state(), far);
+        save(&found, &f.state()).unwrap();
+        assert_eq!(found.counted.iter().map(|c| c.response.key.as_str()).collect::<Vec<_>>(), ["r2"]);
+        assert_eq!(grown(&f.state()), Vec::<PathBuf>::new());
+        // A half-written line: grown once, then not until it is whole.
+        let whole = line("r3", 30, 3);
+        let (head, rest) = whole.split_at(9);
+        f.append(head);
+        assert_eq!(f.turn_end(), []);
+        assert_eq!(grown(&f.state()), Vec::<PathBuf>::new());
+        f.append(rest);
+        assert_eq!(grown(&f.state()), [f.transcript()]);
         assert_eq!(f.turn_end(), [("r3".into(), 30, 3, false)]);
     }
 

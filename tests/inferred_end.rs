@@ -128,3 +128,43 @@ fn what_the_agent_wrote_to_its_transcript_after_its_last_stop_is_counted_before_
     let seqs: Vec<u64> = env.events(session).iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
 }
+
+/// Qwen writes a turn's last response after its Stop, and may write after its
+/// SessionEnd: the session's next prompt counts what came after the Stop
+/// (before any turn end), and `report` what came after the end, each once.
+#[test]
+fn a_response_written_after_the_hooks_is_counted_at_the_next_prompt_or_by_report() {
+    let env = Env::new();
+    let session = "4d49448a-2c31-4a1c-97ca-b1366e1805c2";
+    let captured = std::fs::read_to_string(fixtures_dir().join("transcripts/qwen/session.jsonl")).unwrap();
+    let lines: Vec<&str> = captured.lines().collect();
+    let last_response = lines.iter().rposition(|l| l.contains("\"qwen-code.api_response\"")).unwrap();
+    let responses = lines.iter().filter(|l| l.contains("\"qwen-code.api_response\"")).count();
+    let transcript = env.user_home.join("session.jsonl");
+    let deliver = |sub: &str, name: &str| {
+        let mut payload = event(&env, session, name);
+        payload["transcript_path"] = json!(transcript);
+        env.hook(&[sub, "--agent", "qwen"], &payload);
+    };
+    let costs = || env.events(session).into_iter().filter(|e| e.kind == EventKind::Cost).count();
+    std::fs::write(&transcript, lines[..last_response].join("\n") + "\n").unwrap();
+    deliver("stop", "Stop");
+    assert_eq!(costs(), responses - 1);
+    std::fs::write(&transcript, lines.join("\n") + "\n").unwrap();
+    deliver("prompt", "UserPromptSubmit");
+    assert_eq!(costs(), responses, "the next prompt counts the response written after the Stop");
+    assert_eq!(env.events(session).last().unwrap().kind, EventKind::Cost, "after the prompt's own event");
+
+    deliver("session-end", "SessionEnd");
+    assert_eq!(env.record(session).status, SessionStatus::Done);
+    let mut late: Value = serde_json::from_str(lines[last_response]).unwrap();
+    late["systemPayload"]["uiEvent"]["response_id"] = json!("written-after-the-end");
+    let mut file = std::fs::OpenOptions::new().append(true).open(&transcript).unwrap();
+    writeln!(file, "{late}").unwrap();
+    for _ in 0..2 {
+        assert!(env.run(&["report", "--json"], b"").status.success());
+        assert_eq!(costs(), responses + 1, "counted by report, once");
+    }
+    let seqs: Vec<u64> = env.events(session).iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
+}

@@ -277,3 +277,91 @@ fn a_session_end_finds_the_transcript_under_copilot_home() {
     let all: Vec<Event> = r.env.session_files().iter().flat_map(|f| common::read_events(f)).collect();
     assert_eq!(all.iter().filter(|e| e.kind == EventKind::Cost).count(), 1);
 }
+
+/// The real Copilot CLI 1.0.102 writes a run's `session.usage_record` lines
+/// after its `agentStop` and `sessionEnd` hooks returned: both read an
+/// empty transcript and the session is Done with no model. `(next, label)`
+/// catches them up afterwards; run twice, it adds nothing more.
+fn flushed_after_the_session_ended(next: impl Fn(&Replay), label: &str) {
+    let r = Replay::new();
+    let lines = lines();
+    r.deliver("stop", "agentStop", &parsed(&lines[136])["data"]["input"]);
+    r.deliver("session-end", "sessionEnd", &parsed(&lines[138])["data"]["input"]);
+    let record = r.env.record(SESSION);
+    assert_eq!((record.status, record.model), (common::SessionStatus::Done, None));
+    assert_eq!(r.costs().len(), 0);
+    r.append(&lines[..141].concat());
+    let want: Vec<String> = expected(&lines[..141]).into_iter().map(|(key, ..)| key).collect();
+    assert_eq!(want.len(), 11);
+    for round in 0..2 {
+        next(&r);
+        let mut got = r.cost_keys();
+        got.sort();
+        let mut sorted = want.clone();
+        sorted.sort();
+        assert_eq!(got, sorted, "{label}, round {round}: every usage record, once");
+    }
+    let record = r.env.record(SESSION);
+    assert_eq!(record.model.as_deref(), Some("gpt-4.1"), "{label}: the model, from the transcript");
+    assert_eq!(record.agent_version.as_deref(), Some("1.0.102"));
+    let events = r.env.events(SESSION);
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), (0..events.len() as u64).collect::<Vec<_>>());
+}
+
+#[test]
+fn usage_flushed_after_the_session_ended_is_counted_at_another_session_s_start() {
+    flushed_after_the_session_ended(
+        |r| {
+            let mut start: Value = serde_json::from_slice(
+                &std::fs::read(common::fixtures_dir().join("real/copilot/sessionStart.json")).unwrap(),
+            )
+            .unwrap();
+            start["cwd"] = json!(r.env.repo);
+            start["sessionId"] = json!(format!("next-{}", r.env.session_files().len()));
+            r.env.hook(&["session-start", "--agent", "copilot", "--event", "sessionStart"], &start);
+        },
+        "the next session's start",
+    );
+}
+
+#[test]
+fn usage_flushed_after_the_session_ended_is_counted_by_the_read_commands() {
+    for args in [&["report", "--json"][..], &["sessions"], &["show", SESSION]] {
+        flushed_after_the_session_ended(
+            |r| {
+                let out = r.env.run(args, b"");
+                assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+                assert!(out.stderr.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            },
+            &args.join(" "),
+        );
+    }
+}
+
+/// A transcript that keeps growing is read again each time it grew, each
+/// response once; one replaced by a symlink or a FIFO is not followed.
+#[test]
+fn a_transcript_read_again_while_it_grows_and_never_through_a_symlink_or_fifo() {
+    let r = Replay::new();
+    let lines = lines();
+    r.deliver("session-end", "sessionEnd", &parsed(&lines[138])["data"]["input"]);
+    let mut written = 0;
+    for end in [20, 60, 100, 141] {
+        r.append(&lines[written..end].concat());
+        written = end;
+        r.env.run(&["sessions", "--json"], b"");
+        let want = expected(&lines[..end]).len();
+        assert_eq!(r.costs().len(), want, "read again up to line {end}");
+    }
+    let rest = r.env.tmp.path().join("rest.jsonl");
+    std::fs::write(&rest, lines.concat()).unwrap();
+    std::fs::remove_file(&r.transcript).unwrap();
+    std::os::unix::fs::symlink(&rest, &r.transcript).unwrap();
+    r.env.run(&["sessions", "--json"], b"");
+    assert_eq!(r.costs().len(), 11, "a symlink is not followed");
+    std::fs::remove_file(&r.transcript).unwrap();
+    let status = r.env.sandbox(std::process::Command::new("mkfifo")).arg(&r.transcript).status().unwrap();
+    assert!(status.success());
+    r.env.run(&["report", "--json"], b"");
+    assert_eq!(r.costs().len(), 11, "a FIFO is not read, and nothing waits on it");
+}

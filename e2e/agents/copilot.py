@@ -242,6 +242,10 @@ def _run(checks, sb, binary, pinned, cache):
                 session_id = starts[0].payload.get("sessionId") if starts else None
                 if not checks.check(bool(session_id), "run main: a sessionStart delivery names the session"):
                     return
+            if name == "main":
+                # Copilot has exited: its transcript is final, the last usage records written after the
+                # run's agentStop and sessionEnd returned (issue 25).
+                after_main = usage_counted(sb, session_id)
             rec = sb.records().get(session_id)
             snapshots[name] = dict(rec) if rec else None
         served = list(mock.served)
@@ -265,6 +269,7 @@ def _run(checks, sb, binary, pinned, cache):
     check_commands(checks, sb, session_id, records)
     check_transcript(checks, transcript, served, pinned)
     check_costs(checks, events, served, session_id, transcript)
+    check_read_again(checks, sb, session_id, after_main)
     check_reinstall(checks, sb)
     if os.environ.get("KAIZEN_E2E_WRITE_FIXTURES"):
         write_fixtures(sb, deliveries)
@@ -728,6 +733,39 @@ def check_costs(checks, events, served, session_id, transcript):
     checks.eq(own, list(range(len(own))), "events: seq 0..n-1 without gaps, Cost events included")
     checks.eq([(e.get("payload") or {}).get("agent_cost_usd") for e in costs if "agent_cost_usd" in (e.get("payload") or {})], [],
               "no agent_cost_usd: Copilot's usage.cost is a premium-request multiplier (0.0 in BYOK), not USD")
+
+
+def usage_counted(sb, session_id):
+    """Every session.usage_record key in Copilot's events.jsonl now; those with a Cost event before a
+    `kaizen-hook sessions` run, and after it (once each); and the record's model then."""
+    transcript = sb.home / ".copilot" / "session-state" / session_id / "events.jsonl"
+    lines = [json.loads(l) for l in transcript.read_text().splitlines() if l.strip()] if transcript.is_file() else []
+    usage = [l["data"]["usage"] for l in lines if l.get("type") == "session.usage_record"]
+    keys = sorted((u.get("accounting") or {}).get("usageId") or u.get("apiCallId") for u in usage)
+
+    def counted():
+        costs = [e for e in sb.events() if e.get("kind") == "Cost" and e.get("session_id") == session_id]
+        return sorted(k for k in ((e.get("payload") or {}).get("response_id") for e in costs) if k in set(keys))
+
+    before = counted()
+    listed = sb.kaizen("sessions", "--json")
+    return dict(keys=keys, before=before, status=listed.returncode, after=counted(),
+                model=(sb.records().get(session_id) or {}).get("model"))
+
+
+def check_read_again(checks, sb, session_id, after_main):
+    """Issue 25: Copilot writes a run's last usage records after its agentStop and sessionEnd returned,
+    so no turn end of that run reads them and the session is Done. A `kaizen-hook sessions` run once
+    Copilot has exited reads the transcript again: every session.usage_record then has its Cost event,
+    once, and the record names the model. Checked after the main run (before the next run's turn ends
+    could count them) and at the end, twice (nothing counted again)."""
+    for when, got in (("the main run", after_main), ("the last run", usage_counted(sb, session_id)),
+                      ("the last run, again", usage_counted(sb, session_id))):
+        late = len(got["keys"]) - len(got["before"])
+        checks.eq(got["status"], 0, f"after {when}: sessions --json: exit status")
+        checks.eq(got["after"], got["keys"], f"after {when}, a sessions run: every session.usage_record in "
+                  f"events.jsonl ({len(got['keys'])}, {late} not counted by the run's hooks) has its Cost event, once")
+        checks.eq(got["model"], MODEL, f"after {when}, a sessions run: the record names the model")
 
 
 def _gpt_rates():

@@ -6,7 +6,9 @@ use super::Run;
 use crate::config::Config;
 use crate::export::settings::{self, Protocol, Signal};
 use crate::export::{self, Destination, Exporter};
+use crate::store::Listed;
 use clap::Args;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -64,11 +66,22 @@ impl Run for Export {
             return fail(&format!("cannot create {}: {e}", export::cursor::dir(home).display()));
         }
         let mut exporter = Exporter::new(home, logs, traces);
-        if self.follow { follow(&mut exporter) } else { once(&mut exporter) }
+        if self.follow { follow(config, &mut exporter) } else { once(config, &mut exporter) }
     }
 }
 
-fn once(exporter: &mut Exporter) -> ExitCode {
+/// Counts what the sessions' transcripts added since they were last read
+/// before a pass reads the sessions (Copilot writes a run's last usage lines
+/// after its last hook returned).
+fn catch_up(config: &Config, home: &Path) {
+    let listed = crate::store::list(home, Listed::Record).into_iter().flatten();
+    for problem in crate::inferred_end::catch_up_listed(config, listed).1 {
+        eprintln!("kaizen-hook export: {problem}");
+    }
+}
+
+fn once(config: &Config, exporter: &mut Exporter) -> ExitCode {
+    catch_up(config, &exporter.home);
     let result = exporter.pass();
     report(exporter);
     match result {
@@ -79,11 +92,12 @@ fn once(exporter: &mut Exporter) -> ExitCode {
 
 /// Runs until stopped; a failed pass is reported and retried later (the
 /// cursor did not move, so nothing is lost).
-fn follow(exporter: &mut Exporter) -> ExitCode {
+fn follow(config: &Config, exporter: &mut Exporter) -> ExitCode {
     eprintln!("kaizen-hook export: following {} to {}", exporter.home.display(), exporter.destinations());
     let mut seen = Vec::new();
     let mut last_pass = Instant::now();
     loop {
+        catch_up(config, &exporter.home);
         let now = export::sizes(&exporter.home);
         // A turn that ended waits for its session to be quiet: a pass now and
         // then sends it even when no file moved.
