@@ -14,8 +14,9 @@ registered the hooks (plus capture.sh beside each):
   4. denied   `--continue` without --dangerously-skip-permissions: a Write that
               headless mode refuses.
   5. error    `--resume <id>`, CLAUDE_CODE_MAX_RETRIES=0: the model answers 529.
-  6. quiet    `"disableAllHooks": true` in settings: nothing can record; what
-              do `install` and `doctor` say?
+  6. quiet    `"disableAllHooks": true` in settings: no hook runs; what do
+              `install` and `doctor` say? Its response lands in the session's
+              transcript, and the next read (`sessions`) counts it.
 
 Each run ends the session (SessionEnd). Then every delivery is compared with
 what kaizen-hook recorded, and `doctor`, `sessions --json`, `show --json` are
@@ -254,6 +255,7 @@ def _run(checks, sb, claude, version):
     check_commands(checks, sb, deliveries, events, sid, doctor_off, reinstall)
     check_transcripts(checks, sb, mock, sid, deliveries)
     check_costs(checks, mock, events)
+    check_quiet_run(checks, sb, mock, events)
     check_fixtures(checks, deliveries)
 
 
@@ -445,7 +447,7 @@ def check_commands(checks, sb, deliveries, events, sid, doctor_off, reinstall):
     row = next((r for r in rows if r.get("id") == sid), {})
     checks.eq(len(rows), 1, "sessions --json: one session")
     checks.eq(row.get("status"), "Done", "sessions --json: status")
-    checks.eq(row.get("events"), len(events), "sessions --json: events (hook and Cost)")
+    checks.eq(row.get("events"), len(sb.events()), "sessions --json: events (hook and Cost)")
     pre = sum(1 for d in deliveries if (d.payload or {}).get("hook_event_name") == "PreToolUse")
     checks.eq(row.get("tool_calls"), pre, "sessions --json: tool_calls (one per PreToolUse)")
     checks.eq(row.get("errors"), 4, "sessions --json: errors = exit-2 Bash, missing Read, denied Write, 529 (issue 11 item 2)")
@@ -575,6 +577,17 @@ def check_costs(checks, mock, events):
     served = [r for r in mock.served if r["status"] == 200 and r["step"] != "compact.summary" and not r["step"].startswith("quiet")]
     checks.eq(len(costs), len(served), "exactly one Cost event per response in a transcript, none twice")
     checks.eq(sorted(e["seq"] for e in events), list(range(len(events))), "events: seq 0..n-1 without gaps, Cost events included")
+
+
+def check_quiet_run(checks, sb, mock, events):
+    """The run with hooks off wrote its response into the session's transcript: the
+    transcript grew after the last read, so the next read (`sessions`) counts it, and
+    nothing else is recorded for that run (issue 25, transcripts written after the hooks)."""
+    later = sb.events()[len(events):]
+    quiet = sorted(r["message_id"] for r in mock.served if r["status"] == 200 and r["step"].startswith("quiet"))
+    checks.eq(sorted((e.get("payload") or {}).get("response_id") for e in later), quiet,
+              "hooks off: the run's responses are counted from the transcript at the next read")
+    checks.eq([e["kind"] for e in later], ["Cost"] * len(quiet), "hooks off: nothing but those responses is recorded")
 
 
 def check_fixtures(checks, deliveries):
