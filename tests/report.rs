@@ -177,3 +177,23 @@ fn ten_thousand_sessions_are_listed_from_records_and_last_lines() {
     assert_eq!(rows.len(), 10_001);
     assert!(rows.iter().all(|r| r["events"] == 7 && r["errors"] == 1));
 }
+
+#[test]
+fn a_record_planted_as_a_symlink_is_not_read_through() {
+    let env = recorded();
+    // A valid record somewhere else, linked in place of the Claude session's own.
+    let elsewhere = env.tmp.path().join("elsewhere.json");
+    let record_path = env.sessions_dir().join(format!("{}.session.json", key(CLAUDE)));
+    let mut planted: Value = serde_json::from_slice(&std::fs::read(&record_path).unwrap()).unwrap();
+    planted["workspace"] = json!("/planted/through/a/link");
+    std::fs::write(&elsewhere, planted.to_string()).unwrap();
+    std::fs::remove_file(&record_path).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &record_path).unwrap();
+    for args in [&["sessions", "--json"][..], &["show", CLAUDE, "--json"], &["report", "--by", "repo", "--json"]] {
+        let (_, stdout, stderr) = kaizen(&env, args);
+        assert!(!stdout.contains("/planted/through") && !stdout.contains("\"through\""), "{args:?}: {stdout}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let (_, _, stderr) = kaizen(&env, &["sessions"]);
+    assert!(stderr.contains("skipped an unreadable record"), "said on stderr: {stderr}");
+}

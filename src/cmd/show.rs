@@ -89,8 +89,7 @@ impl Run for Show {
         };
         let files = SessionFiles::from_key(&config.home, &key);
         settle(config, &files);
-        let record: Option<SessionRecord> =
-            std::fs::read(&files.record).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let record: Option<SessionRecord> = crate::store::record::load(&files.record).ok().flatten();
         let (events, skipped) = report::read_events(&files.events);
         let start = events.first().map_or(0, |e| e.ts_ms);
         let steps: Vec<Step> = events.iter().map(|e| step(e, start)).collect();

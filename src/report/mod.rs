@@ -64,11 +64,10 @@ pub fn load_sessions(home: &Path) -> Loaded {
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     for files in store::list(home, Listed::Record).into_iter().flatten() {
-        match std::fs::read(&files.record)
-            .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice::<SessionRecord>(&b).map_err(|e| e.to_string()))
-        {
-            Ok(record) => rows.push(row(files, record)),
+        // Never through a planted symlink or FIFO (`record::load` opens with O_NOFOLLOW).
+        match store::record::load(&files.record) {
+            Ok(Some(record)) => rows.push(row(files, record)),
+            Ok(None) => {}
             Err(e) => skipped.push(format!("{} ({e})", files.record.display())),
         }
     }
