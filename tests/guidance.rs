@@ -15,19 +15,6 @@ const BASE: u64 = 1_790_000_000_000;
 const BEFORE: &str = "aaaa000000000001";
 const AFTER: &str = "bbbb000000000002";
 
-fn line(session: &str, seq: u64, ts: u64, kind: &str, fields: Value, payload: Value) -> String {
-    let mut e = json!({"session_id": session, "seq": seq, "ts_ms": ts, "ts_exact": false, "kind": kind,
-        "source": "Hook", "tool": null, "tool_call_id": null, "tokens_in": null, "tokens_out": null,
-        "reasoning_tokens": null, "cost_usd_e6": null, "stop_reason": null, "latency_ms": null, "ttft_ms": null,
-        "retry_count": null, "context_used_tokens": null, "context_max_tokens": null,
-        "cache_creation_tokens": null, "cache_read_tokens": null, "system_prompt_tokens": null,
-        "payload": payload});
-    for (k, v) in fields.as_object().unwrap() {
-        e[k] = v.clone();
-    }
-    e.to_string() + "\n"
-}
-
 /// What one generated session is like. Its tool calls fail by a counter
 /// shared by the sessions of one side, so a side's failure rate is exactly
 /// `1 / fail_every`: the true difference is known.
@@ -88,7 +75,7 @@ fn session_lines(id: &str, start: u64, i: usize, kind: Kind, calls_made: &mut u6
     let mut lines = Vec::new();
     let mut seq = 0;
     let mut push = |ts: u64, kind: &str, fields: Value, payload: Value| {
-        lines.push(line(id, seq, ts, kind, fields, payload));
+        lines.push(event_line(id, seq, ts, kind, fields, payload));
         seq += 1;
     };
     let mut ts = start;

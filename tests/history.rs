@@ -34,19 +34,6 @@ impl Rng {
     }
 }
 
-fn line(session: &str, seq: u64, ts: u64, kind: &str, fields: Value, payload: Value) -> String {
-    let mut e = json!({"session_id": session, "seq": seq, "ts_ms": ts, "ts_exact": false, "kind": kind,
-        "source": "Hook", "tool": null, "tool_call_id": null, "tokens_in": null, "tokens_out": null,
-        "reasoning_tokens": null, "cost_usd_e6": null, "stop_reason": null, "latency_ms": null, "ttft_ms": null,
-        "retry_count": null, "context_used_tokens": null, "context_max_tokens": null,
-        "cache_creation_tokens": null, "cache_read_tokens": null, "system_prompt_tokens": null,
-        "payload": payload});
-    for (k, v) in fields.as_object().unwrap() {
-        e[k] = v.clone();
-    }
-    e.to_string() + "\n"
-}
-
 /// One session's lines: turns of a prompt, tool calls and results, model
 /// responses (some read late, some unpriced or corrections) and a turn end
 /// that may land on a new commit.
@@ -57,7 +44,7 @@ fn session_lines(rng: &mut Rng, id: &str, start: u64) -> (Vec<String>, u64) {
     let mut commit = format!("c{:03}", rng.below(12));
     let branch = ["main", "feat/x", "fix, \"quoted\""][rng.below(3) as usize];
     let mut push = |lines: &mut Vec<String>, ts: u64, kind: &str, fields: Value, payload: Value| {
-        lines.push(line(id, seq, ts, kind, fields, payload));
+        lines.push(event_line(id, seq, ts, kind, fields, payload));
         seq += 1;
     };
     let context = |commit: &str| json!({"commit": commit, "branch": branch});
@@ -428,7 +415,7 @@ fn a_settled_session_that_grows_is_read_again() {
     let path = history.env.sessions_dir().join(format!("{id}.jsonl"));
     let text = std::fs::read_to_string(&path).unwrap();
     let complete = &text[..text.rfind('\n').unwrap() + 1];
-    let late = line(
+    let late = event_line(
         id,
         999,
         BASE + 5 * DAY,

@@ -210,6 +210,21 @@ pub fn key(id: &str) -> String {
     id.to_string()
 }
 
+/// One events-file line as the store writes it: every `Event` field null but
+/// these, `fields` over them (a generated history, written straight to disk).
+pub fn event_line(session: &str, seq: u64, ts: u64, kind: &str, fields: Value, payload: Value) -> String {
+    let mut e = serde_json::json!({"session_id": session, "seq": seq, "ts_ms": ts, "ts_exact": false, "kind": kind,
+        "source": "Hook", "tool": null, "tool_call_id": null, "tokens_in": null, "tokens_out": null,
+        "reasoning_tokens": null, "cost_usd_e6": null, "stop_reason": null, "latency_ms": null, "ttft_ms": null,
+        "retry_count": null, "context_used_tokens": null, "context_max_tokens": null,
+        "cache_creation_tokens": null, "cache_read_tokens": null, "system_prompt_tokens": null,
+        "payload": payload});
+    for (k, v) in fields.as_object().unwrap() {
+        e[k] = v.clone();
+    }
+    e.to_string() + "\n"
+}
+
 pub fn read_events(path: &Path) -> Vec<Event> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(text.is_empty() || text.ends_with('\n'), "file ends mid-line");
