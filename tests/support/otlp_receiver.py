@@ -71,6 +71,47 @@ def rpc_status(code, message):
     return out + bytes([n]) + msg
 
 
+def log_rows(request):
+    return [{
+        "resource": attrs(rl.resource.attributes),
+        "scope": sl.scope.name,
+        "time_unix_nano": r.time_unix_nano,
+        "severity_number": r.severity_number,
+        "severity_text": r.severity_text,
+        "event_name": r.event_name,
+        "body": value(r.body),
+        "attributes": attrs(r.attributes),
+    } for rl in request.resource_logs for sl in rl.scope_logs for r in sl.log_records]
+
+
+def span_rows(request):
+    return [{
+        "resource": attrs(rs.resource.attributes),
+        "scope": ss.scope.name,
+        "trace_id": s.trace_id.hex(),
+        "span_id": s.span_id.hex(),
+        "parent_span_id": s.parent_span_id.hex(),
+        "name": s.name,
+        "kind": s.kind,
+        "start_time_unix_nano": s.start_time_unix_nano,
+        "end_time_unix_nano": s.end_time_unix_nano,
+        "attributes": attrs(s.attributes),
+        "links": [{"trace_id": l.trace_id.hex(), "span_id": l.span_id.hex()} for l in s.links],
+        "status_code": s.status.code,
+        "status_message": s.status.message,
+    } for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
+
+
+# Per signal: the request and response types, its rows, where they go, the
+# partial-success field.
+SIGNALS = {
+    "logs": (logs_service_pb2.ExportLogsServiceRequest, logs_service_pb2.ExportLogsServiceResponse, log_rows,
+             "records", "rejected_log_records"),
+    "traces": (trace_service_pb2.ExportTraceServiceRequest, trace_service_pb2.ExportTraceServiceResponse, span_rows,
+               "spans", "rejected_spans"),
+}
+
+
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -81,77 +122,29 @@ class Handler(BaseHTTPRequestHandler):
         if encoding == "gzip":
             body = gzip.decompress(body)
         is_json = "json" in self.headers.get("Content-Type", "")
-        if self.path.endswith("/v1/traces"):
-            return self.traces(body, is_json)
-        request = logs_service_pb2.ExportLogsServiceRequest()
+        kind = "traces" if self.path.endswith("/v1/traces") else "logs"
+        request_type, response_type, rows_of, name, rejected_field = SIGNALS[kind]
+        request = request_type()
         if is_json:
             json_format.Parse(body, request)
         else:
             request.ParseFromString(body)
         with LOCK:
             answer = next_answer()
-            rows = []
-            for rl in request.resource_logs:
-                for sl in rl.scope_logs:
-                    for r in sl.log_records:
-                        rows.append({
-                            "resource": attrs(rl.resource.attributes),
-                            "scope": sl.scope.name,
-                            "time_unix_nano": r.time_unix_nano,
-                            "severity_number": r.severity_number,
-                            "severity_text": r.severity_text,
-                            "event_name": r.event_name,
-                            "body": value(r.body),
-                            "attributes": attrs(r.attributes),
-                        })
+            rows = rows_of(request)
             status = answer.get("status", 200)
-            append("requests.jsonl", [{"path": self.path, "json": is_json, "records": len(rows), "status": status,
+            append("requests.jsonl", [{"path": self.path, "json": is_json, name: len(rows), "status": status,
                                        "user_agent": self.headers.get("User-Agent"),
                                        "x_team": self.headers.get("X-Team"), "encoding": encoding}])
             if 200 <= status < 300:
-                append("records.jsonl", rows[answer.get("rejected", 0):])
-        self.answer(answer, is_json)
+                append(f"{name}.jsonl", rows[answer.get("rejected", 0):])
+        self.answer(answer, is_json, response_type(), rejected_field)
 
-    def traces(self, body, is_json):
-        request = trace_service_pb2.ExportTraceServiceRequest()
-        if is_json:
-            json_format.Parse(body, request)
-        else:
-            request.ParseFromString(body)
-        with LOCK:
-            answer = next_answer()
-            rows = []
-            for rs in request.resource_spans:
-                for ss in rs.scope_spans:
-                    for s in ss.spans:
-                        rows.append({
-                            "resource": attrs(rs.resource.attributes),
-                            "scope": ss.scope.name,
-                            "trace_id": s.trace_id.hex(),
-                            "span_id": s.span_id.hex(),
-                            "parent_span_id": s.parent_span_id.hex(),
-                            "name": s.name,
-                            "kind": s.kind,
-                            "start_time_unix_nano": s.start_time_unix_nano,
-                            "end_time_unix_nano": s.end_time_unix_nano,
-                            "attributes": attrs(s.attributes),
-                            "links": [{"trace_id": l.trace_id.hex(), "span_id": l.span_id.hex()} for l in s.links],
-                            "status_code": s.status.code,
-                            "status_message": s.status.message,
-                        })
-            status = answer.get("status", 200)
-            append("requests.jsonl", [{"path": self.path, "json": is_json, "spans": len(rows), "status": status,
-                                       "user_agent": self.headers.get("User-Agent")}])
-            if 200 <= status < 300:
-                append("spans.jsonl", rows)
-        self.answer(answer, is_json, trace_service_pb2.ExportTraceServiceResponse())
-
-    def answer(self, answer, is_json, response=None):
+    def answer(self, answer, is_json, response, rejected_field):
         status = answer.get("status", 200)
         if 200 <= status < 300:
-            response = response or logs_service_pb2.ExportLogsServiceResponse()
             if answer.get("rejected"):
-                response.partial_success.rejected_log_records = answer["rejected"]
+                setattr(response.partial_success, rejected_field, answer["rejected"])
                 response.partial_success.error_message = answer.get("message", "")
             payload = json_format.MessageToJson(response).encode() if is_json else response.SerializeToString()
         elif is_json:
