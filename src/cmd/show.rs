@@ -6,7 +6,7 @@ use crate::event::{Event, EventKind, SessionRecord};
 use crate::report::digest::{self, TurnCost, Window};
 use crate::report::tally::{By, Days, Row, Session, Sums, Tally};
 use crate::report::{self, style::Style, summary::summary};
-use crate::store::{self, Listed, SessionFiles};
+use crate::store::{self, Listed, SessionFiles, fsutil};
 use clap::Args;
 use serde::Serialize;
 use serde_json::json;
@@ -90,7 +90,9 @@ impl Run for Show {
         let files = SessionFiles::from_key(&config.home, &key);
         settle(config, &files);
         let record: Option<SessionRecord> = crate::store::record::load(&files.record).ok().flatten();
-        let (events, skipped) = report::read_events(&files.events);
+        // Read once, never through a planted symlink or FIFO: the timeline and the costs come from these bytes.
+        let bytes = fsutil::read_private(&files.events, u64::MAX).ok().flatten().unwrap_or_default();
+        let (events, skipped) = report::events_in(&bytes);
         let start = events.first().map_or(0, |e| e.ts_ms);
         let steps: Vec<Step> = events.iter().map(|e| step(e, start)).collect();
         let tools = tool_stats(&steps);
@@ -99,7 +101,7 @@ impl Run for Show {
         slowest.sort_by_key(|s| std::cmp::Reverse(s.latency_ms));
         slowest.truncate(5);
         let agent = record.as_ref().map_or("", |r| r.agent.as_str());
-        let (models, cost_total, turns) = costs(&key, agent, &files.events);
+        let (models, cost_total, turns) = costs(&key, agent, &bytes);
         if self.html || self.json || self.out.is_some() {
             let text = if self.html {
                 let row = report::load_session(&config.home, &key);
@@ -146,9 +148,8 @@ impl Show {
 }
 
 /// Tokens and cost per model and per turn, as every report adds them up.
-fn costs(key: &str, agent: &str, events: &Path) -> (Vec<Row>, Sums, Vec<TurnCost>) {
-    let len = std::fs::metadata(events).map_or(0, |m| m.len());
-    let (digest, turns) = digest::of_file(events, len, Window::default()).unwrap_or_default();
+fn costs(key: &str, agent: &str, events: &[u8]) -> (Vec<Row>, Sums, Vec<TurnCost>) {
+    let (digest, turns) = digest::of_reader(events, Window::default()).unwrap_or_default();
     let mut tally = Tally::default();
     let session = Session { key, agent, repo: "", model: None, started_ms: 0, guidance: None };
     tally.add(&session, &digest, &mut Days::new(report::local_day));

@@ -214,9 +214,8 @@ pub fn local_time(ms: u64) -> String {
     format!("{:04}-{:02}-{:02} {:02}:{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min)
 }
 
-/// The events that parse, and how many lines did not.
-pub fn read_events(path: &Path) -> (Vec<Event>, usize) {
-    let bytes = std::fs::read(path).unwrap_or_default();
+/// The events of an events file's bytes that parse, and how many lines did not.
+pub fn events_in(bytes: &[u8]) -> (Vec<Event>, usize) {
     let mut events = Vec::new();
     let mut skipped = 0;
     let complete = bytes.ends_with(b"\n");
