@@ -103,7 +103,7 @@ fn settle_outcome(obs: &mut Observation, payload: &Payload) {
 }
 
 /// Where one event goes: its session and files, the directory it happened
-/// in, and whether it is the session's first.
+/// in, and whether it is the session's first (known once the lock is held).
 struct Target {
     cwd: PathBuf,
     session_id: String,
@@ -128,13 +128,21 @@ fn record(
     if let Some(why) = &config.home_refused {
         return Err(why.clone());
     }
-    let target = target_of(config, obs, problems)?;
+    let mut target = target_of(config, obs, problems)?;
     let delivery = delivery_of(&input, arrival);
     let limits = Limits { event_cap: config.event_cap, dedup_window_ms: config.dedup_window_ms };
     // Past the lock deadline the event is spooled rather than waited for: a
     // frozen holder must not cost it (see `store::spool`).
-    let locked = SessionWriter::lock(&target.files, budget.lock_deadline(), limits, problems)?;
-    if locked.as_ref().is_some_and(|writer| writer.is_repeat(&delivery)) {
+    let mut locked = SessionWriter::lock(&target.files, budget.lock_deadline(), limits, problems)?;
+    // Nothing recorded yet: the length the lock read says so, without a stat
+    // of its own (and a session's concurrent first events agree which is first).
+    target.first = match &locked {
+        Some(writer) => writer.file_len() == 0,
+        None => std::fs::symlink_metadata(&target.files.events).is_err(),
+    };
+    let result_call_id =
+        matches!(obs.phase, Phase::ToolResult | Phase::ToolFailure).then_some(obs.tool_call_id.as_deref()).flatten();
+    if locked.as_mut().is_some_and(|writer| writer.is_repeat(&delivery, result_call_id)) {
         problems.push(format!("duplicate delivery {} ignored (session {})", delivery.hash, target.files.key));
         return Ok(());
     }
@@ -311,8 +319,7 @@ fn target_of(config: &Config, obs: &Observation, problems: &mut Vec<String>) -> 
     if files.key != session_id {
         problems.push(format!("session id is not a plain file name: stored as {}", files.key));
     }
-    let first = std::fs::symlink_metadata(&files.events).is_err();
-    Ok(Target { cwd, session_id, files, first })
+    Ok(Target { cwd, session_id, files, first: false })
 }
 
 /// The hook's own event, before the store completes it against the file.

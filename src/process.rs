@@ -57,10 +57,12 @@ struct Stat {
 impl Stat {
     fn of(pid: u32) -> Option<Stat> {
         // One read into a buffer on the stack: this runs on every hook, and
-        // `read_to_string` would stat the file and read it in growing pieces.
-        let mut file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+        // `read_to_string` would stat the file and read it in growing pieces
+        // (and std's open on musl adds an `fcntl` to set close-on-exec).
+        let flags = rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC;
+        let file = rustix::fs::open(format!("/proc/{pid}/stat"), flags, rustix::fs::Mode::empty()).ok()?;
         let mut buf = [0u8; 1024];
-        let n = std::io::Read::read(&mut file, &mut buf).ok()?;
+        let n = rustix::io::read(&file, &mut buf).ok()?;
         Stat::parse(std::str::from_utf8(&buf[..n]).ok()?)
     }
 

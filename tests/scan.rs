@@ -242,3 +242,114 @@ fn a_tree_too_big_for_one_run_gets_its_counts_after_a_few_runs() {
     assert_eq!(first, Some(6), "the counts come with the seventh run: {seen:?}");
     assert!(seen[6..].iter().all(|got| *got == known), "the counts, once known, are git's: {seen:?}");
 }
+
+/// Moves the work tree's files' mtimes into the past and lets git refresh its
+/// index, so no entry is racily clean (which would send the scan to the file).
+fn settle(env: &Env) {
+    let when = SystemTime::now() - Duration::from_secs(30);
+    let times = std::fs::FileTimes::new().set_modified(when).set_accessed(when);
+    for path in env.git(&["ls-files", "-z"]).split('\0').filter(|p| !p.is_empty()) {
+        std::fs::File::options().write(true).open(env.repo.join(path)).unwrap().set_times(times).unwrap();
+    }
+    env.git(&["status", "--porcelain"]);
+}
+
+/// Which of the files `names` a cold `session-start` (nothing cached) opened, from strace.
+fn opened_tracked_files(env: &Env, names: &[String]) -> Vec<String> {
+    let _ = std::fs::remove_dir_all(env.home.join("cache"));
+    let trace = env.tmp.path().join("strace-scan.txt");
+    let mut cmd = env.sandbox(std::process::Command::new("strace"));
+    cmd.args(["-f", "-qq", "-e", "trace=open,openat", "-o"]).arg(&trace).arg(common::BIN).arg("session-start");
+    let out = env.run_with(cmd, env.fixture("claude", "SessionStart").to_string().as_bytes());
+    assert!(out.status.success(), "{out:?}");
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    names.iter().filter(|name| trace.contains(&format!("{name}\""))).cloned().collect()
+}
+
+fn has_strace() -> bool {
+    std::process::Command::new("strace").arg("-V").output().is_ok_and(|o| o.status.success())
+}
+
+/// A first run (nothing cached) in a packed repository counts clean files
+/// from git's objects, not from the work tree: full blobs, delta chains and
+/// loose objects, a binary file, a NUL past the first 8 KiB, an empty file, a
+/// last line without a newline, a file too large to inflate (read from the
+/// work tree), under `text=auto`. The figures are git's own either way; strace
+/// shows which files were opened.
+#[test]
+fn a_first_run_counts_clean_files_from_the_pack_exactly() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.repo.join("src")).unwrap();
+    std::fs::write(env.repo.join(".gitattributes"), "* text=auto\n*.png binary\n").unwrap();
+    let mut names = Vec::new();
+    for i in 0..60 {
+        // Files that share most of their lines: the pack stores them as deltas.
+        let body: String = (0..(i % 17 + 1) * 5).map(|l| format!("let v{l} = f({l});\n")).collect();
+        let lines = format!("// file {i}\n{body}");
+        let name = format!("f{i}.rs");
+        std::fs::write(env.repo.join("src").join(&name), if i % 7 == 3 { lines.trim_end() } else { &lines }).unwrap();
+        names.push(name);
+    }
+    let mut late_nul = vec![b'x'; 9000];
+    late_nul.extend_from_slice(b"\0\nend\n");
+    std::fs::write(env.repo.join("src/late_nul.dat"), late_nul).unwrap();
+    std::fs::write(env.repo.join("src/image.png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+    std::fs::write(env.repo.join("src/empty.txt"), "").unwrap();
+    std::fs::write(env.repo.join("src/big.txt"), "a line of a big file\n".repeat(60_000)).unwrap();
+    env.git(&["add", "."]);
+    env.git(&["commit", "-qm", "many"]);
+    env.git(&["repack", "-adfq", "--depth=50", "--window=50"]);
+    // Loose objects beside the pack: a new file and a changed one.
+    std::fs::write(env.repo.join("src/loose.rs"), "fn loose() {}\n// two\n").unwrap();
+    std::fs::write(env.repo.join("src/f1.rs"), "changed\nafter the pack\n").unwrap();
+    env.git(&["add", "."]);
+    env.git(&["commit", "-qm", "loose"]);
+    settle(&env);
+    let packed = env.git(&["count-objects", "-v"]);
+    assert!(packed.contains("in-pack: ") && !packed.contains("in-pack: 0\n"), "{packed}");
+    assert!(!packed.contains("\ncount: 0\n"), "loose objects too: {packed}");
+    let deltas = env.git(&["verify-pack", "-v", &format!(".git/objects/pack/{}", pack_idx(&env))]);
+    assert!(deltas.contains("chain length = 2"), "delta chains in the pack: {deltas}");
+
+    if has_strace() {
+        let opened = opened_tracked_files(&env, &names);
+        assert!(opened.is_empty(), "a first run read these clean, packed files from the work tree: {opened:?}");
+        assert!(!opened_tracked_files(&env, &["big.txt".into()]).is_empty(), "a large file is read from the work tree");
+    } else {
+        eprintln!("strace unavailable: which files the scan opened is not checked");
+    }
+    let _ = std::fs::remove_dir_all(env.home.join("cache"));
+    let mut n = 0;
+    assert_eq!(stop(&env, &mut n), truth(&env), "a cold run");
+    assert_eq!(stop(&env, &mut n), truth(&env), "a warm run");
+}
+
+fn pack_idx(env: &Env) -> String {
+    let dir = env.repo.join(".git/objects/pack");
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.ends_with(".idx"))
+        .expect("a pack")
+}
+
+/// Where checking out changes a file's lines (a smudge filter that doubles
+/// them), its blob does not count them: a first run reads the work tree.
+#[test]
+fn a_filtered_file_is_counted_from_the_work_tree() {
+    let env = Env::new();
+    env.git(&["config", "filter.twice.smudge", "sed p"]);
+    env.git(&["config", "filter.twice.clean", "sed -n 'p;n'"]);
+    std::fs::write(env.repo.join(".gitattributes"), "*.twice filter=twice\n").unwrap();
+    std::fs::write(env.repo.join("notes.twice"), "a\na\nb\nb\nc\nc\n").unwrap();
+    env.git(&["add", "."]);
+    env.git(&["commit", "-qm", "filtered"]);
+    assert_eq!(env.git(&["show", "HEAD:notes.twice"]), "a\nb\nc\n", "the blob holds half the lines");
+    env.git(&["repack", "-adq"]);
+    settle(&env);
+    let mut n = 0;
+    let (dirty, files, loc) = stop(&env, &mut n);
+    assert_eq!((dirty, files, loc), truth(&env));
+    assert_eq!(loc, 2 + 1 + 1 + 6, "README.md, main.rs, .gitattributes and the work tree's six lines");
+}

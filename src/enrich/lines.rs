@@ -52,10 +52,20 @@ pub fn lstat_at(dir: BorrowedFd<'_>, name: &CStr) -> Option<Stat> {
     rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()
 }
 
+/// Where a NUL makes a file binary (0 lines): the first 8 KiB, as git looks.
+const SNIFF: u64 = 8192;
+
+/// Lines in `bytes`, as `count_fd` counts a file holding them.
+pub fn count(bytes: &[u8]) -> u64 {
+    if memchr::memchr(0, &bytes[..bytes.len().min(SNIFF as usize)]).is_some() {
+        return 0;
+    }
+    memchr::memchr_iter(b'\n', bytes).count() as u64 + u64::from(bytes.last().is_some_and(|&b| b != b'\n'))
+}
+
 /// Lines in the first `size` bytes of `fd`: newlines, plus one for a last
 /// line without one; 0 when the first 8 KiB hold a NUL (binary).
 pub(crate) fn count_fd(fd: impl rustix::fd::AsFd, size: u64, buf: &mut [u8]) -> u64 {
-    const SNIFF: u64 = 8192;
     let (mut seen, mut lines, mut last) = (0u64, 0u64, b'\n');
     while seen < size {
         let want = buf.len().min(usize::try_from(size - seen).unwrap_or(usize::MAX));
@@ -91,12 +101,15 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let cases: &[(&[u8], u64)] =
             &[(b"", 0), (b"a", 1), (b"a\n", 1), (b"a\nb", 2), (b"\n\n\n", 3), (b"bin\0ary\n", 0), (b"abcdefgh\ni", 2)];
+        let late_nul = [vec![b'x'; 8192], b"\0\n".to_vec()].concat();
+        let cases = [cases, &[(late_nul.as_slice(), 1)]].concat();
         let fd = dir_fd(&dir);
         for buf_len in [1, 3, 4, 64] {
             let mut buf = vec![0u8; buf_len];
             for (i, (content, expected)) in cases.iter().enumerate() {
                 std::fs::write(dir.join(format!("f{i}")), content).unwrap();
                 let name = CString::new(format!("f{i}")).unwrap();
+                assert_eq!(count(content), *expected, "{content:?} in memory");
                 match open_and_count(fd.as_fd(), &name, &mut buf) {
                     Found::File(st, lines) => {
                         assert_eq!((lines, st.st_size as usize), (*expected, content.len()), "{content:?} {buf_len}")

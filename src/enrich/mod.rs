@@ -7,6 +7,7 @@ pub mod git;
 mod guidance;
 mod index;
 mod lines;
+mod objects;
 mod regular;
 mod scan;
 pub mod worktree;

@@ -4,9 +4,10 @@
 //! forever. So every read here opens without blocking, checks with `fstat`
 //! that the open file is a regular one, and reads at most a cap.
 
-use std::fs::{File, Metadata, OpenOptions};
-use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
+use crate::store::fsutil;
+use rustix::fs::OFlags;
+use std::fs::{File, Metadata};
+use std::io;
 use std::path::Path;
 
 /// HEAD, a loose ref, `commondir`, a `.git` file: a line of text each.
@@ -14,7 +15,7 @@ pub const SMALL: u64 = 64 * 1024;
 
 /// Opens `path` (symlinks followed, as git does) if it is a regular file.
 pub fn open(path: &Path) -> io::Result<(File, Metadata)> {
-    let file = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(path)?;
+    let file = fsutil::open(path, OFlags::RDONLY | OFlags::NONBLOCK, 0)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a regular file", path.display())));
@@ -29,9 +30,8 @@ pub fn read(path: &Path, cap: u64) -> io::Result<(Vec<u8>, Metadata)> {
         let why = format!("{} is {} bytes, more than the {cap} read here", path.display(), meta.len());
         return Err(io::Error::new(io::ErrorKind::InvalidData, why));
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    // A file growing while read is cut at the cap.
-    file.take(cap).read_to_end(&mut bytes)?;
+    // Read to the size `fstat` gave: a file growing meanwhile is cut there.
+    let bytes = fsutil::read_up_to(&file, meta.len())?;
     Ok((bytes, meta))
 }
 

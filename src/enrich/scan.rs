@@ -24,6 +24,7 @@ use super::Missing;
 use super::git::Repo;
 use super::index::{self, Entry, Index, OID_LEN};
 use super::lines;
+use super::objects::Objects;
 use super::worktree::{self, Counts};
 use crate::hash::Fnv64;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -66,7 +67,8 @@ pub fn scan(repo: &Repo, cache_file: Option<&Path>, deadline: Instant) -> Result
     // directory reads and ignore rules, they are mostly opens and reads.
     let (tracked, walked) = std::thread::scope(|scope| {
         let walker = walks.then(|| scope.spawn(|| walk(workdir, &index, &old, stop)));
-        let tracked = scan_tracked(workdir, &index, &old, &Limits::new(stop, deadline));
+        let objects = Objects::open(repo, workdir, &index, &config);
+        let tracked = scan_tracked(workdir, &index, &old, objects.as_ref(), &Limits::new(stop, deadline));
         let walked = match (walker, reused) {
             (Some(walker), _) => walker.join().unwrap_or_else(|_| Walked::unfinished()),
             (None, untracked) => Walked {
@@ -186,14 +188,14 @@ fn read_cap() -> usize {
     std::env::var("KAIZEN_HOOK_TEST_SCAN_READS").ok().and_then(|n| n.parse().ok()).unwrap_or(usize::MAX)
 }
 
-fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, limits: &Limits) -> Tracked {
+fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, objects: Option<&Objects>, limits: &Limits) -> Tracked {
     let entries = &index.entries;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
     let chunk = entries.len().div_ceil(workers).max(1);
     let parts: Vec<Tracked> = std::thread::scope(|scope| {
         let handles: Vec<_> = entries
             .chunks(chunk)
-            .map(|part| scope.spawn(|| scan_entries(workdir, part, index.mtime, cache, limits)))
+            .map(|part| scope.spawn(|| scan_entries(workdir, part, index.mtime, cache, objects, limits)))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or(Tracked { complete: false, ..Tracked::empty() })).collect()
     });
@@ -213,8 +215,16 @@ fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, limits: &Limits) -
 /// were not known (so every run adds to the cache, and a big tree converges
 /// even when restatting what is known takes most of the time), and at the
 /// second in any case. The clock is read before every file to read, and
-/// every 256 entries otherwise.
-fn scan_entries(workdir: &Path, entries: &[Entry], index_mtime: (i64, u32), cache: &Cache, limits: &Limits) -> Tracked {
+/// every 256 entries otherwise. A file of unknown lines whose stat data vouches
+/// for it is counted from its blob when `objects` can (no read of the file).
+fn scan_entries(
+    workdir: &Path,
+    entries: &[Entry],
+    index_mtime: (i64, u32),
+    cache: &Cache,
+    objects: Option<&Objects>,
+    limits: &Limits,
+) -> Tracked {
     let mut out = Tracked::empty();
     let mut dir = DirHandle::default();
     let mut buf = vec![0u8; 64 * 1024];
@@ -239,24 +249,25 @@ fn scan_entries(workdir: &Path, entries: &[Entry], index_mtime: (i64, u32), cach
             continue;
         };
         reads += usize::from(cached.is_none());
-        let Some((stat, read)) = stat_or_count(fd, &name, cached.is_some(), &mut buf) else {
+        let Some((stat, read)) = stat_or_count(fd, &name, cached.is_some() || objects.is_some(), &mut buf) else {
             out.dirty = true; // deleted
             continue;
         };
         let is_file = stat.st_mode & libc::S_IFMT == libc::S_IFREG;
         let full = || workdir.join(OsStr::from_bytes(&entry.path));
-        let same = entry.assume_valid || (stat_matches(entry, &stat) && !is_racy(&stat, index_mtime));
-        let content_matches = same || content_equals(&full(), &stat, &entry.oid);
+        let verified = stat_matches(entry, &stat) && !is_racy(&stat, index_mtime);
+        let content_matches = entry.assume_valid || verified || content_equals(&full(), &stat, &entry.oid);
         out.hash_differs |= !content_matches;
         out.dirty |= mode_differs(entry, &stat);
         if !is_file {
             continue;
         }
         out.files += 1;
+        let from_blob = || objects.filter(|_| verified).and_then(|o| o.lines(&entry.oid, entry.size));
         let lines = match (content_matches, cached, read) {
             (true, Some(lines), _) => lines,
             (_, _, Some(lines)) => lines,
-            _ => lines::open_and_count(fd, &name, &mut buf).lines(),
+            _ => from_blob().unwrap_or_else(|| lines::open_and_count(fd, &name, &mut buf).lines()),
         };
         if content_matches {
             out.blobs.push((entry.oid, lines));

@@ -18,13 +18,18 @@ use std::time::{Duration, Instant};
 
 pub const TAIL_WINDOW: u64 = 128 * 1024;
 
-/// Opens the events file and takes its exclusive lock, waiting at most until `deadline`.
-pub fn open_locked(path: &Path, deadline: Instant) -> io::Result<File> {
-    let file = fsutil::open_append(path)?;
+/// Opens the events file and takes its exclusive lock, waiting at most until
+/// `deadline`; with its length, from the one `fstat` that also checks it is a
+/// regular file (before the lock the length could still change).
+pub fn open_locked(path: &Path, deadline: Instant) -> io::Result<(File, u64)> {
+    let file = fsutil::open_append_unchecked(path)?;
     let mut pause = Duration::from_micros(50);
     loop {
         match file.try_lock() {
-            Ok(()) => return Ok(file),
+            Ok(()) => {
+                let len = fsutil::ensure_regular(&file, path)?;
+                return Ok((file, len));
+            }
             Err(TryLockError::WouldBlock) => {
                 let now = Instant::now();
                 if now >= deadline {
@@ -60,12 +65,11 @@ const CHUNK: u64 = 16 * 1024;
 /// A last line longer than this is not one we wrote (the event cap's default).
 const LONGEST_LINE: u64 = 8 * TAIL_WINDOW;
 
-/// Reads the end of a locked events file: its newest whole lines. A torn
-/// last line is truncated away first: writers hold the lock while writing, so
-/// it can only be the partial write of a writer that died; however long it
-/// is, its start is found scanning back a chunk at a time.
-pub fn read_tail(file: &File) -> io::Result<Tail> {
-    let full = file.metadata()?.len();
+/// Reads the end of a locked events file of length `full`: its newest whole
+/// lines. A torn last line is truncated away first: writers hold the lock
+/// while writing, so it can only be the partial write of a writer that died;
+/// however long it is, its start is found scanning back a chunk at a time.
+pub fn read_tail(file: &File, full: u64) -> io::Result<Tail> {
     let start = full.saturating_sub(NEAR);
     let near = read_at(file, start, full - start)?;
     if near.last().is_some_and(|&b| b != b'\n') {
@@ -75,7 +79,7 @@ pub fn read_tail(file: &File) -> io::Result<Tail> {
         };
         file.set_len(len)?;
         // Now it ends with a whole line (or is empty): read again.
-        return Ok(Tail { torn_bytes: full - len, ..read_tail(file)? });
+        return Ok(Tail { torn_bytes: full - len, ..read_tail(file, len)? });
     }
     let (near, near_start) = whole_lines(file, near, start, full)?;
     let next_seq = match last_seq(&near) {
@@ -297,18 +301,49 @@ impl Tail {
     /// apart on the boot clock (bounded on both sides), with no session or
     /// turn boundary recorded since. In doubt (no agent process known) it is not.
     pub fn is_repeat(&self, file: &File, delivery: &Delivery, window_ms: u64) -> bool {
-        let Some(by) = &delivery.by else { return false };
-        let needle = format!("\"input_hash\":\"{}\",\"agent_process\":\"{by}\",\"delivered_boot_ms\":", delivery.hash);
-        let finder = memmem::Finder::new(needle.as_bytes());
-        // The newest match decides; a boundary newer than any match means no
-        // older one can be a repeat. Each block is searched forwards, keeping
-        // the last match: memchr's forward search is vectorised, its reverse
-        // one is not (110 µs against 9 µs on 128 KiB).
-        self.search_back(file, |lines| match finder.find_iter(lines).last() {
-            Some(at) => Some(repeats(&lines[at..], delivery, window_ms)),
-            None => holds_boundary(lines).then_some(false),
-        })
-        .unwrap_or(false)
+        self.repeat_and_call_ts(file, Some((delivery, window_ms)), None).0
+    }
+
+    /// `is_repeat` (when `repeat` is given) and `tool_call_ts` (when
+    /// `call_id` is) in one pass over the tail: a tool result whose call was
+    /// never recorded (only post hooks registered) would otherwise have the
+    /// whole tail searched twice.
+    pub fn repeat_and_call_ts(
+        &self,
+        file: &File,
+        repeat: Option<(&Delivery, u64)>,
+        call_id: Option<&str>,
+    ) -> (bool, Option<u64>) {
+        let repeat = repeat.and_then(|(delivery, window_ms)| {
+            let by = delivery.by.as_ref()?;
+            let needle =
+                format!("\"input_hash\":\"{}\",\"agent_process\":\"{by}\",\"delivered_boot_ms\":", delivery.hash);
+            Some((memmem::Finder::new(needle.as_bytes()).into_owned(), delivery, window_ms))
+        });
+        let call = call_id.and_then(|id| {
+            let needle = format!("\"tool_call_id\":{}", serde_json::to_string(id).ok()?);
+            Some(memmem::Finder::new(needle.as_bytes()).into_owned())
+        });
+        if repeat.is_none() && call.is_none() {
+            return (false, None);
+        }
+        // The answers, `None` while a question is open.
+        let (mut repeated, mut call_ts) = (None, None);
+        self.search_back(file, |lines| {
+            if repeated.is_none()
+                && let Some((finder, delivery, window_ms)) = &repeat
+            {
+                repeated = repeat_in(lines, finder, delivery, *window_ms);
+            }
+            if call_ts.is_none()
+                && let Some(finder) = &call
+            {
+                call_ts = call_ts_in(lines, finder);
+            }
+            let open = (repeat.is_some() && repeated.is_none()) || (call.is_some() && call_ts.is_none());
+            (!open).then_some(())
+        });
+        (repeated.unwrap_or(false), call_ts)
     }
 
     /// Whether the current turn's end is already recorded: the newest prompt,
@@ -377,21 +412,32 @@ impl Tail {
 
     /// `ts_ms` of the newest recorded `ToolCall` with this call id.
     pub fn tool_call_ts(&self, file: &File, tool_call_id: &str) -> Option<u64> {
-        let id = serde_json::to_string(tool_call_id).ok()?;
-        let needle = format!("\"tool_call_id\":{id}");
-        let finder = memmem::Finder::new(needle.as_bytes());
-        // Forwards within a block, keeping the newest (see `is_repeat`).
-        self.search_back(file, |lines| {
-            finder
-                .find_iter(lines)
-                .filter_map(|at| {
-                    let line_start = memrchr(b'\n', &lines[..at]).map_or(0, |i| i + 1);
-                    let head = &lines[line_start..at];
-                    memmem::find(head, b"\"kind\":\"ToolCall\"").and_then(|_| number_after(head, b"\"ts_ms\":"))
-                })
-                .last()
-        })
+        self.repeat_and_call_ts(file, None, Some(tool_call_id)).1
     }
+}
+
+/// In one block of whole lines: whether the newest recorded delivery that
+/// matches `finder` (this delivery's identity) is repeated by it; `Some(false)`
+/// when the block holds a boundary and no match (nothing older can repeat).
+/// The block is searched forwards, keeping the last match: memchr's forward
+/// search is vectorised, its reverse one is not (110 µs against 9 µs on 128 KiB).
+fn repeat_in(lines: &[u8], finder: &memmem::Finder, delivery: &Delivery, window_ms: u64) -> Option<bool> {
+    match finder.find_iter(lines).last() {
+        Some(at) => Some(repeats(&lines[at..], delivery, window_ms)),
+        None => holds_boundary(lines).then_some(false),
+    }
+}
+
+/// In one block: `ts_ms` of the newest `ToolCall` line matching `finder` (its call id).
+fn call_ts_in(lines: &[u8], finder: &memmem::Finder) -> Option<u64> {
+    finder
+        .find_iter(lines)
+        .filter_map(|at| {
+            let line_start = memrchr(b'\n', &lines[..at]).map_or(0, |i| i + 1);
+            let head = &lines[line_start..at];
+            memmem::find(head, b"\"kind\":\"ToolCall\"").and_then(|_| number_after(head, b"\"ts_ms\":"))
+        })
+        .last()
 }
 
 /// Whether the recorded delivery that `from` starts in (its line, and every
@@ -517,7 +563,7 @@ mod tests {
     fn tail_of(text: &str) -> (File, Tail) {
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(text.as_bytes()).unwrap();
-        let tail = read_tail(&file).unwrap();
+        let tail = read_tail(&file, file.metadata().unwrap().len()).unwrap();
         (file, tail)
     }
 
@@ -608,6 +654,27 @@ mod tests {
     }
 
     #[test]
+    fn one_pass_answers_both_questions_as_the_two_searches_do() {
+        let delivery = |hash: &str| Delivery { hash: hash.into(), by: Some("7:100".into()), boot_ms: 10_500 };
+        // A repeat far back and a call further back; a boundary between them; neither.
+        let mut lines = vec![call(0, "t1", 1000, "zz", 1000)];
+        lines.extend((1..40).map(|seq| call(seq, &format!("f{seq}"), 2000, "ff", 1000)));
+        lines.push(line(40, "bb", "7:100", 10_100, "turn_end"));
+        lines.extend((41..80).map(|seq| call(seq, &format!("g{seq}"), 2000, "aa", 1000)));
+        let (file, tail) = tail_of(&lines.concat());
+        for hash in ["aa", "zz", "nn"] {
+            for id in ["t1", "g70", "none"] {
+                let both = tail.repeat_and_call_ts(&file, Some((&delivery(hash), 3000)), Some(id));
+                let apart = (tail.is_repeat(&file, &delivery(hash), 3000), tail.tool_call_ts(&file, id));
+                assert_eq!(both, apart, "{hash} {id}");
+            }
+        }
+        assert_eq!(tail.repeat_and_call_ts(&file, None, None), (false, None));
+        let unknown_process = Delivery { by: None, ..delivery("aa") };
+        assert_eq!(tail.repeat_and_call_ts(&file, Some((&unknown_process, 3000)), Some("t1")), (false, Some(1000)));
+    }
+
+    #[test]
     fn a_result_after_a_call_closes_it_and_the_newest_line_decides() {
         let result = call(2, "t1", 1500, "bb", 500).replace("\"kind\":\"ToolCall\"", "\"kind\":\"ToolResult\"");
         let text = [call(0, "t1", 1000, "aa", 500), call(1, "t2", 1100, "cc", 500), result].concat();
@@ -626,7 +693,7 @@ mod tests {
             let mut file = tempfile::tempfile().unwrap();
             file.write_all(whole.as_bytes()).unwrap();
             file.write_all(&vec![b'{'; torn]).unwrap();
-            let tail = read_tail(&file).unwrap();
+            let tail = read_tail(&file, file.metadata().unwrap().len()).unwrap();
             assert_eq!((tail.len, tail.torn_bytes, tail.next_seq), (whole.len() as u64, torn as u64, 2));
             assert_eq!(file.metadata().unwrap().len(), whole.len() as u64);
             assert_eq!(tail.tool_call_ts(&file, "t1"), Some(1000));

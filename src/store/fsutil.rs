@@ -1,6 +1,7 @@
 //! File-system primitives that never follow a planted symlink, never block on
 //! a planted FIFO, and create everything private (dirs 0700, files 0600).
 
+use rustix::fs::{Mode, OFlags};
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
@@ -29,17 +30,26 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Opens `path` close-on-exec in one system call (`mode` for a file it
+/// creates). std's open costs two on musl: it adds an `fcntl(F_SETFD)` to
+/// every close-on-exec open, and a hook run opens five files.
+pub fn open(path: &Path, flags: OFlags, mode: u32) -> io::Result<File> {
+    let fd = rustix::fs::open(path, flags | OFlags::CLOEXEC, Mode::from_raw_mode(mode))
+        .map_err(|e| with_path(e.into(), path))?;
+    Ok(File::from(fd))
+}
+
+/// Opens `path` for appending (created 0600) without following a symlink or
+/// blocking on a FIFO. The caller checks that it is a regular file
+/// (`ensure_regular`), once it holds the lock and needs the size anyway.
+pub fn open_append_unchecked(path: &Path) -> io::Result<File> {
+    open(path, OFlags::RDWR | OFlags::APPEND | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK, 0o600)
+}
+
 /// Opens `path` for appending (created 0600), refusing symlinks and anything
 /// that is not a regular file.
 pub fn open_append(path: &Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .custom_flags(NO_FOLLOW)
-        .open(path)
-        .map_err(|e| with_path(e, path))?;
+    let file = open_append_unchecked(path)?;
     ensure_regular(&file, path)?;
     Ok(file)
 }
@@ -47,15 +57,30 @@ pub fn open_append(path: &Path) -> io::Result<File> {
 /// Reads a whole file (up to `limit` bytes) without following a symlink.
 /// `Ok(None)` when it does not exist.
 pub fn read_private(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
-    let file = match OpenOptions::new().read(true).custom_flags(NO_FOLLOW).open(path) {
+    let file = match open(path, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK, 0) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(with_path(e, path)),
+        Err(e) => return Err(e),
     };
     let size = ensure_regular(&file, path)?;
-    let mut bytes = Vec::with_capacity(size.min(limit) as usize + 1);
-    file.take(limit).read_to_end(&mut bytes)?;
-    Ok(Some(bytes))
+    read_up_to(&file, size.min(limit)).map(Some)
+}
+
+/// The first `size` bytes of `file` (fewer if it is shorter), `size` known
+/// from `fstat`: no last `read` to find the end, which a whole-file read makes.
+pub fn read_up_to(mut file: &File, size: u64) -> io::Result<Vec<u8>> {
+    let mut bytes = vec![0u8; usize::try_from(size).unwrap_or(usize::MAX)];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break, // it shrank meanwhile
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
 }
 
 /// Which part of an agent's file to read.
@@ -195,7 +220,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// The file's size, when it is a regular file.
-fn ensure_regular(file: &File, path: &Path) -> io::Result<u64> {
+pub fn ensure_regular(file: &File, path: &Path) -> io::Result<u64> {
     let meta = file.metadata()?;
     let kind = meta.file_type();
     if kind.is_file() {

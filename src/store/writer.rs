@@ -41,6 +41,9 @@ pub struct SessionWriter<'a> {
     files: &'a SessionFiles,
     tail: Tail,
     limits: Limits,
+    /// A tool call's recorded time found by the repeat check: (the file's
+    /// length then, call id, its `ts_ms`), for `complete` while it still holds.
+    call_seen: Option<(u64, String, Option<u64>)>,
 }
 
 impl<'a> SessionWriter<'a> {
@@ -54,7 +57,7 @@ impl<'a> SessionWriter<'a> {
         problems: &mut Vec<String>,
     ) -> Result<Option<SessionWriter<'a>>, String> {
         match events::open_locked(&files.events, deadline) {
-            Ok(file) => Self::on(file, files, limits, problems).map(Some),
+            Ok((file, len)) => Self::on(file, len, files, limits, problems).map(Some),
             Err(e) if e.kind() == ErrorKind::TimedOut => Ok(None),
             Err(e) => {
                 problems.push(format!("cannot lock {}: {e}", files.events.display()));
@@ -70,22 +73,23 @@ impl<'a> SessionWriter<'a> {
         limits: Limits,
         problems: &mut Vec<String>,
     ) -> Result<SessionWriter<'a>, String> {
-        let file = events::open_locked(&files.events, deadline).map_err(|e| format!("lock: {e}"))?;
-        Self::on(file, files, limits, problems)
+        let (file, len) = events::open_locked(&files.events, deadline).map_err(|e| format!("lock: {e}"))?;
+        Self::on(file, len, files, limits, problems)
     }
 
     /// The locked file's tail, a torn last line cut away (and noted).
     fn on(
         file: File,
+        len: u64,
         files: &'a SessionFiles,
         limits: Limits,
         problems: &mut Vec<String>,
     ) -> Result<SessionWriter<'a>, String> {
-        let tail = events::read_tail(&file).map_err(|e| format!("read {}: {e}", files.events.display()))?;
+        let tail = events::read_tail(&file, len).map_err(|e| format!("read {}: {e}", files.events.display()))?;
         if tail.torn_bytes > 0 {
             problems.push(format!("cut a torn last line of {} bytes from {}", tail.torn_bytes, files.events.display()));
         }
-        Ok(SessionWriter { file, files, tail, limits })
+        Ok(SessionWriter { file, files, tail, limits, call_seen: None })
     }
 
     pub fn files(&self) -> &SessionFiles {
@@ -98,8 +102,23 @@ impl<'a> SessionWriter<'a> {
     }
 
     /// Whether `delivery` repeats one already recorded (see `Tail::is_repeat`).
-    pub fn is_repeat(&self, delivery: &Delivery) -> bool {
-        self.limits.dedup_window_ms > 0 && self.tail.is_repeat(&self.file, delivery, self.limits.dedup_window_ms)
+    /// For a tool result (`result_call_id`), the time its call was recorded
+    /// is found in the same pass through the tail and kept for `complete`.
+    pub fn is_repeat(&mut self, delivery: &Delivery, result_call_id: Option<&str>) -> bool {
+        let window_ms = self.limits.dedup_window_ms;
+        let repeat = (window_ms > 0).then_some((delivery, window_ms));
+        let (repeated, call_ts) = self.tail.repeat_and_call_ts(&self.file, repeat, result_call_id);
+        self.call_seen = result_call_id.map(|id| (self.tail.len, id.to_string(), call_ts));
+        repeated
+    }
+
+    /// When the call `id` was recorded: from the repeat check while nothing
+    /// was appended since, else searched for.
+    fn recorded_call_ts(&self, id: &str) -> Option<u64> {
+        match &self.call_seen {
+            Some((len, seen, ts)) if *len == self.tail.len && seen == id => *ts,
+            _ => self.tail.tool_call_ts(&self.file, id),
+        }
     }
 
     /// The tool of a call recorded with no result yet (see `Tail::open_call`).
@@ -175,7 +194,8 @@ impl<'a> SessionWriter<'a> {
         problems: &mut Vec<String>,
     ) -> Result<Option<Vec<u8>>, String> {
         let Spooled { delivery, event: mut sealed, .. } = spooled;
-        if !checked_for_repeat && self.is_repeat(&delivery) {
+        let window_ms = self.limits.dedup_window_ms;
+        if !checked_for_repeat && window_ms > 0 && self.tail.is_repeat(&self.file, &delivery, window_ms) {
             let session = &sealed.event().session_id;
             problems.push(format!("duplicate delivery {} ignored (session {session})", delivery.hash));
             return Ok(None);
@@ -187,7 +207,7 @@ impl<'a> SessionWriter<'a> {
         // When a tool result's call was recorded: read once, for the latency and the totals.
         let result = matches!(phase, Some(Phase::ToolResult | Phase::ToolFailure));
         let call_ts =
-            if result { event.tool_call_id.as_deref().and_then(|id| tail.tool_call_ts(file, id)) } else { None };
+            if result { event.tool_call_id.as_deref().and_then(|id| self.recorded_call_ts(id)) } else { None };
         let latency = call_ts.and_then(|ts| u32::try_from(event.ts_ms.checked_sub(ts)?).ok());
         let hook_latency = result && event.latency_ms.is_none() && latency.is_some();
         if hook_latency {

@@ -1,0 +1,132 @@
+//! Lines of clean tracked files from git's object database instead of their
+//! work tree files. On a first run nothing is cached, and reading a file
+//! costs an open, an `fstat`, a read and a close; where system calls are
+//! slow that loses to a parallel walk however few calls it makes. A clean
+//! file's bytes are its blob's, and a blob in a pack costs no system call
+//! once the pack is mapped: libgit2 inflates it, delta chains and loose
+//! objects included. The scan still `lstat`s every file (dirty state needs
+//! that), and reads the work tree where the blob cannot answer: a file whose
+//! stat data differs, and every file of a repository where checking out may
+//! change a file's bytes (filters such as LFS, eol conversion that is not
+//! git's own text detection, working-tree encodings).
+
+use super::git::Repo;
+use super::index::{Index, OID_LEN};
+use super::lines;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Larger blobs are read from the work tree: a blob is inflated whole into
+/// memory, a file is read in a fixed buffer.
+const MAX_BLOB: u32 = 1 << 20;
+
+pub struct Objects {
+    odb: git2::Odb<'static>,
+}
+
+impl Objects {
+    /// `repo`'s object database, when its blobs are byte for byte what a clean
+    /// work tree holds and its packs are plain files.
+    pub fn open(repo: &Repo, workdir: &Path, index: &Index, repo_config: &str) -> Option<Objects> {
+        let objects = repo.common_dir.join("objects");
+        if !packs_are_plain(&objects) || checkout_may_change_bytes(repo, workdir, index, repo_config) {
+            return None;
+        }
+        let odb = git2::Odb::new().ok()?;
+        odb.add_disk_alternate(objects.to_str()?).ok()?;
+        Some(Objects { odb })
+    }
+
+    /// The lines of the blob `oid` of `size` bytes; `None` when it is too
+    /// large to inflate here, missing or not a blob.
+    pub fn lines(&self, oid: &[u8; OID_LEN], size: u32) -> Option<u64> {
+        if size > MAX_BLOB {
+            return None;
+        }
+        let object = self.odb.read(git2::Oid::from_bytes(oid).ok()?).ok()?;
+        (object.kind() == git2::ObjectType::Blob).then(|| lines::count(object.data()))
+    }
+}
+
+/// libgit2 opens pack files blocking: a FIFO planted among them would hold
+/// the scan to its deadline, so anything but regular files there turns this off.
+fn packs_are_plain(objects: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(objects.join("pack")) else { return true };
+    entries.flatten().all(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+}
+
+/// Whether checking a file out may give it other bytes, or other lines, than
+/// its blob holds: any attributes file that names a filter, an encoding, an
+/// eol or a text setting other than `text=auto` (git's own detection leaves a
+/// file with a NUL alone, and CRLF and LF count the same lines), or a config
+/// that points at attributes elsewhere.
+fn checkout_may_change_bytes(repo: &Repo, workdir: &Path, index: &Index, repo_config: &str) -> bool {
+    let mut configs = vec![repo_config.to_string()];
+    let mut attributes = vec![repo.common_dir.join("info/attributes"), PathBuf::from("/etc/gitattributes")];
+    for entry in index.entries.iter().filter(|e| e.path.ends_with(b".gitattributes")) {
+        attributes.push(workdir.join(OsStr::from_bytes(&entry.path)));
+    }
+    let xdg = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from);
+    let home = crate::config::home_dir();
+    if let Some(config_home) = xdg.or_else(|| home.as_ref().map(|h| h.join(".config"))) {
+        attributes.push(config_home.join("git/attributes"));
+        configs.push(small_text(&config_home.join("git/config")));
+    }
+    if let Some(home) = &home {
+        configs.push(small_text(&home.join(".gitconfig")));
+    }
+    configs.push(small_text(Path::new("/etc/gitconfig")));
+    let elsewhere = configs.iter().any(|c| {
+        let c = c.to_ascii_lowercase();
+        c.contains("attributesfile") || c.contains("[attr")
+    });
+    elsewhere || attributes.iter().any(|path| changes_bytes(&small_text(path)))
+}
+
+fn small_text(path: &Path) -> String {
+    super::regular::read(path, super::regular::SMALL * 16)
+        .map(|(bytes, _)| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default()
+}
+
+/// Whether a `.gitattributes` text sets anything that changes a file's bytes
+/// or lines on checkout. Unset (`-text`, `!eol`) and `binary` change nothing.
+fn changes_bytes(attributes: &str) -> bool {
+    attributes.lines().any(|line| {
+        let line = line.trim();
+        if line.starts_with('#') {
+            return false;
+        }
+        // The first word is the pattern (or `[attr]name` for a macro, whose attributes count too).
+        line.split_ascii_whitespace().skip(1).any(|word| {
+            if word.starts_with('-') || word.starts_with('!') {
+                return false;
+            }
+            let (name, value) = word.split_once('=').unwrap_or((word, ""));
+            match name {
+                "text" => value != "auto",
+                "filter" | "eol" | "crlf" | "working-tree-encoding" => true,
+                _ => false,
+            }
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_settings_that_change_bytes_count() {
+        assert!(!changes_bytes(""));
+        assert!(!changes_bytes("# * filter=lfs\n*.png binary\n* text=auto\n*.sh -text\n*.md linguist-documentation\n"));
+        assert!(!changes_bytes("*.bat !eol\n*.c diff=cpp\n"));
+        assert!(changes_bytes("*.psd filter=lfs diff=lfs merge=lfs -text\n"));
+        assert!(changes_bytes("*.sh text eol=lf\n"));
+        assert!(changes_bytes("* text\n"));
+        assert!(changes_bytes("*.txt working-tree-encoding=UTF-16\n"));
+        assert!(changes_bytes("[attr]crlfy eol=crlf\n"));
+        assert!(changes_bytes("  *.c   crlf\n"));
+    }
+}
