@@ -8,6 +8,7 @@ mod guidance;
 mod index;
 mod lines;
 mod objects;
+mod pack;
 mod regular;
 mod scan;
 pub mod worktree;

@@ -2,17 +2,18 @@
 //! work tree files. On a first run nothing is cached, and reading a file
 //! costs an open, an `fstat`, a read and a close; where system calls are
 //! slow that loses to a parallel walk however few calls it makes. A clean
-//! file's bytes are its blob's, and a blob in a pack costs no system call
-//! once the pack is mapped: libgit2 inflates it, delta chains and loose
-//! objects included. The scan still `lstat`s every file (dirty state needs
-//! that), and reads the work tree where the blob cannot answer: a file whose
-//! stat data differs, and every file of a repository where checking out may
-//! change a file's bytes (filters such as LFS, eol conversion that is not
-//! git's own text detection, working-tree encodings).
+//! file's bytes are its blob's, and a blob in a pack costs no call of its
+//! own: the pack is read in large windows (`pack`). The scan still `lstat`s
+//! every file (dirty state needs that), and reads the work tree where the
+//! blob cannot answer: a file whose stat data differs, a blob in no pack
+//! (loose), and every file of a repository where checking out may change a
+//! file's bytes (filters such as LFS, eol conversion that is not git's own
+//! text detection, working-tree encodings).
 
 use super::git::Repo;
 use super::index::{Index, OID_LEN};
 use super::lines;
+use super::pack::{Packs, Reader};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -22,38 +23,39 @@ use std::path::{Path, PathBuf};
 const MAX_BLOB: u32 = 1 << 20;
 
 pub struct Objects {
-    odb: git2::Odb<'static>,
+    packs: Packs,
 }
 
 impl Objects {
-    /// `repo`'s object database, when its blobs are byte for byte what a clean
-    /// work tree holds and its packs are plain files.
+    /// `repo`'s packs, when its blobs are byte for byte what a clean work tree holds.
     pub fn open(repo: &Repo, workdir: &Path, index: &Index, repo_config: &str) -> Option<Objects> {
-        let objects = repo.common_dir.join("objects");
-        if !packs_are_plain(&objects) || checkout_may_change_bytes(repo, workdir, index, repo_config) {
+        if checkout_may_change_bytes(repo, workdir, index, repo_config) {
             return None;
         }
-        let odb = git2::Odb::new().ok()?;
-        odb.add_disk_alternate(objects.to_str()?).ok()?;
-        Some(Objects { odb })
+        let packs = Packs::open(&repo.common_dir.join("objects"));
+        (!packs.is_empty()).then_some(Objects { packs })
     }
 
-    /// The lines of the blob `oid` of `size` bytes; `None` when it is too
-    /// large to inflate here, missing or not a blob.
-    pub fn lines(&self, oid: &[u8; OID_LEN], size: u32) -> Option<u64> {
-        if size > MAX_BLOB {
-            return None;
-        }
-        let object = self.odb.read(git2::Oid::from_bytes(oid).ok()?).ok()?;
-        (object.kind() == git2::ObjectType::Blob).then(|| lines::count(object.data()))
+    /// A reader for one scan thread.
+    pub fn reader(&self) -> BlobLines<'_> {
+        BlobLines { reader: Reader::new(&self.packs) }
     }
 }
 
-/// libgit2 opens pack files blocking: a FIFO planted among them would hold
-/// the scan to its deadline, so anything but regular files there turns this off.
-fn packs_are_plain(objects: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(objects.join("pack")) else { return true };
-    entries.flatten().all(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+/// Lines of blobs, for one thread.
+pub struct BlobLines<'a> {
+    reader: Reader<'a>,
+}
+
+impl BlobLines<'_> {
+    /// The lines of the blob `oid` of `size` bytes; `None` when it is too
+    /// large to inflate here, or in no pack.
+    pub fn lines(&mut self, oid: &[u8; OID_LEN], size: u32) -> Option<u64> {
+        if size > MAX_BLOB {
+            return None;
+        }
+        self.reader.blob(oid).map(|blob| lines::count(&blob))
+    }
 }
 
 /// Whether checking a file out may give it other bytes, or other lines, than

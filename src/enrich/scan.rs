@@ -228,6 +228,7 @@ fn scan_entries(
     let mut out = Tracked::empty();
     let mut dir = DirHandle::default();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut blobs = objects.map(Objects::reader);
     let mut previous_path: &[u8] = &[];
     let mut reads = 0;
     for (i, entry) in entries.iter().enumerate() {
@@ -263,7 +264,7 @@ fn scan_entries(
             continue;
         }
         out.files += 1;
-        let from_blob = || objects.filter(|_| verified).and_then(|o| o.lines(&entry.oid, entry.size));
+        let mut from_blob = || blobs.as_mut().filter(|_| verified).and_then(|b| b.lines(&entry.oid, entry.size));
         let lines = match (content_matches, cached, read) {
             (true, Some(lines), _) => lines,
             (_, _, Some(lines)) => lines,
