@@ -392,11 +392,11 @@ mod tests {
         out.stdout
     }
 
-    /// A packed repository of similar files and one file's history (delta
-    /// chains), and each blob's id and content.
     /// A blob's id and content.
     type Blob = ([u8; OID_LEN], Vec<u8>);
 
+    /// A packed repository of similar files and one file's history (delta
+    /// chains), and each blob's id and content.
     fn packed_repo() -> (tempfile::TempDir, Vec<Blob>) {
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path();
