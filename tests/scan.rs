@@ -217,6 +217,13 @@ fn a_touched_file_under_eol_conversion_is_clean_as_git_status_says() {
 #[test]
 #[cfg_attr(kaizen_test_bin, ignore = "the read cap is a switch of debug builds only")]
 fn a_tree_too_big_for_one_run_gets_its_counts_after_a_few_runs() {
+    for packed in [false, true] {
+        too_big_for_one_run(packed);
+    }
+}
+
+/// `packed`: the files' blobs are read from a pack (the work tree otherwise).
+fn too_big_for_one_run(packed: bool) {
     let env = Env::new();
     let text = ("x".repeat(63) + "\n").repeat(1024);
     for i in 0..48 {
@@ -225,6 +232,10 @@ fn a_tree_too_big_for_one_run_gets_its_counts_after_a_few_runs() {
     }
     env.git(&["add", "."]);
     env.git(&["commit", "-qm", "big"]);
+    if packed {
+        env.git(&["repack", "-adq"]);
+        settle(&env);
+    }
     let want = truth(&env);
     let mut seen = Vec::new();
     for n in 0..9 {
@@ -239,7 +250,7 @@ fn a_tree_too_big_for_one_run_gets_its_counts_after_a_few_runs() {
     assert_eq!(want.1, 50, "48 files and the two of every test repository");
     let known = (Some(want.0), Some(want.1), Some(want.2));
     let first = seen.iter().position(|got| got.2.is_some());
-    assert_eq!(first, Some(6), "the counts come with the seventh run: {seen:?}");
+    assert_eq!(first, Some(6), "the counts come with the seventh run (packed: {packed}): {seen:?}");
     assert!(seen[6..].iter().all(|got| *got == known), "the counts, once known, are git's: {seen:?}");
 }
 

@@ -13,7 +13,7 @@
 use super::git::Repo;
 use super::index::{Index, OID_LEN};
 use super::lines;
-use super::pack::{Packs, Reader};
+use super::pack::{Location, Packs, Reader};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -38,23 +38,55 @@ impl Objects {
 
     /// A reader for one scan thread.
     pub fn reader(&self) -> BlobLines<'_> {
-        BlobLines { reader: Reader::new(&self.packs) }
+        BlobLines { reader: Reader::new(&self.packs), wanted: Vec::new() }
     }
 }
 
-/// Lines of blobs, for one thread.
+/// Lines of blobs, for one thread: each blob asked for is noted with where
+/// its pack holds it, and all are read at the end in pack order, so each
+/// pack is read forwards and a delta's base is still in the cache.
 pub struct BlobLines<'a> {
     reader: Reader<'a>,
+    wanted: Vec<(Location, usize)>,
+}
+
+/// What `BlobLines::read` read.
+pub struct Read {
+    /// The lines of each blob read, by the key it was wanted for; `None`
+    /// when its pack could not give it (then read the file).
+    pub lines: Vec<(usize, Option<u64>)>,
+    /// Every blob wanted was read (false: `stop` said so first).
+    pub complete: bool,
+}
+
+impl Read {
+    /// No blob wanted, none read.
+    pub fn nothing() -> Read {
+        Read { lines: Vec::new(), complete: true }
+    }
 }
 
 impl BlobLines<'_> {
-    /// The lines of the blob `oid` of `size` bytes; `None` when it is too
-    /// large to inflate here, or in no pack.
-    pub fn lines(&mut self, oid: &[u8; OID_LEN], size: u32) -> Option<u64> {
-        if size > MAX_BLOB {
-            return None;
+    /// Notes the blob `oid` of `size` bytes for `key`; false when it is to be
+    /// read from the work tree instead: too large, or in no pack (loose).
+    pub fn want(&mut self, key: usize, oid: &[u8; OID_LEN], size: u32) -> bool {
+        let Some(at) = self.reader.locate(oid).filter(|_| size <= MAX_BLOB) else { return false };
+        self.wanted.push((at, key));
+        true
+    }
+
+    /// Reads the blobs wanted, in pack order, until `stop` says so.
+    pub fn read(mut self, mut stop: impl FnMut() -> bool) -> Read {
+        self.wanted.sort_unstable();
+        let mut read = Read { lines: Vec::with_capacity(self.wanted.len()), complete: true };
+        for (at, key) in self.wanted {
+            if stop() {
+                read.complete = false;
+                break;
+            }
+            read.lines.push((key, self.reader.blob(at).map(lines::count)));
         }
-        self.reader.blob(oid).map(|blob| lines::count(&blob))
+        read
     }
 }
 

@@ -15,7 +15,6 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 #[cfg(test)]
 use std::path::PathBuf;
-use std::rc::Rc;
 
 /// A pack index larger than this is not read (one for a million objects is about 30 MB).
 const MAX_INDEX: u64 = 256 << 20;
@@ -31,6 +30,13 @@ const MAX_CHAIN: usize = 4095;
 const OBJ_BLOB: u8 = 3;
 const OBJ_OFS_DELTA: u8 = 6;
 const OBJ_REF_DELTA: u8 = 7;
+
+/// Where an object is: which pack, and where in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Location {
+    pack: usize,
+    offset: u64,
+}
 
 /// The packs of an object directory: each index read whole, each pack open.
 pub struct Packs {
@@ -123,13 +129,22 @@ fn be32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// One thread's way into the packs.
+/// One thread's way into the packs. Its buffers are reused: a scan reads
+/// thousands of objects, and in a process that lives milliseconds every
+/// fresh page of memory costs more than the copy that avoids it.
 pub struct Reader<'a> {
     packs: &'a Packs,
     window: Window,
     inflater: Decompress,
-    cache: HashMap<(usize, u64), Rc<[u8]>>,
+    /// The object last read.
+    object: Vec<u8>,
+    /// A delta's instructions, inflated.
+    delta: Vec<u8>,
+    /// Recent objects by where they are, kept as delta bases.
+    cache: HashMap<(usize, u64), Vec<u8>>,
     cached_bytes: usize,
+    /// Buffers of objects the cache let go, for the next ones.
+    spare: Vec<Vec<u8>>,
 }
 
 /// A stretch of one pack read into memory.
@@ -160,29 +175,51 @@ impl<'a> Reader<'a> {
             packs,
             window: Window::default(),
             inflater: Decompress::new(true),
+            object: Vec::new(),
+            delta: Vec::new(),
             cache: HashMap::new(),
             cached_bytes: 0,
+            spare: Vec::new(),
         }
     }
 
-    /// The content of the blob `oid` when a pack holds it.
-    pub fn blob(&mut self, oid: &[u8; OID_LEN]) -> Option<Rc<[u8]>> {
+    /// Where a pack holds `oid`: reading blobs in this order reads each pack
+    /// forwards, and finds a delta's base (which comes before it) in the cache.
+    pub fn locate(&self, oid: &[u8; OID_LEN]) -> Option<Location> {
         let (pack, offset) = self.packs.find(oid)?;
-        self.object(pack, offset, OBJ_BLOB)
+        Some(Location { pack, offset })
     }
 
-    /// The object at `offset`, of type `want`: walked back along its delta
-    /// chain to a full object (or one in the cache), then rebuilt forwards.
-    fn object(&mut self, pack: usize, offset: u64, want: u8) -> Option<Rc<[u8]>> {
+    /// The content of the blob at `at`.
+    pub fn blob(&mut self, at: Location) -> Option<&[u8]> {
+        self.read_object((at.pack, at.offset), OBJ_BLOB)?;
+        Some(&self.object)
+    }
+
+    /// Reads the object at `at`, of type `want`, into `self.object`: walked
+    /// back along its delta chain to a full object (or one in the cache),
+    /// then rebuilt forwards, each step kept as a base for later objects.
+    fn read_object(&mut self, at: (usize, u64), want: u8) -> Option<()> {
         let mut chain = Vec::new();
-        let mut at = (pack, offset);
-        let mut base = loop {
+        let mut at = at;
+        loop {
             if let Some(hit) = self.cache.get(&at) {
-                break hit.clone();
+                self.object.clear();
+                self.object.extend_from_slice(hit);
+                break;
             }
             let entry = self.entry(at.0, at.1)?;
             match entry.base {
-                None if entry.kind == want => break self.inflate(at.0, entry.data, entry.size)?,
+                None if entry.kind == want => {
+                    let mut object = std::mem::take(&mut self.object);
+                    let inflated = self.inflate(at.0, entry.data, entry.size, &mut object);
+                    self.object = object;
+                    inflated?;
+                    if !chain.is_empty() {
+                        self.keep(at);
+                    }
+                    break;
+                }
                 None => return None,
                 Some(ref base) => {
                     let next = match base {
@@ -196,25 +233,37 @@ impl<'a> Reader<'a> {
                     at = next;
                 }
             }
-        };
-        while let Some((at, delta)) = chain.pop() {
-            let instructions = self.inflate(at.0, delta.data, delta.size)?;
-            base = apply(&base, &instructions)?.into();
-            self.keep(at, &base);
         }
-        Some(base)
+        while let Some((at, delta)) = chain.pop() {
+            let mut instructions = std::mem::take(&mut self.delta);
+            let inflated = self.inflate(at.0, delta.data, delta.size, &mut instructions);
+            self.delta = instructions;
+            inflated?;
+            let mut next = self.spare.pop().unwrap_or_default();
+            let applied = apply(&self.object, &self.delta, &mut next);
+            std::mem::swap(&mut self.object, &mut next);
+            self.spare.push(next);
+            applied?;
+            self.keep(at);
+        }
+        Some(())
     }
 
-    fn keep(&mut self, at: (usize, u64), object: &Rc<[u8]>) {
-        if object.len() > CACHE_OBJECT {
+    /// Keeps a copy of `self.object`, read at `at`, as a base for later objects.
+    fn keep(&mut self, at: (usize, u64)) {
+        let len = self.object.len();
+        if len > CACHE_OBJECT || self.cache.contains_key(&at) {
             return;
         }
-        if self.cached_bytes + object.len() > CACHE_BYTES {
-            self.cache.clear();
+        if self.cached_bytes + len > CACHE_BYTES {
+            self.spare.extend(self.cache.drain().map(|(_, buffer)| buffer));
             self.cached_bytes = 0;
         }
-        self.cached_bytes += object.len();
-        self.cache.insert(at, object.clone());
+        let mut copy = self.spare.pop().unwrap_or_default();
+        copy.clear();
+        copy.extend_from_slice(&self.object);
+        self.cached_bytes += len;
+        self.cache.insert(at, copy);
     }
 
     /// The entry header at `offset`.
@@ -254,15 +303,16 @@ impl<'a> Reader<'a> {
         Some(Entry { kind, size, data: offset + i as u64, base })
     }
 
-    /// `size` bytes inflated from the zlib stream at `offset`.
-    fn inflate(&mut self, pack: usize, mut offset: u64, size: usize) -> Option<Rc<[u8]>> {
+    /// `size` bytes inflated from the zlib stream at `offset`, into `out`.
+    fn inflate(&mut self, pack: usize, mut offset: u64, size: usize, out: &mut Vec<u8>) -> Option<()> {
+        out.clear();
         // One byte more than expected: a stream that holds more is refused, not cut.
-        let mut out = Vec::with_capacity(size + 1);
+        out.reserve(size + 1);
         self.inflater.reset(true);
         loop {
             let (read, written) = (self.inflater.total_in(), out.len());
             let input = self.window.at(self.packs, pack, offset, 1)?;
-            let status = self.inflater.decompress_vec(input, &mut out, FlushDecompress::None).ok()?;
+            let status = self.inflater.decompress_vec(input, out, FlushDecompress::None).ok()?;
             if status == Status::StreamEnd {
                 break;
             }
@@ -272,7 +322,7 @@ impl<'a> Reader<'a> {
             }
             offset += consumed;
         }
-        (out.len() == size).then(|| out.into())
+        (out.len() == size).then_some(())
     }
 }
 
@@ -305,8 +355,8 @@ fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> Option<usize> {
     Some(filled)
 }
 
-/// A delta's instructions applied to `base`: copies from it and inserts.
-fn apply(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
+/// A delta's instructions applied to `base`, into `out`: copies from it and inserts.
+fn apply(base: &[u8], delta: &[u8], out: &mut Vec<u8>) -> Option<()> {
     let mut i = 0;
     let mut varint = || {
         let (mut value, mut shift) = (0usize, 0);
@@ -324,7 +374,8 @@ fn apply(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
     if base_size != base.len() {
         return None;
     }
-    let mut out = Vec::with_capacity(size);
+    out.clear();
+    out.reserve(size);
     while i < delta.len() {
         let op = delta[i];
         i += 1;
@@ -352,7 +403,7 @@ fn apply(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
             return None;
         }
     }
-    (out.len() == size).then_some(out)
+    (out.len() == size).then_some(())
 }
 
 #[cfg(test)]
@@ -363,7 +414,11 @@ mod tests {
     #[test]
     fn a_delta_copies_and_inserts_and_refuses_what_does_not_fit() {
         let base = b"hello, world\n";
-        // base size 13, result size 12: copy 7 bytes from 0, insert "there\n".
+        let apply = |base: &[u8], delta: &[u8]| {
+            let mut out = vec![b'?'; 3];
+            apply(base, delta, &mut out).map(|()| out)
+        };
+        // base size 13, result size 13: copy 7 bytes from 0, insert "there\n".
         let delta = [&[13u8, 13, 0x90, 7, 6][..], b"there\n"].concat();
         assert_eq!(apply(base, &delta).as_deref(), Some(&b"hello, there\n"[..]));
         let wrong_base = [&[12u8, 13, 0x90, 7, 6][..], b"there\n"].concat();
@@ -438,16 +493,21 @@ mod tests {
         let packs = Packs::open(&dir.path().join(".git/objects"));
         let mut reader = Reader::new(&packs);
         for (id, content) in blobs.iter().rev().chain(blobs.iter()) {
-            assert_eq!(reader.blob(id).as_deref(), Some(content.as_slice()));
+            assert_eq!(read(&mut reader, id).as_deref(), Some(content.as_slice()));
         }
-        assert!(reader.blob(&[0xab; OID_LEN]).is_none(), "an id in no pack");
+        assert!(reader.locate(&[0xab; OID_LEN]).is_none(), "an id in no pack");
         // Bases named by id instead of by offset, as older packs have them.
         git(dir.path(), &["-c", "repack.useDeltaBaseOffset=false", "repack", "-adfq", "--depth=20"]);
         let packs = Packs::open(&dir.path().join(".git/objects"));
         let mut reader = Reader::new(&packs);
         for (id, content) in &blobs {
-            assert_eq!(reader.blob(id).as_deref(), Some(content.as_slice()));
+            assert_eq!(read(&mut reader, id).as_deref(), Some(content.as_slice()));
         }
+    }
+
+    fn read(reader: &mut Reader, id: &[u8; OID_LEN]) -> Option<Vec<u8>> {
+        let at = reader.locate(id)?;
+        reader.blob(at).map(<[u8]>::to_vec)
     }
 
     fn pack_path(repo: &Path, ext: &str) -> String {
@@ -475,8 +535,8 @@ mod tests {
             let packs = Packs::open(&dir.path().join(".git/objects"));
             let mut reader = Reader::new(&packs);
             for (id, content) in &blobs {
-                match reader.blob(id) {
-                    Some(read) => assert_eq!(&*read, content.as_slice(), "byte {at} damaged"),
+                match read(&mut reader, id) {
+                    Some(read) => assert_eq!(read, *content, "byte {at} damaged"),
                     None => damaged_reads += 1,
                 }
             }

@@ -24,7 +24,7 @@ use super::Missing;
 use super::git::Repo;
 use super::index::{self, Entry, Index, OID_LEN};
 use super::lines;
-use super::objects::Objects;
+use super::objects::{Objects, Read};
 use super::worktree::{self, Counts};
 use crate::hash::Fnv64;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -235,7 +235,7 @@ fn scan_entries(
         let cached = cache.blob_lines(&entry.oid);
         if (cached.is_none() || i % 256 == 0) && limits.reached(reads, cached.is_none()) {
             out.complete = false;
-            return out;
+            break;
         }
         if entry.stage != 0 || entry.intent_to_add {
             out.dirty = true; // a conflict, or a file staged to be added
@@ -264,15 +264,27 @@ fn scan_entries(
             continue;
         }
         out.files += 1;
-        let mut from_blob = || blobs.as_mut().filter(|_| verified).and_then(|b| b.lines(&entry.oid, entry.size));
         let lines = match (content_matches, cached, read) {
             (true, Some(lines), _) => lines,
             (_, _, Some(lines)) => lines,
-            _ => from_blob().unwrap_or_else(|| lines::open_and_count(fd, &name, &mut buf).lines()),
+            // Counted below, with the other blobs read from the packs.
+            _ if verified && blobs.as_mut().is_some_and(|b| b.want(i, &entry.oid, entry.size)) => continue,
+            _ => lines::open_and_count(fd, &name, &mut buf).lines(),
         };
         if content_matches {
             out.blobs.push((entry.oid, lines));
         }
+        out.loc += lines;
+    }
+    // The blobs wanted so far, in pack order, even when the scan stopped: the
+    // files' read allowance was spent on them. Only the clock stops these.
+    let read = blobs.map_or_else(Read::nothing, |b| b.read(|| Instant::now() > limits.stop));
+    out.complete &= read.complete;
+    for (i, lines) in read.lines {
+        let entry = &entries[i];
+        let from_file = || worktree::lines_of_regular_file(&workdir.join(OsStr::from_bytes(&entry.path)), &mut buf);
+        let Some(lines) = lines.or_else(from_file) else { continue };
+        out.blobs.push((entry.oid, lines));
         out.loc += lines;
     }
     out
