@@ -90,7 +90,10 @@ fn version(_: &Payload) -> Option<String> {
     let root = python.parent()?.parent()?;
     std::fs::read_dir(root.join("lib")).ok()?.flatten().find_map(|lib| {
         let site = lib.path().join("site-packages");
-        std::fs::read_dir(site).ok()?.flatten().find_map(|entry| dist_info_version(&entry.file_name().to_string_lossy()))
+        std::fs::read_dir(site)
+            .ok()?
+            .flatten()
+            .find_map(|entry| dist_info_version(&entry.file_name().to_string_lossy()))
     })
 }
 
@@ -148,7 +151,9 @@ fn config_problems(home: &Path) -> Vec<String> {
 fn project_hides_user(home: &Path, work: &Path) -> Option<String> {
     let project = work.join(".openhands").join("hooks.json");
     let user = config_dir(home).join("hooks.json");
-    let same = |a: &Path, b: &Path| std::fs::canonicalize(a).ok().zip(std::fs::canonicalize(b).ok()).is_some_and(|(a, b)| a == b);
+    let same = |a: &Path, b: &Path| {
+        std::fs::canonicalize(a).ok().zip(std::fs::canonicalize(b).ok()).is_some_and(|(a, b)| a == b)
+    };
     if !project.is_file() || same(&project, &user) {
         return None;
     }
@@ -182,8 +187,13 @@ mod tests {
     fn observations_that_failed_are_failures() {
         let failed = payload(json!({"tool_response": {"is_error": true, "exit_code": 2, "content": []}}));
         assert_eq!(reinterpret(&failed, Phase::ToolResult), Some((Phase::ToolFailure, "exit code 2".into())));
-        let missing = payload(json!({"tool_response": {"is_error": true, "content": [{"type": "text", "text": "Invalid `path` parameter: /x.\nmore"}]}}));
-        assert_eq!(reinterpret(&missing, Phase::ToolResult), Some((Phase::ToolFailure, "Invalid `path` parameter: /x.".into())));
+        let missing = payload(
+            json!({"tool_response": {"is_error": true, "content": [{"type": "text", "text": "Invalid `path` parameter: /x.\nmore"}]}}),
+        );
+        assert_eq!(
+            reinterpret(&missing, Phase::ToolResult),
+            Some((Phase::ToolFailure, "Invalid `path` parameter: /x.".into()))
+        );
         let ok = payload(json!({"tool_response": {"is_error": false, "exit_code": 0}}));
         assert_eq!(reinterpret(&ok, Phase::ToolResult), None);
         assert_eq!(reinterpret(&failed, Phase::ToolCall), None);
