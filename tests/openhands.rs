@@ -40,21 +40,22 @@ fn a_run_is_recorded_with_derived_call_ids_failures_and_its_end() {
     env.hook(&["session-end", "--agent", "openhands"], &payload(&env, "SessionEnd"));
 
     let events = env.events(&id);
-    assert!(events.iter().all(|e| e.agent == "openhands"), "every event is OpenHands's");
     let calls: Vec<_> = events.iter().filter(|e| e.kind == EventKind::ToolCall).collect();
     assert_eq!(calls.len(), 3);
     let mut ends = Vec::new();
     for call in &calls {
         let id = call.tool_call_id.as_deref().expect("a derived call id");
         assert!(id.starts_with("derived-"), "{id}");
-        let end: Vec<_> = events.iter().filter(|e| e.kind != EventKind::ToolCall && e.tool_call_id.as_deref() == Some(id)).collect();
+        let end: Vec<_> =
+            events.iter().filter(|e| e.kind != EventKind::ToolCall && e.tool_call_id.as_deref() == Some(id)).collect();
         assert_eq!(end.len(), 1, "one result per call: {id}");
         ends.push(end[0].kind.clone());
     }
     assert_eq!(ends, [EventKind::ToolResult, EventKind::Error, EventKind::Error], "exit 2 and a missing file fail");
     let rec = env.record(&id);
+    assert_eq!(rec.agent, "openhands", "recognised from the payload's own shape");
     assert_eq!(rec.status, SessionStatus::Done);
-    assert_eq!(rec.workspace.as_deref(), Some(env.repo.to_str().unwrap()), "the workspace is the payload's working_dir");
+    assert_eq!(rec.workspace, env.repo.to_str().unwrap(), "the workspace is the payload's working_dir");
     let prompt = events.iter().find(|e| e.kind == EventKind::Message).expect("the prompt is a Message");
     assert_eq!(prompt.payload["type"], "user_prompt_submit");
 }
@@ -92,7 +93,7 @@ fn events_at_the_top_level_are_left_untouched() {
     let out = env.run(&["install", "--agent", "openhands"], b"");
     let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{said}");
-    assert!(said.contains("pre_tool_use") && said.contains("outside \\\"hooks\\\"") || said.contains("outside \"hooks\""), "{said}");
+    assert!(said.contains("\"pre_tool_use\" is a hook event outside \"hooks\""), "{said}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), theirs, "the file is left as it was");
 }
 
