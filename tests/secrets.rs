@@ -23,6 +23,7 @@ const SECRETS: [&str; 4] = [
 fn routes(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     key == "cwd"
+        || key == "working_dir"
         || key == "type"
         || key == "name"
         || key == "model"

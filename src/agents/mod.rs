@@ -17,6 +17,7 @@ mod factory;
 mod gemini;
 mod kiro;
 mod opencode;
+mod openhands;
 mod qwen;
 mod vscode;
 mod windsurf;
@@ -160,6 +161,7 @@ pub static ALL: &[&Agent] = &[
     &factory::AGENT,
     &kiro::AGENT,
     &opencode::AGENT,
+    &openhands::AGENT,
     &claude::AGENT,
 ];
 

@@ -3,7 +3,7 @@
 //! An agent using it is a table of events and a timeout.
 
 use super::{Registration, is_ours};
-use crate::phase::Category;
+use crate::phase::{Category, normalize};
 use serde_json::{Map, Value, json};
 
 pub struct Nested {
@@ -17,6 +17,18 @@ pub struct Nested {
 
 impl Nested {
     pub fn register(&self, settings: &mut Value, registration: &Registration, agent: &str) -> Result<(), String> {
+        // OpenHands also reads its events at the top level (`{"stop": [...]}`)
+        // and then ignores them once a `hooks` object is there: adding one
+        // would silently turn the user's hooks off.
+        if settings.get("hooks").is_none()
+            && let Some(key) = settings.as_object().and_then(|root| {
+                root.keys().find(|key| self.events.iter().any(|(event, _)| normalize(event) == normalize(key)))
+            })
+        {
+            return Err(format!(
+                "\"{key}\" is a hook event outside \"hooks\": left untouched (move its events under \"hooks\", where the agent reads them the same, and install again)"
+            ));
+        }
         let hooks = hooks_of(settings)?;
         for (event, _) in self.events {
             if !matches!(hooks.get(*event), None | Some(Value::Null | Value::Array(_))) {

@@ -58,7 +58,8 @@ pub struct Observation {
     pub problems: Vec<String>,
 }
 
-const EVENT_NAME_KEYS: &[&str] = &["hook_event_name", "hookEventName", "agent_action_name", "hookName"];
+/// OpenHands names its event `event_type`.
+const EVENT_NAME_KEYS: &[&str] = &["hook_event_name", "hookEventName", "agent_action_name", "hookName", "event_type"];
 const SESSION_KEYS: &[&str] =
     &["conversation_id", "session_id", "sessionId", "trajectory_id", "taskId", "thread-id", "thread_id", "threadId"];
 const SUBAGENT_ID_KEYS: &[&str] = &["agent_id", "agentId"];
@@ -157,10 +158,16 @@ fn sent_event_name(p: &Map<String, Value>) -> Option<String> {
 
 /// Where the event happened, and which field said so.
 fn cwd(f: &Fields) -> (Option<String>, &'static str) {
-    match (f.text(&["cwd"]), f.first_of_list(&["workspace_roots", "workspaceRoots"])) {
-        (Some(cwd), _) => (Some(cwd), "payload.cwd"),
-        (None, Some(root)) => (Some(root), "payload.workspace_roots"),
-        (None, None) => (None, "process"),
+    if let Some(cwd) = f.text(&["cwd"]) {
+        return (Some(cwd), "payload.cwd");
+    }
+    if let Some(root) = f.first_of_list(&["workspace_roots", "workspaceRoots"]) {
+        return (Some(root), "payload.workspace_roots");
+    }
+    // OpenHands's.
+    match f.text(&["working_dir"]) {
+        Some(dir) => (Some(dir), "payload.working_dir"),
+        None => (None, "process"),
     }
 }
 

@@ -1,0 +1,117 @@
+//! OpenHands CLI through the real binary, with payloads captured from
+//! OpenHands 1.16.0 by the end-to-end suite (`tests/fixtures/real/openhands/`,
+//! paths redacted): its event in `event_type`, its directory in
+//! `working_dir`, no call id; and its installer, which must not hide the
+//! user's own hooks.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn payload(env: &Env, event: &str) -> Value {
+    let mut p = fixture_in("real/openhands", event, &env.repo);
+    p["working_dir"] = json!(env.repo);
+    p
+}
+
+/// The PreToolUse OpenHands sent before the call a PostToolUse reports.
+fn pre_of(env: &Env, post: &Value) -> Value {
+    let mut pre = payload(env, "PreToolUse");
+    pre["tool_name"] = post["tool_name"].clone();
+    pre["tool_input"] = post["tool_input"].clone();
+    pre
+}
+
+#[test]
+fn a_run_is_recorded_with_derived_call_ids_failures_and_its_end() {
+    let env = Env::new();
+    let start = payload(&env, "SessionStart");
+    let id = start["session_id"].as_str().unwrap().to_string();
+    env.hook(&["session-start", "--agent", "openhands"], &start);
+    env.hook(&["prompt", "--agent", "openhands"], &payload(&env, "UserPromptSubmit"));
+    let results = ["PostToolUse", "PostToolUse-exit2", "PostToolUse-missing"];
+    for name in results {
+        let post = payload(&env, name);
+        env.hook(&["tool-use", "--agent", "openhands"], &pre_of(&env, &post));
+        env.hook(&["tool-use", "--agent", "openhands"], &post);
+    }
+    env.hook(&["stop", "--agent", "openhands"], &payload(&env, "Stop"));
+    env.hook(&["session-end", "--agent", "openhands"], &payload(&env, "SessionEnd"));
+
+    let events = env.events(&id);
+    let calls: Vec<_> = events.iter().filter(|e| e.kind == EventKind::ToolCall).collect();
+    assert_eq!(calls.len(), 3);
+    let mut ends = Vec::new();
+    for call in &calls {
+        let id = call.tool_call_id.as_deref().expect("a derived call id");
+        assert!(id.starts_with("derived-"), "{id}");
+        let end: Vec<_> =
+            events.iter().filter(|e| e.kind != EventKind::ToolCall && e.tool_call_id.as_deref() == Some(id)).collect();
+        assert_eq!(end.len(), 1, "one result per call: {id}");
+        ends.push(end[0].kind.clone());
+    }
+    assert_eq!(ends, [EventKind::ToolResult, EventKind::Error, EventKind::Error], "exit 2 and a missing file fail");
+    let rec = env.record(&id);
+    assert_eq!(rec.agent, "openhands", "recognised from the payload's own shape");
+    assert_eq!(rec.status, SessionStatus::Done);
+    assert_eq!(rec.workspace, env.repo.to_str().unwrap(), "the workspace is the payload's working_dir");
+    let prompt = events.iter().find(|e| e.kind == EventKind::Message).expect("the prompt is a Message");
+    assert_eq!(prompt.payload["type"], "user_prompt_submit");
+}
+
+#[test]
+fn install_keeps_the_user_s_hooks_and_uninstall_removes_exactly_ours() {
+    let env = Env::new();
+    let dir = env.user_home.join(".openhands");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("hooks.json");
+    let theirs = json!({"hooks": {"Stop": [{"matcher": "*", "hooks": [{"type": "command", "command": "lint.sh"}]}]}});
+    std::fs::write(&file, theirs.to_string()).unwrap();
+    let out = env.run(&["install", "--agent", "openhands"], b"");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let written: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let stop = written["hooks"]["Stop"].to_string();
+    assert!(stop.contains("lint.sh") && stop.contains("stop --agent openhands"), "{stop}");
+    assert_eq!(written["hooks"].as_object().unwrap().len(), 6);
+    let out = env.run(&["uninstall", "--agent", "openhands"], b"");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let after: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(after, theirs);
+}
+
+#[test]
+fn events_at_the_top_level_are_left_untouched() {
+    // OpenHands's own documented form: snake_case events at the top level,
+    // which it ignores once a `hooks` object is there.
+    let env = Env::new();
+    let dir = env.user_home.join(".openhands");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("hooks.json");
+    let theirs = r#"{"pre_tool_use": [{"matcher": "terminal", "hooks": [{"command": "block.sh"}]}]}"#;
+    std::fs::write(&file, theirs).unwrap();
+    let out = env.run(&["install", "--agent", "openhands"], b"");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("\"pre_tool_use\" is a hook event outside \"hooks\""), "{said}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), theirs, "the file is left as it was");
+}
+
+#[test]
+fn doctor_names_a_project_hooks_file_that_hides_the_user_s() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.user_home.join(".openhands")).unwrap();
+    assert!(env.run(&["install", "--agent", "openhands"], b"").status.success());
+    let doctor = |cwd: &std::path::Path| {
+        let mut cmd = env.command(&["doctor"]);
+        cmd.current_dir(cwd);
+        env.run_with(cmd, b"")
+    };
+    let clean = doctor(&env.repo);
+    assert!(!String::from_utf8_lossy(&clean.stdout).contains("hides"), "{}", String::from_utf8_lossy(&clean.stdout));
+    std::fs::create_dir_all(env.repo.join(".openhands")).unwrap();
+    std::fs::write(env.repo.join(".openhands/hooks.json"), r#"{"stop": []}"#).unwrap();
+    let hidden = doctor(&env.repo);
+    let text = String::from_utf8_lossy(&hidden.stdout);
+    assert!(!hidden.status.success() && text.contains("PROBLEM") && text.contains("hides"), "{text}");
+}
