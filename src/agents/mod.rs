@@ -15,6 +15,7 @@ mod copilot;
 mod cursor;
 mod factory;
 mod gemini;
+mod kilo;
 mod kiro;
 mod opencode;
 mod qwen;
@@ -159,6 +160,7 @@ pub static ALL: &[&Agent] = &[
     &qwen::AGENT,
     &factory::AGENT,
     &kiro::AGENT,
+    &kilo::AGENT,
     &opencode::AGENT,
     &claude::AGENT,
 ];
