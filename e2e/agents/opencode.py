@@ -264,17 +264,26 @@ def check_reinstall(checks, sb, ours):
     checks.check((ours.parent / "kaizen-e2e-capture.js").exists(), "uninstall leaves the other plugins alone")
 
 
+def neutral(text: str, sb) -> str:
+    for path, name in ((sb.work, "/work/project"), (sb.home, "/home/user"), (sb.tmp, "/tmp/e2e")):
+        text = text.replace(str(path), name)
+    return text
+
+
 def save_fixtures(sb, flavor, deliveries):
-    """One fixture per event (tool events per call: `tool.execute.before-bash_ok.json`), paths made neutral."""
+    """One fixture per event (tool events per call: `tool.execute.before-bash_ok.json`), and the
+    steps file (tests/fixtures/transcripts/<agent>/steps.jsonl), paths made neutral."""
     fixtures = common.ROOT / "tests" / "fixtures" / "real" / flavor.agent
     fixtures.mkdir(parents=True, exist_ok=True)
+    for steps in (sb.home / ".local" / "share" / flavor.agent / "kaizen-hook").glob("*.jsonl"):
+        into = common.ROOT / "tests" / "fixtures" / "transcripts" / flavor.agent
+        into.mkdir(parents=True, exist_ok=True)
+        (into / "steps.jsonl").write_text(neutral(steps.read_text(), sb))
     for d in deliveries:
         p = d.payload or {}
         name = p.get("hook_event_name")
         call = re.sub(r"^call_kz_oc_", "", p.get("tool_use_id") or "")
         if not name:
             continue
-        text = json.dumps(p, ensure_ascii=False) + "\n"
-        for path, neutral in ((sb.work, "/work/project"), (sb.home, "/home/user"), (sb.tmp, "/tmp/e2e")):
-            text = text.replace(str(path), neutral)
+        text = neutral(json.dumps(p, ensure_ascii=False) + "\n", sb)
         (fixtures / (f"{name}-{call}.json" if call else f"{name}.json")).write_text(text)
