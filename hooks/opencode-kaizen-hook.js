@@ -13,11 +13,11 @@ const KAIZEN_HOOK = "/home/YOU/.local/bin/kaizen-hook";
 const WAIT_MS = 1500;
 // Bus events worth a record; the others (message parts, plugin.added, ...) fire too often.
 const EVENTS = new Set(["session.created", "session.idle", "session.error", "session.compacted", "session.deleted", "permission.asked"]);
-// Which agent loaded it: the config directory it was installed in (`~/.config/kilo/plugins/`,
-// `.opencode/plugins/`) is named after it.
+// Which agent loaded it: the config directory it is in is named after it (`~/.config/kilo/`,
+// a project's `.kilo/` or `.kilocode/` for Kilo Code; `~/.config/opencode/`, `.opencode/`).
 const AGENT = (() => {
   try {
-    return basename(dirname(dirname(fileURLToPath(import.meta.url)))).replace(/^\./, "") === "kilo" ? "kilo" : "opencode";
+    return /^\.?kilo/.test(basename(dirname(dirname(fileURLToPath(import.meta.url))))) ? "kilo" : "opencode";
   } catch {
     return "opencode";
   }

@@ -70,6 +70,8 @@ class Flavor:
     plugin_package: str  # what it installs into its config directory at start
     pure: str  # the variable that turns external plugins off
     settings: dict = field(default_factory=dict)
+    # It asks the model for a session title first, outside any step: a response with no step part.
+    asks_title: bool = False
 
 
 OPENCODE = Flavor(
@@ -79,6 +81,7 @@ OPENCODE = Flavor(
     env=dict(OPENCODE_DISABLE_MODELS_FETCH="1", OPENCODE_DISABLE_AUTOUPDATE="1", OPENCODE_DISABLE_LSP_DOWNLOAD="1"),
     plugin_package="@opencode-ai/plugin",
     pure="OPENCODE_PURE",
+    asks_title=True,
 )
 
 
@@ -149,7 +152,7 @@ def _run(checks, flavor, sb, binary, pinned):
     session = check_tools(checks, flavor, calls, events)
     if session:
         check_session(checks, flavor, sb, calls, events, session, pinned)
-        check_costs(checks, sb, served, [e for e in events if e["session_id"] == session])
+        check_costs(checks, flavor, sb, served, [e for e in events if e["session_id"] == session])
     check_doctor(checks, flavor, sb)
     check_reinstall(checks, sb, ours)
 
@@ -229,7 +232,7 @@ def check_session(checks, flavor, sb, calls, events, session, pinned):
         checks.eq((row["tool_calls"], row["errors"]), (4, 2), "sessions: 4 tool calls, 2 errors")
 
 
-def check_costs(checks, sb, served, mine):
+def check_costs(checks, flavor, sb, served, mine):
     """One Cost event per model response of the scenario, with the figures the mock served, from
     the plugin's steps file (OpenCode's own title request is in no step: not counted)."""
     expected = []
@@ -243,6 +246,12 @@ def check_costs(checks, sb, served, mine):
     checks.eq(got, expected, "one Cost event per model response: input, cache, output, reasoning, model")
     checks.check(all(e["cost_usd_e6"] for e in costs), "each response priced (gpt-4.1)", str([e["cost_usd_e6"] for e in costs]))
     checks.eq(len({e["payload"].get("response_id") for e in costs}), len(costs), "each step counted once (its line is there twice)")
+    answered = sum(1 for r in served if r["status"] == 200)
+    if flavor.asks_title:
+        checks.known_gap(len(costs) == answered, f"a Cost event for each of the {answered} responses served, the title's too",
+                         "OpenCode's title request is no step of the session: no part, no bus event carries its usage")
+    else:
+        checks.eq(len(costs), answered, "a Cost event for every response the mock served")
     turns = {e["payload"].get("turn") for e in costs}
     checks.check(len(turns) == 1 and None not in turns, "the responses belong to the prompt's turn", str(turns))
 
