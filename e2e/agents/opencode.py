@@ -130,6 +130,7 @@ def _run(checks, flavor, sb, binary, pinned):
         checks.eq(out.returncode, 0, f"{flavor.agent} run: exit status ({time.monotonic() - t0:.1f} s; logs/main.err)")
         served = list(mock.served)
         unknown = [u for u in mock.unknown if u[0] != "unscripted"]
+        check_pure_run(checks, flavor, sb, binary, env)
     # OpenCode first asks for a title with the same prompt: answered with the first step, not a step.
     steps = [r["step"] for r in served if r["step"] != "unscripted"]
     steps = [s for i, s in enumerate(steps) if i == 0 or s != steps[i - 1]]
@@ -254,6 +255,15 @@ def check_costs(checks, flavor, sb, served, mine):
         checks.eq(len(costs), answered, "a Cost event for every response the mock served")
     turns = {e["payload"].get("turn") for e in costs}
     checks.check(len(turns) == 1 and None not in turns, "the responses belong to the prompt's turn", str(turns))
+
+
+def check_pure_run(checks, flavor, sb, binary, env):
+    """With its pure switch set, the agent runs no external plugin: a run (one unscripted answer)
+    delivers nothing and records nothing, as doctor says."""
+    before = (len(sb.deliveries()), len(sb.events()))
+    out = sb.run([binary, "run", "Say OK."], "pure", timeout=240, env={**env, flavor.pure: "1"})
+    checks.eq(out.returncode, 0, f"{flavor.agent} run with {flavor.pure}=1: exit status (logs/pure.err)")
+    checks.eq((len(sb.deliveries()), len(sb.events())), before, f"{flavor.pure}=1: the plugin did not run, nothing recorded")
 
 
 def check_doctor(checks, flavor, sb):

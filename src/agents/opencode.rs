@@ -102,15 +102,17 @@ pub(super) fn host(p: &Payload) -> Option<&str> {
 }
 
 /// The switch that turns off every plugin but the built-in ones (`--pure`
-/// sets it too): kaizen-hook's plugin does not run while it is set.
+/// sets it too): kaizen-hook's plugin does not run while it is `1` or `true`
+/// (any case), as the agent reads it.
 pub(super) fn pure(var: &str, title: &str) -> Vec<String> {
-    match std::env::var_os(var).filter(|v| !v.is_empty() && v != "0" && v != "false") {
-        Some(_) => vec![format!(
-            "{var} is set in this environment: {title} runs no external plugin, kaizen-hook's neither (unset it; \
-             `--pure` does the same)"
-        )],
-        None => Vec::new(),
+    let set = std::env::var(var).is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true"));
+    if !set {
+        return Vec::new();
     }
+    vec![format!(
+        "{var} is set in this environment: {title} runs no external plugin, so not kaizen-hook's either \
+         (unset it; `--pure` sets it too)"
+    )]
 }
 
 /// `$XDG_CONFIG_HOME/opencode`, else `~/.config/opencode`: where OpenCode
@@ -119,13 +121,13 @@ fn config_dir(home: &Path) -> PathBuf {
     env_dir("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config")).join("opencode")
 }
 
-pub(super) fn plugin(binary: &Path, _file: &str) -> String {
+fn plugin(binary: &Path, _file: &str) -> String {
     let quoted = Value::String(binary.to_string_lossy().into_owned()).to_string();
     PLUGIN.replacen(PLACEHOLDER, &quoted, 1)
 }
 
 /// The binary the plugin runs, as a command line.
-pub(super) fn plugin_command(plugin: &str) -> Option<String> {
+fn plugin_command(plugin: &str) -> Option<String> {
     let line = plugin.lines().find_map(|l| l.strip_prefix(BINARY_LINE))?;
     let binary: String = serde_json::from_str(line.trim_end().trim_end_matches(';')).ok()?;
     Some(crate::install::shell_quote(&binary))
