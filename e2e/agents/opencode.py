@@ -27,7 +27,8 @@ plugin needs no package: it imports only node's own modules).
 The scenario (the mock's `[kz:opencode]` marker): `bash` echo; `bash` that exits 2; `read` of
 a missing file; `read` of a file; a final answer: 4 tool calls, 5 model responses, each with
 distinctive usage (OPENCODE_USAGE), recorded as one `Cost` event each from the plugin's steps
-file. KAIZEN_E2E_UPDATE_FIXTURES=1 rewrites tests/fixtures/real/<agent>/ from the captured payloads.
+file. Then a run with the pure switch set (`OPENCODE_PURE=1`, what `--pure` sets),
+which runs no external plugin: nothing delivered, nothing recorded, and `doctor` says why. KAIZEN_E2E_UPDATE_FIXTURES=1 rewrites tests/fixtures/real/<agent>/ from the captured payloads.
 """
 
 import json
