@@ -232,6 +232,10 @@ def check_session(checks, flavor, sb, calls, events, session, pinned):
     row = next(iter(sb.session_rows(session)), None)
     if checks.check(row is not None, "sessions --json lists the session"):
         checks.eq((row["tool_calls"], row["errors"]), (4, 2), "sessions: 4 tool calls, 2 errors")
+    # `run` sends no session end: the session ends with the agent's process (inferred, settled by `sessions`).
+    checks.eq((sb.records().get(session) or {}).get("status"), "Done", f"the session ended with the {flavor.agent} process")
+    inferred = [e for e in sb.events() if e["session_id"] == session and e["payload"].get("inferred") is True]
+    checks.eq(len(inferred), 1, "its end is one inferred Lifecycle event")
 
 
 def check_costs(checks, flavor, sb, served, mine):
