@@ -36,7 +36,6 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import common
 from agents.codex import foreign_connects, strace_prefix, strace_works
