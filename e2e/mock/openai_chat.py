@@ -97,9 +97,9 @@ CLINE_USAGE = {
 }
 OPENCODE_USAGE = {
     # OpenCode (e2e/agents/opencode.py): run "opencode"
-    "opencode.1.bash_ok": _usage(2811, 611, 0, 51, 0),
-    "opencode.2.bash_fail": _usage(2912, 612, 0, 52, 0),
-    "opencode.3.read_missing": _usage(3013, 613, 0, 53, 0),
+    "opencode.1.bash_ok": _usage(2811, 611, 0, 51, 7),
+    "opencode.2.bash_fail": _usage(2912, 612, 0, 52, 8),
+    "opencode.3.read_missing": _usage(3013, 613, 0, 53, 9),
     "opencode.4.read": _usage(3114, 614, 0, 54, 0),
     "opencode.5.final": _usage(3215, 615, 0, 55, 0),
 }

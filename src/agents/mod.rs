@@ -15,6 +15,7 @@ mod copilot;
 mod cursor;
 mod factory;
 mod gemini;
+mod kilo;
 mod kiro;
 mod opencode;
 mod openhands;
@@ -160,6 +161,7 @@ pub static ALL: &[&Agent] = &[
     &qwen::AGENT,
     &factory::AGENT,
     &kiro::AGENT,
+    &kilo::AGENT,
     &opencode::AGENT,
     &openhands::AGENT,
     &claude::AGENT,
