@@ -21,9 +21,9 @@ const MAX_INDEX: u64 = 256 << 20;
 /// How much of a pack one read brings in.
 const WINDOW: usize = 1 << 20;
 /// Recent objects kept per thread, as delta bases: past this many bytes the cache starts over.
-const CACHE_BYTES: usize = 16 << 20;
+const CACHE_BYTES: usize = 4 << 20;
 /// Objects larger than this are not kept as bases.
-const CACHE_OBJECT: usize = 256 << 10;
+const CACHE_OBJECT: usize = 64 << 10;
 /// Git's own limit on a delta chain.
 const MAX_CHAIN: usize = 4095;
 
@@ -331,10 +331,12 @@ impl Window {
     fn at(&mut self, packs: &Packs, pack: usize, offset: u64, min: usize) -> Option<&[u8]> {
         let end = self.start + self.bytes.len() as u64;
         if self.pack != pack || offset < self.start || offset + min as u64 > end {
+            // A quarter of the window before the offset: a delta's base comes
+            // a little before it, and a chain is walked backwards.
             self.pack = pack;
-            self.start = offset;
-            self.bytes.resize(WINDOW.max(min), 0);
-            let n = read_at_most(&packs.packs.get(pack)?.file, &mut self.bytes, offset)?;
+            self.start = offset.saturating_sub(WINDOW as u64 / 4);
+            self.bytes.resize(WINDOW.max(min + WINDOW / 4), 0);
+            let n = read_at_most(&packs.packs.get(pack)?.file, &mut self.bytes, self.start)?;
             self.bytes.truncate(n);
         }
         self.bytes.get((offset - self.start) as usize..).filter(|b| !b.is_empty())
