@@ -17,28 +17,47 @@ use super::pack::{Location, Packs, Reader};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Larger blobs are read from the work tree: a blob is inflated whole into
 /// memory, a file is read in a fixed buffer.
 const MAX_BLOB: u32 = 1 << 20;
 
-pub struct Objects {
-    packs: Packs,
+/// The packs of a repository, found and checked only when a first blob is
+/// wanted: a warm scan wants none, and reads nothing for them.
+pub struct Objects<'a> {
+    repo: &'a Repo,
+    workdir: &'a Path,
+    index: &'a Index,
+    repo_config: &'a str,
+    packs: OnceLock<Option<Packs>>,
 }
 
-impl Objects {
-    /// `repo`'s packs, when its blobs are byte for byte what a clean work tree holds.
-    pub fn open(repo: &Repo, workdir: &Path, index: &Index, repo_config: &str) -> Option<Objects> {
-        if checkout_may_change_bytes(repo, workdir, index, repo_config) {
-            return None;
-        }
-        let packs = Packs::open(&repo.common_dir.join("objects"));
-        (!packs.is_empty()).then_some(Objects { packs })
+impl<'a> Objects<'a> {
+    pub fn new(repo: &'a Repo, workdir: &'a Path, index: &'a Index, repo_config: &'a str) -> Objects<'a> {
+        Objects { repo, workdir, index, repo_config, packs: OnceLock::new() }
+    }
+
+    /// The packs, when the repository has some and its blobs are byte for
+    /// byte what a clean work tree holds.
+    fn packs(&self) -> Option<&Packs> {
+        let packs = self.packs.get_or_init(|| {
+            if checkout_may_change_bytes(self.repo, self.workdir, self.index, self.repo_config) {
+                return None;
+            }
+            Some(Packs::open(&self.repo.common_dir.join("objects"))).filter(|packs| !packs.is_empty())
+        });
+        packs.as_ref()
+    }
+
+    /// Whether blobs can be read from packs here (found out on the first call).
+    pub fn available(&self) -> bool {
+        self.packs().is_some()
     }
 
     /// A reader for one scan thread.
     pub fn reader(&self) -> BlobLines<'_> {
-        BlobLines { reader: Reader::new(&self.packs), wanted: Vec::new() }
+        BlobLines { objects: self, reader: None, wanted: Vec::new() }
     }
 }
 
@@ -46,7 +65,8 @@ impl Objects {
 /// its pack holds it, and all are read at the end in pack order, so each
 /// pack is read forwards and a delta's base is still in the cache.
 pub struct BlobLines<'a> {
-    reader: Reader<'a>,
+    objects: &'a Objects<'a>,
+    reader: Option<Reader<'a>>,
     wanted: Vec<(Location, usize)>,
 }
 
@@ -70,13 +90,18 @@ impl BlobLines<'_> {
     /// Notes the blob `oid` of `size` bytes for `key`; false when it is to be
     /// read from the work tree instead: too large, or in no pack (loose).
     pub fn want(&mut self, key: usize, oid: &[u8; OID_LEN], size: u32) -> bool {
-        let Some(at) = self.reader.locate(oid).filter(|_| size <= MAX_BLOB) else { return false };
+        if size > MAX_BLOB {
+            return false;
+        }
+        let Some(packs) = self.objects.packs() else { return false };
+        let Some(at) = self.reader.get_or_insert_with(|| Reader::new(packs)).locate(oid) else { return false };
         self.wanted.push((at, key));
         true
     }
 
     /// Reads the blobs wanted, in pack order, until `stop` says so.
     pub fn read(mut self, mut stop: impl FnMut() -> bool) -> Read {
+        let Some(mut reader) = self.reader else { return Read::nothing() };
         self.wanted.sort_unstable();
         let mut read = Read { lines: Vec::with_capacity(self.wanted.len()), complete: true };
         for (at, key) in self.wanted {
@@ -84,7 +109,7 @@ impl BlobLines<'_> {
                 read.complete = false;
                 break;
             }
-            read.lines.push((key, self.reader.blob(at).map(lines::count)));
+            read.lines.push((key, reader.blob(at).map(lines::count)));
         }
         read
     }

@@ -15,15 +15,19 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 #[cfg(test)]
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 /// A pack index larger than this is not read (one for a million objects is about 30 MB).
 const MAX_INDEX: u64 = 256 << 20;
-/// How much of a pack one read brings in.
+/// How much of a large pack one read brings in.
 const WINDOW: usize = 1 << 20;
+/// A pack up to this size is read whole, in one sequential read: delta
+/// chains jump backwards anywhere in it.
+const WHOLE: u64 = 64 << 20;
 /// Recent objects kept per thread, as delta bases: past this many bytes the cache starts over.
-const CACHE_BYTES: usize = 16 << 20;
+const CACHE_BYTES: usize = 4 << 20;
 /// Objects larger than this are not kept as bases.
-const CACHE_OBJECT: usize = 256 << 10;
+const CACHE_OBJECT: usize = 64 << 10;
 /// Git's own limit on a delta chain.
 const MAX_CHAIN: usize = 4095;
 
@@ -47,17 +51,27 @@ struct Pack {
     index: Vec<u8>,
     objects: usize,
     file: File,
+    len: u64,
+    /// The whole pack, read once on first use when it is at most
+    /// `whole_up_to` bytes, and shared by the threads; larger ones are read in windows.
+    whole: OnceLock<Option<Vec<u8>>>,
+    whole_up_to: u64,
 }
 
 impl Packs {
     /// Every pack in `objects/pack` with a readable version-2 index.
     pub fn open(objects: &Path) -> Packs {
+        Packs::open_reading_whole(objects, WHOLE)
+    }
+
+    /// `open`, with packs up to `whole` bytes read whole and larger ones in windows.
+    fn open_reading_whole(objects: &Path, whole: u64) -> Packs {
         let mut packs = Vec::new();
         let Ok(entries) = std::fs::read_dir(objects.join("pack")) else { return Packs { packs } };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "idx")
-                && let Some(pack) = Pack::open(&path)
+                && let Some(pack) = Pack::open(&path, whole)
             {
                 packs.push(pack);
             }
@@ -76,7 +90,7 @@ impl Packs {
 }
 
 impl Pack {
-    fn open(idx: &Path) -> Option<Pack> {
+    fn open(idx: &Path, whole_up_to: u64) -> Option<Pack> {
         let (index, _) = regular::read(idx, MAX_INDEX).ok()?;
         if index.get(..8)? != b"\xfftOc\0\0\0\x02" {
             return None;
@@ -92,7 +106,17 @@ impl Pack {
         if &header[..4] != b"PACK" || meta.len() < 12 {
             return None;
         }
-        Some(Pack { index, objects, file })
+        Some(Pack { index, objects, file, len: meta.len(), whole_up_to, whole: OnceLock::new() })
+    }
+
+    /// The whole pack, when it is small enough to hold (read on the first call).
+    fn whole(&self) -> Option<&[u8]> {
+        let whole = self.whole.get_or_init(|| {
+            let len = usize::try_from(self.len).ok().filter(|_| self.len <= self.whole_up_to)?;
+            let mut bytes = vec![0u8; len];
+            (read_at_most(&self.file, &mut bytes, 0)? == len).then_some(bytes)
+        });
+        whole.as_deref()
     }
 
     /// The offset of `oid` in the pack, from the index's fan-out and sorted ids.
@@ -328,13 +352,19 @@ impl<'a> Reader<'a> {
 
 impl Window {
     /// At least `min` bytes of pack `pack` from `offset` (fewer at its end).
-    fn at(&mut self, packs: &Packs, pack: usize, offset: u64, min: usize) -> Option<&[u8]> {
+    fn at<'s>(&'s mut self, packs: &'s Packs, pack: usize, offset: u64, min: usize) -> Option<&'s [u8]> {
+        let whole = packs.packs.get(pack)?.whole();
+        if let Some(bytes) = whole {
+            return bytes.get(usize::try_from(offset).ok()?..).filter(|b| !b.is_empty());
+        }
         let end = self.start + self.bytes.len() as u64;
         if self.pack != pack || offset < self.start || offset + min as u64 > end {
+            // A quarter of the window before the offset: a delta's base comes
+            // a little before it, and a chain is walked backwards.
             self.pack = pack;
-            self.start = offset;
-            self.bytes.resize(WINDOW.max(min), 0);
-            let n = read_at_most(&packs.packs.get(pack)?.file, &mut self.bytes, offset)?;
+            self.start = offset.saturating_sub(WINDOW as u64 / 4);
+            self.bytes.resize(WINDOW.max(min + WINDOW / 4), 0);
+            let n = read_at_most(&packs.packs.get(pack)?.file, &mut self.bytes, self.start)?;
             self.bytes.truncate(n);
         }
         self.bytes.get((offset - self.start) as usize..).filter(|b| !b.is_empty())
@@ -490,11 +520,16 @@ mod tests {
         let verify = git(dir.path(), &["verify-pack", "-v", &pack_path(dir.path(), "idx")]);
         let verify = String::from_utf8_lossy(&verify);
         assert!(verify.contains("chain length = 2"), "delta chains to read: {verify}");
-        let packs = Packs::open(&dir.path().join(".git/objects"));
-        let mut reader = Reader::new(&packs);
-        for (id, content) in blobs.iter().rev().chain(blobs.iter()) {
-            assert_eq!(read(&mut reader, id).as_deref(), Some(content.as_slice()));
+        // Read whole, and in windows (as a pack too large to hold is).
+        for whole in [WHOLE, 0] {
+            let packs = Packs::open_reading_whole(&dir.path().join(".git/objects"), whole);
+            let mut reader = Reader::new(&packs);
+            for (id, content) in blobs.iter().rev().chain(blobs.iter()) {
+                assert_eq!(read(&mut reader, id).as_deref(), Some(content.as_slice()));
+            }
         }
+        let packs = Packs::open(&dir.path().join(".git/objects"));
+        let reader = Reader::new(&packs);
         assert!(reader.locate(&[0xab; OID_LEN]).is_none(), "an id in no pack");
         // Bases named by id instead of by offset, as older packs have them.
         git(dir.path(), &["-c", "repack.useDeltaBaseOffset=false", "repack", "-adfq", "--depth=20"]);

@@ -24,7 +24,7 @@ use super::Missing;
 use super::git::Repo;
 use super::index::{self, Entry, Index, OID_LEN};
 use super::lines;
-use super::objects::{Objects, Read};
+use super::objects::Objects;
 use super::worktree::{self, Counts};
 use crate::hash::Fnv64;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -67,8 +67,8 @@ pub fn scan(repo: &Repo, cache_file: Option<&Path>, deadline: Instant) -> Result
     // directory reads and ignore rules, they are mostly opens and reads.
     let (tracked, walked) = std::thread::scope(|scope| {
         let walker = walks.then(|| scope.spawn(|| walk(workdir, &index, &old, stop)));
-        let objects = Objects::open(repo, workdir, &index, &config);
-        let tracked = scan_tracked(workdir, &index, &old, objects.as_ref(), &Limits::new(stop, deadline));
+        let objects = Objects::new(repo, workdir, &index, &config);
+        let tracked = scan_tracked(workdir, &index, &old, &objects, &Limits::new(stop, deadline));
         let walked = match (walker, reused) {
             (Some(walker), _) => walker.join().unwrap_or_else(|_| Walked::unfinished()),
             (None, untracked) => Walked {
@@ -188,7 +188,7 @@ fn read_cap() -> usize {
     std::env::var("KAIZEN_HOOK_TEST_SCAN_READS").ok().and_then(|n| n.parse().ok()).unwrap_or(usize::MAX)
 }
 
-fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, objects: Option<&Objects>, limits: &Limits) -> Tracked {
+fn scan_tracked(workdir: &Path, index: &Index, cache: &Cache, objects: &Objects, limits: &Limits) -> Tracked {
     let entries = &index.entries;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
     let chunk = entries.len().div_ceil(workers).max(1);
@@ -222,13 +222,13 @@ fn scan_entries(
     entries: &[Entry],
     index_mtime: (i64, u32),
     cache: &Cache,
-    objects: Option<&Objects>,
+    objects: &Objects,
     limits: &Limits,
 ) -> Tracked {
     let mut out = Tracked::empty();
     let mut dir = DirHandle::default();
     let mut buf = vec![0u8; 64 * 1024];
-    let mut blobs = objects.map(Objects::reader);
+    let mut blobs = objects.reader();
     let mut previous_path: &[u8] = &[];
     let mut reads = 0;
     for (i, entry) in entries.iter().enumerate() {
@@ -250,7 +250,9 @@ fn scan_entries(
             continue;
         };
         reads += usize::from(cached.is_none());
-        let Some((stat, read)) = stat_or_count(fd, &name, cached.is_some() || objects.is_some(), &mut buf) else {
+        // A blob of unknown lines may come from a pack: then the file needs only its stat.
+        let stat_only = cached.is_some() || objects.available();
+        let Some((stat, read)) = stat_or_count(fd, &name, stat_only, &mut buf) else {
             out.dirty = true; // deleted
             continue;
         };
@@ -268,7 +270,7 @@ fn scan_entries(
             (true, Some(lines), _) => lines,
             (_, _, Some(lines)) => lines,
             // Counted below, with the other blobs read from the packs.
-            _ if verified && blobs.as_mut().is_some_and(|b| b.want(i, &entry.oid, entry.size)) => continue,
+            _ if verified && blobs.want(i, &entry.oid, entry.size) => continue,
             _ => lines::open_and_count(fd, &name, &mut buf).lines(),
         };
         if content_matches {
@@ -278,7 +280,7 @@ fn scan_entries(
     }
     // The blobs wanted so far, in pack order, even when the scan stopped: the
     // files' read allowance was spent on them. Only the clock stops these.
-    let read = blobs.map_or_else(Read::nothing, |b| b.read(|| Instant::now() > limits.stop));
+    let read = blobs.read(|| Instant::now() > limits.stop);
     out.complete &= read.complete;
     for (i, lines) in read.lines {
         let entry = &entries[i];
