@@ -10,6 +10,7 @@
 
 mod claude;
 mod cline;
+mod codebuddy;
 mod codex;
 mod copilot;
 mod cursor;
@@ -157,6 +158,7 @@ pub static ALL: &[&Agent] = &[
     &codex::AGENT,
     &gemini::AGENT,
     &qwen::AGENT,
+    &codebuddy::AGENT,
     &factory::AGENT,
     &kiro::AGENT,
     &opencode::AGENT,
