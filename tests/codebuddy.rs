@@ -122,7 +122,14 @@ fn a_post_tool_use_with_is_error_is_a_failure_and_a_post_tool_use_failure_too() 
 fn version_model_and_every_response_come_from_payloads_and_transcript() {
     let env = Env::new();
     let transcript = env.user_home.join("codebuddy-session.jsonl");
-    std::fs::copy(fixtures_dir().join("transcripts/codebuddy/session.jsonl"), &transcript).unwrap();
+    let captured = fixtures_dir().join("transcripts/codebuddy");
+    std::fs::copy(captured.join("session.jsonl"), &transcript).unwrap();
+    // The subagent's transcript, where CodeBuddy keeps it: <session>/subagents/.
+    let subagents = env.user_home.join("codebuddy-session/subagents");
+    std::fs::create_dir_all(&subagents).unwrap();
+    for file in std::fs::read_dir(captured.join("session/subagents")).unwrap().flatten() {
+        std::fs::copy(file.path(), subagents.join(file.file_name())).unwrap();
+    }
     let mut stop = payload(&env, "Stop");
     stop["transcript_path"] = json!(transcript);
     let id = stop["session_id"].as_str().unwrap().to_string();
@@ -131,14 +138,15 @@ fn version_model_and_every_response_come_from_payloads_and_transcript() {
     assert_eq!(record.model.as_deref(), Some("gpt-4.1"));
     assert_eq!(record.agent_version.as_deref(), Some("2.117.0"));
     let costs: Vec<_> = env.events(&id).into_iter().filter(|e| e.kind == EventKind::Cost).collect();
-    // Eleven model responses over the two runs (main, resume), each once, with
-    // the mock's figures: prompt = input + cache read + cache write.
+    // Fourteen model responses over the two runs (main, resume) and the
+    // subagent's, each once, with the mock's figures: prompt = input + cache
+    // read + cache write.
     let mut prompts: Vec<u32> = costs
         .iter()
         .map(|e| e.tokens_in.unwrap() + e.cache_read_tokens.unwrap() + e.cache_creation_tokens.unwrap())
         .collect();
     prompts.sort_unstable();
-    assert_eq!(prompts, [4101, 4202, 4303, 4404, 4505, 4606, 4707, 4808, 4909, 5101, 5202]);
+    assert_eq!(prompts, [4101, 4202, 4303, 4404, 4505, 4606, 4707, 4808, 4919, 4929, 5101, 5202, 6101, 6202]);
     assert!(costs.iter().all(|e| e.cost_usd_e6.is_some() && e.payload["model"] == json!("gpt-4.1")));
     env.hook(&["stop", "--agent", "codebuddy"], &stop);
     let again = env.events(&id).into_iter().filter(|e| e.kind == EventKind::Cost).count();

@@ -18,7 +18,7 @@ registered the hooks in `~/.codebuddy/settings.json` (plus capture.sh beside eac
               (PostToolUse with `is_error`), Write, Edit, Read, a read of a
               missing file (PostToolUse with `is_error`), an Edit whose text is
               not found (PostToolUseFailure), a command and a read in one
-              response, a final answer.
+              response, a subagent (Agent) that reads a file, a final answer.
   2. resume   `--resume <uuid>`: one command and an answer.
   3. error    a new session whose one model call is answered HTTP 500: CodeBuddy
               does not retry, exits 0 and sends Stop (not StopFailure), its
@@ -32,7 +32,7 @@ inferred end). Every delivery is compared with what kaizen-hook recorded (by
 its bytes), the transcripts' usage with what the mock served, then `doctor`,
 `sessions --json`, `show --json` and `uninstall`.
 KAIZEN_E2E_UPDATE_FIXTURES=1 rewrites tests/fixtures/real/codebuddy/ and the main
-session's transcript in tests/fixtures/transcripts/codebuddy/.
+session's transcripts (its own and its subagent's) in tests/fixtures/transcripts/codebuddy/.
 """
 
 import json
@@ -69,7 +69,10 @@ USAGE = {
     "cb.main.6.read_missing": _u(4606, 1206, 36, 66, 16),
     "cb.main.7.edit_nomatch": _u(4707, 1207, 37, 67, 17),
     "cb.main.8.parallel": _u(4808, 1208, 38, 68, 18),
-    "cb.main.9.final": _u(4909, 1209, 39, 69, 19),
+    "cb.main.9.subagent": _u(4919, 1219, 40, 70, 20),
+    "cb.main.10.final": _u(4929, 1229, 41, 71, 21),
+    "cb.sub.1.read": _u(6101, 1401, 51, 81, 31),
+    "cb.sub.2.final": _u(6202, 1402, 52, 82, 32),
     "cb.resume.1.bash": _u(5101, 1301, 41, 71, 21),
     "cb.resume.2.final": _u(5202, 1302, 42, 72, 22),
     "cb.off.1.bash": _u(5303, 1303, 43, 73, 23),
@@ -97,7 +100,14 @@ def script(work: Path) -> dict:
                 tool("call_kz_par_bash", "Bash", {"command": "echo parallel-one", "description": "Print one"}),
                 tool("call_kz_par_read", "Read", {"file_path": f"{w}/README.md"}),
             ]),
-            ("cb.main.9.final", "All steps done.", []),
+            ("cb.main.9.subagent", None, [
+                tool("call_kz_agent", "Agent", {"description": "Read the notes", "prompt": f"[kz:sub] Read {w}/notes.txt."}),
+            ]),
+            ("cb.main.10.final", "All steps done.", []),
+        ],
+        "sub": [
+            ("cb.sub.1.read", None, [tool("call_kz_sub_read", "Read", {"file_path": f"{w}/notes.txt"})]),
+            ("cb.sub.2.final", "The notes hold three lines.", []),
         ],
         "resume": [
             ("cb.resume.1.bash", None, [tool("call_kz_resume_bash", "Bash", {"command": "echo resumed", "description": "Print"})]),
@@ -245,6 +255,8 @@ def check_deliveries(checks, pairs, main_id, err_id, off_id):
         "call_kz_edit_nomatch": ("Edit", "PostToolUseFailure", "Error"),
         "call_kz_par_bash": ("Bash", "PostToolUse", "ToolResult"),
         "call_kz_par_read": ("Read", "PostToolUse", "ToolResult"),
+        "call_kz_agent": ("Agent", "PostToolUse", "ToolResult"),
+        "call_kz_sub_read": ("Read", "PostToolUse", "ToolResult"),
         "call_kz_resume_bash": ("Bash", "PostToolUse", "ToolResult"),
         "call_kz_off_bash": ("Bash", "PostToolUse", "ToolResult"),
     }
@@ -257,6 +269,14 @@ def check_deliveries(checks, pairs, main_id, err_id, off_id):
               if name(d) == "PostToolUse" for e in es if e["kind"] == "Error"}
     checks.eq(failed.get("call_kz_bash_fail"), "exit code 2", "the failed command's reason: exit code 2 (from tool_response)")
     checks.check((failed.get("call_kz_read_missing") or "").startswith("is_error"), "the missing read's reason: is_error", str(failed))
+    subagent = [(name(d), e["payload"].get("phase"), d.payload.get("agent_id")) for d, es in pairs
+                if name(d) in ("SubagentStart", "SubagentStop") for e in es]
+    agent_ids = {a for _, _, a in subagent}
+    checks.eq([(n, p) for n, p, _ in subagent], [("SubagentStart", "subagent_start"), ("SubagentStop", "subagent_stop")],
+              "the subagent's start and stop")
+    checks.check(len(agent_ids) == 1 and None not in agent_ids, "both name the subagent's agent_id", str(agent_ids))
+    inside = {d.payload.get("tool_use_id") for d, _ in pairs if d.payload.get("agent_id") in agent_ids and name(d) == "PreToolUse"}
+    checks.eq(inside, {"call_kz_sub_read"}, "the subagent's own call names its agent_id")
     stops = [(d.payload.get("session_id"), e["payload"].get("phase")) for d, es in pairs if name(d) == "Stop" for e in es]
     checks.eq([sid for sid, _ in stops], [main_id, main_id, err_id, off_id], "one Stop per run")
     checks.eq([phase for sid, phase in stops if sid != err_id], ["turn_end"] * 3, "each Stop of a turn that worked is a turn end")
@@ -362,3 +382,11 @@ def save_fixtures(sb, deliveries):
         for old, new in replace:
             text = text.replace(old, new)
         (TRANSCRIPTS / "session.jsonl").write_text(text)
+        # the subagent's, beside it as CodeBuddy keeps it: <session>/subagents/agent-<id>.jsonl
+        shutil.rmtree(TRANSCRIPTS / "session", ignore_errors=True)
+        for sub in sorted(path.with_suffix("").glob("subagents/*.jsonl")):
+            text = sub.read_text()
+            for old, new in replace:
+                text = text.replace(old, new)
+            (TRANSCRIPTS / "session" / "subagents").mkdir(parents=True, exist_ok=True)
+            (TRANSCRIPTS / "session" / "subagents" / sub.name).write_text(text)

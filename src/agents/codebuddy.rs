@@ -77,7 +77,7 @@ pub static AGENT: Agent = Agent {
         needles: &[b"\"usage\""],
         parse: response,
         failure: no_failure,
-        paths: transcript,
+        paths: super::claude::transcripts,
         scope: no_scope,
     }),
     installer: Some(Installer {
@@ -119,17 +119,13 @@ fn config_dir(home: &Path) -> PathBuf {
     env_dir_or_home("CODEBUDDY_CONFIG_DIR", home, ".codebuddy")
 }
 
-// The transcript (`transcript_path`, `~/.codebuddy/projects/<project>/<session>.jsonl`)
-// holds the OpenAI Agents SDK's items, one per line: `message`,
+// The transcript (`transcript_path`, `~/.codebuddy/projects/<project>/<session>.jsonl`,
+// a subagent's `<session>/subagents/agent-<id>.jsonl`, as Claude Code's) holds the OpenAI Agents SDK's items, one per line: `message`,
 // `function_call`, `function_call_result`. The items of one model response
 // share its `id` and `providerData.messageId` (the hooks' `generation_id`);
 // exactly one of them carries `providerData.usage` (the SDK's: `inputTokens`
 // includes the cached part) and `providerData.rawUsage` (the wire's, where a
 // cache write is reported). Written before the turn's Stop.
-
-fn transcript(p: &Payload) -> Vec<PathBuf> {
-    p.get("transcript_path").and_then(Value::as_str).filter(|t| !t.is_empty()).map(PathBuf::from).into_iter().collect()
-}
 
 fn response(line: &Value, ctx: &mut Context, _: &mut Scope) -> Option<Response> {
     let data = line.get("providerData")?;

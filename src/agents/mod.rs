@@ -385,6 +385,10 @@ mod tests {
         assert_eq!(detect_json(json!({"session_id": "s", "hook_event_name": "AfterTool"})), Some("gemini"));
         assert_eq!(detect_json(json!({"hook_event_name": "agentSpawn", "cwd": "/"})), Some("kiro"));
         assert_eq!(
+            detect_json(json!({"session_id": "s", "hook_event_name": "Stop", "client": "CLI", "version": "2.117.0"})),
+            Some("codebuddy")
+        );
+        assert_eq!(
             detect_json(json!({"session_id": "s", "transcript_path": "/h/.claude/projects/x/s.jsonl"})),
             Some("claude")
         );
