@@ -152,3 +152,21 @@ fn version_model_and_every_response_come_from_payloads_and_transcript() {
     let again = env.events(&id).into_iter().filter(|e| e.kind == EventKind::Cost).count();
     assert_eq!(again, costs.len(), "the same Stop again counts nothing twice");
 }
+
+#[test]
+fn a_stop_after_a_failed_model_call_is_a_turn_failure() {
+    let env = Env::new();
+    // CodeBuddy sends Stop, not StopFailure, when the API answered its model call with an error.
+    let failed = payload(&env, "Stop-model_error");
+    env.hook(&["stop", "--agent", "codebuddy"], &failed);
+    let ok = payload(&env, "Stop");
+    env.hook(&["stop", "--agent", "codebuddy"], &ok);
+    let phase = |p: &Value| {
+        let last = env.events(p["session_id"].as_str().unwrap()).pop().unwrap();
+        (last.payload["phase"].as_str().unwrap().to_string(), last.payload["phase_note"].as_str().map(String::from))
+    };
+    let (failure, why) = phase(&failed);
+    assert_eq!(failure, "turn_failure");
+    assert!(why.unwrap().starts_with("model error: 500 Internal server error"));
+    assert_eq!(phase(&ok), ("turn_end".to_string(), None));
+}

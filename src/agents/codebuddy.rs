@@ -96,9 +96,17 @@ fn evidence(p: &Payload) -> bool {
 
 /// A tool that failed without throwing (a command's non-zero exit, a read of
 /// a missing file) arrives as `PostToolUse` with `tool_response.is_error`;
-/// only a tool that throws gets `PostToolUseFailure`.
+/// only a tool that throws gets `PostToolUseFailure`. A turn whose model call
+/// failed sends `Stop`, never `StopFailure`.
 fn reinterpret(p: &Payload, phase: Phase) -> Option<(Phase, String)> {
-    let response = p.get("tool_response").filter(|_| phase == Phase::ToolResult)?;
+    match phase {
+        Phase::ToolResult => failed_tool(p.get("tool_response")?),
+        Phase::TurnEnd => model_error(p),
+        _ => None,
+    }
+}
+
+fn failed_tool(response: &Value) -> Option<(Phase, String)> {
     if response.get("is_error") != Some(&Value::Bool(true)) {
         return None;
     }
@@ -108,6 +116,18 @@ fn reinterpret(p: &Payload, phase: Phase) -> Option<(Phase, String)> {
         _ => "is_error".to_string(),
     };
     Some((Phase::ToolFailure, why))
+}
+
+/// The error of a model call the API answered with a failure is the turn's
+/// last assistant message, ending in ` (<request id>/<session id>)`, the
+/// request id being the Stop's own `generation_id`: no reply of the model's
+/// can end in its own request's id.
+fn model_error(p: &Payload) -> Option<(Phase, String)> {
+    let text = |key: &str| p.get(key).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let said = text("last_assistant_message")?;
+    let error = said.strip_suffix(&format!(" ({}/{})", text("generation_id")?, text("session_id")?))?;
+    let error: String = error.chars().take(200).collect();
+    Some((Phase::TurnFailure, format!("model error: {error}")))
 }
 
 /// Every payload names the CLI's version.
@@ -187,5 +207,20 @@ mod tests {
         let ok = p(json!({"tool_response": {"exitCode": 0, "tool_error_code": "0"}}));
         assert_eq!(reinterpret(&ok, Phase::ToolResult), None);
         assert_eq!(reinterpret(&p(json!({"tool_response": "Successfully edited"})), Phase::ToolResult), None);
+    }
+
+    #[test]
+    fn a_stop_whose_last_message_is_its_requests_error_is_a_turn_failure() {
+        let stop = |said: &str| {
+            json!({"session_id": "s-1", "generation_id": "g-1", "last_assistant_message": said})
+                .as_object()
+                .unwrap()
+                .clone()
+        };
+        let failed = stop("500 Internal server error (g-1/s-1)");
+        let why = "model error: 500 Internal server error".to_string();
+        assert_eq!(reinterpret(&failed, Phase::TurnEnd), Some((Phase::TurnFailure, why)));
+        assert_eq!(reinterpret(&stop("All steps done."), Phase::TurnEnd), None);
+        assert_eq!(reinterpret(&stop("an error (g-2/s-1)"), Phase::TurnEnd), None, "another request's id");
     }
 }
