@@ -139,8 +139,9 @@ fn config_dir(home: &Path) -> PathBuf {
     env_dir_or_home("CODEBUDDY_CONFIG_DIR", home, ".codebuddy")
 }
 
-// The transcript (`transcript_path`, `~/.codebuddy/projects/<project>/<session>.jsonl`,
-// a subagent's `<session>/subagents/agent-<id>.jsonl`, as Claude Code's) holds the OpenAI Agents SDK's items, one per line: `message`,
+// The transcript (`transcript_path`, `~/.codebuddy/projects/<project>/<session>.jsonl`;
+// a subagent's is `<session>/subagents/agent-<id>.jsonl`, as Claude Code keeps
+// them) holds the OpenAI Agents SDK's items, one per line: `message`,
 // `function_call`, `function_call_result`. The items of one model response
 // share its `id` and `providerData.messageId` (the hooks' `generation_id`);
 // exactly one of them carries `providerData.usage` (the SDK's: `inputTokens`
