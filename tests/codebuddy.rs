@@ -170,3 +170,19 @@ fn a_stop_after_a_failed_model_call_is_a_turn_failure() {
     assert!(why.unwrap().starts_with("model error: 500 Internal server error"));
     assert_eq!(phase(&ok), ("turn_end".to_string(), None));
 }
+
+#[test]
+fn a_call_refused_by_permissions_fails_under_its_call_id() {
+    let env = Env::new();
+    // Without `-y`, `-p` refuses a call that needs approval: PreToolUse, then
+    // PermissionDenied naming its tool_use_id, and no post hook.
+    let call = payload(&env, "PreToolUse-denied");
+    env.hook(&["tool-use", "--agent", "codebuddy"], &call);
+    env.hook(&["event", "--agent", "codebuddy"], &payload(&env, "PermissionDenied"));
+    let events = env.events(call["session_id"].as_str().unwrap());
+    let seen: Vec<_> = events.iter().map(|e| (e.kind.clone(), e.tool.clone(), e.tool_call_id.clone())).collect();
+    let id = Some("call_kz_denied_rm".to_string());
+    let bash = Some("Bash".to_string());
+    assert_eq!(seen, [(EventKind::ToolCall, bash.clone(), id.clone()), (EventKind::Error, bash, id)]);
+    assert!(events[1].payload["phase_note"].as_str().unwrap().starts_with("permission denied: Permission to use Bash"));
+}

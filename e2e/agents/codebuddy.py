@@ -24,7 +24,10 @@ registered the hooks in `~/.codebuddy/settings.json` (plus capture.sh beside eac
               does not retry, exits 0 and sends Stop (not StopFailure) whose
               last message is the error, ending in `(<generation_id>/<session_id>)`;
               its transcript holds it as an `incomplete` message, no usage.
-  4. off      `"disableAllHooks": true` in the settings, a new session: CodeBuddy
+  4. denied   `--resume <uuid>` without `-y`: `rm` needs approval that `-p` cannot
+              ask for, so it is refused: PreToolUse, then PermissionDenied with its
+              `tool_use_id`, no post hook.
+  5. off      `"disableAllHooks": true` in the settings, a new session: CodeBuddy
               2.117.0 names the switch in one message but never reads it, and
               its hooks still run; doctor must not claim they are off.
 
@@ -76,6 +79,8 @@ USAGE = {
     "cb.sub.2.final": _u(6202, 1402, 52, 82, 32),
     "cb.resume.1.bash": _u(5101, 1301, 41, 71, 21),
     "cb.resume.2.final": _u(5202, 1302, 42, 72, 22),
+    "cb.denied.1.rm": _u(5251, 1351, 45, 75, 25),
+    "cb.denied.2.final": _u(5252, 1352, 46, 76, 26),
     "cb.off.1.bash": _u(5303, 1303, 43, 73, 23),
     "cb.off.2.final": _u(5404, 1304, 44, 74, 24),
 }
@@ -113,6 +118,10 @@ def script(work: Path) -> dict:
         "resume": [
             ("cb.resume.1.bash", None, [tool("call_kz_resume_bash", "Bash", {"command": "echo resumed", "description": "Print"})]),
             ("cb.resume.2.final", "Resumed and done.", []),
+        ],
+        "denied": [
+            ("cb.denied.1.rm", None, [tool("call_kz_denied_rm", "Bash", {"command": f"rm -f {w}/notes.txt", "description": "Remove"})]),
+            ("cb.denied.2.final", "The command was denied; stopping.", []),
         ],
         # every attempt answered HTTP 500 (the shared mock's "error.1")
         "error": [("error.1", None, [])],
@@ -178,19 +187,21 @@ def scenario(checks, sb, codebuddy, version):
     with common.MockServer(mock) as server:
         env = sb.env(CODEBUDDY_BASE_URL=server.url + "/v1", CODEBUDDY_API_KEY="kz-e2e-dummy", CODEBUDDY_MODEL=MODEL, **OFFLINE)
 
-        def codebuddy_p(name, prompt, *args):
+        def codebuddy_p(name, prompt, *args, bypass=True):
             trace = [*STRACE, "-o", str(sb.logs / f"{name}.strace")] if traced else []
-            out = sb.run([*trace, "node", codebuddy, "-p", prompt, "-y", *args], name, timeout=240, env=env)
+            yes = ["-y"] if bypass else []
+            out = sb.run([*trace, "node", codebuddy, "-p", prompt, *yes, *args], name, timeout=240, env=env)
             checks.eq(out.returncode, 0, f"codebuddy {name} exits 0 ({out.stderr.decode()[-400:]})")
             return out
 
         codebuddy_p("run1-main", "[kz:main] Run the scripted steps.", "--session-id", main_id)
         codebuddy_p("run2-resume", "[kz:resume] Once more.", "--resume", main_id)
         codebuddy_p("run3-error", "[kz:error] The model fails.", "--session-id", err_id)
+        codebuddy_p("run4-denied", "[kz:denied] Remove a file.", "--resume", err_id, bypass=False)
         switched = json.loads(settings.read_text())
         switched["disableAllHooks"] = True
         settings.write_text(json.dumps(switched, indent=2) + "\n")
-        codebuddy_p("run4-off", "[kz:off] With the switch set.", "--session-id", off_id)
+        codebuddy_p("run5-off", "[kz:off] With the switch set.", "--session-id", off_id)
     checks.eq([u for u in mock.unknown if u[0] != "unscripted"], [], "the mock understood every request")
     checks.eq([s for s in mock.served if s["step"] == "unscripted"], [], "no request outside the script")
     if traced:
@@ -236,14 +247,14 @@ def check_deliveries(checks, pairs, main_id, err_id, off_id):
     sessions = {d.payload.get("session_id") for d, _ in pairs}
     checks.eq(sessions, {main_id, err_id, off_id}, "every delivery names one of the three sessions")
     starts = [(d.payload.get("session_id"), d.payload.get("source")) for d, _ in pairs if name(d) == "SessionStart"]
-    checks.eq(starts, [(main_id, "startup"), (main_id, "resume"), (err_id, "startup"), (off_id, "startup")],
-              "SessionStart: startup, resume, startup, startup")
+    checks.eq(starts, [(main_id, "startup"), (main_id, "resume"), (err_id, "startup"), (err_id, "resume"), (off_id, "startup")],
+              "SessionStart: startup, resume, startup, resume, startup")
     checks.eq([d for d, _ in pairs if name(d) == "SessionEnd"], [], "codebuddy -p fires no SessionEnd: the session ends with its process")
     prompts = [e for d, es in pairs if name(d) == "UserPromptSubmit" for e in es]
-    checks.eq([e["kind"] for e in prompts], ["Message"] * 4, "one UserPromptSubmit per run, each a Message")
+    checks.eq([e["kind"] for e in prompts], ["Message"] * 5, "one UserPromptSubmit per run, each a Message")
     calls = {}
     for d, es in pairs:
-        if name(d) in ("PreToolUse", "PostToolUse", "PostToolUseFailure"):
+        if name(d) in ("PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionDenied"):
             for e in es:
                 calls.setdefault(d.payload.get("tool_use_id"), []).append((name(d), e["kind"], e.get("tool"), e.get("tool_call_id")))
     expected = {
@@ -260,6 +271,7 @@ def check_deliveries(checks, pairs, main_id, err_id, off_id):
         "call_kz_sub_read": ("Read", "PostToolUse", "ToolResult"),
         "call_kz_resume_bash": ("Bash", "PostToolUse", "ToolResult"),
         "call_kz_off_bash": ("Bash", "PostToolUse", "ToolResult"),
+        "call_kz_denied_rm": ("Bash", "PermissionDenied", "Error"),
     }
     checks.eq(sorted(calls), sorted(expected), "a pre and a post hook for every scripted call, by tool_use_id")
     for call, (tool, post, kind) in expected.items():
@@ -270,6 +282,9 @@ def check_deliveries(checks, pairs, main_id, err_id, off_id):
               if name(d) == "PostToolUse" for e in es if e["kind"] == "Error"}
     checks.eq(failed.get("call_kz_bash_fail"), "exit code 2", "the failed command's reason: exit code 2 (from tool_response)")
     checks.check((failed.get("call_kz_read_missing") or "").startswith("is_error"), "the missing read's reason: is_error", str(failed))
+    refused = [e["payload"].get("phase_note") or "" for d, es in pairs if name(d) == "PermissionDenied" for e in es]
+    checks.check(len(refused) == 1 and refused[0].startswith("permission denied: Permission to use Bash"),
+                 "the refused call's reason: permission denied", str(refused))
     subagent = [(name(d), e["payload"].get("phase"), d.payload.get("agent_id")) for d, es in pairs
                 if name(d) in ("SubagentStart", "SubagentStop") for e in es]
     agent_ids = {a for _, _, a in subagent}
@@ -279,15 +294,16 @@ def check_deliveries(checks, pairs, main_id, err_id, off_id):
     inside = {d.payload.get("tool_use_id") for d, _ in pairs if d.payload.get("agent_id") in agent_ids and name(d) == "PreToolUse"}
     checks.eq(inside, {"call_kz_sub_read"}, "the subagent's own call names its agent_id")
     stops = [(d.payload.get("session_id"), e["payload"].get("phase")) for d, es in pairs if name(d) == "Stop" for e in es]
-    checks.eq([sid for sid, _ in stops], [main_id, main_id, err_id, off_id], "one Stop per run")
-    checks.eq([phase for sid, phase in stops if sid != err_id], ["turn_end"] * 3, "each Stop of a turn that worked is a turn end")
+    checks.eq([sid for sid, _ in stops], [main_id, main_id, err_id, err_id, off_id], "one Stop per run")
+    checks.eq([phase for sid, phase in stops if sid != err_id] + [phase for sid, phase in stops if sid == err_id][1:],
+              ["turn_end"] * 4, "each Stop of a turn whose model calls worked is a turn end")
 
 
 def check_failed_turn(checks, mock, pairs, err_id):
     """A turn whose model call failed: CodeBuddy says so only in the Stop's last message and its transcript."""
     served = [s for s in mock.served if s["step"] == "error.1"]
     checks.eq([s["status"] for s in served], [500], "the failing model call was made once (CodeBuddy -p does not retry a 500)")
-    stop = [(d, es) for d, es in pairs if name(d) == "Stop" and d.payload.get("session_id") == err_id]
+    stop = [(d, es) for d, es in pairs if name(d) == "Stop" and d.payload.get("session_id") == err_id][:1]
     checks.check(stop and "500" in (stop[0][0].payload.get("last_assistant_message") or ""),
                  "the failed turn's Stop carries the error as its last assistant message")
     checks.eq([d for d, _ in pairs if name(d) == "StopFailure"], [], "CodeBuddy sends no StopFailure for a failed model call")
@@ -313,8 +329,8 @@ def check_commands(checks, sb, main_id, err_id, off_id, version):
     checks.check("PROBLEM" not in doctor.stdout and "disableAllHooks" not in doctor.stdout,
                  "doctor reports no problem: `disableAllHooks` does not stop CodeBuddy's hooks (its run still delivered them)",
                  doctor.stdout[-800:])
-    # The failed turn is the error session's one error.
-    for sid, errors in ((main_id, 3), (err_id, 1), (off_id, 0)):
+    # The error session: its failed turn, then the refused call.
+    for sid, errors in ((main_id, 3), (err_id, 2), (off_id, 0)):
         rows = sb.session_rows(sid)
         if not checks.eq(len(rows), 1, f"sessions --json lists {sid[:8]} once"):
             continue
@@ -349,6 +365,7 @@ def check_uninstall(checks, sb, settings):
     checks.eq([c for c in commands if common.is_ours(c)], [], "uninstall removes every kaizen-hook handler")
     checks.check(commands and all("capture.sh" in c for c in commands), "uninstall keeps the other handlers (capture.sh)", str(commands)[:300])
     checks.eq((after.get("autoUpdates"), after.get("disableAllHooks")), (False, True), "uninstall keeps the user's settings")
+    checks.check((sb.work / "notes.txt").is_file(), "the refused `rm` did not run")
 
 
 def save_fixtures(sb, deliveries):
@@ -363,6 +380,8 @@ def save_fixtures(sb, deliveries):
             key = f"SessionStart-{d.payload.get('source')}"
         if n == "Stop" and (d.payload.get("last_assistant_message") or "").endswith(f"/{d.payload.get('session_id')})"):
             key = "Stop-model_error"
+        if n == "PreToolUse" and d.payload.get("tool_use_id") == "call_kz_denied_rm":
+            key = "PreToolUse-denied"
         if n == "Notification":
             key = f"Notification-{d.payload.get('notification_type')}"
         if n:

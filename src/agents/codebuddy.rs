@@ -3,7 +3,7 @@
 //! also carries `client` and `version` (the CLI adds them to each hook's
 //! input), which Claude Code's never do: that is how its payloads are told apart.
 
-use super::{Agent, DOCUMENTED, Payload, env_dir_or_home, has};
+use super::{Agent, DOCUMENTED, Payload, env_dir_or_home, event_name, has};
 use crate::cost::Tokens;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
@@ -97,13 +97,25 @@ fn evidence(p: &Payload) -> bool {
 /// A tool that failed without throwing (a command's non-zero exit, a read of
 /// a missing file) arrives as `PostToolUse` with `tool_response.is_error`;
 /// only a tool that throws gets `PostToolUseFailure`. A turn whose model call
-/// failed sends `Stop`, never `StopFailure`.
+/// failed sends `Stop`, never `StopFailure`. A call refused by permissions
+/// ends with `PermissionDenied`.
 fn reinterpret(p: &Payload, phase: Phase) -> Option<(Phase, String)> {
     match phase {
         Phase::ToolResult => failed_tool(p.get("tool_response")?),
         Phase::TurnEnd => model_error(p),
+        Phase::Other if event_name(p) == "PermissionDenied" => denied(p),
         _ => None,
     }
+}
+
+/// A call refused by permissions (in `-p` without `-y`, any call that needs
+/// approval) gets its PreToolUse, then `PermissionDenied` naming its
+/// `tool_use_id`, and no post hook: that is where it ended.
+fn denied(p: &Payload) -> Option<(Phase, String)> {
+    p.get("tool_use_id")?.as_str()?;
+    let reason = p.get("reason").and_then(Value::as_str).unwrap_or_default();
+    let reason: String = reason.split(". ").next().unwrap_or_default().chars().take(200).collect();
+    Some((Phase::ToolFailure, format!("permission denied: {reason}")))
 }
 
 fn failed_tool(response: &Value) -> Option<(Phase, String)> {
@@ -208,6 +220,17 @@ mod tests {
         let ok = p(json!({"tool_response": {"exitCode": 0, "tool_error_code": "0"}}));
         assert_eq!(reinterpret(&ok, Phase::ToolResult), None);
         assert_eq!(reinterpret(&p(json!({"tool_response": "Successfully edited"})), Phase::ToolResult), None);
+    }
+
+    #[test]
+    fn a_permission_denied_naming_its_call_is_that_calls_failure() {
+        let p = |v: Value| v.as_object().unwrap().clone();
+        let refused = p(json!({"hook_event_name": "PermissionDenied", "tool_use_id": "c-1", "tool_name": "Bash",
+            "reason": "Permission to use Bash has been denied because prompts are off. IMPORTANT: more"}));
+        let why = "permission denied: Permission to use Bash has been denied because prompts are off".to_string();
+        assert_eq!(reinterpret(&refused, Phase::Other), Some((Phase::ToolFailure, why)));
+        let no_call = p(json!({"hook_event_name": "PermissionDenied", "reason": "no"}));
+        assert_eq!(reinterpret(&no_call, Phase::Other), None);
     }
 
     #[test]
