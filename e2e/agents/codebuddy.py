@@ -24,7 +24,7 @@ registered the hooks in `~/.codebuddy/settings.json` (plus capture.sh beside eac
               does not retry, exits 0 and sends Stop (not StopFailure) whose
               last message is the error, ending in `(<generation_id>/<session_id>)`;
               its transcript holds it as an `incomplete` message, no usage.
-  4. denied   `--resume <uuid>` without `-y`: `rm` needs approval that `-p` cannot
+  4. denied   `--resume` of run 3's session, without `-y`: `rm` needs approval that `-p` cannot
               ask for, so it is refused: PreToolUse, then PermissionDenied with its
               `tool_use_id`, no post hook.
   5. off      `"disableAllHooks": true` in the settings, a new session: CodeBuddy
