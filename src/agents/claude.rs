@@ -159,7 +159,8 @@ fn failure(line: &Value, _: &Scope) -> Option<Failure> {
 
 /// The session's transcript, the subagent's that just stopped, and every
 /// subagent transcript beside the session's (`<session>/subagents/agent-*.jsonl`).
-fn transcripts(p: &Payload) -> Vec<PathBuf> {
+/// CodeBuddy Code keeps the same layout.
+pub(super) fn transcripts(p: &Payload) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = ["transcript_path", "agent_transcript_path"]
         .iter()
         .filter_map(|k| p.get(*k).and_then(Value::as_str))

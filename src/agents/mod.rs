@@ -10,6 +10,7 @@
 
 mod claude;
 mod cline;
+mod codebuddy;
 mod codex;
 mod copilot;
 mod cursor;
@@ -159,6 +160,7 @@ pub static ALL: &[&Agent] = &[
     &codex::AGENT,
     &gemini::AGENT,
     &qwen::AGENT,
+    &codebuddy::AGENT,
     &factory::AGENT,
     &kiro::AGENT,
     &kilo::AGENT,
@@ -386,6 +388,10 @@ mod tests {
         assert_eq!(detect_json(json!({"session_id": "s", "turn_id": "t", "model": "gpt"})), Some("codex"));
         assert_eq!(detect_json(json!({"session_id": "s", "hook_event_name": "AfterTool"})), Some("gemini"));
         assert_eq!(detect_json(json!({"hook_event_name": "agentSpawn", "cwd": "/"})), Some("kiro"));
+        assert_eq!(
+            detect_json(json!({"session_id": "s", "hook_event_name": "Stop", "client": "CLI", "version": "2.117.0"})),
+            Some("codebuddy")
+        );
         assert_eq!(
             detect_json(json!({"session_id": "s", "transcript_path": "/h/.claude/projects/x/s.jsonl"})),
             Some("claude")
