@@ -15,6 +15,7 @@ mod copilot;
 mod cursor;
 mod factory;
 mod gemini;
+mod kimi;
 mod kiro;
 mod opencode;
 mod qwen;
@@ -158,6 +159,7 @@ pub static ALL: &[&Agent] = &[
     &gemini::AGENT,
     &qwen::AGENT,
     &factory::AGENT,
+    &kimi::AGENT,
     &kiro::AGENT,
     &opencode::AGENT,
     &claude::AGENT,
