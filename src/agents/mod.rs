@@ -19,6 +19,7 @@ mod kimi;
 mod kiro;
 mod opencode;
 mod qwen;
+mod vibe;
 mod vscode;
 mod windsurf;
 
@@ -160,6 +161,7 @@ pub static ALL: &[&Agent] = &[
     &qwen::AGENT,
     &factory::AGENT,
     &kimi::AGENT,
+    &vibe::AGENT,
     &kiro::AGENT,
     &opencode::AGENT,
     &claude::AGENT,
