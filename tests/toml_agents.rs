@@ -24,7 +24,14 @@ fn kimi_install_merges_into_the_users_config_and_uninstall_gives_it_back() {
     let out = env.run(&["install", "--agent", "kimi"], b"");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     let text = std::fs::read_to_string(kimi_config(&env)).unwrap();
-    assert!(text.starts_with(USERS_KIMI), "{text}");
+    // Ours follow the user's own [[hooks]] table, before the tables after it.
+    for kept in [
+        "# mine\ndefault_model = \"k3\" # fast\n",
+        "event = \"Stop\"\ncommand = \"notify-send done\"\n",
+        "[providers.kz]\ntype = \"openai\"\n",
+    ] {
+        assert!(text.contains(kept), "{kept:?} lost: {text}");
+    }
     assert_eq!(text.matches("[[hooks]]").count(), 17, "the user's hook and our 16");
     let again = env.run(&["install", "--agent", "kimi"], b"");
     assert!(String::from_utf8_lossy(&again.stdout).contains("unchanged"));
