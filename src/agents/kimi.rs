@@ -169,7 +169,7 @@ fn rejected(entry: &dyn toml_edit::TableLike) -> Option<String> {
             return Some(format!("unknown event {}", event.map_or("(not a string)".into(), |e| format!("{e:?}"))));
         }
     }
-    if !entry.get("command").and_then(toml_edit::Item::as_str).is_some_and(|c| !c.is_empty()) {
+    if entry.get("command").and_then(toml_edit::Item::as_str).is_none_or(str::is_empty) {
         return Some("no command".into());
     }
     if entry.get("matcher").is_some_and(|m| m.as_str().is_none()) {
