@@ -2,7 +2,8 @@
 scripted OpenAI Chat Completions mock on 127.0.0.1.
 
 Install: Vibe needs Python >= 3.12 (the first found of `python3.13`, `python3.12` on PATH,
-`~/.pyenv/versions/3.1x/bin/python3`, or $KAIZEN_E2E_PYTHON). Its wheel pins
+`~/.pyenv/versions/3.1x/bin/python3`, or $KAIZEN_E2E_PYTHON; without one, a CPython 3.12
+fetched by `uv`, itself installed from PyPI, all under `target/e2e/`). Its wheel pins
 `certifi==2026.10.19`, which does not resolve: its dependencies are installed from its
 metadata with that pin relaxed, then the wheel with --no-deps, into a venv under
 `target/e2e/pip/vibe-<version>`.
@@ -26,6 +27,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -88,7 +90,25 @@ def python312() -> str:
             continue
         if ok.returncode == 0:
             return python
-    raise common.NpmUnreachable("no Python >= 3.12 found for Mistral Vibe (set KAIZEN_E2E_PYTHON)")
+    return uv_python()
+
+
+def uv_python() -> str:
+    """A CPython 3.12 fetched by `uv` (itself from PyPI), kept under target/e2e/: for a machine without one."""
+    tools = common.cache_dir() / "pip" / "uv"
+    uv = tools / "bin" / "uv"
+    env = dict(os.environ, UV_PYTHON_INSTALL_DIR=str(common.cache_dir() / "uv-python"))
+    try:
+        if not uv.is_file():
+            subprocess.run([sys.executable, "-m", "venv", str(tools)], check=True, capture_output=True)
+            subprocess.run([str(tools / "bin" / "python"), "-m", "pip", "install", "-q", "uv"], check=True, capture_output=True, timeout=600)
+        subprocess.run([str(uv), "python", "install", "3.12"], check=True, capture_output=True, env=env, timeout=900)
+        found = subprocess.run([str(uv), "python", "find", "3.12"], check=True, capture_output=True, text=True, env=env)
+    except (OSError, subprocess.SubprocessError) as e:
+        said = getattr(e, "stderr", b"") or b""
+        said = said.decode(errors="replace") if isinstance(said, bytes) else said
+        raise common.NpmUnreachable(f"no Python >= 3.12 for Mistral Vibe, and uv could not fetch one: {e} {said.strip()[-600:]}")
+    return found.stdout.strip()
 
 
 def pip_install() -> Path:
