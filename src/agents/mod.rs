@@ -17,10 +17,12 @@ mod cursor;
 mod factory;
 mod gemini;
 mod kilo;
+mod kimi;
 mod kiro;
 mod opencode;
 mod openhands;
 mod qwen;
+mod vibe;
 mod vscode;
 mod windsurf;
 
@@ -162,6 +164,8 @@ pub static ALL: &[&Agent] = &[
     &qwen::AGENT,
     &codebuddy::AGENT,
     &factory::AGENT,
+    &kimi::AGENT,
+    &vibe::AGENT,
     &kiro::AGENT,
     &kilo::AGENT,
     &opencode::AGENT,

@@ -106,6 +106,13 @@ fn check_agent(agent: &Agent, installer: &Installer, home: &Path, seen: &Seen, r
             report.note("not registered (no config file)");
             return;
         }
+        Format::TomlHooks(toml) => match toml.registered(&path) {
+            Ok(found) => found,
+            Err(e) => {
+                report.problem(e);
+                return;
+            }
+        },
         _ => match ConfigFile::load(&path) {
             Ok(file) => installer.registered(&file.value),
             Err(e) => {

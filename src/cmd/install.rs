@@ -115,6 +115,9 @@ impl Install {
         if let Format::Files(files) = &installer.format {
             return Ok((files.install(&path, &registration.binary, self.dry_run)?, Value::Null));
         }
+        if let Format::TomlHooks(toml) = &installer.format {
+            return Ok((toml.install(&path, registration, agent, self.dry_run)?, Value::Null));
+        }
         let file = ConfigFile::load(&path)?;
         let mut value = file.value.clone();
         installer.register(&mut value, registration, agent)?;

@@ -53,6 +53,9 @@ fn uninstall_one(agent: &Agent, installer: &Installer, home: &Path) -> Result<St
     if let Format::Files(files) = &installer.format {
         return files.uninstall(&path);
     }
+    if let Format::TomlHooks(toml) = &installer.format {
+        return toml.uninstall(&path);
+    }
     if !path.exists() {
         return Ok(format!("nothing to remove ({} does not exist)", path.display()));
     }

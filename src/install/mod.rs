@@ -10,6 +10,7 @@ pub mod files;
 pub mod flat;
 pub mod nested;
 pub mod toml_file;
+pub mod toml_hooks;
 
 use crate::phase::Category;
 use serde_json::Value;
@@ -37,6 +38,8 @@ pub enum Format {
     Flat(flat::Flat),
     /// Files of their own in a directory (Cline's hook scripts, OpenCode's plugin).
     Files(files::Files),
+    /// `[[hooks]]` tables in a TOML file (Kimi Code, Mistral Vibe).
+    TomlHooks(toml_hooks::TomlHooks),
 }
 
 impl Installer {
@@ -50,6 +53,7 @@ impl Installer {
             Format::Nested(nested) => nested.register(config, registration, agent),
             Format::Flat(flat) => flat.register(config, registration, agent),
             Format::Files(_) => Err("its hooks are files of their own, not entries in a config".into()),
+            Format::TomlHooks(_) => Err("its hooks are in a TOML file, not a JSON config".into()),
         }
     }
 
@@ -59,6 +63,7 @@ impl Installer {
             Format::Nested(_) => nested::unregister(config),
             Format::Flat(_) => flat::unregister(config),
             Format::Files(_) => 0,
+            Format::TomlHooks(_) => 0,
         }
     }
 
@@ -68,6 +73,7 @@ impl Installer {
             Format::Nested(_) => nested::registered(config),
             Format::Flat(_) => flat::registered(config),
             Format::Files(_) => Vec::new(),
+            Format::TomlHooks(_) => Vec::new(),
         }
     }
 
@@ -77,6 +83,7 @@ impl Installer {
             Format::Nested(nested) => nested.events,
             Format::Flat(flat) => flat.events,
             Format::Files(files) => files.events,
+            Format::TomlHooks(toml) => toml.events,
         }
     }
 
@@ -84,6 +91,9 @@ impl Installer {
     pub fn records_event(&self, home: &Path, event: &str) -> bool {
         if let Format::Files(files) = &self.format {
             return files.registered(&self.path(home)).iter().any(|(registered, _)| registered == event);
+        }
+        if let Format::TomlHooks(toml) = &self.format {
+            return toml.registered(&self.path(home)).is_ok_and(|found| found.iter().any(|(e, _)| e == event));
         }
         let Ok(bytes) = std::fs::read(self.path(home)) else { return false };
         let Ok(config) = serde_json::from_slice::<Value>(&bytes) else { return false };

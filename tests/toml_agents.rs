@@ -1,0 +1,117 @@
+//! Kimi Code and Mistral Vibe, the agents whose hooks are `[[hooks]]` tables
+//! in a TOML file, through the real binary, with payloads and wire-log lines
+//! captured from Kimi Code 2.1.0 and Mistral Vibe 3.0.3 by the end-to-end
+//! suite (`tests/fixtures/real/{kimi,vibe}/`, `tests/fixtures/transcripts/kimi/`).
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+
+/// A user's config with a comment, a setting, a hook of their own and a table after it.
+const USERS_KIMI: &str = "# mine\ndefault_model = \"k3\" # fast\n\n[[hooks]]\nevent = \"Stop\"\ncommand = \"notify-send done\"\n\n[providers.kz]\ntype = \"openai\"\n";
+
+fn kimi_config(env: &Env) -> PathBuf {
+    env.user_home.join(".kimi-code/config.toml")
+}
+
+#[test]
+fn kimi_install_merges_into_the_users_config_and_uninstall_gives_it_back() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.user_home.join(".kimi-code")).unwrap();
+    std::fs::write(kimi_config(&env), USERS_KIMI).unwrap();
+    let out = env.run(&["install", "--agent", "kimi"], b"");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let text = std::fs::read_to_string(kimi_config(&env)).unwrap();
+    // Ours follow the user's own [[hooks]] table, before the tables after it.
+    for kept in [
+        "# mine\ndefault_model = \"k3\" # fast\n",
+        "event = \"Stop\"\ncommand = \"notify-send done\"\n",
+        "[providers.kz]\ntype = \"openai\"\n",
+    ] {
+        assert!(text.contains(kept), "{kept:?} lost: {text}");
+    }
+    assert_eq!(text.matches("[[hooks]]").count(), 17, "the user's hook and our 16");
+    let again = env.run(&["install", "--agent", "kimi"], b"");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("unchanged"));
+    let doctor = env.run(&["doctor"], b"");
+    let report = String::from_utf8_lossy(&doctor.stdout).into_owned();
+    assert!(report.contains("registered for 16 of 16 events"), "{report}");
+    assert!(env.run(&["uninstall", "--agent", "kimi"], b"").status.success());
+    assert_eq!(std::fs::read_to_string(kimi_config(&env)).unwrap(), USERS_KIMI);
+}
+
+#[test]
+fn doctor_names_a_kimi_hook_entry_that_turns_every_hook_off() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.user_home.join(".kimi-code")).unwrap();
+    assert!(env.run(&["install", "--agent", "kimi"], b"").status.success());
+    let mut text = std::fs::read_to_string(kimi_config(&env)).unwrap();
+    text.push_str("\n[[hooks]]\nevent = \"NoSuchEvent\"\ncommand = \"true\"\n");
+    std::fs::write(kimi_config(&env), text).unwrap();
+    let doctor = env.run(&["doctor"], b"");
+    let report = String::from_utf8_lossy(&doctor.stdout).into_owned();
+    assert!(!doctor.status.success(), "{report}");
+    assert!(report.contains("PROBLEM") && report.contains("unknown event \"NoSuchEvent\""), "{report}");
+}
+
+#[test]
+fn a_kimi_stop_reads_every_response_from_the_sessions_wire_logs() {
+    let env = Env::new();
+    let stop = fixture_in("real/kimi", "Stop", &env.repo);
+    let session = stop["session_id"].as_str().unwrap();
+    // Where Kimi keeps them: the bucket's name is its own; it is found, not computed.
+    let agents = env.user_home.join(".kimi-code/sessions/wd_project_0123456789ab").join(session).join("agents");
+    let transcripts = fixtures_dir().join("transcripts/kimi");
+    let mut responses = 0;
+    for agent in ["main", "agent-0"] {
+        std::fs::create_dir_all(agents.join(agent)).unwrap();
+        let lines = std::fs::read_to_string(transcripts.join(format!("{agent}.wire.jsonl"))).unwrap();
+        responses += lines.matches("\"step.end\"").count();
+        std::fs::write(agents.join(agent).join("wire.jsonl"), lines).unwrap();
+    }
+    env.hook(&["prompt", "--agent", "kimi"], &fixture_in("real/kimi", "UserPromptSubmit", &env.repo));
+    env.hook(&["stop", "--agent", "kimi"], &stop);
+    let costs: Vec<_> = env.events(session).into_iter().filter(|e| e.kind == EventKind::Cost).collect();
+    assert_eq!(costs.len(), responses, "one Cost event per step.end, the subagent's included");
+    assert!(responses >= 10);
+    assert!(costs.iter().all(|e| e.payload["model"] == "kimi-k2-mock"), "the provider's model");
+    assert_eq!(env.record(session).model.as_deref(), Some("kimi-k2-mock"));
+    env.hook(&["stop", "--agent", "kimi"], &stop);
+    let again = env.events(session).into_iter().filter(|e| e.kind == EventKind::Cost).count();
+    assert_eq!(again, responses, "read again, nothing is counted twice");
+}
+
+#[test]
+fn vibe_results_fail_on_their_status_or_their_exit_code() {
+    let env = Env::new();
+    let call = fixture_in("real/vibe", "pre_tool", &env.repo);
+    let session = call["session_id"].as_str().unwrap();
+    for event in ["pre_tool", "post_tool", "post_tool-exit2", "post_tool-failure", "post_agent"] {
+        let category = if event == "post_agent" { "stop" } else { "tool-use" };
+        env.hook(&[category, "--agent", "vibe"], &fixture_in("real/vibe", event, &env.repo));
+    }
+    let kinds: Vec<_> = env.events(session).iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(
+        kinds,
+        [EventKind::ToolCall, EventKind::ToolResult, EventKind::Error, EventKind::Error, EventKind::Lifecycle],
+        "exit 2 (a `success` to Vibe) and a missing file are errors; post_agent ends the turn"
+    );
+    assert_eq!(env.record(session).agent, "vibe", "a session starts at its first event");
+}
+
+#[test]
+fn vibe_install_names_its_entries_and_uninstall_removes_exactly_them() {
+    let env = Env::new();
+    let hooks = env.user_home.join(".vibe/hooks.toml");
+    std::fs::create_dir_all(hooks.parent().unwrap()).unwrap();
+    let users = "[[hooks]]\nname = \"lint\"\ntype = \"post_agent\"\ncommand = \"make lint\"\n";
+    std::fs::write(&hooks, users).unwrap();
+    assert!(env.run(&["install", "--agent", "vibe"], b"").status.success());
+    let text = std::fs::read_to_string(&hooks).unwrap();
+    for event in ["pre_tool", "post_tool", "post_agent"] {
+        assert!(text.contains(&format!("name = \"kaizen-hook-{event}\"\ntype = \"{event}\"\n")), "{text}");
+    }
+    assert!(env.run(&["uninstall", "--agent", "vibe"], b"").status.success());
+    assert_eq!(std::fs::read_to_string(&hooks).unwrap(), users);
+}
