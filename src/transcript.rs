@@ -38,7 +38,8 @@ pub struct Reader {
     /// most lines of a transcript are not model responses).
     pub needles: &'static [&'static [u8]],
     /// One line into a response, updating what the reader keeps between
-    /// lines: across runs (`Context`) and within this read (`Scope`).
+    /// lines: across runs (`Context`) and within this read (`Scope`). A line
+    /// that is not JSON (a log's text: Droid's) comes as a JSON string.
     pub parse: fn(&Value, &mut Context, &mut Scope) -> Option<Response>,
     /// One line into the failed outcome of a tool call, for calls whose
     /// failure no hook reports (a call denied by permissions gets only its
@@ -62,6 +63,9 @@ pub struct Scope {
     pub home: Option<PathBuf>,
     /// The hook's call id of each tool call seen, by the transcript's own id.
     pub calls: BTreeMap<String, String>,
+    /// Where a file not read before starts, when not at its beginning: a
+    /// log that every session writes (Droid's) at this session's first line.
+    pub starts: BTreeMap<PathBuf, u64>,
 }
 
 /// A reader that needs nothing beyond its lines.
@@ -400,9 +404,11 @@ fn read_new_lines(
 ) -> io::Result<Lines> {
     let meta = std::fs::metadata(path)?;
     if meta.ino() != cursor.inode || meta.len() < cursor.offset {
-        // A new or rewritten file: read it from the start (counted keys keep
-        // old responses from counting twice).
-        *cursor = Cursor { inode: meta.ino(), offset: 0, context: cursor.context.clone(), ..Cursor::default() };
+        // A new or rewritten file: read it from the start, or from where the
+        // reader says this session's lines start (counted keys keep old
+        // responses from counting twice).
+        let offset = scope.starts.get(path).copied().filter(|start| *start <= meta.len()).unwrap_or(0);
+        *cursor = Cursor { inode: meta.ino(), offset, context: cursor.context.clone(), ..Cursor::default() };
     }
     let want = (meta.len() - cursor.offset).min(*budget);
     // Read to its end unless the budget or the deadline cut this read short.
@@ -441,7 +447,8 @@ fn take(reader: &Reader, line: &[u8], context: &mut Context, scope: &mut Scope, 
     if !reader.needles.iter().any(|n| memchr::memmem::find(line, n).is_some()) {
         return;
     }
-    let Ok(value) = serde_json::from_slice::<Value>(line) else { return };
+    let value = serde_json::from_slice::<Value>(line)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(line).trim_end().to_string()));
     // One line may be both: Gemini's response record carries its tool calls.
     found.responses.extend((reader.parse)(&value, context, scope));
     found.failures.extend((reader.failure)(&value, scope));
