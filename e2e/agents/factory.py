@@ -17,7 +17,9 @@ the session first (getaddrinfo fails offline) and exits 1, even with a custom mo
 Offline and without a login: a custom model in ~/.factory/config.json
 (`provider: generic-chat-completion-api`, `base_url`: the mock). Droid sends no
 PostToolUse for a failed tool and has no failure event: the transcript's
-`tool_result.is_error` says which calls failed (issue 16 item 10).
+`tool_result.is_error` says which calls failed (issue 16 item 10). Tokens: one
+`[Agent] Streaming result` line per response in Droid's log, written after its
+last hook returned (issue 25 part B): `sessions` takes them.
 KAIZEN_E2E_UPDATE_FIXTURES=1 rewrites tests/fixtures/real/factory/ and the transcript fixture.
 """
 
