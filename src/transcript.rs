@@ -772,18 +772,18 @@ mod tests {
         assert_eq!(grown(&f.state()), Vec::<PathBuf>::new());
         // Rewritten with one more response (the file grows, but not by appending).
         write_document(&doc, &[("r1", 10, 1), ("r2", 20, 2)], "t2");
-        assert_eq!(grown(&f.state()), [doc.clone()]);
+        assert_eq!(grown(&f.state()), std::slice::from_ref(&doc));
         assert_eq!(turn_end(), [("r2".into(), 20, false)]);
         // Rewritten to the same size, a figure grown: named grown by its mtime.
         std::thread::sleep(std::time::Duration::from_millis(10));
         write_document(&doc, &[("r1", 10, 1), ("r2", 30, 2)], "t3");
-        assert_eq!(grown(&f.state()), [doc.clone()]);
+        assert_eq!(grown(&f.state()), std::slice::from_ref(&doc));
         assert_eq!(turn_end(), [("r2".into(), 10, true)]);
         assert_eq!(turn_end(), [], "unchanged: not read again");
         // Caught mid-rewrite: nothing, and read once it is whole.
         std::fs::write(&doc, "{\"messages\": [{\"id\": \"r3\", \"usage\"").unwrap();
         assert_eq!(turn_end(), []);
-        assert_eq!(grown(&f.state()), [doc.clone()]);
+        assert_eq!(grown(&f.state()), std::slice::from_ref(&doc));
         write_document(&doc, &[("r1", 10, 1), ("r2", 30, 2), ("r3", 5, 5)], "t4");
         assert_eq!(turn_end(), [("r3".into(), 5, false)]);
     }

@@ -315,8 +315,10 @@ fn messages(env: &Env) -> (std::path::PathBuf, Value) {
     (dir.join(format!("{ROOT}.messages.json")), serde_json::from_str(&text).unwrap())
 }
 
-/// (response id, tokens in, cache read, tokens out, model) of each Cost event.
-fn costs(env: &Env) -> Vec<(String, Option<u32>, Option<u32>, Option<u32>, Value)> {
+/// (response id, tokens in, cache read, tokens out, model) of a Cost event.
+type Cost = (String, Option<u32>, Option<u32>, Option<u32>, Value);
+
+fn costs(env: &Env) -> Vec<Cost> {
     let events = env.events(ROOT);
     let costs = events.iter().filter(|e| e.kind == EventKind::Cost);
     costs

@@ -139,15 +139,17 @@ fn write_log(env: &Env, upto: usize) -> PathBuf {
     log
 }
 
-/// (tokens in, cache read, tokens out, model) of each Cost event.
-fn costs(env: &Env, id: &str) -> Vec<(Option<u32>, Option<u32>, Option<u32>, Value)> {
+/// (tokens in, cache read, tokens out, model) of a Cost event.
+type Cost = (Option<u32>, Option<u32>, Option<u32>, Value);
+
+fn costs(env: &Env, id: &str) -> Vec<Cost> {
     let events = env.events(id);
     let costs = events.iter().filter(|e| e.kind == EventKind::Cost);
     costs.map(|e| (e.tokens_in, e.cache_read_tokens, e.tokens_out, e.payload["model"].clone())).collect()
 }
 
 /// What the end-to-end scenario's mock answered: prompt 4101 of which 1001 cached, 31 out; and so on.
-fn scenario_costs() -> Vec<(Option<u32>, Option<u32>, Option<u32>, Value)> {
+fn scenario_costs() -> Vec<Cost> {
     (1..=7).map(|i| (Some(3000 + 100 * i), Some(1000 + i), Some(30 + i), json!("kz-droid-model"))).collect()
 }
 
@@ -163,9 +165,7 @@ fn each_model_response_in_droids_log_is_one_cost_event() {
     assert_eq!(costs(&env, &id), scenario_costs());
     let settings = fixtures_dir().join("transcripts/factory/session.settings.json");
     let totals: Value = serde_json::from_slice(&std::fs::read(settings).unwrap()).unwrap();
-    let sum = |f: fn(&(Option<u32>, Option<u32>, Option<u32>, Value)) -> Option<u32>| {
-        costs(&env, &id).iter().map(|c| u64::from(f(c).unwrap())).sum::<u64>()
-    };
+    let sum = |f: fn(&Cost) -> Option<u32>| costs(&env, &id).iter().map(|c| u64::from(f(c).unwrap())).sum::<u64>();
     assert_eq!(
         (json!(sum(|c| c.0)), json!(sum(|c| c.1)), json!(sum(|c| c.2))),
         (
