@@ -11,7 +11,10 @@
 //! (what does not fit is read next time), and a set of response keys already
 //! counted with the figures counted for them, so a response is counted once:
 //! a response seen again with the same figures is skipped, one whose figures
-//! grew gets a correction with the difference.
+//! grew gets a correction with the difference. A transcript named `*.json`
+//! is one JSON document its agent rewrites whole (Cline's messages file),
+//! not lines appended: it is read whole whenever it changed, each item of its
+//! message list taken as a line.
 
 use crate::cost::{Prices, Tokens};
 use crate::event::{Event, EventKind, EventSource};
@@ -21,6 +24,7 @@ use crate::store::fsutil::{self, End};
 use crate::store::line::{Sealed, new_event};
 use crate::store::writer::SessionWriter;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io;
@@ -34,7 +38,8 @@ pub struct Reader {
     /// most lines of a transcript are not model responses).
     pub needles: &'static [&'static [u8]],
     /// One line into a response, updating what the reader keeps between
-    /// lines: across runs (`Context`) and within this read (`Scope`).
+    /// lines: across runs (`Context`) and within this read (`Scope`). A line
+    /// that is not JSON (a log's text: Droid's) comes as a JSON string.
     pub parse: fn(&Value, &mut Context, &mut Scope) -> Option<Response>,
     /// One line into the failed outcome of a tool call, for calls whose
     /// failure no hook reports (a call denied by permissions gets only its
@@ -58,6 +63,9 @@ pub struct Scope {
     pub home: Option<PathBuf>,
     /// The hook's call id of each tool call seen, by the transcript's own id.
     pub calls: BTreeMap<String, String>,
+    /// Where a file not read before starts, when not at its beginning: a
+    /// log that every session writes (Droid's) at this session's first line.
+    pub starts: BTreeMap<PathBuf, u64>,
 }
 
 /// A reader that needs nothing beyond its lines.
@@ -211,6 +219,10 @@ struct Cursor {
     /// last line aside); `None` while some of it is left for the next read.
     #[serde(default)]
     seen: Option<u64>,
+    /// A document's mtime (ns) when it was last read whole: a rewrite may
+    /// keep its size. `None` for line transcripts, which only grow.
+    #[serde(default)]
+    modified: Option<u64>,
 }
 
 /// What was seen of one transcript, kept apart from the cursors (in
@@ -221,6 +233,8 @@ struct Seen {
     path: PathBuf,
     inode: u64,
     len: Option<u64>,
+    #[serde(default)]
+    modified: Option<u64>,
 }
 
 /// What one turn end found: the responses to record, the newest model and
@@ -275,7 +289,8 @@ fn read_files(reader: &Reader, paths: Vec<PathBuf>, mut scope: Scope, state_path
     for path in paths {
         let key = path.to_string_lossy().into_owned();
         let cursor = state.files.entry(key.clone()).or_default();
-        match read_new_lines(reader, &path, cursor, &mut scope, &mut budget, deadline) {
+        let read = if is_document(&path) { read_document } else { read_new_lines };
+        match read(reader, &path, cursor, &mut scope, &mut budget, deadline) {
             Ok(lines) => {
                 for response in lines.responses {
                     merge(&mut seen, response, &key);
@@ -331,8 +346,11 @@ fn count_once(seen: BTreeMap<String, (Response, String)>, state: &mut State) -> 
 pub fn save(found: &Found, state_path: &Path) -> io::Result<()> {
     let Some(state) = &found.state else { return Ok(()) };
     fsutil::write_atomic(state_path, &serde_json::to_vec(state).map_err(io::Error::other)?)?;
-    let seen: Vec<Seen> =
-        state.files.iter().map(|(path, c)| Seen { path: PathBuf::from(path), inode: c.inode, len: c.seen }).collect();
+    let seen: Vec<Seen> = state
+        .files
+        .iter()
+        .map(|(path, c)| Seen { path: PathBuf::from(path), inode: c.inode, len: c.seen, modified: c.modified })
+        .collect();
     fsutil::write_atomic(&seen_path(state_path), &serde_json::to_vec(&seen).map_err(io::Error::other)?)
 }
 
@@ -350,7 +368,10 @@ pub fn grown(state_path: &Path) -> Vec<PathBuf> {
     let Ok(Some(bytes)) = fsutil::read_private(&seen_path(state_path), MAX_STATE) else { return Vec::new() };
     let seen: Vec<Seen> = serde_json::from_slice(&bytes).unwrap_or_default();
     let changed = |s: &Seen| match std::fs::symlink_metadata(&s.path) {
-        Ok(meta) => meta.file_type().is_file() && (meta.ino() != s.inode || Some(meta.len()) != s.len),
+        Ok(meta) => {
+            let rewritten = s.modified.is_some_and(|m| m != modified_ns(&meta));
+            meta.file_type().is_file() && (meta.ino() != s.inode || Some(meta.len()) != s.len || rewritten)
+        }
         Err(_) => false,
     };
     seen.into_iter().filter(changed).map(|s| s.path).collect()
@@ -383,9 +404,11 @@ fn read_new_lines(
 ) -> io::Result<Lines> {
     let meta = std::fs::metadata(path)?;
     if meta.ino() != cursor.inode || meta.len() < cursor.offset {
-        // A new or rewritten file: read it from the start (counted keys keep
-        // old responses from counting twice).
-        *cursor = Cursor { inode: meta.ino(), offset: 0, context: cursor.context.clone(), seen: None };
+        // A new or rewritten file: read it from the start, or from where the
+        // reader says this session's lines start (counted keys keep old
+        // responses from counting twice).
+        let offset = scope.starts.get(path).copied().filter(|start| *start <= meta.len()).unwrap_or(0);
+        *cursor = Cursor { inode: meta.ino(), offset, context: cursor.context.clone(), ..Cursor::default() };
     }
     let want = (meta.len() - cursor.offset).min(*budget);
     // Read to its end unless the budget or the deadline cut this read short.
@@ -412,17 +435,94 @@ fn read_new_lines(
             break;
         }
         consumed += line.len();
-        if !reader.needles.iter().any(|n| memchr::memmem::find(line, n).is_some()) {
-            continue;
-        }
-        let Ok(value) = serde_json::from_slice::<Value>(line) else { continue };
-        // One line may be both: Gemini's response record carries its tool calls.
-        found.responses.extend((reader.parse)(&value, &mut cursor.context, scope));
-        found.failures.extend((reader.failure)(&value, scope));
+        take(reader, line, &mut cursor.context, scope, &mut found);
     }
     cursor.offset += consumed as u64;
     *budget -= consumed as u64;
     Ok(found)
+}
+
+/// One line (or a document's item) into what it says, when it has a needle.
+fn take(reader: &Reader, line: &[u8], context: &mut Context, scope: &mut Scope, found: &mut Lines) {
+    if !reader.needles.iter().any(|n| memchr::memmem::find(line, n).is_some()) {
+        return;
+    }
+    let value = serde_json::from_slice::<Value>(line)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(line).trim_end().to_string()));
+    // One line may be both: Gemini's response record carries its tool calls.
+    found.responses.extend((reader.parse)(&value, context, scope));
+    found.failures.extend((reader.failure)(&value, scope));
+}
+
+/// The most read of one document: one larger than the byte budget is still
+/// read, whole, when it is the first file a run reads.
+const MAX_DOCUMENT: u64 = 32 << 20;
+
+fn is_document(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "json")
+}
+
+fn modified_ns(meta: &std::fs::Metadata) -> u64 {
+    let ns = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
+    u64::try_from(ns).unwrap_or(0)
+}
+
+/// A whole document, when it changed since it was last read whole: its items
+/// as lines (counted keys keep the responses read before from counting
+/// twice). One being rewritten (not JSON yet), or cut short by the budget or
+/// the deadline, is left for the next read.
+fn read_document(
+    reader: &Reader,
+    path: &Path,
+    cursor: &mut Cursor,
+    scope: &mut Scope,
+    budget: &mut u64,
+    deadline: Instant,
+) -> io::Result<Lines> {
+    // Taken before the read: a rewrite during it leaves the file changed since.
+    let meta = std::fs::metadata(path)?;
+    let (len, modified) = (meta.len(), modified_ns(&meta));
+    if meta.ino() == cursor.inode && cursor.seen == Some(len) && cursor.modified == Some(modified) {
+        return Ok(Lines::default());
+    }
+    *cursor = Cursor { inode: meta.ino(), offset: 0, context: cursor.context.clone(), seen: None, modified: None };
+    if len > MAX_DOCUMENT {
+        // Never readable: noted as read, so that only a change names it again.
+        (cursor.seen, cursor.modified) = (Some(len), Some(modified));
+        return Err(io::Error::other(format!("a document larger than {MAX_DOCUMENT} bytes is not read")));
+    }
+    if len > *budget && *budget < BYTE_BUDGET {
+        return Ok(Lines::default());
+    }
+    let bytes = fsutil::read_agent_file(path, End::Head, MAX_DOCUMENT)?;
+    *budget = budget.saturating_sub(bytes.len() as u64);
+    let mut found = Lines::default();
+    let Some(items) = document_items(&bytes) else { return Ok(found) };
+    for item in items {
+        if Instant::now() > deadline {
+            return Ok(found);
+        }
+        take(reader, item.get().as_bytes(), &mut cursor.context, scope, &mut found);
+    }
+    (cursor.offset, cursor.seen, cursor.modified) = (len, Some(len), Some(modified));
+    Ok(found)
+}
+
+/// The items of a document: those of a top-level list or of its `messages`
+/// list (Cline's), else the document itself; `None` when it is not JSON.
+fn document_items(bytes: &[u8]) -> Option<Vec<&RawValue>> {
+    #[derive(Deserialize)]
+    struct Messages<'a> {
+        #[serde(borrow)]
+        messages: Vec<&'a RawValue>,
+    }
+    if let Ok(items) = serde_json::from_slice::<Vec<&RawValue>>(bytes) {
+        return Some(items);
+    }
+    if let Ok(document) = serde_json::from_slice::<Messages>(bytes) {
+        return Some(document.messages);
+    }
+    serde_json::from_slice::<&RawValue>(bytes).ok().map(|document| vec![document])
 }
 
 /// Records what the transcripts added, in one write after the hook's event:
@@ -643,6 +743,60 @@ mod tests {
         f.append(rest);
         assert_eq!(grown(&f.state()), [f.transcript()]);
         assert_eq!(f.turn_end(), [("r3".into(), 30, 3, false)]);
+    }
+
+    /// A document rewritten whole, as Cline rewrites its messages file.
+    fn write_document(path: &Path, responses: &[(&str, u64, u64)], updated: &str) {
+        let messages: Vec<Value> = responses
+            .iter()
+            .map(|(id, i, o)| json!({"id": id, "model": "m", "usage": {"in": i, "out": o}}))
+            .chain([json!({"role": "user", "text": "no usage here"})])
+            .collect();
+        let text = serde_json::to_string_pretty(&json!({"updated": updated, "messages": messages})).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn a_rewritten_document_counts_each_response_once() {
+        let f = Fixture::new();
+        let doc = f.dir.path().join("t.messages.json");
+        let turn_end = || {
+            let payload = json!({"transcript_path": doc});
+            let far = Instant::now() + std::time::Duration::from_secs(5);
+            let found = read(&READER, payload.as_object().unwrap(), &f.state(), far);
+            save(&found, &f.state()).unwrap();
+            found.counted.iter().map(|c| (c.response.key.clone(), c.figures.input, c.correction)).collect::<Vec<_>>()
+        };
+        write_document(&doc, &[("r1", 10, 1)], "t1");
+        assert_eq!(turn_end(), [("r1".into(), 10, false)]);
+        assert_eq!(grown(&f.state()), Vec::<PathBuf>::new());
+        // Rewritten with one more response (the file grows, but not by appending).
+        write_document(&doc, &[("r1", 10, 1), ("r2", 20, 2)], "t2");
+        assert_eq!(grown(&f.state()), std::slice::from_ref(&doc));
+        assert_eq!(turn_end(), [("r2".into(), 20, false)]);
+        // Rewritten to the same size, a figure grown: named grown by its mtime.
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        write_document(&doc, &[("r1", 10, 1), ("r2", 30, 2)], "t3");
+        assert_eq!(grown(&f.state()), std::slice::from_ref(&doc));
+        assert_eq!(turn_end(), [("r2".into(), 10, true)]);
+        assert_eq!(turn_end(), [], "unchanged: not read again");
+        // Caught mid-rewrite: nothing, and read once it is whole.
+        std::fs::write(&doc, "{\"messages\": [{\"id\": \"r3\", \"usage\"").unwrap();
+        assert_eq!(turn_end(), []);
+        assert_eq!(grown(&f.state()), std::slice::from_ref(&doc));
+        write_document(&doc, &[("r1", 10, 1), ("r2", 30, 2), ("r3", 5, 5)], "t4");
+        assert_eq!(turn_end(), [("r3".into(), 5, false)]);
+    }
+
+    #[test]
+    fn a_document_is_a_list_or_has_one() {
+        let items = |text: &str| {
+            document_items(text.as_bytes()).map(|v| v.iter().map(|r| r.get().to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(items("[1, {\"a\": 2}]"), Some(vec!["1".to_string(), "{\"a\": 2}".to_string()]));
+        assert_eq!(items("{\"v\": 1, \"messages\": [3]}"), Some(vec!["3".to_string()]));
+        assert_eq!(items("{\"messages\": 3}"), Some(vec!["{\"messages\": 3}".to_string()]));
+        assert_eq!(items("{\"messages\": [3"), None);
     }
 
     #[test]

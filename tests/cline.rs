@@ -304,3 +304,79 @@ fn cline_uninstall_after_install_leaves_nothing() {
     assert!(!hooks_dir(&env).exists());
     assert!(env.user_home.join(".cline").is_dir(), "Cline's own directory stays");
 }
+
+/// The messages file the real Cline 3.0.65 wrote for the end-to-end scenario
+/// (`tests/fixtures/transcripts/cline/`): five assistant messages with
+/// `metrics`, written where Cline keeps the fixtures' session.
+fn messages(env: &Env) -> (std::path::PathBuf, Value) {
+    let dir = env.user_home.join(".cline/data/sessions").join(ROOT);
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(fixtures_dir().join("transcripts/cline/session.messages.json")).unwrap();
+    (dir.join(format!("{ROOT}.messages.json")), serde_json::from_str(&text).unwrap())
+}
+
+/// (response id, tokens in, cache read, tokens out, model) of a Cost event.
+type Cost = (String, Option<u32>, Option<u32>, Option<u32>, Value);
+
+fn costs(env: &Env) -> Vec<Cost> {
+    let events = env.events(ROOT);
+    let costs = events.iter().filter(|e| e.kind == EventKind::Cost);
+    costs
+        .map(|e| {
+            let id = e.payload["response_id"].as_str().unwrap().to_string();
+            (id, e.tokens_in, e.cache_read_tokens, e.tokens_out, e.payload["model"].clone())
+        })
+        .collect()
+}
+
+#[test]
+fn cline_costs_come_from_the_messages_file_once_per_response() {
+    let env = Env::new();
+    let (path, document) = messages(&env);
+    std::fs::write(&path, serde_json::to_string_pretty(&document).unwrap()).unwrap();
+    // A subagent's messages beside the session's, in a file of its own.
+    let sub = json!({"messages": [{"id": "msg_sub_1", "role": "assistant", "ts": 1796623821400_u64,
+        "modelInfo": {"id": "gpt-4.1-mini"}, "metrics": {"inputTokens": 50, "outputTokens": 5, "cost": 0.001}}]});
+    std::fs::write(path.with_file_name("agent_sub_1.messages.json"), sub.to_string()).unwrap();
+    for name in RUN {
+        deliver(&env, name);
+    }
+    let mut got = costs(&env);
+    assert_eq!(got.pop(), Some(("msg_sub_1".into(), Some(50), Some(0), Some(5), json!("gpt-4.1-mini"))));
+    // The mock's usage: prompt 2101 of which 601 cached, 41 out; and so on.
+    let figures: Vec<_> = got.iter().map(|c| (c.1, c.2, c.3)).collect();
+    let want: Vec<_> = (1..=5).map(|i| (Some(1400 + 100 * i), Some(600 + i), Some(40 + i))).collect();
+    assert_eq!(figures, want);
+    assert!(got.iter().all(|c| c.4 == "gpt-4.1"), "{got:?}");
+    let assistant = document["messages"].as_array().unwrap().iter().filter(|m| m["role"] == "assistant");
+    let ids: Vec<&str> = assistant.map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(got.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(), ids);
+    // The same end again, and the file rewritten with nothing new: nothing more.
+    deliver(&env, "agent_end");
+    std::fs::write(&path, document.to_string()).unwrap();
+    deliver(&env, "agent_end");
+    assert_eq!(costs(&env).len(), 6);
+}
+
+#[test]
+fn cline_responses_written_after_agent_end_are_counted_when_sessions_runs() {
+    let env = Env::new();
+    let (path, document) = messages(&env);
+    // What the file held when the run's agent_end hook read it: not yet the last response.
+    let mut early = document.clone();
+    early["messages"].as_array_mut().unwrap().pop();
+    std::fs::write(&path, serde_json::to_string_pretty(&early).unwrap()).unwrap();
+    for name in RUN {
+        deliver(&env, name);
+    }
+    assert_eq!(costs(&env).len(), 4);
+    // Cline rewrites it whole once the run is done.
+    std::fs::write(&path, serde_json::to_string_pretty(&document).unwrap()).unwrap();
+    let out = env.run(&["sessions", "--json"], b"");
+    assert!(out.status.success());
+    let got = costs(&env);
+    assert_eq!(got.len(), 5, "{got:?}");
+    assert_eq!((got[4].1, got[4].3), (Some(1900), Some(45)));
+    env.run(&["sessions", "--json"], b"");
+    assert_eq!(costs(&env).len(), 5, "read again: nothing new");
+}

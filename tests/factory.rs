@@ -1,7 +1,8 @@
 //! Factory Droid through the real binary, with payloads and a transcript
 //! captured from Droid 0.225.2 by the end-to-end suite
 //! (`tests/fixtures/real/factory/`, `tests/fixtures/transcripts/factory/`,
-//! paths redacted). Issue 16 items 10 and 11.
+//! paths redacted; the log: the lines of the session's model requests). Issue
+//! 16 items 10 and 11; issue 25 (tokens per response, from Droid's log).
 
 mod common;
 
@@ -121,4 +122,79 @@ fn a_call_still_open_at_the_turn_end_failed_even_when_the_transcript_cannot_say(
     assert_eq!((closed[0].kind.clone(), closed[0].tool.as_deref()), (EventKind::Error, Some("Read")));
     env.hook(&["stop", "--agent", "factory"], &stop);
     assert_eq!(env.events(&id).iter().filter(|e| e.kind == EventKind::Error).count(), 1, "closed once");
+}
+
+/// Droid's log with the lines the real Droid wrote for the session's requests
+/// (`tests/fixtures/transcripts/factory/droid-log-single.log`), after 5 MB
+/// of another session's lines (more than one read's budget: the session's start is
+/// found by its time); `upto`: only the first lines.
+fn write_log(env: &Env, upto: usize) -> PathBuf {
+    let log = env.user_home.join(".factory/logs/droid-log-single.log");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let text = std::fs::read_to_string(fixtures_dir().join("transcripts/factory/droid-log-single.log")).unwrap();
+    let other = text.lines().next().unwrap().replace("\"sessionId\":\"", "\"sessionId\":\"x");
+    let earlier = other.replacen("[2026-", "[2025-", 1) + "\n";
+    let mine: String = text.lines().take(upto).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&log, earlier.repeat(6000) + &mine).unwrap();
+    log
+}
+
+/// (tokens in, cache read, tokens out, model) of a Cost event.
+type Cost = (Option<u32>, Option<u32>, Option<u32>, Value);
+
+fn costs(env: &Env, id: &str) -> Vec<Cost> {
+    let events = env.events(id);
+    let costs = events.iter().filter(|e| e.kind == EventKind::Cost);
+    costs.map(|e| (e.tokens_in, e.cache_read_tokens, e.tokens_out, e.payload["model"].clone())).collect()
+}
+
+/// What the end-to-end scenario's mock answered: prompt 4101 of which 1001 cached, 31 out; and so on.
+fn scenario_costs() -> Vec<Cost> {
+    (1..=7).map(|i| (Some(3000 + 100 * i), Some(1000 + i), Some(30 + i), json!("kz-droid-model"))).collect()
+}
+
+#[test]
+fn each_model_response_in_droids_log_is_one_cost_event() {
+    let env = Env::new();
+    let stop = payload(&env, "Stop");
+    let id = stop["session_id"].as_str().unwrap().to_string();
+    let mut stop_here = stop.clone();
+    stop_here["transcript_path"] = json!(droid_home(&env, &id));
+    write_log(&env, usize::MAX);
+    env.hook(&["stop", "--agent", "factory"], &stop_here);
+    assert_eq!(costs(&env, &id), scenario_costs());
+    let settings = fixtures_dir().join("transcripts/factory/session.settings.json");
+    let totals: Value = serde_json::from_slice(&std::fs::read(settings).unwrap()).unwrap();
+    let sum = |f: fn(&Cost) -> Option<u32>| costs(&env, &id).iter().map(|c| u64::from(f(c).unwrap())).sum::<u64>();
+    assert_eq!(
+        (json!(sum(|c| c.0)), json!(sum(|c| c.1)), json!(sum(|c| c.2))),
+        (
+            totals["tokenUsage"]["inputTokens"].clone(),
+            totals["tokenUsage"]["cacheReadTokens"].clone(),
+            totals["tokenUsage"]["outputTokens"].clone()
+        ),
+        "the session's totals in Droid's settings file"
+    );
+    env.hook(&["stop", "--agent", "factory"], &stop_here);
+    assert_eq!(costs(&env, &id).len(), 7, "once");
+}
+
+#[test]
+fn log_lines_droid_writes_after_its_last_hook_are_counted_later() {
+    let env = Env::new();
+    let stop = payload(&env, "Stop");
+    let id = stop["session_id"].as_str().unwrap().to_string();
+    let mut stop_here = stop.clone();
+    stop_here["transcript_path"] = json!(droid_home(&env, &id));
+    // At the Stop, the log has only the first request's lines (Droid writes it buffered).
+    write_log(&env, 3);
+    env.hook(&["stop", "--agent", "factory"], &stop_here);
+    let mut end = payload(&env, "SessionEnd");
+    end["transcript_path"] = stop_here["transcript_path"].clone();
+    env.hook(&["session-end", "--agent", "factory"], &end);
+    assert_eq!(costs(&env, &id), scenario_costs()[..1]);
+    write_log(&env, usize::MAX);
+    let out = env.run(&["sessions", "--json"], b"");
+    assert!(out.status.success());
+    assert_eq!(costs(&env, &id), scenario_costs(), "the model from the log's sendMessage lines, not the Droid home");
 }

@@ -145,10 +145,31 @@ def check_session(checks, sb, pairs, root, pinned):
     checks.eq(rec["workspace"], str(sb.work), "record: workspace")
     head = sb.run(["git", "rev-parse", "HEAD"], "head").stdout.decode().strip()
     checks.eq(rec["end_commit"], head, "record: end commit at the turn end")
+    check_costs(checks, sb, root)
+
+
+def check_costs(checks, sb, root):
+    """One Cost event per model response, from the session's messages file.
+
+    Cline rewrites `<root>.messages.json` as the run goes, and the last
+    response's figures land after its `agent_end` hook started: the hook's
+    read may come before them. `sessions` reads what the file added since."""
+    sb.kaizen("sessions", "--json")
     costs = [e for e in sb.events() if e["session_id"] == root and e["kind"] == "Cost"]
-    checks.known_gap(len(costs) == 5, "tokens and cost of each of Cline's 5 model responses",
-                     "Cline keeps them in its session's messages file, a JSON document rewritten as the run goes, "
-                     "which no transcript reader reads yet")
+    steps = [s[0] for s in cline_script(sb.work)["cline"]]
+    checks.eq(len(costs), len(steps), f"one Cost event per model response ({len(steps)})")
+    got = sorted((e["tokens_in"], e["cache_read_tokens"], e["cache_creation_tokens"], e["tokens_out"]) for e in costs)
+    want = sorted((u["prompt_tokens"] - u["cached_tokens"] - u["cache_write_tokens"], u["cached_tokens"],
+                   u["cache_write_tokens"], u["completion_tokens"]) for u in (CLINE_USAGE[s] for s in steps))
+    checks.eq(got, want, "Cost events: the mock's usage of each response (input without the cached, cache read, output)")
+    checks.eq({e["payload"].get("model") for e in costs}, {MODEL}, "Cost events: the model")
+    keys = [e["payload"].get("response_id") for e in costs]
+    checks.eq(len(set(keys)), len(keys), "Cost events: each response counted once, by its message id")
+    checks.check(all(e["payload"].get("transcript", "").endswith(f"{root}.messages.json") for e in costs),
+                 "Cost events: read from the session's messages file")
+    again = sb.kaizen("sessions", "--json")
+    checks.eq((again.returncode, len([e for e in sb.events() if e["kind"] == "Cost"])), (0, len(costs)),
+              "reading again adds nothing")
 
 
 def check_commands(checks, sb, root):

@@ -17,7 +17,9 @@ the session first (getaddrinfo fails offline) and exits 1, even with a custom mo
 Offline and without a login: a custom model in ~/.factory/config.json
 (`provider: generic-chat-completion-api`, `base_url`: the mock). Droid sends no
 PostToolUse for a failed tool and has no failure event: the transcript's
-`tool_result.is_error` says which calls failed (issue 16 item 10).
+`tool_result.is_error` says which calls failed (issue 16 item 10). Tokens: one
+`[Agent] Streaming result` line per response in Droid's log, written after its
+last hook returned (issue 25 part B): `sessions` takes them.
 KAIZEN_E2E_UPDATE_FIXTURES=1 rewrites tests/fixtures/real/factory/ and the transcript fixture.
 """
 
@@ -37,14 +39,17 @@ MODEL_ID = "custom:kz-e2e-0"
 FIXTURES = common.ROOT / "tests" / "fixtures" / "real" / AGENT
 TRANSCRIPTS = common.ROOT / "tests" / "fixtures" / "transcripts" / AGENT
 
+# Droid's generic chat provider keeps the cached (read) tokens of each response
+# but not `cache_write_tokens` or `reasoning_tokens` (its log says 0 for both):
+# the mock sends none of those, so the figures compare one to one.
 USAGE = {
-    "main.1.shell_ok": openai_chat._usage(4101, 0, 0, 31, 0),
-    "main.2.shell_fail": openai_chat._usage(4202, 0, 0, 32, 0),
-    "main.3.create": openai_chat._usage(4303, 0, 0, 33, 0),
-    "main.4.edit": openai_chat._usage(4404, 0, 0, 34, 0),
-    "main.5.read": openai_chat._usage(4505, 0, 0, 35, 0),
-    "main.6.read_missing": openai_chat._usage(4606, 0, 0, 36, 0),
-    "main.7.final": openai_chat._usage(4707, 0, 0, 37, 0),
+    "main.1.shell_ok": openai_chat._usage(4101, 1001, 0, 31, 0),
+    "main.2.shell_fail": openai_chat._usage(4202, 1002, 0, 32, 0),
+    "main.3.create": openai_chat._usage(4303, 1003, 0, 33, 0),
+    "main.4.edit": openai_chat._usage(4404, 1004, 0, 34, 0),
+    "main.5.read": openai_chat._usage(4505, 1005, 0, 35, 0),
+    "main.6.read_missing": openai_chat._usage(4606, 1006, 0, 36, 0),
+    "main.7.final": openai_chat._usage(4707, 1007, 0, 37, 0),
 }
 
 
@@ -157,13 +162,27 @@ def check_commands(checks, sb, session_id, events):
     s = ours[0]
     checks.eq(s.get("errors"), 2, "sessions: errors = 2 (exit 2, missing file)")
     checks.eq(s.get("status"), "Done", "sessions: the session ended (SessionEnd, or with the droid process)")
+    check_costs(checks, sb, session_id)
+
+
+def check_costs(checks, sb, session_id):
+    """One Cost event per model response, from Droid's log (`[Agent] Streaming result`
+    lines of the session): its transcript keeps none. `sessions` ran above, so
+    lines written after the last hook are in."""
     costs = [e for e in sb.events() if e["session_id"] == session_id and e["kind"] == "Cost"]
-    checks.known_gap(
-        len(costs) == len(USAGE),
-        "every model response Droid received has a Cost event",
-        f"{len(costs)} Cost events for {len(USAGE)} responses: Droid's transcript keeps no per-response tokens "
-        "(its <session>.settings.json only the session's totals)",
-    )
+    checks.eq(len(costs), len(USAGE), f"one Cost event per model response Droid received ({len(USAGE)})")
+    got = [(e["tokens_in"], e["cache_read_tokens"], e["tokens_out"]) for e in costs]
+    want = [(u["prompt_tokens"] - u["cached_tokens"], u["cached_tokens"], u["completion_tokens"]) for u in USAGE.values()]
+    checks.eq(got, want, "Cost events: the mock's usage of each response, in order (input without the cached, cache read, output)")
+    checks.eq({e["payload"].get("model") for e in costs}, {MODEL}, "Cost events: the model the custom model id names")
+    checks.eq([e.get("stop_reason") for e in costs], ["tool-calls"] * (len(USAGE) - 1) + ["stop"], "Cost events: the stop reason")
+    settings = next((sb.home / ".factory" / "sessions").glob(f"*/{session_id}.settings.json"), None)
+    totals = json.loads(settings.read_text()).get("tokenUsage", {}) if settings else {}
+    checks.eq((sum(e["tokens_in"] for e in costs), sum(e["cache_read_tokens"] for e in costs), sum(e["tokens_out"] for e in costs)),
+              (totals.get("inputTokens"), totals.get("cacheReadTokens"), totals.get("outputTokens")),
+              "Cost events add up to the session's totals in Droid's <session>.settings.json")
+    sb.kaizen("sessions", "--json")
+    checks.eq(len([e for e in sb.events() if e["kind"] == "Cost"]), len(costs), "reading again adds nothing")
 
 
 def save_fixtures(sb, deliveries):
@@ -189,3 +208,8 @@ def save_fixtures(sb, deliveries):
         TRANSCRIPTS.mkdir(parents=True, exist_ok=True)
         for source in sorted(p for p in path.parent.glob(path.stem + "*") if not p.name.endswith(".bak")):
             (TRANSCRIPTS / source.name.replace(path.stem, "session")).write_text(clean(source.read_text()))
+        # Droid's log, the lines of the session's model requests and responses (the whole log is ~450 KB).
+        log = sb.home / ".factory" / "logs" / "droid-log-single.log"
+        kept = ("[LLM] sendMessage", "[Agent] Streaming result", "[Agent] Outbound request prepared")
+        lines = [line for line in log.read_text().splitlines(keepends=True) if any(k in line for k in kept)]
+        (TRANSCRIPTS / "droid-log-single.log").write_text(clean("".join(lines)))

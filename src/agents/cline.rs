@@ -7,12 +7,15 @@
 //! `sessionContext.rootSessionId` (what `cline --id` takes; `taskId` is one run
 //! inside it). `postToolUse.success` is true even for a failed call: the
 //! failure is in `tool_result.output[]`. `clineVersion` is empty; the version
-//! and the model are in the session's metadata file.
+//! and the model are in the session's metadata file, the tokens of each model
+//! response in its messages file.
 
 use super::{Agent, DOCUMENTED, Payload, env_dir, env_dir_or_home, has};
+use crate::cost::Tokens;
 use crate::install::{Format, Installer, files::Files};
 use crate::phase::Category;
 use crate::phase::Phase;
+use crate::transcript::{Context, Reader, Response, Scope, count, no_failure, no_scope};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -50,6 +53,13 @@ pub static AGENT: Agent = Agent {
     reinterpret,
     version,
     model,
+    transcript: Some(Reader {
+        needles: &[b"\"metrics\""],
+        parse: response,
+        failure: no_failure,
+        paths: messages_files,
+        scope: no_scope,
+    }),
     installer: Some(Installer {
         dir: cline_dir,
         file: "hooks",
@@ -147,19 +157,80 @@ fn model(p: &Payload) -> Option<String> {
 }
 
 /// `<sessions>/<root>/<root>.json`, the small metadata file Cline writes when
-/// a run starts (the messages are in a file of their own, never read here).
+/// a run starts (the messages are in a file of their own, read as a transcript).
 fn session_metadata(p: &Payload) -> Option<Value> {
-    let root = p.get("sessionContext")?.get("rootSessionId")?.as_str()?;
-    let plain = !root.is_empty() && root.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if !plain {
-        return None;
-    }
+    let root = root_session(p)?;
     let path = sessions_dir()?.join(root).join(format!("{root}.json"));
     let file = std::fs::File::open(path).ok()?;
     // A metadata file is a few hundred bytes; a huge one is not one.
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut std::io::Read::take(file, 256 * 1024), &mut bytes).ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// The session's id, when it is a plain name (it names a directory).
+fn root_session(p: &Payload) -> Option<&str> {
+    let root = p.get("sessionContext")?.get("rootSessionId")?.as_str()?;
+    let plain = !root.is_empty() && root.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    plain.then_some(root)
+}
+
+/// The session's messages files: `<sessions>/<root>/<root>.messages.json`,
+/// then its subagents' and teammates' `<stem>.messages.json` beside it. Each
+/// is one JSON document, `{"messages": [...]}`, that Cline rewrites whole as
+/// the run goes (and after its `agent_end` hook started: a later read takes
+/// the last response).
+fn messages_files(p: &Payload) -> Vec<PathBuf> {
+    let Some((root, dir)) = root_session(p).and_then(|root| Some((root, sessions_dir()?.join(root)))) else {
+        return Vec::new();
+    };
+    let own = format!("{root}.messages.json");
+    let mut others: Vec<String> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".messages.json") && *name != own)
+        .take(MAX_LISTED)
+        .collect();
+    others.sort();
+    others.truncate(MAX_OTHERS);
+    std::iter::once(own).chain(others).map(|name| dir.join(name)).collect()
+}
+
+/// A session's subagents read (the first by name), of the files listed.
+const MAX_OTHERS: usize = 64;
+const MAX_LISTED: usize = 4096;
+
+/// An assistant message with its `metrics`, keyed by its `id`. Cline's
+/// `inputTokens` includes the cached tokens, read and written (its own cost
+/// takes them out), so they are taken out of `input` here; `cost` is Cline's
+/// own figure. The model is the message's `modelInfo.id`.
+fn response(message: &Value, ctx: &mut Context, _: &mut Scope) -> Option<Response> {
+    if message.get("role")?.as_str()? != "assistant" {
+        return None;
+    }
+    let metrics = message.get("metrics").filter(|m| m.is_object())?;
+    let key = message.get("id")?.as_str().filter(|id| !id.is_empty())?.to_string();
+    let model = message.get("modelInfo").and_then(|m| m.get("id")).and_then(Value::as_str);
+    if let Some(model) = model.filter(|m| !m.is_empty()) {
+        ctx.model = Some(model.to_string());
+    }
+    let (read, written) = (count(metrics, "cacheReadTokens"), count(metrics, "cacheWriteTokens"));
+    let cost = metrics.get("cost").and_then(Value::as_f64).filter(|c| c.is_finite() && *c >= 0.0);
+    Some(Response {
+        key,
+        model: ctx.model.clone(),
+        tokens: Tokens {
+            input: count(metrics, "inputTokens").saturating_sub(read + written),
+            output: count(metrics, "outputTokens"),
+            cache_read: read,
+            cache_write: written,
+            ..Tokens::default()
+        },
+        ts_ms: message.get("ts").and_then(Value::as_u64),
+        agent_cost_usd: cost,
+        ..Response::default()
+    })
 }
 
 /// Where Cline keeps its sessions: `$CLINE_SESSION_DATA_DIR`, else
@@ -194,6 +265,27 @@ mod tests {
             reinterpret(thrown.as_object().unwrap(), Phase::ToolResult),
             Some((Phase::ToolFailure, "tool threw".into()))
         );
+    }
+
+    #[test]
+    fn an_assistant_message_with_metrics_is_a_response() {
+        let message = json!({"id": "msg_1", "role": "assistant", "ts": 1796622965746_u64,
+            "modelInfo": {"id": "gpt-4.1", "provider": "openai-compatible"},
+            "metrics": {"inputTokens": 2101, "outputTokens": 41, "cacheReadTokens": 601, "cacheWriteTokens": 100, "cost": 0.25}});
+        let mut ctx = Context::default();
+        let r = response(&message, &mut ctx, &mut Scope::default()).unwrap();
+        assert_eq!((r.key.as_str(), r.model.as_deref(), r.ts_ms), ("msg_1", Some("gpt-4.1"), Some(1796622965746)));
+        let t = r.tokens;
+        assert_eq!((t.input, t.output, t.cache_read, t.cache_write), (1400, 41, 601, 100));
+        assert_eq!(r.agent_cost_usd, Some(0.25));
+        for not_one in [
+            json!({"id": "msg_2", "role": "user", "metrics": {"inputTokens": 1}}),
+            json!({"id": "msg_3", "role": "assistant"}),
+            json!({"role": "assistant", "metrics": {"inputTokens": 1}}),
+            json!({"id": "msg_4", "role": "assistant", "metrics": 7}),
+        ] {
+            assert_eq!(response(&not_one, &mut ctx, &mut Scope::default()), None, "{not_one}");
+        }
     }
 
     #[test]

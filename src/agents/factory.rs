@@ -2,11 +2,13 @@
 //! by where its transcripts live.
 
 use super::{Agent, DOCUMENTED, Payload, never, package_version};
+use crate::cost::Tokens;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::phase::Category;
 use crate::phase::Phase;
-use crate::transcript::{Context, Failure, Reader, Response, Scope};
+use crate::store::fsutil::{self, End};
+use crate::transcript::{Context, Failure, Reader, Response, Scope, count};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -33,7 +35,13 @@ pub static AGENT: Agent = Agent {
     // failed; the transcript says why (read first), this closes what it cannot.
     open_calls_fail_at_turn_end: true,
     transcript: Some(Reader {
-        needles: &[b"\"tool_use\"", b"\"modelId\"", b"\"is_error\":true"],
+        needles: &[
+            b"\"tool_use\"",
+            b"\"modelId\"",
+            b"\"is_error\":true",
+            STREAMING_RESULT.as_bytes(),
+            SEND_MESSAGE.as_bytes(),
+        ],
         parse: response,
         failure,
         paths: transcripts,
@@ -85,30 +93,57 @@ fn version(_: &Payload) -> Option<String> {
 // messages: assistant messages with `tool_use` blocks and the `modelId` they
 // ran on, user messages with `tool_result` blocks (`is_error`). It keeps no
 // per-response token counts (the `<session>.settings.json` beside it keeps
-// only the session's totals): no Cost events. Droid sends no PostToolUse for a
-// failed call and no failure event: the `tool_result` with `is_error: true`
-// is the only sign, taken at the turn end.
+// only the session's totals); Droid's log does, one `[Agent] Streaming result`
+// line per model response, tagged with its session. Droid sends no
+// PostToolUse for a failed call and no failure event: the `tool_result` with
+// `is_error: true` is the only sign, taken at the turn end.
 
+/// The session's transcript, and Droid's log (`$FACTORY_LOG_FILE`, else
+/// `<home>/logs/droid-log-single.log`: every session's, rotated daily).
 fn transcripts(p: &Payload) -> Vec<PathBuf> {
-    transcript_path(p).into_iter().collect()
+    let Some(transcript) = transcript_path(p) else { return Vec::new() };
+    let log = log_path(&transcript);
+    std::iter::once(transcript).chain(log).collect()
 }
 
 fn transcript_path(p: &Payload) -> Option<PathBuf> {
     p.get("transcript_path").and_then(Value::as_str).filter(|t| !t.is_empty()).map(PathBuf::from)
 }
 
-/// What one turn end's read starts from: the session (the hook's call ids are
-/// derived from it) and the Droid home (custom model names); `response` adds
-/// the hook call id of each `tool_use` seen, by the transcript's id.
-fn scope(p: &Payload) -> Scope {
-    let session = p.get("session_id").and_then(Value::as_str).unwrap_or("").to_string();
-    // `<home>/sessions/<project>/<session>.jsonl`
-    let home = transcript_path(p).and_then(|path| path.ancestors().nth(3).map(Path::to_path_buf));
-    Scope { session: Some(session), home, ..Scope::default() }
+fn log_path(transcript: &Path) -> Option<PathBuf> {
+    let given = std::env::var_os("FACTORY_LOG_FILE").filter(|f| !f.is_empty()).map(PathBuf::from);
+    given.or_else(|| Some(droid_home(transcript)?.join("logs").join("droid-log-single.log")))
 }
 
-/// No responses: the calls an assistant message makes, and the model it ran on.
+/// `<home>/sessions/<project>/<session>.jsonl`
+fn droid_home(transcript: &Path) -> Option<PathBuf> {
+    transcript.ancestors().nth(3).map(Path::to_path_buf)
+}
+
+/// What one turn end's read starts from: the session (the hook's call ids are
+/// derived from it, the log's lines are told apart by it), the Droid home
+/// (custom model names), and where the session's lines start in the log;
+/// `response` adds the hook call id of each `tool_use` seen, by the
+/// transcript's id.
+fn scope(p: &Payload) -> Scope {
+    let session = p.get("session_id").and_then(Value::as_str).unwrap_or("").to_string();
+    let transcript = transcript_path(p);
+    let home = transcript.as_deref().and_then(droid_home);
+    let starts = transcript
+        .as_deref()
+        .and_then(|t| Some((log_path(t)?, session_start_ms(t)?)))
+        .and_then(|(log, since)| Some((log.clone(), log_offset(&log, since.saturating_sub(LOG_MARGIN_MS))?)))
+        .into_iter()
+        .collect();
+    Scope { session: Some(session), home, starts, ..Scope::default() }
+}
+
+/// The calls an assistant message makes, and the model it ran on; from the
+/// log, a model response.
 fn response(line: &Value, ctx: &mut Context, scope: &mut Scope) -> Option<Response> {
+    if let Some(text) = line.as_str() {
+        return logged_response(text, ctx, scope);
+    }
     let message = line.get("message")?;
     if message.get("role")?.as_str()? != "assistant" {
         return None;
@@ -129,6 +164,107 @@ fn response(line: &Value, ctx: &mut Context, scope: &mut Scope) -> Option<Respon
         if let Some(hook_id) = hook_call_id(session, tool, input) {
             scope.calls.insert(id.to_string(), hook_id);
         }
+    }
+    None
+}
+
+const STREAMING_RESULT: &str = "[Agent] Streaming result";
+const SEND_MESSAGE: &str = "[LLM] sendMessage";
+
+/// `[<time>] INFO: [Agent] Streaming result | Context: {...}`, as Droid
+/// 0.225.2 logs each model response it received: `inputTokens` without the
+/// cache read (`totalInputTokens` with it), `cacheReadInputTokens`,
+/// `cachedTokensWritten`, `outputTokens` with `reasoningTokens` in it, the
+/// stop `reason`, and in `tags` the session. The model is the one its
+/// `[LLM] sendMessage` line before named (a custom model's own name; `tags`
+/// has only its `custom:` id, which the Droid home resolves, unknown when the
+/// log is read again after the hooks). Droid writes these lines after its
+/// hooks have returned (buffered): a later read takes them. No response id:
+/// the line's time in the session is the key (Droid asks one request at a
+/// time per session).
+fn logged_response(line: &str, ctx: &mut Context, scope: &Scope) -> Option<Response> {
+    let (head, context) = line.split_once(" | Context: ")?;
+    let (time, rest) = head.strip_prefix('[')?.split_once(']')?;
+    let sent = rest.ends_with(SEND_MESSAGE);
+    if !sent && !rest.ends_with(STREAMING_RESULT) {
+        return None;
+    }
+    let context: Value = serde_json::from_str(context).ok()?;
+    let tags = context.get("tags")?;
+    let session = tags.get("sessionId")?.as_str()?;
+    if Some(session) != scope.session.as_deref() || session.is_empty() {
+        return None;
+    }
+    if sent {
+        ctx.model = context.get("modelId").and_then(Value::as_str).filter(|m| !m.is_empty()).map(String::from);
+        return None;
+    }
+    let tagged = || Some(model_name(tags.get("modelId")?.as_str()?, scope.home.as_deref()));
+    Some(Response {
+        key: format!("droid-log:{session}:{time}"),
+        model: ctx.model.clone().or_else(tagged),
+        tokens: Tokens {
+            input: count(&context, "inputTokens"),
+            output: count(&context, "outputTokens"),
+            cache_read: count(&context, "cacheReadInputTokens"),
+            cache_write: count(&context, "cachedTokensWritten"),
+            ..Tokens::default()
+        },
+        reasoning: count(&context, "reasoningTokens"),
+        ts_ms: crate::time::parse_timestamp(&Value::String(time.to_string())),
+        stop_reason: context.get("reason").and_then(Value::as_str).map(String::from),
+        ..Response::default()
+    })
+}
+
+/// When the session started: the first timestamp in its transcript.
+fn session_start_ms(transcript: &Path) -> Option<u64> {
+    let head = fsutil::read_agent_file(transcript, End::Head, 64 * 1024).ok()?;
+    head.split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<Value>(line).ok())
+        .find_map(|line| crate::time::parse_timestamp(line.get("timestamp")?))
+}
+
+/// How long before the session's start its log lines may be: lines are
+/// appended by every Droid process, not quite in time order.
+const LOG_MARGIN_MS: u64 = 10 * 60 * 1000;
+
+/// Where in the log the lines stamped at `since_ms` or later start, found by
+/// bisection on the lines' times (a day's log can hold 100 MB), within
+/// `LOG_CLOSE` bytes and always before them: a line start, 0 when in doubt.
+fn log_offset(log: &Path, since_ms: u64) -> Option<u64> {
+    let len = std::fs::metadata(log).ok()?.len();
+    let (mut lo, mut hi) = (0, len);
+    while hi - lo > LOG_CLOSE {
+        let mid = lo + (hi - lo) / 2;
+        match first_line_at(log, mid) {
+            Some((_, ms)) if ms < since_ms => lo = mid,
+            _ => hi = mid,
+        }
+    }
+    if lo == 0 {
+        return Some(0);
+    }
+    first_line_at(log, lo).map(|(start, _)| start).or(Some(0))
+}
+
+const LOG_CLOSE: u64 = 64 * 1024;
+/// What is read to find a stamped line (Droid's lines are a kilobyte or two).
+const LOG_PAGE: u64 = 8 * 1024;
+
+/// The first stamped line starting after `offset` (within a page): where it starts, and its time.
+fn first_line_at(log: &Path, offset: u64) -> Option<(u64, u64)> {
+    let page = fsutil::read_agent_file(log, End::At(offset), LOG_PAGE).ok()?;
+    let mut start = memchr::memchr(b'\n', &page)? + 1;
+    while start < page.len() {
+        let line = &page[start..];
+        let end = memchr::memchr(b'\n', line)?;
+        let time = line[..end].strip_prefix(b"[").and_then(|l| l.split(|b| *b == b']').next());
+        let ms = time.and_then(|t| crate::time::parse_timestamp(&Value::String(String::from_utf8_lossy(t).into())));
+        if let Some(ms) = ms {
+            return Some((offset + start as u64, ms));
+        }
+        start += end + 1;
     }
     None
 }
@@ -168,6 +304,62 @@ fn model_name(id: &str, home: Option<&Path>) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn log_line(time: &str, message: &str, session: &str, input: u64) -> String {
+        let context = json!({"inputTokens": input, "cacheReadInputTokens": 7, "totalInputTokens": input + 7,
+            "reasoningTokens": 2, "outputTokens": 5, "reason": "tool-calls", "cachedTokensWritten": 3,
+            "tags": {"sessionId": session, "modelId": "claude-x"}});
+        format!("[{time}] INFO: {message} | Context: {context}\n")
+    }
+
+    #[test]
+    fn a_streaming_result_of_the_session_is_a_response() {
+        let scope = Scope { session: Some("s1".into()), ..Scope::default() };
+        let mut ctx = Context::default();
+        let line = log_line("2026-12-07T05:56:16.420Z", STREAMING_RESULT, "s1", 100);
+        let r = logged_response(line.trim_end(), &mut ctx, &scope).unwrap();
+        assert_eq!(r.key, "droid-log:s1:2026-12-07T05:56:16.420Z");
+        assert_eq!(
+            (r.model.as_deref(), r.stop_reason.as_deref(), r.reasoning),
+            (Some("claude-x"), Some("tool-calls"), 2)
+        );
+        let t = r.tokens;
+        assert_eq!((t.input, t.cache_read, t.cache_write, t.output), (100, 7, 3, 5));
+        assert_eq!(r.ts_ms, crate::time::parse_timestamp(&json!("2026-12-07T05:56:16.420Z")));
+        // The model the request before named wins over the tags' id.
+        let sent = log_line("2026-12-07T05:56:16.300Z", SEND_MESSAGE, "s1", 0)
+            .replace("\"inputTokens\"", "\"modelId\":\"kz-model\",\"x\"");
+        assert_eq!(logged_response(sent.trim_end(), &mut ctx, &scope), None);
+        assert_eq!(logged_response(line.trim_end(), &mut ctx, &scope).unwrap().model.as_deref(), Some("kz-model"));
+        let other = log_line("2026-12-07T05:56:16.420Z", STREAMING_RESULT, "s2", 100);
+        assert_eq!(logged_response(other.trim_end(), &mut ctx, &scope), None, "another session's");
+        let prepared = log_line("2026-12-07T05:56:16.420Z", "[Agent] Outbound request prepared", "s1", 100);
+        assert_eq!(logged_response(prepared.trim_end(), &mut ctx, &scope), None);
+        assert_eq!(logged_response("TypeError: getaddrinfo ENOTFOUND", &mut ctx, &scope), None);
+    }
+
+    #[test]
+    fn the_session_starts_in_the_log_where_its_time_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("droid-log-single.log");
+        let mut text = String::new();
+        for minute in 0..60 {
+            for second in 0..60 {
+                let time = format!("2026-12-07T05:{minute:02}:{second:02}.000Z");
+                text += &log_line(&time, "[Agent] Outbound request prepared", "other", 1);
+                text += "    at async uH (fetch.ts:165:26)\n";
+            }
+        }
+        std::fs::write(&log, &text).unwrap();
+        let at = |time: &str| crate::time::parse_timestamp(&json!(time)).unwrap();
+        let wanted = text.find("[2026-12-07T05:30:00.000Z]").unwrap() as u64;
+        let start = log_offset(&log, at("2026-12-07T05:30:00.000Z")).unwrap();
+        assert!(start <= wanted && wanted - start <= 2 * LOG_CLOSE, "{start} {wanted}");
+        assert!(text[..start as usize].ends_with('\n'), "a line start");
+        assert_eq!(log_offset(&log, at("2026-12-07T04:00:00.000Z")), Some(0));
+        let end = log_offset(&log, at("2026-12-07T07:00:00.000Z")).unwrap();
+        assert!(text.len() as u64 - end <= 2 * LOG_CLOSE);
+    }
 
     #[test]
     fn a_failed_result_fails_the_call_id_its_pre_tool_use_got() {
