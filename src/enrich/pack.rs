@@ -164,11 +164,14 @@ pub struct Reader<'a> {
     object: Vec<u8>,
     /// A delta's instructions, inflated.
     delta: Vec<u8>,
-    /// Recent objects by where they are, kept as delta bases.
-    cache: HashMap<(usize, u64), Vec<u8>>,
-    cached_bytes: usize,
-    /// Buffers of objects the cache let go, for the next ones.
-    spare: Vec<Vec<u8>>,
+    /// The object a delta builds, before it becomes `object`.
+    next: Vec<u8>,
+    /// Recent objects by where they are, kept as delta bases: their bytes in
+    /// `slab`, one allocation filled in turn and emptied when full.
+    cache: HashMap<(usize, u64), std::ops::Range<usize>>,
+    slab: Vec<u8>,
+    /// The delta chain being walked.
+    chain: Vec<((usize, u64), Entry)>,
 }
 
 /// A stretch of one pack read into memory.
@@ -201,9 +204,10 @@ impl<'a> Reader<'a> {
             inflater: Decompress::new(true),
             object: Vec::new(),
             delta: Vec::new(),
+            next: Vec::new(),
             cache: HashMap::new(),
-            cached_bytes: 0,
-            spare: Vec::new(),
+            slab: Vec::new(),
+            chain: Vec::new(),
         }
     }
 
@@ -224,12 +228,19 @@ impl<'a> Reader<'a> {
     /// back along its delta chain to a full object (or one in the cache),
     /// then rebuilt forwards, each step kept as a base for later objects.
     fn read_object(&mut self, at: (usize, u64), want: u8) -> Option<()> {
-        let mut chain = Vec::new();
+        let mut chain = std::mem::take(&mut self.chain);
+        chain.clear();
+        let read = self.walk_and_rebuild(at, want, &mut chain);
+        self.chain = chain;
+        read
+    }
+
+    fn walk_and_rebuild(&mut self, at: (usize, u64), want: u8, chain: &mut Vec<((usize, u64), Entry)>) -> Option<()> {
         let mut at = at;
         loop {
             if let Some(hit) = self.cache.get(&at) {
                 self.object.clear();
-                self.object.extend_from_slice(hit);
+                self.object.extend_from_slice(&self.slab[hit.clone()]);
                 break;
             }
             let entry = self.entry(at.0, at.1)?;
@@ -263,11 +274,8 @@ impl<'a> Reader<'a> {
             let inflated = self.inflate(at.0, delta.data, delta.size, &mut instructions);
             self.delta = instructions;
             inflated?;
-            let mut next = self.spare.pop().unwrap_or_default();
-            let applied = apply(&self.object, &self.delta, &mut next);
-            std::mem::swap(&mut self.object, &mut next);
-            self.spare.push(next);
-            applied?;
+            apply(&self.object, &self.delta, &mut self.next)?;
+            std::mem::swap(&mut self.object, &mut self.next);
             self.keep(at);
         }
         Some(())
@@ -279,15 +287,16 @@ impl<'a> Reader<'a> {
         if len > CACHE_OBJECT || self.cache.contains_key(&at) {
             return;
         }
-        if self.cached_bytes + len > CACHE_BYTES {
-            self.spare.extend(self.cache.drain().map(|(_, buffer)| buffer));
-            self.cached_bytes = 0;
+        if self.slab.capacity() == 0 {
+            self.slab.reserve_exact(CACHE_BYTES);
         }
-        let mut copy = self.spare.pop().unwrap_or_default();
-        copy.clear();
-        copy.extend_from_slice(&self.object);
-        self.cached_bytes += len;
-        self.cache.insert(at, copy);
+        if self.slab.len() + len > CACHE_BYTES {
+            self.cache.clear();
+            self.slab.clear();
+        }
+        let start = self.slab.len();
+        self.slab.extend_from_slice(&self.object);
+        self.cache.insert(at, start..self.slab.len());
     }
 
     /// The entry header at `offset`.
