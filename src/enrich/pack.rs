@@ -1,6 +1,6 @@
-//! Blobs read straight from git's pack files: an index lookup, reads of the
-//! pack in large windows (in order when the objects are), zlib inflate, and
-//! delta chains applied. Nothing is locked: each scan thread has its own
+//! Blobs read straight from git's pack files: an index lookup, the pack read
+//! whole (once, shared) or in large windows when it is large, zlib inflate,
+//! and delta chains applied. Nothing is locked: each scan thread has its own
 //! `Reader` (window, inflater, cache of recent objects) over the shared,
 //! read-only `Packs`. Anything unexpected (a corrupt or truncated pack, an
 //! object in no pack: loose, or in an alternate) is `None`, and the caller
@@ -8,6 +8,7 @@
 
 use super::index::OID_LEN;
 use super::regular;
+use crate::store::fsutil::read_at_most;
 use flate2::{Decompress, FlushDecompress, Status};
 use std::collections::HashMap;
 use std::fs::File;
@@ -36,7 +37,7 @@ const OBJ_OFS_DELTA: u8 = 6;
 const OBJ_REF_DELTA: u8 = 7;
 
 /// Where an object is: which pack, and where in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Location {
     pack: usize,
     offset: u64,
@@ -84,8 +85,8 @@ impl Packs {
     }
 
     /// Which pack holds `oid`, and where.
-    fn find(&self, oid: &[u8]) -> Option<(usize, u64)> {
-        self.packs.iter().enumerate().find_map(|(i, pack)| Some((i, pack.offset_of(oid)?)))
+    fn find(&self, oid: &[u8]) -> Option<Location> {
+        self.packs.iter().enumerate().find_map(|(pack, p)| Some(Location { pack, offset: p.offset_of(oid)? }))
     }
 }
 
@@ -114,7 +115,7 @@ impl Pack {
         let whole = self.whole.get_or_init(|| {
             let len = usize::try_from(self.len).ok().filter(|_| self.len <= self.whole_up_to)?;
             let mut bytes = vec![0u8; len];
-            (read_at_most(&self.file, &mut bytes, 0)? == len).then_some(bytes)
+            (read_at_most(&self.file, &mut bytes, 0).ok()? == len).then_some(bytes)
         });
         whole.as_deref()
     }
@@ -168,10 +169,10 @@ pub struct Reader<'a> {
     next: Vec<u8>,
     /// Recent objects by where they are, kept as delta bases: their bytes in
     /// `slab`, one allocation filled in turn and emptied when full.
-    cache: HashMap<(usize, u64), std::ops::Range<usize>>,
+    cache: HashMap<Location, std::ops::Range<usize>>,
     slab: Vec<u8>,
     /// The delta chain being walked.
-    chain: Vec<((usize, u64), Entry)>,
+    chain: Vec<(Location, Entry)>,
 }
 
 /// A stretch of one pack read into memory.
@@ -214,20 +215,19 @@ impl<'a> Reader<'a> {
     /// Where a pack holds `oid`: reading blobs in this order reads each pack
     /// forwards, and finds a delta's base (which comes before it) in the cache.
     pub fn locate(&self, oid: &[u8; OID_LEN]) -> Option<Location> {
-        let (pack, offset) = self.packs.find(oid)?;
-        Some(Location { pack, offset })
+        self.packs.find(oid)
     }
 
     /// The content of the blob at `at`.
     pub fn blob(&mut self, at: Location) -> Option<&[u8]> {
-        self.read_object((at.pack, at.offset), OBJ_BLOB)?;
+        self.read_object(at, OBJ_BLOB)?;
         Some(&self.object)
     }
 
     /// Reads the object at `at`, of type `want`, into `self.object`: walked
     /// back along its delta chain to a full object (or one in the cache),
     /// then rebuilt forwards, each step kept as a base for later objects.
-    fn read_object(&mut self, at: (usize, u64), want: u8) -> Option<()> {
+    fn read_object(&mut self, at: Location, want: u8) -> Option<()> {
         let mut chain = std::mem::take(&mut self.chain);
         chain.clear();
         let read = self.walk_and_rebuild(at, want, &mut chain);
@@ -235,7 +235,7 @@ impl<'a> Reader<'a> {
         read
     }
 
-    fn walk_and_rebuild(&mut self, at: (usize, u64), want: u8, chain: &mut Vec<((usize, u64), Entry)>) -> Option<()> {
+    fn walk_and_rebuild(&mut self, at: Location, want: u8, chain: &mut Vec<(Location, Entry)>) -> Option<()> {
         let mut at = at;
         loop {
             if let Some(hit) = self.cache.get(&at) {
@@ -243,11 +243,11 @@ impl<'a> Reader<'a> {
                 self.object.extend_from_slice(&self.slab[hit.clone()]);
                 break;
             }
-            let entry = self.entry(at.0, at.1)?;
+            let entry = self.entry(at)?;
             match entry.base {
                 None if entry.kind == want => {
                     let mut object = std::mem::take(&mut self.object);
-                    let inflated = self.inflate(at.0, entry.data, entry.size, &mut object);
+                    let inflated = self.inflate(at.pack, entry.data, entry.size, &mut object);
                     self.object = object;
                     inflated?;
                     if !chain.is_empty() {
@@ -258,7 +258,7 @@ impl<'a> Reader<'a> {
                 None => return None,
                 Some(ref base) => {
                     let next = match base {
-                        Base::At(base) => (at.0, *base),
+                        Base::At(offset) => Location { offset: *offset, ..at },
                         Base::Id(id) => self.packs.find(id)?,
                     };
                     chain.push((at, entry));
@@ -271,7 +271,7 @@ impl<'a> Reader<'a> {
         }
         while let Some((at, delta)) = chain.pop() {
             let mut instructions = std::mem::take(&mut self.delta);
-            let inflated = self.inflate(at.0, delta.data, delta.size, &mut instructions);
+            let inflated = self.inflate(at.pack, delta.data, delta.size, &mut instructions);
             self.delta = instructions;
             inflated?;
             apply(&self.object, &self.delta, &mut self.next)?;
@@ -282,7 +282,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Keeps a copy of `self.object`, read at `at`, as a base for later objects.
-    fn keep(&mut self, at: (usize, u64)) {
+    fn keep(&mut self, at: Location) {
         let len = self.object.len();
         if len > CACHE_OBJECT || self.cache.contains_key(&at) {
             return;
@@ -299,8 +299,9 @@ impl<'a> Reader<'a> {
         self.cache.insert(at, start..self.slab.len());
     }
 
-    /// The entry header at `offset`.
-    fn entry(&mut self, pack: usize, offset: u64) -> Option<Entry> {
+    /// The entry header at `at`.
+    fn entry(&mut self, at: Location) -> Option<Entry> {
+        let (pack, offset) = (at.pack, at.offset);
         let bytes = self.window.at(self.packs, pack, offset, 32)?;
         let mut i = 0;
         let mut c = *bytes.first()?;
@@ -373,25 +374,11 @@ impl Window {
             self.pack = pack;
             self.start = offset.saturating_sub(WINDOW as u64 / 4);
             self.bytes.resize(WINDOW.max(min + WINDOW / 4), 0);
-            let n = read_at_most(&packs.packs.get(pack)?.file, &mut self.bytes, self.start)?;
+            let n = read_at_most(&packs.packs.get(pack)?.file, &mut self.bytes, self.start).ok()?;
             self.bytes.truncate(n);
         }
         self.bytes.get((offset - self.start) as usize..).filter(|b| !b.is_empty())
     }
-}
-
-/// Reads into `buf` from `offset` until it is full or the file ends.
-fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> Option<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-    }
-    Some(filled)
 }
 
 /// A delta's instructions applied to `base`, into `out`: copies from it and inserts.

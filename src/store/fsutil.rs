@@ -3,7 +3,7 @@
 
 use rustix::fs::{Mode, OFlags};
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -68,19 +68,26 @@ pub fn read_private(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
 
 /// The first `size` bytes of `file` (fewer if it is shorter), `size` known
 /// from `fstat`: no last `read` to find the end, which a whole-file read makes.
-pub fn read_up_to(mut file: &File, size: u64) -> io::Result<Vec<u8>> {
+pub fn read_up_to(file: &File, size: u64) -> io::Result<Vec<u8>> {
     let mut bytes = vec![0u8; usize::try_from(size).unwrap_or(usize::MAX)];
+    let filled = read_at_most(file, &mut bytes, 0)?;
+    bytes.truncate(filled);
+    Ok(bytes)
+}
+
+/// Fills `buf` from `offset` in `file` until it is full or the file ends
+/// (it may have shrunk meanwhile); how many bytes were read.
+pub fn read_at_most(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut filled = 0;
-    while filled < bytes.len() {
-        match file.read(&mut bytes[filled..]) {
-            Ok(0) => break, // it shrank meanwhile
+    while filled < buf.len() {
+        match std::os::unix::fs::FileExt::read_at(file, &mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    bytes.truncate(filled);
-    Ok(bytes)
+    Ok(filled)
 }
 
 /// Which part of an agent's file to read.
@@ -105,15 +112,7 @@ pub fn read_agent_file(path: &Path, end: End, limit: u64) -> io::Result<Vec<u8>>
         End::At(offset) => (offset, size.saturating_sub(offset).min(limit)),
     };
     let mut buf = vec![0u8; len as usize];
-    let mut filled = 0;
-    while filled < buf.len() {
-        match std::os::unix::fs::FileExt::read_at(&file, &mut buf[filled..], offset + filled as u64) {
-            Ok(0) => break, // the file shrank meanwhile
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let filled = read_at_most(&file, &mut buf, offset)?;
     buf.truncate(filled);
     Ok(buf)
 }
