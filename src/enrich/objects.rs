@@ -121,7 +121,7 @@ impl BlobLines<'_> {
 /// file with a NUL alone, and CRLF and LF count the same lines), or a config
 /// that points at attributes elsewhere.
 fn checkout_may_change_bytes(repo: &Repo, workdir: &Path, index: &Index, repo_config: &str) -> bool {
-    let mut configs = vec![repo_config.to_string()];
+    let mut configs = vec![Some(repo_config.to_string())];
     let mut attributes = vec![repo.common_dir.join("info/attributes"), PathBuf::from("/etc/gitattributes")];
     for entry in index.entries.iter().filter(|e| e.path.ends_with(b".gitattributes")) {
         attributes.push(workdir.join(OsStr::from_bytes(&entry.path)));
@@ -136,17 +136,24 @@ fn checkout_may_change_bytes(repo: &Repo, workdir: &Path, index: &Index, repo_co
         configs.push(small_text(&home.join(".gitconfig")));
     }
     configs.push(small_text(Path::new("/etc/gitconfig")));
+    // A file that is there but cannot be read (too large, not a regular file) may say anything.
     let elsewhere = configs.iter().any(|c| {
-        let c = c.to_ascii_lowercase();
-        c.contains("attributesfile") || c.contains("[attr")
+        c.as_ref().is_none_or(|c| {
+            let c = c.to_ascii_lowercase();
+            c.contains("attributesfile") || c.contains("[attr")
+        })
     });
-    elsewhere || attributes.iter().any(|path| changes_bytes(&small_text(path)))
+    elsewhere || attributes.iter().any(|path| small_text(path).is_none_or(|text| changes_bytes(&text)))
 }
 
-fn small_text(path: &Path) -> String {
-    super::regular::read(path, super::regular::SMALL * 16)
-        .map(|(bytes, _)| String::from_utf8_lossy(&bytes).into_owned())
-        .unwrap_or_default()
+/// A config or attributes file's text; empty when there is none, `None` when
+/// there is one that cannot be read.
+fn small_text(path: &Path) -> Option<String> {
+    match super::regular::read(path, super::regular::SMALL * 16) {
+        Ok((bytes, _)) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(String::new()),
+        Err(_) => None,
+    }
 }
 
 /// Whether a `.gitattributes` text sets anything that changes a file's bytes
@@ -187,5 +194,16 @@ mod tests {
         assert!(changes_bytes("*.txt working-tree-encoding=UTF-16\n"));
         assert!(changes_bytes("[attr]crlfy eol=crlf\n"));
         assert!(changes_bytes("  *.c   crlf\n"));
+    }
+
+    #[test]
+    fn a_file_that_is_there_but_unreadable_is_no_empty_one() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(small_text(&dir.path().join("missing")).as_deref(), Some(""));
+        std::fs::write(dir.path().join("attributes"), "* text=auto\n").unwrap();
+        assert_eq!(small_text(&dir.path().join("attributes")).as_deref(), Some("* text=auto\n"));
+        assert_eq!(small_text(dir.path()), None, "a directory where a file should be");
+        std::fs::write(dir.path().join("huge"), vec![b'#'; 2 << 20]).unwrap();
+        assert_eq!(small_text(&dir.path().join("huge")), None, "past the cap");
     }
 }
