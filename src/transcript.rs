@@ -49,6 +49,11 @@ pub struct Reader {
     pub paths: fn(&Payload) -> Vec<PathBuf>,
     /// What one read starts from, taken from the turn-end payload.
     pub scope: fn(&Payload) -> Scope,
+    /// Where a document's items are (a `*.json` transcript; lines ignore
+    /// it): each a path of keys, `*` standing for every entry of a list or
+    /// object, the items of one path taken before the next's. Empty: a
+    /// top-level list, or its `messages` (Cline's), else the document itself.
+    pub items: &'static [&'static [&'static str]],
 }
 
 /// What one read of a turn end's transcripts knows and keeps, across its
@@ -66,6 +71,9 @@ pub struct Scope {
     /// Where a file not read before starts, when not at its beginning: a
     /// log that every session writes (Droid's) at this session's first line.
     pub starts: BTreeMap<PathBuf, u64>,
+    /// Latencies (ms) by response key, for a transcript that keeps them apart
+    /// from its responses' tokens (OpenHands's, read before the tokens).
+    pub latencies: BTreeMap<String, u32>,
 }
 
 /// A reader that needs nothing beyond its lines.
@@ -497,7 +505,7 @@ fn read_document(
     let bytes = fsutil::read_agent_file(path, End::Head, MAX_DOCUMENT)?;
     *budget = budget.saturating_sub(bytes.len() as u64);
     let mut found = Lines::default();
-    let Some(items) = document_items(&bytes) else { return Ok(found) };
+    let Some(items) = document_items(&bytes, reader.items) else { return Ok(found) };
     for item in items {
         if Instant::now() > deadline {
             return Ok(found);
@@ -508,21 +516,41 @@ fn read_document(
     Ok(found)
 }
 
-/// The items of a document: those of a top-level list or of its `messages`
-/// list (Cline's), else the document itself; `None` when it is not JSON.
-fn document_items(bytes: &[u8]) -> Option<Vec<&RawValue>> {
+/// The items of a document: those at `paths`, else (no paths) those of a
+/// top-level list or of its `messages` list (Cline's), else the document
+/// itself; `None` when it is not JSON.
+fn document_items<'a>(bytes: &'a [u8], paths: &[&[&str]]) -> Option<Vec<&'a RawValue>> {
     #[derive(Deserialize)]
     struct Messages<'a> {
         #[serde(borrow)]
         messages: Vec<&'a RawValue>,
     }
-    if let Ok(items) = serde_json::from_slice::<Vec<&RawValue>>(bytes) {
+    let document = serde_json::from_slice::<&RawValue>(bytes).ok()?;
+    if !paths.is_empty() {
+        return Some(paths.iter().flat_map(|path| select(document, path)).collect());
+    }
+    if let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(document.get()) {
         return Some(items);
     }
-    if let Ok(document) = serde_json::from_slice::<Messages>(bytes) {
+    if let Ok(document) = serde_json::from_str::<Messages>(document.get()) {
         return Some(document.messages);
     }
-    serde_json::from_slice::<&RawValue>(bytes).ok().map(|document| vec![document])
+    Some(vec![document])
+}
+
+/// The values at `path` under `value` (`*`: every entry of a list or
+/// object); none where the path leads nowhere.
+fn select<'a>(value: &'a RawValue, path: &[&str]) -> Vec<&'a RawValue> {
+    let Some((step, rest)) = path.split_first() else { return vec![value] };
+    let entries = || serde_json::from_str::<BTreeMap<String, &'a RawValue>>(value.get()).ok();
+    let next: Vec<&'a RawValue> = match *step {
+        "*" => serde_json::from_str::<Vec<&'a RawValue>>(value.get())
+            .ok()
+            .or_else(|| entries().map(|entries| entries.into_values().collect()))
+            .unwrap_or_default(),
+        key => entries().and_then(|mut entries| entries.remove(key)).into_iter().collect(),
+    };
+    next.into_iter().flat_map(|next| select(next, rest)).collect()
 }
 
 /// Records what the transcripts added, in one write after the hook's event:
@@ -642,7 +670,8 @@ mod tests {
         vec![PathBuf::from(p["transcript_path"].as_str().unwrap())]
     }
 
-    const READER: Reader = Reader { needles: &[b"usage"], parse, failure: no_failure, paths, scope: no_scope };
+    const READER: Reader =
+        Reader { needles: &[b"usage"], parse, failure: no_failure, paths, scope: no_scope, items: &[] };
 
     struct Fixture {
         dir: tempfile::TempDir,
@@ -788,15 +817,35 @@ mod tests {
         assert_eq!(turn_end(), [("r3".into(), 5, false)]);
     }
 
+    fn items_at(text: &str, paths: &[&[&str]]) -> Option<Vec<String>> {
+        document_items(text.as_bytes(), paths).map(|v| v.iter().map(|r| r.get().to_string()).collect())
+    }
+
     #[test]
     fn a_document_is_a_list_or_has_one() {
-        let items = |text: &str| {
-            document_items(text.as_bytes()).map(|v| v.iter().map(|r| r.get().to_string()).collect::<Vec<_>>())
-        };
+        let items = |text: &str| items_at(text, &[]);
         assert_eq!(items("[1, {\"a\": 2}]"), Some(vec!["1".to_string(), "{\"a\": 2}".to_string()]));
         assert_eq!(items("{\"v\": 1, \"messages\": [3]}"), Some(vec!["3".to_string()]));
         assert_eq!(items("{\"messages\": 3}"), Some(vec!["{\"messages\": 3}".to_string()]));
         assert_eq!(items("{\"messages\": [3"), None);
+    }
+
+    #[test]
+    fn a_reader_can_say_where_a_document_s_items_are() {
+        let text = r#"{"stats": {"by": {"b": {"t": [3, 4], "l": [5]}, "a": {"t": [1, 2], "l": []}, "c": {"t": 9}}}}"#;
+        let items = |paths: &[&[&str]]| items_at(text, paths).unwrap();
+        assert_eq!(
+            items(&[&["stats", "by", "*", "t", "*"]]),
+            ["1", "2", "3", "4"],
+            "every entry of an object and a list"
+        );
+        assert_eq!(
+            items(&[&["stats", "by", "*", "l", "*"], &["stats", "by", "a", "t"]]),
+            ["5", "[1, 2]"],
+            "path by path"
+        );
+        assert_eq!(items(&[&["stats", "none", "*"], &["stats", "by", "c", "t", "*"]]), Vec::<String>::new());
+        assert_eq!(items_at("{\"stats\": {", &[&["stats"]]), None, "a document mid-rewrite");
     }
 
     #[test]

@@ -310,12 +310,24 @@ def check_commands(checks, sb, session_id):
 
 
 def check_costs(checks, mock, events):
-    """OpenHands keeps every response's tokens (keyed by response id) in the conversation's base_state.json."""
-    served = sorted((s["usage"]["prompt_tokens"], s["usage"]["completion_tokens"]) for s in mock.served if s["status"] == 200)
-    costs = sorted((e["tokens_in"] + e["cache_read_tokens"], e["tokens_out"]) for e in events if e["kind"] == "Cost")
-    checks.known_gap(costs == served, "one Cost event per model response",
-                     "OpenHands keeps tokens only in base_state.json, one JSON document rewritten in place "
-                     "(stats.usage_to_metrics.<usage>.token_usages[], by response_id), which no transcript reader reads yet")
+    """One Cost event per model response, from the conversation's base_state.json (one JSON document rewritten
+    in place): `stats.usage_to_metrics.<usage>.token_usages[]`, by response id, each with its latency from
+    `response_latencies[]`. LiteLLM's prompt_tokens includes the cached tokens: tokens_in is the rest."""
+    served = [s for s in mock.served if s["status"] == 200]
+    costs = [e for e in events if e["kind"] == "Cost"]
+    checks.eq(len(costs), len(served), f"one Cost event per model response ({len(served)})")
+    got = sorted((e["tokens_in"], e["cache_read_tokens"], e["cache_creation_tokens"], e["tokens_out"], e["reasoning_tokens"])
+                 for e in costs)
+    want = sorted((u["prompt_tokens"] - u["cached_tokens"] - u["cache_write_tokens"], u["cached_tokens"], u["cache_write_tokens"],
+                   u["completion_tokens"], u["reasoning_tokens"]) for u in (s["usage"] for s in served))
+    checks.eq(got, want, "Cost events: the mock's usage of each response (input without the cached, cache read and write, output, reasoning)")
+    checks.eq(sorted(e["payload"].get("response_id") for e in costs), sorted(s["response_id"] for s in served),
+              "Cost events: keyed by the mock's response ids, each once")
+    checks.eq({e["payload"].get("model") for e in costs}, {LLM_MODEL}, "Cost events: the model")
+    checks.check(all(isinstance(e.get("latency_ms"), int) for e in costs), "Cost events: each response's latency",
+                 str([e.get("latency_ms") for e in costs]))
+    checks.check(all(isinstance(e.get("cost_usd_e6"), int) and e["cost_usd_e6"] > 0 for e in costs), "Cost events: priced",
+                 str([e.get("cost_usd_e6") for e in costs]))
 
 
 def save_fixtures(sb, deliveries):

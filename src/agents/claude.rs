@@ -81,6 +81,7 @@ pub static AGENT: Agent = Agent {
         failure,
         paths: transcripts,
         scope: no_scope,
+        items: &[],
     }),
     installer: Some(Installer {
         dir: config_dir,

@@ -59,6 +59,7 @@ pub static AGENT: Agent = Agent {
         failure: no_failure,
         paths: messages_files,
         scope: no_scope,
+        items: &[],
     }),
     installer: Some(Installer {
         dir: cline_dir,

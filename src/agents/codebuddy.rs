@@ -79,6 +79,7 @@ pub static AGENT: Agent = Agent {
         failure: no_failure,
         paths: super::claude::transcripts,
         scope: no_scope,
+        items: &[],
     }),
     installer: Some(Installer {
         dir: config_dir,

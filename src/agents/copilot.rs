@@ -55,6 +55,7 @@ pub static AGENT: Agent = Agent {
         failure: no_failure,
         paths: transcripts,
         scope: no_scope,
+        items: &[],
     }),
     installer: Some(Installer {
         dir: config_dir,

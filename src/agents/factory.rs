@@ -46,6 +46,7 @@ pub static AGENT: Agent = Agent {
         failure,
         paths: transcripts,
         scope,
+        items: &[],
     }),
     installer: Some(Installer {
         dir: config_dir,

@@ -91,6 +91,7 @@ pub static AGENT: Agent = Agent {
         failure: no_failure,
         paths: wire_logs,
         scope: no_scope,
+        items: &[],
     }),
     installer: Some(Installer {
         dir: config_dir,

@@ -62,8 +62,14 @@ pub(super) const PLUGIN_FILES: Files = Files {
 };
 
 /// The steps file the plugin writes (see the module's doc).
-pub(super) const STEPS: Reader =
-    Reader { needles: &[b"\"step-finish\""], parse: step, failure: no_failure, paths: steps_file, scope: no_scope };
+pub(super) const STEPS: Reader = Reader {
+    needles: &[b"\"step-finish\""],
+    parse: step,
+    failure: no_failure,
+    paths: steps_file,
+    scope: no_scope,
+    items: &[],
+};
 
 pub(super) const EVENTS: &[(&str, Phase)] = &[
     ("session.created", Phase::SessionStart),

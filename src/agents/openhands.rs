@@ -3,12 +3,16 @@
 //! in `event_type` (not `hook_event_name`), the directory in `working_dir`,
 //! `session_id` (the conversation id), and no call id, turn id, model,
 //! version or transcript path. A work tree's own `.openhands/hooks.json`
-//! hides the user's: OpenHands reads the first of the two it finds.
+//! hides the user's: OpenHands reads the first of the two it finds. The
+//! model and each response's tokens are in the conversation's saved state,
+//! found from the session id.
 
 use super::{Agent, DOCUMENTED, Payload, has};
+use crate::cost::Tokens;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::phase::{Category, Phase};
+use crate::transcript::{Context, Reader, Response, Scope, count, no_failure, no_scope};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -31,6 +35,19 @@ pub static AGENT: Agent = Agent {
     version,
     model,
     config_problems,
+    transcript: Some(Reader {
+        needles: &[b"\"response_id\""],
+        parse: response,
+        failure: no_failure,
+        paths: |p| base_state(p).into_iter().collect(),
+        scope: no_scope,
+        // Per LLM of the conversation (`agent`, `condenser`): the latencies
+        // first, so that each response's is known when its tokens are read.
+        items: &[
+            &["stats", "usage_to_metrics", "*", "response_latencies", "*"],
+            &["stats", "usage_to_metrics", "*", "token_usages", "*"],
+        ],
+    }),
     installer: Some(Installer {
         dir: config_dir,
         file: "hooks.json",
@@ -112,6 +129,41 @@ fn model(p: &Payload) -> Option<String> {
 
 /// A conversation's state grows by a few hundred bytes per model response.
 const STATE_CAP: u64 = 16 << 20;
+
+/// One item of a conversation's metrics: a `token_usages` entry is one model
+/// response, keyed by its `response_id`; a `response_latencies` entry (read
+/// before them) is its latency, in seconds. A response the provider gave no
+/// usage for has a latency and no tokens: not counted. `prompt_tokens` is
+/// LiteLLM's, cache reads and writes included: they are taken out of `input`.
+fn response(item: &Value, ctx: &mut Context, scope: &mut Scope) -> Option<Response> {
+    let key = item.get("response_id")?.as_str().filter(|id| !id.is_empty())?.to_string();
+    if let Some(seconds) = item.get("latency").and_then(Value::as_f64) {
+        if seconds.is_finite() && (0.0..86_400.0).contains(&seconds) {
+            scope.latencies.insert(key, (seconds * 1000.0).round() as u32);
+        }
+        return None;
+    }
+    item.get("prompt_tokens")?;
+    if let Some(model) = item.get("model").and_then(Value::as_str).filter(|m| !m.is_empty()) {
+        ctx.model = Some(model.to_string());
+    }
+    let (read, written) = (count(item, "cache_read_tokens"), count(item, "cache_write_tokens"));
+    Some(Response {
+        model: ctx.model.clone(),
+        tokens: Tokens {
+            input: count(item, "prompt_tokens").saturating_sub(read + written),
+            output: count(item, "completion_tokens"),
+            cache_read: read,
+            cache_write: written,
+            ..Tokens::default()
+        },
+        reasoning: count(item, "reasoning_tokens"),
+        latency_ms: scope.latencies.get(&key).copied(),
+        context_max: Some(count(item, "context_window")).filter(|max| *max > 0),
+        key,
+        ..Response::default()
+    })
+}
 
 fn base_state(p: &Payload) -> Option<PathBuf> {
     let id: String = p.get("session_id")?.as_str()?.chars().filter(|c| *c != '-').collect();
@@ -197,6 +249,31 @@ mod tests {
         let ok = payload(json!({"tool_response": {"is_error": false, "exit_code": 0}}));
         assert_eq!(reinterpret(&ok, Phase::ToolResult), None);
         assert_eq!(reinterpret(&failed, Phase::ToolCall), None);
+    }
+
+    #[test]
+    fn a_token_usage_is_a_response_with_its_latency() {
+        let (mut ctx, mut scope) = (Context::default(), Scope::default());
+        let latency = json!({"model": "openai/gpt-4.1", "latency": 0.1714, "response_id": "chatcmpl-1"});
+        assert_eq!(response(&latency, &mut ctx, &mut scope), None, "a latency alone is no response");
+        let usage = json!({"model": "openai/gpt-4.1", "prompt_tokens": 2101, "completion_tokens": 31,
+            "cache_read_tokens": 101, "cache_write_tokens": 50, "reasoning_tokens": 7, "context_window": 1047576,
+            "per_turn_token": 2132, "response_id": "chatcmpl-1"});
+        let r = response(&usage, &mut ctx, &mut scope).unwrap();
+        assert_eq!((r.key.as_str(), r.model.as_deref()), ("chatcmpl-1", Some("openai/gpt-4.1")));
+        let t = r.tokens;
+        assert_eq!((t.input, t.output, t.cache_read, t.cache_write, r.reasoning), (1950, 31, 101, 50, 7));
+        assert_eq!((r.latency_ms, r.context_max), (Some(171), Some(1047576)));
+        let no_latency = json!({"prompt_tokens": 10, "response_id": "chatcmpl-2", "context_window": 0});
+        let r = response(&no_latency, &mut ctx, &mut scope).unwrap();
+        assert_eq!((r.latency_ms, r.context_max, r.model.as_deref()), (None, None, Some("openai/gpt-4.1")));
+        for not_one in [
+            json!({"model": "openai/gpt-4.1", "prompt_tokens": 0, "response_id": ""}),
+            json!({"model": "openai/gpt-4.1", "cost": 0.004, "timestamp": 1796631603.75}),
+            json!({"response_id": "chatcmpl-3", "model": "m"}),
+        ] {
+            assert_eq!(response(&not_one, &mut ctx, &mut scope), None, "{not_one}");
+        }
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub static AGENT: Agent = Agent {
         failure: no_failure,
         paths: transcript,
         scope: no_scope,
+        items: &[],
     }),
     installer: Some(Installer {
         dir: config_dir,

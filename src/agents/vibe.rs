@@ -30,6 +30,7 @@ pub static AGENT: Agent = Agent {
         failure: no_failure,
         paths: journals,
         scope: no_scope,
+        items: &[],
     }),
     installer: Some(Installer {
         dir: config_dir,

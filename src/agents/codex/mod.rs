@@ -51,7 +51,14 @@ pub static AGENT: Agent = Agent {
     outcome,
     version,
     config_problems,
-    transcript: Some(Reader { needles: NEEDLES, parse: response, failure, paths: transcripts, scope: no_scope }),
+    transcript: Some(Reader {
+        needles: NEEDLES,
+        parse: response,
+        failure,
+        paths: transcripts,
+        scope: no_scope,
+        items: &[],
+    }),
     installer: Some(Installer {
         dir: config_dir,
         file: "hooks.json",

@@ -36,7 +36,7 @@ pub static AGENT: Agent = Agent {
     reinterpret,
     version,
     config_problems,
-    transcript: Some(Reader { needles: NEEDLES, parse: response, failure, paths: transcripts, scope }),
+    transcript: Some(Reader { needles: NEEDLES, parse: response, failure, paths: transcripts, scope, items: &[] }),
     installer: Some(Installer {
         dir: config_dir,
         file: "settings.json",
