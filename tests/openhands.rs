@@ -1,8 +1,9 @@
 //! OpenHands CLI through the real binary, with payloads captured from
 //! OpenHands 1.16.0 by the end-to-end suite (`tests/fixtures/real/openhands/`,
 //! paths redacted): its event in `event_type`, its directory in
-//! `working_dir`, no call id; and its installer, which must not hide the
-//! user's own hooks.
+//! `working_dir`, no call id; its tokens in the conversation's saved state
+//! (`tests/fixtures/transcripts/openhands/base_state.json`, trimmed); and its
+//! installer, which must not hide the user's own hooks.
 
 mod common;
 
@@ -58,6 +59,66 @@ fn a_run_is_recorded_with_derived_call_ids_failures_and_its_end() {
     assert_eq!(rec.workspace, env.repo.to_str().unwrap(), "the workspace is the payload's working_dir");
     let prompt = events.iter().find(|e| e.kind == EventKind::Message).expect("the prompt is a Message");
     assert_eq!(prompt.payload["type"], "user_prompt_submit");
+}
+
+/// The conversation's saved state as OpenHands rewrites it after a step: the
+/// captured one (nine responses) with only its first `responses`, where the
+/// hook finds it from the payload's session id.
+fn write_state(env: &Env, session: &str, responses: usize) {
+    let text = std::fs::read_to_string(fixtures_dir().join("transcripts/openhands/base_state.json")).unwrap();
+    let mut state: Value = serde_json::from_str(&text).unwrap();
+    let agent = &mut state["stats"]["usage_to_metrics"]["agent"];
+    for list in ["token_usages", "response_latencies", "costs"] {
+        agent[list].as_array_mut().unwrap().truncate(responses);
+    }
+    let dir = env.user_home.join(".openhands/conversations").join(session.replace('-', ""));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("base_state.json"), state.to_string()).unwrap();
+}
+
+#[test]
+fn each_response_in_the_saved_state_is_one_cost_event_once() {
+    let env = Env::new();
+    let stop = payload(&env, "Stop");
+    let id = stop["session_id"].as_str().unwrap().to_string();
+    let costs = || -> Vec<Event> { env.events(&id).into_iter().filter(|e| e.kind == EventKind::Cost).collect() };
+    // OpenHands's Stop names nothing but the conversation: every turn's is the
+    // same bytes, which the duplicate window would otherwise take as one delivery.
+    let stop_again = || {
+        let mut cmd = env.command(&["stop", "--agent", "openhands"]);
+        cmd.env("KAIZEN_HOOK_DEDUP_MS", "0");
+        assert_quiet(&env.run_with(cmd, stop.to_string().as_bytes()));
+    };
+    env.hook(&["session-start", "--agent", "openhands"], &payload(&env, "SessionStart"));
+    write_state(&env, &id, 8);
+    stop_again();
+    let first = costs();
+    assert_eq!(first.len(), 8, "one per token usage");
+    let c = &first[0];
+    assert_eq!(c.payload["response_id"], "chatcmpl-kz-main-1-shell_ok");
+    assert_eq!(c.payload["model"], "openai/gpt-4.1");
+    assert_eq!(c.source, EventSource::Tail);
+    // prompt_tokens 2101 includes the 101 read from the cache.
+    assert_eq!((c.tokens_in, c.cache_read_tokens, c.cache_creation_tokens), (Some(2000), Some(101), Some(0)));
+    assert_eq!((c.tokens_out, c.reasoning_tokens), (Some(31), Some(0)));
+    assert_eq!((c.latency_ms, c.context_max_tokens), (Some(171), Some(1047576)), "its latency, by response id");
+    assert!(c.cost_usd_e6.is_some_and(|usd| usd > 0), "priced as gpt-4.1");
+    assert_eq!(env.record(&id).model.as_deref(), Some("openai/gpt-4.1"));
+
+    stop_again();
+    assert_eq!(costs().len(), 8, "read again unchanged: nothing counted twice");
+    write_state(&env, &id, 8);
+    stop_again();
+    assert_eq!(costs().len(), 8, "rewritten with the same responses: nothing counted twice");
+    write_state(&env, &id, 9);
+    stop_again();
+    let after: Vec<String> = costs().iter().map(|e| e.payload["response_id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(after.len(), 9, "rewritten with one more response: exactly one more");
+    assert_eq!(after[8], "chatcmpl-kz-resume-2-final");
+    let mut unique = after.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 9, "{after:?}");
 }
 
 #[test]
