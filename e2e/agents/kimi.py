@@ -222,12 +222,9 @@ def check_deliveries(checks, pairs):
     for d, es in pairs:
         by_hash.setdefault(d.hash, (name(d), [], es))[1].append(d)
     for event, ds, es in by_hash.values():
-        if event == "Stop" and len(ds) > 1:
+        if event == "Stop":
             # Every Stop of the session has the same bytes: one per run, and the subagent's.
-            checks.known_gap(len(es) == len(ds), "the main agent's Stop after its subagent's is recorded",
-                             "Kimi's subagent sends Stop with the session's id and nothing of its own: its Stop is "
-                             "recorded as the turn's end, and the main agent's, the same bytes within the 3 s window "
-                             "with no turn boundary between, is dropped as a repeat")
+            checks.eq(len(es), len(ds), f"every Stop recorded once ({len(ds)} deliveries, the subagent's included)")
             continue
         checks.eq(len(es), len(ds), f"delivery {event} {ds[0].payload.get('tool_call_id') or ''} recorded once")
         checks.eq({e["payload"].get("agent") for e in es}, {AGENT}, f"delivery {event} recorded as Kimi's")
@@ -250,11 +247,13 @@ def check_deliveries(checks, pairs):
     subagent = [(name(d), e["kind"], e["payload"].get("phase")) for d, es in pairs if name(d) in ("SubagentStart", "SubagentStop") for e in es]
     checks.eq(subagent, [("SubagentStart", "Lifecycle", "subagent_start"), ("SubagentStop", "Lifecycle", "subagent_stop")],
               "the subagent's start and stop")
-    ends = sorted({(e["seq"], e["payload"].get("phase")) for d, es in pairs if name(d) == "Stop" for e in es})
-    checks.eq([phase for _, phase in ends], ["turn_end", "turn_end"], "one turn end per run")
-    sub_stop = [e["seq"] for d, es in pairs if name(d) == "SubagentStop" for e in es]
-    checks.known_gap(bool(ends and sub_stop) and ends[0][0] > sub_stop[0], "run one's turn ends after its subagent stopped",
-                     "the subagent's Stop, which Kimi does not mark, ends the turn instead")
+    stops = sorted({(e["seq"], e["payload"].get("phase")) for d, es in pairs if name(d) == "Stop" for e in es})
+    checks.eq([phase for _, phase in stops], ["other", "turn_end", "turn_end"],
+              "the subagent's Stop, then one turn end per run")
+    sub = sorted(e["seq"] for d, es in pairs if name(d) in ("SubagentStart", "SubagentStop") for e in es)
+    ends = [seq for seq, phase in stops if phase == "turn_end"]
+    checks.check(len(sub) == 2 and len(stops) == 3 and sub[0] < stops[0][0] < sub[1] < ends[0],
+                 "the subagent's Stop comes while it runs; run one's turn ends after its subagent stopped", f"{sub} {stops}")
 
 
 def check_costs(checks, mock, events):
