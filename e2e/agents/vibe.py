@@ -4,7 +4,7 @@ scripted OpenAI Chat Completions mock on 127.0.0.1.
 Install: Vibe needs Python >= 3.12 (the first found of $KAIZEN_E2E_PYTHON, `python3.13`,
 `python3.12` on PATH, `~/.pyenv/versions/3.1x/bin/python3`; without one, as on Debian 12 (CI,
 3.11), CPython 3.13 built once from Debian trixie's source tarball, its URL and sha256 pinned
-in versions.json, into `target/e2e/python-<version>`: ~N minutes on 2 cores). Its wheel pins
+in versions.json, into `target/e2e/python-<version>`: about 3 minutes on 2 cores). Its wheel pins
 `certifi==2026.10.19`, which does not resolve: its dependencies are installed from its
 metadata with that pin relaxed, then the wheel with --no-deps, into a venv under
 `target/e2e/pip/vibe-<version>`.
@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -121,7 +120,8 @@ def built_python() -> str:
     build.mkdir(parents=True)
     tarball = build / "src.tar.xz"
     try:
-        urllib.request.urlretrieve(pin["url"], tarball)
+        with urllib.request.urlopen(pin["url"], timeout=300) as response:
+            tarball.write_bytes(response.read())
     except OSError as e:
         raise common.NpmUnreachable(f"no Python >= 3.12 for Mistral Vibe, and {pin['url']} could not be fetched: {e}")
     digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
@@ -140,7 +140,7 @@ def built_python() -> str:
     missing = [m for m in NEEDED_MODULES if subprocess.run([python, "-c", f"import {m}"], capture_output=True).returncode != 0]
     if missing:
         raise RuntimeError(f"CPython {pin['version']} built without {', '.join(missing)}: install the Debian build dependencies "
-                           f".ci/run lists (libssl-dev libffi-dev zlib1g-dev libbz2-dev liblzma-dev), then remove {prefix}")
+                           f".ci/run lists (libssl-dev libffi-dev zlib1g-dev libbz2-dev liblzma-dev); the next run builds it again")
     stamp.write_text(pin["sha256"] + "\n")
     shutil.rmtree(build)
     print(f"vibe: built CPython {pin['version']} from Debian's source in {time.monotonic() - started:.0f} s")
