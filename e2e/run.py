@@ -22,7 +22,7 @@ def main(argv) -> int:
     available = sorted(p.stem for p in (common.E2E / "agents").glob("*.py") if not p.stem.startswith("_"))
     chosen = argv or available
     # An agent whose module sets DEFAULT_RUN = False (OpenHands: a ~570 MB
-    # install; Vibe without a Python >= 3.12 at hand) runs only when named.
+    # install) runs only when named.
     if not argv:
         chosen = [a for a in chosen if getattr(importlib.import_module(f"agents.{a}"), "DEFAULT_RUN", True)]
         left_out = sorted(set(available) - set(chosen))

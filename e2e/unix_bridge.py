@@ -66,12 +66,14 @@ def outside(path: str, port: int):
     return listener
 
 
-def inside(path: str, port: int):
-    """The namespace's end: 127.0.0.1:PORT to SOCKET, until killed."""
+def inside(path: str, port: int, ready: str = None):
+    """The namespace's end: 127.0.0.1:PORT to SOCKET, until killed. Creates `ready` once it listens."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", port))
     listener.listen(16)
+    if ready:
+        open(ready, "w").close()
 
     def connect():
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -81,5 +83,24 @@ def inside(path: str, port: int):
     _forward(listener, connect)
 
 
+def namespaced(path: str, port: int, logs, name: str) -> list:
+    """The argv prefix that runs a command in a new network namespace with only loopback up,
+    the bridge to the mock listening inside first. `ip -o link` as seen inside goes to
+    `<logs>/<name>.links` (see `links_seen`), the bridge's output to `<logs>/<name>.bridge`:
+    it outlives the run, and must not hold the run's pipes open."""
+    ready = f"{logs}/{name}.bridge-ready"
+    inside_sh = (f'ip link set lo up && ip -o link > "{logs}/{name}.links" && '
+                 f'{{ "{sys.executable}" "{__file__}" "{path}" {port} "{ready}" </dev/null >"{logs}/{name}.bridge" 2>&1 & }} && '
+                 f'n=0; while [ ! -e "{ready}" ] && [ $n -lt 500 ]; do sleep 0.02; n=$((n+1)); done; exec "$@"')
+    return ["unshare", "--net", "--map-root-user", "sh", "-c", inside_sh, "sh"]
+
+
+def links_seen(logs, name: str) -> list:
+    """The network interfaces a `namespaced` run saw, by name."""
+    path = logs / f"{name}.links"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return sorted(line.split(":")[1].strip() for line in lines if line.strip())
+
+
 if __name__ == "__main__":
-    inside(sys.argv[1], int(sys.argv[2]))
+    inside(sys.argv[1], int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)

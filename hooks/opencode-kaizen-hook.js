@@ -4,7 +4,7 @@
 // It never blocks the agent: it throws nothing (a throw in tool.execute.before would stop the
 // tool), prints nothing, and waits for kaizen-hook at most WAIT_MS (it takes a few ms).
 import { spawn } from "node:child_process";
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, mkdirSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,8 +26,22 @@ const AGENT = (() => {
 // (the `step-finish` part) go to a per-session JSONL file in its data directory, which
 // kaizen-hook reads at the turn's end as it reads other agents' transcripts.
 const STEPS = join(process.env.XDG_DATA_HOME || join(homedir(), ".local", "share"), AGENT, "kaizen-hook");
+// kaizen-hook reads a steps file at each turn's end: one untouched for 30 days was read long
+// ago. Removed when the agent starts, so the directory does not grow forever (a session
+// resumed later starts a new file, which kaizen-hook reads from its start).
+const KEEP_MS = 30 * 24 * 3600 * 1000;
+
+function removeOldSteps() {
+  try {
+    for (const name of readdirSync(STEPS)) {
+      const file = join(STEPS, name);
+      if (name.endsWith(".jsonl") && Date.now() - statSync(file).mtimeMs > KEEP_MS) unlinkSync(file);
+    }
+  } catch {}
+}
 
 export const KaizenHook = async ({ directory }) => {
+  removeOldSteps();
   const models = new Map(); // assistant message id -> its model and the user message it answers
   const stepsFile = (session) => (/^[\w-]{1,100}$/.test(session || "") ? join(STEPS, `${session}.jsonl`) : undefined);
   const send = (name, body) =>

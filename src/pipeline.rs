@@ -159,6 +159,7 @@ fn record(
         arrival_wall_ms: arrival.wall_ms,
         delivery,
         event: Sealed::new(event),
+        subagents_send_turn_end: obs.agent.known().is_some_and(|agent| agent.subagents_send_turn_end),
     };
     let (mut writer, merged) = write(&target.files, locked, own, (limits, budget), problems)?;
     // Spooled events that arrived after this run's own move the record on from it.

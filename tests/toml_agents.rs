@@ -82,6 +82,43 @@ fn a_kimi_stop_reads_every_response_from_the_sessions_wire_logs() {
     assert_eq!(again, responses, "read again, nothing is counted twice");
 }
 
+/// What Kimi 2.1 sends for a prompt that runs a subagent: its subagent's
+/// `Stop` and then its main agent's, the same bytes, the subagent's stop between.
+#[test]
+fn a_kimi_stop_while_its_subagent_runs_is_the_subagents_and_the_main_agents_is_the_turns_end() {
+    let env = Env::new();
+    let payload = |name: &str| fixture_in("real/kimi", name, &env.repo);
+    let stop = payload("Stop");
+    let session = stop["session_id"].as_str().unwrap();
+    env.hook(&["session-start", "--agent", "kimi"], &payload("SessionStart-startup"));
+    env.hook(&["prompt", "--agent", "kimi"], &payload("UserPromptSubmit"));
+    env.hook(&["subagent", "--agent", "kimi"], &payload("SubagentStart"));
+    env.hook(&["stop", "--agent", "kimi"], &stop);
+    env.hook(&["subagent", "--agent", "kimi"], &payload("SubagentStop"));
+    env.hook(&["stop", "--agent", "kimi"], &stop);
+    env.hook(&["stop", "--agent", "kimi"], &stop);
+    let phases: Vec<(String, String)> = env
+        .events(session)
+        .iter()
+        .filter(|e| e.kind != EventKind::Cost)
+        .map(|e| {
+            (e.payload["phase"].as_str().unwrap_or("").into(), e.payload["phase_note"].as_str().unwrap_or("").into())
+        })
+        .collect();
+    let subagents = "a subagent's turn end: it came while a subagent was running".to_string();
+    let expected = [
+        ("session_start", ""),
+        ("prompt", ""),
+        ("subagent_start", ""),
+        ("other", subagents.as_str()),
+        ("subagent_stop", ""),
+        ("turn_end", ""),
+    ];
+    let expected: Vec<(String, String)> = expected.iter().map(|(p, n)| (p.to_string(), n.to_string())).collect();
+    assert_eq!(phases, expected, "the third Stop, right after the second, is its repeat");
+    assert_eq!(env.record(session).status, SessionStatus::Idle, "the turn ended");
+}
+
 #[test]
 fn vibe_results_fail_on_their_status_or_their_exit_code() {
     let env = Env::new();

@@ -116,6 +116,7 @@ def _run(checks, flavor, sb, binary, pinned):
     captured = sb.capture_dir / "plugin-calls.jsonl"
     (config / "plugins" / "kaizen-e2e-capture.js").write_text(CAPTURE_PLUGIN % {"path": json.dumps(str(captured))})
 
+    old_steps, recent_steps = plant_steps_files(sb, flavor)
     mock = OpenAIChatMock(sb.work, scripted=opencode_script(sb.work), usage=OPENCODE_USAGE)
     with common.MockServer(mock) as server:
         provider = {"npm": "@ai-sdk/openai-compatible", "name": "kz",
@@ -142,6 +143,8 @@ def _run(checks, flavor, sb, binary, pinned):
         checks.eq(foreign_connects(sb), [], f"{flavor.title} connects to nothing but loopback")
     else:
         print("  (strace unavailable: the loopback-only check is skipped)")
+    checks.eq((old_steps.exists(), recent_steps.exists()), (False, True),
+              "the plugin removed a steps file untouched for 31 days, kept one of 29 days")
     calls = [json.loads(line) for line in captured.read_text().splitlines()] if captured.exists() else []
     events = sb.events()
     deliveries = sb.deliveries()
@@ -156,6 +159,20 @@ def _run(checks, flavor, sb, binary, pinned):
         check_costs(checks, flavor, sb, served, [e for e in events if e["session_id"] == session])
     check_doctor(checks, flavor, sb)
     check_reinstall(checks, sb, ours)
+
+
+def plant_steps_files(sb, flavor):
+    """Two steps files of earlier sessions, 31 and 29 days untouched."""
+    steps = sb.home / ".local" / "share" / flavor.agent / "kaizen-hook"
+    steps.mkdir(parents=True, exist_ok=True)
+    planted = []
+    for name, days in (("ses_kzold", 31), ("ses_kzrecent", 29)):
+        path = steps / f"{name}.jsonl"
+        path.write_text('{"type":"step-finish"}\n')
+        then = time.time() - days * 86400
+        os.utime(path, (then, then))
+        planted.append(path)
+    return planted
 
 
 def add_captures(sb, config, plugin):
@@ -299,6 +316,8 @@ def save_fixtures(sb, flavor, deliveries):
     fixtures = common.ROOT / "tests" / "fixtures" / "real" / flavor.agent
     fixtures.mkdir(parents=True, exist_ok=True)
     for steps in (sb.home / ".local" / "share" / flavor.agent / "kaizen-hook").glob("*.jsonl"):
+        if steps.name.startswith("ses_kz"):
+            continue  # planted by plant_steps_files
         into = common.ROOT / "tests" / "fixtures" / "transcripts" / flavor.agent
         into.mkdir(parents=True, exist_ok=True)
         (into / "steps.jsonl").write_text(neutral(steps.read_text(), sb))

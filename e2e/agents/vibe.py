@@ -1,9 +1,10 @@
 """Mistral Vibe (PyPI `mistral-vibe`), the real CLI, headless (`vibe -p`), against the
 scripted OpenAI Chat Completions mock on 127.0.0.1.
 
-Install: Vibe needs Python >= 3.12 (the first found of `python3.13`, `python3.12` on PATH,
-`~/.pyenv/versions/3.1x/bin/python3`, or $KAIZEN_E2E_PYTHON; without one, a CPython 3.12
-fetched by `uv`, itself installed from PyPI, all under `target/e2e/`). Its wheel pins
+Install: Vibe needs Python >= 3.12 (the first found of $KAIZEN_E2E_PYTHON, `python3.13`,
+`python3.12` on PATH, `~/.pyenv/versions/3.1x/bin/python3`; without one, as on Debian 12 (CI,
+3.11), CPython 3.13 built once from Debian trixie's source tarball, its URL and sha256 pinned
+in versions.json, into `target/e2e/python-<version>`: about 3 minutes on 2 cores). Its wheel pins
 `certifi==2026.10.19`, which does not resolve: its dependencies are installed from its
 metadata with that pin relaxed, then the wheel with --no-deps, into a venv under
 `target/e2e/pip/vibe-<version>`.
@@ -23,12 +24,13 @@ KAIZEN_E2E_UPDATE_FIXTURES=1 rewrites tests/fixtures/real/vibe/.
 """
 
 import glob
+import hashlib
 import json
 import os
 import shutil
 import subprocess
-import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import common
@@ -95,30 +97,54 @@ def local_python312():
 
 
 def python312() -> str:
-    return local_python312() or uv_python()
+    return local_python312() or built_python()
 
 
-# In the default run only where a Python >= 3.12 is at hand: Debian 12 (CI) has 3.11, and uv
-# fetches CPython from GitHub, which CI cannot reach. `python3 e2e/run.py vibe` runs it anyway.
-DEFAULT_RUN = local_python312() is not None
+# What Vibe and pip need from the standard library: a build without a -dev package leaves its
+# module out silently (ssl: libssl-dev, ctypes: libffi-dev, zlib, bz2, lzma).
+NEEDED_MODULES = ["ssl", "ctypes", "zlib", "bz2", "lzma", "hashlib", "decimal"]
 
 
-def uv_python() -> str:
-    """A CPython 3.12 fetched by `uv` (itself from PyPI), kept under target/e2e/: for a machine without one."""
-    tools = common.cache_dir() / "pip" / "uv"
-    uv = tools / "bin" / "uv"
-    env = dict(os.environ, UV_PYTHON_INSTALL_DIR=str(common.cache_dir() / "uv-python"))
+def built_python() -> str:
+    """CPython built from Debian's pristine source tarball (pinned in versions.json), under target/e2e/:
+    Debian 12 (CI) has 3.11, and CI reaches Debian's archive but not python.org or GitHub."""
+    pin = common.versions()["vibe-python"]
+    prefix = common.cache_dir() / f"python-{pin['version']}"
+    python = prefix / "bin" / "python3"
+    stamp = prefix / "built"
+    if stamp.is_file() and stamp.read_text().strip() == pin["sha256"]:
+        return str(python)
+    build = common.cache_dir() / f"python-{pin['version']}-build"
+    shutil.rmtree(prefix, ignore_errors=True)
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir(parents=True)
+    tarball = build / "src.tar.xz"
     try:
-        if not uv.is_file():
-            subprocess.run([sys.executable, "-m", "venv", str(tools)], check=True, capture_output=True)
-            subprocess.run([str(tools / "bin" / "python"), "-m", "pip", "install", "-q", "uv"], check=True, capture_output=True, timeout=600)
-        subprocess.run([str(uv), "python", "install", "3.12"], check=True, capture_output=True, env=env, timeout=900)
-        found = subprocess.run([str(uv), "python", "find", "3.12"], check=True, capture_output=True, text=True, env=env)
-    except (OSError, subprocess.SubprocessError) as e:
-        said = getattr(e, "stderr", b"") or b""
-        said = said.decode(errors="replace") if isinstance(said, bytes) else said
-        raise common.NpmUnreachable(f"no Python >= 3.12 for Mistral Vibe, and uv could not fetch one: {e} {said.strip()[-600:]}")
-    return found.stdout.strip()
+        with urllib.request.urlopen(pin["url"], timeout=300) as response:
+            tarball.write_bytes(response.read())
+    except OSError as e:
+        raise common.NpmUnreachable(f"no Python >= 3.12 for Mistral Vibe, and {pin['url']} could not be fetched: {e}")
+    digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    if digest != pin["sha256"]:
+        raise RuntimeError(f"{pin['url']}: sha256 {digest}, pinned {pin['sha256']}")
+    started = time.monotonic()
+    log = build / "build.log"
+    # No PGO or LTO: a fast build for a test run. No test suite and no pip in the prefix: the venv brings its own.
+    steps = [["tar", "-xJf", tarball, "--strip-components=1"],
+             ["./configure", f"--prefix={prefix}", "--disable-test-modules", "--without-ensurepip"],
+             ["make", f"-j{os.cpu_count() or 1}"], ["make", "install"]]
+    with log.open("w") as out:
+        for step in steps:
+            if subprocess.run(step, cwd=build, stdout=out, stderr=subprocess.STDOUT, timeout=1800).returncode != 0:
+                raise RuntimeError(f"building CPython {pin['version']}: {step} failed; {log}:\n{log.read_text()[-3000:]}")
+    missing = [m for m in NEEDED_MODULES if subprocess.run([python, "-c", f"import {m}"], capture_output=True).returncode != 0]
+    if missing:
+        raise RuntimeError(f"CPython {pin['version']} built without {', '.join(missing)}: install the Debian build dependencies "
+                           f".ci/run lists (libssl-dev libffi-dev zlib1g-dev libbz2-dev liblzma-dev); the next run builds it again")
+    stamp.write_text(pin["sha256"] + "\n")
+    shutil.rmtree(build)
+    print(f"vibe: built CPython {pin['version']} from Debian's source in {time.monotonic() - started:.0f} s")
+    return str(python)
 
 
 def pip_install() -> Path:

@@ -105,6 +105,7 @@ pub static AGENT: Agent = Agent {
         note: None,
     }),
     snippet: Some("kimi-config.toml"),
+    subagents_send_turn_end: true,
     ..DOCUMENTED
 };
 

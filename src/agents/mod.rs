@@ -72,6 +72,10 @@ pub struct Agent {
     /// Whether a call still open at a turn's end failed: the agent sends a
     /// result hook for every call that succeeded, and none for one that failed.
     pub open_calls_fail_at_turn_end: bool,
+    /// Whether its subagents send the session's own turn end (Kimi: the same
+    /// `Stop`, byte for byte, as its main agent's): a turn end that comes
+    /// while a subagent runs is then the subagent's.
+    pub subagents_send_turn_end: bool,
     /// How its transcript gives tokens, model and cost; `None`: it keeps none we can read.
     pub transcript: Option<crate::transcript::Reader>,
     /// Where and how `install` registers kaizen-hook; `None`: by hand only.
@@ -145,6 +149,7 @@ pub const DOCUMENTED: Agent = Agent {
     model: no_model,
     config_problems: no_config_problems,
     open_calls_fail_at_turn_end: false,
+    subagents_send_turn_end: false,
     transcript: None,
     installer: None,
     snippet: None,

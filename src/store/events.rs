@@ -299,7 +299,8 @@ impl Tail {
     /// Whether this delivery repeats one already recorded (docs/reliability.md): the same
     /// raw bytes from the same agent process, delivered at most `window_ms`
     /// apart on the boot clock (bounded on both sides), with no session or
-    /// turn boundary recorded since. In doubt (no agent process known) it is not.
+    /// turn boundary or subagent stop recorded since. In doubt (no agent
+    /// process known) it is not.
     pub fn is_repeat(&self, file: &File, delivery: &Delivery, window_ms: u64) -> bool {
         self.repeat_and_call_ts(file, Some((delivery, window_ms)), None).0
     }
@@ -363,6 +364,25 @@ impl Tail {
             }
         })
         .unwrap_or(false)
+    }
+
+    /// Whether a subagent started in the current turn has not stopped: more
+    /// `SubagentStart`s than `SubagentStop`s since the newest prompt, session
+    /// or turn boundary (subagents may run side by side).
+    pub fn subagent_running(&self, file: &File) -> bool {
+        const TURN_OPENERS: &[Phase] =
+            &[Phase::Prompt, Phase::SessionStart, Phase::SessionEnd, Phase::TurnEnd, Phase::TurnFailure];
+        let (mut started, mut stopped) = (0u32, 0u32);
+        self.lines_back(file, |line| {
+            let name = phase_of_line(line)?;
+            if name == Phase::SubagentStart.name().as_bytes() {
+                started += 1;
+            } else if name == Phase::SubagentStop.name().as_bytes() {
+                stopped += 1;
+            }
+            is_one_of(TURN_OPENERS, name).then_some(())
+        });
+        started > stopped
     }
 
     /// The tool of a call recorded as a `ToolCall` with no result or error
@@ -481,8 +501,13 @@ fn newest_first(block: &[u8]) -> impl Iterator<Item = &[u8]> {
 const PAYLOAD: &[u8] = b"\"payload\":{\"type\":\"";
 static PAYLOAD_FINDER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(PAYLOAD));
 
-/// Whether any of `lines` starts or ends a session or a turn: after one, an
-/// identical delivery is a new occurrence. One search over all the lines.
+/// What makes an identical delivery after it a new occurrence: a session's
+/// or a turn's start or end, or a subagent's end (Kimi's subagent and main
+/// agent send the same `Stop`, byte for byte, one after the other).
+const BETWEEN_OCCURRENCES: &[Phase] =
+    &[Phase::SessionStart, Phase::SessionEnd, Phase::TurnEnd, Phase::TurnFailure, Phase::SubagentStop];
+
+/// Whether any of `lines` is one of `BETWEEN_OCCURRENCES`. One search over all the lines.
 fn holds_boundary(lines: &[u8]) -> bool {
     let mut next_line = 0;
     for at in PAYLOAD_FINDER.find_iter(lines) {
@@ -490,7 +515,7 @@ fn holds_boundary(lines: &[u8]) -> bool {
             continue; // not the line's first match: inside its input
         }
         let end = memchr::memchr(b'\n', &lines[at..]).map_or(lines.len(), |i| at + i);
-        if phase_at(&lines[at..end]).is_some_and(|name| is_one_of(Phase::BOUNDARIES, name)) {
+        if phase_at(&lines[at..end]).is_some_and(|name| is_one_of(BETWEEN_OCCURRENCES, name)) {
             return true;
         }
         next_line = end + 1;
@@ -604,11 +629,30 @@ mod tests {
         let (turn_file, after_a_turn) =
             tail(&[line(0, "aa", "7:100", 10_000, "prompt"), line(1, "bb", "7:100", 10_100, "turn_end")]);
         assert!(!after_a_turn.is_repeat(&turn_file, &delivery("aa", 10_200), 3000), "a turn ended in between");
+        let (sub_file, after_a_subagent) =
+            tail(&[line(0, "aa", "7:100", 10_000, "other"), line(1, "bb", "7:100", 10_100, "subagent_stop")]);
+        assert!(!after_a_subagent.is_repeat(&sub_file, &delivery("aa", 10_200), 3000), "a subagent stopped in between");
         let (clock_file, unknown_clock) = tail(&[line(0, "aa", "7:100", 0, "tool_call")]);
         assert!(
             !unknown_clock.is_repeat(&clock_file, &delivery("aa", 0), 3000),
             "no boot clock: no window, in doubt record"
         );
+    }
+
+    #[test]
+    fn a_subagent_runs_from_its_start_to_its_stop_within_the_turn() {
+        let running = |phases: &[&str]| {
+            let lines: Vec<String> =
+                phases.iter().enumerate().map(|(seq, phase)| line(seq as u64, "aa", "7:100", 1, phase)).collect();
+            let (file, tail) = tail_of(&lines.concat());
+            tail.subagent_running(&file)
+        };
+        assert!(running(&["prompt", "subagent_start", "tool_call"]));
+        assert!(!running(&["prompt", "subagent_start", "subagent_stop"]));
+        assert!(running(&["prompt", "subagent_start", "subagent_start", "subagent_stop"]), "side by side");
+        assert!(!running(&["subagent_start", "prompt", "tool_call"]), "started in an earlier turn");
+        assert!(!running(&["subagent_start", "turn_end"]), "the turn ended");
+        assert!(!running(&["prompt", "tool_call"]));
     }
 
     /// A tool call line padded to about `bytes`.

@@ -35,6 +35,10 @@ pub struct Spooled {
     pub arrival_wall_ms: u64,
     pub delivery: Delivery,
     pub event: Sealed,
+    /// A turn end that may be a subagent's (see `Agent::subagents_send_turn_end`):
+    /// decided against the tail, like a repeat.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub subagents_send_turn_end: bool,
 }
 
 impl Spooled {

@@ -193,7 +193,7 @@ impl<'a> SessionWriter<'a> {
         checked_for_repeat: bool,
         problems: &mut Vec<String>,
     ) -> Result<Option<Vec<u8>>, String> {
-        let Spooled { delivery, event: mut sealed, .. } = spooled;
+        let Spooled { delivery, event: mut sealed, subagents_send_turn_end, .. } = spooled;
         let window_ms = self.limits.dedup_window_ms;
         if !checked_for_repeat && window_ms > 0 && self.tail.is_repeat(&self.file, &delivery, window_ms) {
             let session = &sealed.event().session_id;
@@ -221,14 +221,21 @@ impl<'a> SessionWriter<'a> {
         if event.kind == EventKind::Error {
             totals.errors += 1;
         }
-        let turn_repeated = phase == Some(Phase::TurnEnd) && tail.turn_already_ended(file);
+        let turn_end = phase == Some(Phase::TurnEnd);
+        let not_the_turns = if turn_end && subagents_send_turn_end && tail.subagent_running(file) {
+            Some("a subagent's turn end: it came while a subagent was running")
+        } else if turn_end && tail.turn_already_ended(file) {
+            Some("this turn's end was already recorded")
+        } else {
+            None
+        };
         let payload = sealed.payload_mut();
         if hook_latency {
             payload.insert("latency_source".into(), json!("hook"));
         }
-        if turn_repeated {
+        if let Some(note) = not_the_turns {
             payload.insert("phase".into(), json!(Phase::Other.name()));
-            payload.insert("phase_note".into(), json!("this turn's end was already recorded"));
+            payload.insert("phase_note".into(), json!(note));
         }
         sealed.finish(&totals, Some(&delivery), from, crate::time::now_ms());
         sealed.into_line(self.limits.event_cap).map(Some)
