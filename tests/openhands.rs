@@ -83,11 +83,12 @@ fn each_response_in_the_saved_state_is_one_cost_event_once() {
     let id = stop["session_id"].as_str().unwrap().to_string();
     let costs = || -> Vec<Event> { env.events(&id).into_iter().filter(|e| e.kind == EventKind::Cost).collect() };
     // OpenHands's Stop names nothing but the conversation: every turn's is the
-    // same bytes, which the duplicate window would otherwise take as one delivery.
+    // same bytes, turns quicker than the duplicate window included; the prompt
+    // between two makes the second a new turn end, not a repeat.
+    let prompt = payload(&env, "UserPromptSubmit");
     let stop_again = || {
-        let mut cmd = env.command(&["stop", "--agent", "openhands"]);
-        cmd.env("KAIZEN_HOOK_DEDUP_MS", "0");
-        assert_quiet(&env.run_with(cmd, stop.to_string().as_bytes()));
+        env.hook(&["prompt", "--agent", "openhands"], &prompt);
+        env.hook(&["stop", "--agent", "openhands"], &stop);
     };
     env.hook(&["session-start", "--agent", "openhands"], &payload(&env, "SessionStart"));
     write_state(&env, &id, 8);
@@ -119,6 +120,8 @@ fn each_response_in_the_saved_state_is_one_cost_event_once() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), 9, "{after:?}");
+    let turn_ends = env.events(&id).iter().filter(|e| e.payload["phase"] == "turn_end").count();
+    assert_eq!(turn_ends, 4, "every turn's end recorded, the same bytes each time");
 }
 
 #[test]

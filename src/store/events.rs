@@ -299,8 +299,8 @@ impl Tail {
     /// Whether this delivery repeats one already recorded (docs/reliability.md): the same
     /// raw bytes from the same agent process, delivered at most `window_ms`
     /// apart on the boot clock (bounded on both sides), with no session or
-    /// turn boundary or subagent stop recorded since. In doubt (no agent
-    /// process known) it is not.
+    /// turn boundary, prompt or subagent stop recorded since. In doubt (no
+    /// agent process known) it is not.
     pub fn is_repeat(&self, file: &File, delivery: &Delivery, window_ms: u64) -> bool {
         self.repeat_and_call_ts(file, Some((delivery, window_ms)), None).0
     }
@@ -502,10 +502,12 @@ const PAYLOAD: &[u8] = b"\"payload\":{\"type\":\"";
 static PAYLOAD_FINDER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(PAYLOAD));
 
 /// What makes an identical delivery after it a new occurrence: a session's
-/// or a turn's start or end, or a subagent's end (Kimi's subagent and main
-/// agent send the same `Stop`, byte for byte, one after the other).
+/// or a turn's start or end (OpenHands sends every turn's `Stop` with the
+/// same bytes: a quick second turn's came within the window), or a
+/// subagent's end (Kimi's subagent and main agent send the same `Stop`, one
+/// after the other).
 const BETWEEN_OCCURRENCES: &[Phase] =
-    &[Phase::SessionStart, Phase::SessionEnd, Phase::TurnEnd, Phase::TurnFailure, Phase::SubagentStop];
+    &[Phase::SessionStart, Phase::SessionEnd, Phase::Prompt, Phase::TurnEnd, Phase::TurnFailure, Phase::SubagentStop];
 
 /// Whether any of `lines` is one of `BETWEEN_OCCURRENCES`. One search over all the lines.
 fn holds_boundary(lines: &[u8]) -> bool {
@@ -632,6 +634,14 @@ mod tests {
         let (sub_file, after_a_subagent) =
             tail(&[line(0, "aa", "7:100", 10_000, "other"), line(1, "bb", "7:100", 10_100, "subagent_stop")]);
         assert!(!after_a_subagent.is_repeat(&sub_file, &delivery("aa", 10_200), 3000), "a subagent stopped in between");
+        let (prompt_file, after_a_prompt) =
+            tail(&[line(0, "aa", "7:100", 10_000, "turn_end"), line(1, "bb", "7:100", 10_100, "prompt")]);
+        assert!(!after_a_prompt.is_repeat(&prompt_file, &delivery("aa", 10_200), 3000), "a new turn in between");
+        let (twice_file, a_prompt_twice) = tail(&[line(0, "aa", "7:100", 10_000, "prompt")]);
+        assert!(
+            a_prompt_twice.is_repeat(&twice_file, &delivery("aa", 10_200), 3000),
+            "the prompt itself is no boundary"
+        );
         let (clock_file, unknown_clock) = tail(&[line(0, "aa", "7:100", 0, "tool_call")]);
         assert!(
             !unknown_clock.is_repeat(&clock_file, &delivery("aa", 0), 3000),
