@@ -199,15 +199,9 @@ def scenario(checks, sb, openhands, version):
         bridge = unix_bridge.outside(socket_path, server.port)
         env = sb.env(PATH=os.environ["PATH"], LLM_API_KEY="kz-e2e-dummy", LLM_BASE_URL=server.url + "/v1", LLM_MODEL=LLM_MODEL,
                      LITELLM_LOCAL_MODEL_COST_MAP="True", OPENHANDS_SUPPRESS_BANNER="1", TMUX_TMPDIR=str(sb.tmp))
-        links = sb.logs / "netns-links.txt"
-        # In a namespace with only loopback: lo up, the bridge to the mock (its output
-        # in a file: it outlives the run, and must not hold the run's pipes open), then OpenHands.
-        inside = (f'ip link set lo up && ip -o link > "{links}" && '
-                  f'{{ "{sys.executable}" "{common.E2E / "unix_bridge.py"}" "{socket_path}" {server.port} '
-                  f'</dev/null >"{sb.logs / "bridge.log"}" 2>&1 & }} && exec "$@"')
 
         def openhands_run(name, *args):
-            argv = ["unshare", "--net", "--map-root-user", "sh", "-c", inside, "sh", openhands, "--headless",
+            argv = [*unix_bridge.namespaced(socket_path, server.port, sb.logs, name), openhands, "--headless",
                     "--override-with-envs", "--json", *args]
             started = time.monotonic()
             out = sb.run(argv, name, timeout=400, env=env)
@@ -222,9 +216,8 @@ def scenario(checks, sb, openhands, version):
         checks.check(session_id is not None, "run one delivered a SessionStart with the conversation id")
         openhands_run("run2", "--resume", session_id or "", "-t", "[kz:resume] Once more.")
         bridge.close()
-    lines = links.read_text().split("\n") if links.exists() else []
-    names = sorted(line.split(":")[1].strip() for line in lines if line.strip())
-    checks.eq(names, ["lo"], "OpenHands ran in a network namespace with nothing but loopback")
+    for name in ("run1", "run2"):
+        checks.eq(unix_bridge.links_seen(sb.logs, name), ["lo"], f"{name}: OpenHands ran in a network namespace with nothing but loopback")
     checks.eq([u for u in mock.unknown if u[0] != "unscripted"], [], "the mock understood every request")
     checks.eq(sorted(s["step"] for s in mock.served), sorted(USAGE), "the mock served every scripted step once (through the bridge)")
     deliveries = [d for d in sb.deliveries() if d.payload]
