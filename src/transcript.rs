@@ -292,7 +292,7 @@ fn read_files(reader: &Reader, paths: Vec<PathBuf>, mut scope: Scope, state_path
         }
     };
     let mut budget = BYTE_BUDGET;
-    let mut seen: BTreeMap<String, (Response, String)> = BTreeMap::new();
+    let mut seen = ByKey::new();
     let mut failures = Vec::new();
     for path in paths {
         let key = path.to_string_lossy().into_owned();
@@ -330,9 +330,11 @@ fn read_files(reader: &Reader, paths: Vec<PathBuf>, mut scope: Scope, state_path
 
 /// The responses not counted before, and the growth of those that were
 /// (a response whose figures grew since is counted again as a correction).
-fn count_once(seen: BTreeMap<String, (Response, String)>, state: &mut State) -> Vec<Counted> {
+fn count_once(seen: ByKey, state: &mut State) -> Vec<Counted> {
     let mut counted_now = Vec::new();
-    for (key, (response, transcript)) in seen {
+    let mut in_order: Vec<_> = seen.into_iter().collect();
+    in_order.sort_by_key(|(_, (order, _, _))| *order);
+    for (key, (_, response, transcript)) in in_order {
         let figures = response.figures();
         let before = state.counted.get(&key).copied();
         let (counted, correction) = match before {
@@ -385,11 +387,16 @@ pub fn grown(state_path: &Path) -> Vec<PathBuf> {
     seen.into_iter().filter(changed).map(|s| s.path).collect()
 }
 
-fn merge(seen: &mut BTreeMap<String, (Response, String)>, response: Response, transcript: &str) {
+/// The responses of one read by key, each with when it was first read (the
+/// order of a response with no time of its own) and its transcript.
+type ByKey = BTreeMap<String, (usize, Response, String)>;
+
+fn merge(seen: &mut ByKey, response: Response, transcript: &str) {
+    let order = seen.len();
     match seen.get_mut(&response.key) {
-        Some((known, _)) => known.absorb(response),
+        Some((_, known, _)) => known.absorb(response),
         None => {
-            seen.insert(response.key.clone(), (response, transcript.to_string()));
+            seen.insert(response.key.clone(), (order, response, transcript.to_string()));
         }
     }
 }
@@ -815,6 +822,17 @@ mod tests {
         assert_eq!(grown(&f.state()), std::slice::from_ref(&doc));
         write_document(&doc, &[("r1", 10, 1), ("r2", 30, 2), ("r3", 5, 5)], "t4");
         assert_eq!(turn_end(), [("r3".into(), 5, false)]);
+    }
+
+    #[test]
+    fn responses_with_no_time_of_their_own_keep_the_transcript_s_order() {
+        let f = Fixture::new();
+        f.append("{\"id\": \"zz\", \"usage\": {\"in\": 1}}\n{\"id\": \"aa\", \"usage\": {\"in\": 2}}\n");
+        let payload = json!({"transcript_path": f.transcript()});
+        let far = Instant::now() + std::time::Duration::from_secs(5);
+        let found = read(&READER, payload.as_object().unwrap(), &f.state(), far);
+        let keys: Vec<&str> = found.counted.iter().map(|c| c.response.key.as_str()).collect();
+        assert_eq!(keys, ["zz", "aa"], "not in the keys' order");
     }
 
     fn items_at(text: &str, paths: &[&[&str]]) -> Option<Vec<String>> {
