@@ -21,7 +21,7 @@ import common  # noqa: E402
 def main(argv) -> int:
     available = sorted(p.stem for p in (common.E2E / "agents").glob("*.py") if not p.stem.startswith("_"))
     chosen = argv or available
-    # An agent whose module sets DEFAULT_RUN = False (OpenHands: a ~570 MB
+    # An agent whose module sets DEFAULT_RUN = False (OpenHands: a ~620 MB
     # install) runs only when named.
     if not argv:
         chosen = [a for a in chosen if getattr(importlib.import_module(f"agents.{a}"), "DEFAULT_RUN", True)]

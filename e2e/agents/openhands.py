@@ -1,7 +1,8 @@
 """OpenHands CLI, the real CLI (PyPI `openhands`), against the scripted OpenAI Chat Completions mock.
 
 Not in the default run (`DEFAULT_RUN = False`): its virtual environment is
-about 570 MB (the `openhands` wheel and its dependencies, Python 3.12):
+about 620 MB (the `openhands` wheel and its dependencies, Python 3.12,
+as uv installs them):
 `python3 e2e/run.py openhands` runs it. Installed with `uv` (from PyPI) into
 `target/e2e/pip/openhands-<version>/`, with a Python 3.12 from PATH or pyenv,
 else one uv fetches.
