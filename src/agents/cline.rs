@@ -221,13 +221,7 @@ fn response(message: &Value, ctx: &mut Context, _: &mut Scope) -> Option<Respons
     Some(Response {
         key,
         model: ctx.model.clone(),
-        tokens: Tokens {
-            input: count(metrics, "inputTokens").saturating_sub(read + written),
-            output: count(metrics, "outputTokens"),
-            cache_read: read,
-            cache_write: written,
-            ..Tokens::default()
-        },
+        tokens: Tokens::of_prompt(count(metrics, "inputTokens"), read, written, count(metrics, "outputTokens")),
         ts_ms: message.get("ts").and_then(Value::as_u64),
         agent_cost_usd: cost,
         ..Response::default()

@@ -175,13 +175,7 @@ fn response(line: &Value, ctx: &mut Context, _: &mut Scope) -> Option<Response> 
     Some(Response {
         key,
         model,
-        tokens: Tokens {
-            input: count(usage, "inputTokens").saturating_sub(cache_read + cache_write),
-            output: count(usage, "outputTokens"),
-            cache_read,
-            cache_write,
-            cache_write_1h: 0,
-        },
+        tokens: Tokens::of_prompt(count(usage, "inputTokens"), cache_read, cache_write, count(usage, "outputTokens")),
         reasoning: detail("outputTokensDetails", "reasoning_tokens"),
         ts_ms: line.get("timestamp").and_then(crate::time::parse_timestamp),
         turn: data.get("conversationRequestId").and_then(Value::as_str).map(String::from),

@@ -191,15 +191,8 @@ fn compaction(line: &Value, data: &Value, ctx: &Context) -> Option<Response> {
 /// `prompt_tokens`: cache reads and writes included. `outputTokens` includes
 /// the reasoning.
 fn split(usage: &Value) -> Tokens {
-    let cache_read = count(usage, "cacheReadTokens");
-    let cache_write = count(usage, "cacheWriteTokens");
-    Tokens {
-        input: count(usage, "inputTokens").saturating_sub(cache_read + cache_write),
-        output: count(usage, "outputTokens"),
-        cache_read,
-        cache_write,
-        cache_write_1h: 0,
-    }
+    let (cache_read, cache_write) = (count(usage, "cacheReadTokens"), count(usage, "cacheWriteTokens"));
+    Tokens::of_prompt(count(usage, "inputTokens"), cache_read, cache_write, count(usage, "outputTokens"))
 }
 
 fn text(value: &Value, key: &str) -> Option<String> {

@@ -150,13 +150,7 @@ fn response(item: &Value, ctx: &mut Context, scope: &mut Scope) -> Option<Respon
     let (read, written) = (count(item, "cache_read_tokens"), count(item, "cache_write_tokens"));
     Some(Response {
         model: ctx.model.clone(),
-        tokens: Tokens {
-            input: count(item, "prompt_tokens").saturating_sub(read + written),
-            output: count(item, "completion_tokens"),
-            cache_read: read,
-            cache_write: written,
-            ..Tokens::default()
-        },
+        tokens: Tokens::of_prompt(count(item, "prompt_tokens"), read, written, count(item, "completion_tokens")),
         reasoning: count(item, "reasoning_tokens"),
         latency_ms: scope.latencies.get(&key).copied(),
         context_max: Some(count(item, "context_window")).filter(|max| *max > 0),

@@ -148,13 +148,7 @@ fn response(line: &Value, ctx: &mut Context, _: &mut Scope) -> Option<Response> 
     Some(Response {
         key: outcome.get("action_id")?.as_str()?.to_string(),
         model: ctx.model.clone(),
-        tokens: Tokens {
-            input: count(usage, "input_tokens").saturating_sub(cached + written),
-            output: count(usage, "output_tokens"),
-            cache_read: cached,
-            cache_write: written,
-            ..Tokens::default()
-        },
+        tokens: Tokens::of_prompt(count(usage, "input_tokens"), cached, written, count(usage, "output_tokens")),
         reasoning: count(usage, "reasoning_tokens"),
         stop_reason: result.get("finish_reason").and_then(Value::as_str).map(String::from),
         ..Response::default()

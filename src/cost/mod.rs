@@ -35,6 +35,13 @@ pub struct Tokens {
 }
 
 impl Tokens {
+    /// From a prompt count that includes its cache reads and writes (OpenAI's
+    /// convention, which most agents keep): the uncached input is the rest.
+    pub fn of_prompt(prompt: u64, cache_read: u64, cache_write: u64, output: u64) -> Tokens {
+        let input = prompt.saturating_sub(cache_read.saturating_add(cache_write));
+        Tokens { input, output, cache_read, cache_write, cache_write_1h: 0 }
+    }
+
     /// The request's prompt, which decides its long-context tier.
     pub fn prompt(&self) -> u64 {
         self.input.saturating_add(self.cache_read).saturating_add(self.cache_write)
@@ -199,6 +206,14 @@ fn pico_usd(value: &Value) -> Option<u64> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_prompt_count_holds_its_cache_reads_and_writes() {
+        let tokens = Tokens::of_prompt(1000, 300, 200, 50);
+        assert_eq!((tokens.input, tokens.cache_read, tokens.cache_write, tokens.output), (500, 300, 200, 50));
+        assert_eq!(tokens.prompt(), 1000);
+        assert_eq!(Tokens::of_prompt(10, 30, 0, 0).input, 0, "a provider's inconsistent figures do not wrap");
+    }
 
     fn price(v: Value) -> Price {
         Price::from_fields(v.as_object().unwrap()).unwrap()
