@@ -36,6 +36,7 @@ from mock import openai_chat  # noqa: E402
 AGENT = "factory"
 MODEL = "kz-droid-model"
 MODEL_ID = "custom:kz-e2e-0"
+SUBAGENT = "kz-helper"
 FIXTURES = common.ROOT / "tests" / "fixtures" / "real" / AGENT
 TRANSCRIPTS = common.ROOT / "tests" / "fixtures" / "transcripts" / AGENT
 
@@ -49,7 +50,11 @@ USAGE = {
     "main.4.edit": openai_chat._usage(4404, 1004, 0, 34, 0),
     "main.5.read": openai_chat._usage(4505, 1005, 0, 35, 0),
     "main.6.read_missing": openai_chat._usage(4606, 1006, 0, 36, 0),
-    "main.7.final": openai_chat._usage(4707, 1007, 0, 37, 0),
+    "main.7.task": openai_chat._usage(4707, 1007, 0, 37, 0),
+    "main.8.final": openai_chat._usage(4808, 1008, 0, 38, 0),
+    # the subagent's own conversation (a custom droid run by the Task tool)
+    "sub.1.read": openai_chat._usage(5101, 2001, 0, 41, 0),
+    "sub.2.final": openai_chat._usage(5202, 2002, 0, 42, 0),
 }
 
 
@@ -68,7 +73,15 @@ def script(work: Path) -> dict:
             ("main.4.edit", None, [tool("call_kz_edit", "Edit", {"file_path": f"{w}/hello.txt", "old_str": "hello", "new_str": "goodbye"})]),
             ("main.5.read", None, [tool("call_kz_read", "Read", {"file_path": f"{w}/notes.txt"})]),
             ("main.6.read_missing", None, [tool("call_kz_read_missing", "Read", {"file_path": f"{w}/does-not-exist.txt"})]),
-            ("main.7.final", "All steps done.", []),
+            ("main.7.task", None, [tool("call_kz_task", "Task", {
+                "subagent_type": SUBAGENT, "description": "Read the notes", "await": True,
+                "prompt": f"[kz:sub] Read {w}/notes.txt and report its first line.",
+            })]),
+            ("main.8.final", "All steps done.", []),
+        ],
+        "sub": [
+            ("sub.1.read", None, [tool("call_kz_sub_read", "Read", {"file_path": f"{w}/notes.txt"})]),
+            ("sub.2.final", "Subagent finished: the notes say hello.", []),
         ],
     }
 
@@ -91,13 +104,16 @@ def scenario(checks, sb, droid, version):
     sb.install(AGENT)
     checks.check(settings.is_file(), "install writes ~/.factory/settings.json")
     sb.add_capture_nested(settings)
+    (factory / "droids").mkdir()
+    (factory / "droids" / f"{SUBAGENT}.md").write_text(
+        f"---\nname: {SUBAGENT}\ndescription: Reads a file and reports on it\nmodel: inherit\ntools: [\"Read\"]\n---\n\nRead the file you are given and report its first line.\n")
     mock = openai_chat.OpenAIChatMock(sb.work, model_override=MODEL, scripted=script(sb.work), usage=USAGE)
     with common.MockServer(mock) as server:
         (factory / "config.json").write_text(json.dumps({"custom_models": [{
             "model": MODEL, "base_url": server.url + "/v1", "api_key": "kz-e2e-dummy",
             "provider": "generic-chat-completion-api", "model_display_name": "kz-e2e",
         }]}, indent=2) + "\n")
-        env = sb.env()
+        env = dict(sb.env(), FACTORY_AIRGAP_ENABLED="true")
         base = [droid, "exec", "--auto", "high", "-m", MODEL_ID]
         one = sb.run(base + ["[kz:main] Run the scripted steps."], "run1", timeout=240, env=env)
         checks.eq(one.returncode, 0, f"droid run one exits 0 ({one.stderr.decode()[-400:]})")
