@@ -51,10 +51,10 @@ USAGE = {
     "main.5.read": openai_chat._usage(4505, 1005, 0, 35, 0),
     "main.6.read_missing": openai_chat._usage(4606, 1006, 0, 36, 0),
     "main.7.task": openai_chat._usage(4707, 1007, 0, 37, 0),
-    "main.8.final": openai_chat._usage(4808, 1008, 0, 38, 0),
-    # the subagent's own conversation (a custom droid run by the Task tool)
+    # the subagent's own conversation (a custom droid the Task tool runs, awaited)
     "sub.1.read": openai_chat._usage(5101, 2001, 0, 41, 0),
     "sub.2.final": openai_chat._usage(5202, 2002, 0, 42, 0),
+    "main.8.final": openai_chat._usage(4808, 1008, 0, 38, 0),
 }
 
 
@@ -117,18 +117,21 @@ def scenario(checks, sb, droid, version):
         base = [droid, "exec", "--auto", "high", "-m", MODEL_ID]
         one = sb.run(base + ["[kz:main] Run the scripted steps."], "run1", timeout=240, env=env)
         checks.eq(one.returncode, 0, f"droid run one exits 0 ({one.stderr.decode()[-400:]})")
-        ids = sorted({d.payload.get("session_id") for d in sb.deliveries() if d.payload} - {None})
-        session_id = ids[0] if ids else None
-    checks.eq([u for u in mock.unknown if u[0] != "unscripted"], [], "the mock understood every request")
+    checks.eq(mock.unknown, [], "the mock understood every request")
     deliveries = [d for d in sb.deliveries() if d.payload]
-    checks.eq({d.payload.get("session_id") for d in deliveries}, {session_id}, "both runs deliver one session id")
+    starts = {d.payload.get("session_id"): d.payload.get("calling_session_id") for d in deliveries if name(d) == "SessionStart"}
+    session_id = next((s for s, caller in starts.items() if not caller), None)
+    sub_id = next((s for s, caller in starts.items() if caller), None)
+    checks.eq(starts, {session_id: None, sub_id: session_id}, "the subagent is a session of its own, its SessionStart names its caller (calling_session_id)")
+    checks.eq({d.payload.get("session_id") for d in deliveries}, {session_id, sub_id}, "every delivery is the run's or its subagent's")
     events = sb.events()
     if os.environ.get("KAIZEN_E2E_UPDATE_FIXTURES"):
         save_fixtures(sb, deliveries)
     pairs = common.match(deliveries, events)
     check_deliveries(checks, pairs, events, session_id)
+    check_subagent(checks, pairs, events, session_id, sub_id)
     check_record(checks, sb, session_id)
-    check_commands(checks, sb, session_id, events)
+    check_commands(checks, sb, session_id, sub_id, mock)
 
 
 def name(d):
@@ -143,7 +146,8 @@ def check_deliveries(checks, pairs, events, session_id):
     for d, es in pairs:
         kinds.setdefault(name(d), set()).update(e["kind"] for e in es)
     checks.eq(kinds.get("PreToolUse"), {"ToolCall"}, "PreToolUse -> ToolCall")
-    checks.eq(sorted(kinds), ["PostToolUse", "PreToolUse", "SessionEnd", "SessionStart", "Stop"], "the events `droid exec` fires (no UserPromptSubmit headless)")
+    checks.eq(sorted(kinds), ["PostToolUse", "PreToolUse", "SessionEnd", "SessionStart", "Stop", "SubagentStop", "UserPromptSubmit"],
+              "the events `droid exec` fires (UserPromptSubmit: the subagent's only)")
     ours = [e for e in events if e["session_id"] == session_id]
     calls = {e["tool_call_id"]: e for e in ours if e["kind"] == "ToolCall"}
     ends = {}
@@ -158,6 +162,21 @@ def check_deliveries(checks, pairs, events, session_id):
     checks.eq(open_calls, [], "no call left open after the turn ends (item 10)")
 
 
+def check_subagent(checks, pairs, events, session_id, sub_id):
+    """The Task tool's subagent: its own session (every hook, its prompt), and in
+    the caller's a SubagentStop with the task's name and result (no subagent id)."""
+    stops = [(d, es) for d, es in pairs if name(d) == "SubagentStop"]
+    checks.eq([(d.payload.get("session_id"), d.payload.get("task_name")) for d, _ in stops], [(session_id, "Read the notes")],
+              "one SubagentStop, in the caller's session, with the task's name")
+    checks.eq([[e["kind"] for e in es] for _, es in stops], [["Lifecycle"]], "SubagentStop recorded (Lifecycle)")
+    checks.eq([e["payload"].get("phase") for _, es in stops for e in es], ["subagent_stop"], "SubagentStop: phase subagent_stop")
+    sub = [d for d, _ in pairs if d.payload.get("session_id") == sub_id]
+    checks.eq([name(d) for d in sub], ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "SessionEnd"],
+              "the subagent's own hooks, in order")
+    results = [e["kind"] for e in events if e["session_id"] == sub_id and e.get("tool_call_id")]
+    checks.eq(results, ["ToolCall", "ToolResult"], "the subagent's Read: a call and its result, in its session")
+
+
 def check_record(checks, sb, session_id):
     rec = sb.records().get(session_id)
     if not checks.check(rec is not None, "a SessionRecord for the Droid session"):
@@ -167,7 +186,7 @@ def check_record(checks, sb, session_id):
     checks.eq(rec.get("model"), MODEL, "record: model, from the session's settings file beside the transcript (item 11)")
 
 
-def check_commands(checks, sb, session_id, events):
+def check_commands(checks, sb, session_id, sub_id, mock):
     doctor = sb.kaizen("doctor")
     settings = sb.home / ".factory" / "settings.json"
     checks.eq(doctor.returncode, 0, "doctor exit status")
@@ -178,25 +197,35 @@ def check_commands(checks, sb, session_id, events):
     s = ours[0]
     checks.eq(s.get("errors"), 2, "sessions: errors = 2 (exit 2, missing file)")
     checks.eq(s.get("status"), "Done", "sessions: the session ended (SessionEnd, or with the droid process)")
-    check_costs(checks, sb, session_id)
+    sub = sb.records().get(sub_id) or {}
+    checks.eq(sub.get("parent_session_id"), session_id, "the subagent's record: its caller as parent_session_id")
+    check_costs(checks, sb, session_id, sub_id, mock)
 
 
-def check_costs(checks, sb, session_id):
+def check_costs(checks, sb, session_id, sub_id, mock):
     """One Cost event per model response, from Droid's log (`[Agent] Streaming result`
-    lines of the session): its transcript keeps none. `sessions` ran above, so
-    lines written after the last hook are in."""
-    costs = [e for e in sb.events() if e["session_id"] == session_id and e["kind"] == "Cost"]
-    checks.eq(len(costs), len(USAGE), f"one Cost event per model response Droid received ({len(USAGE)})")
+    lines of the session, and of its subagent's session: counted in the caller's):
+    its transcript keeps none. `sessions` ran above, so lines written after the
+    last hook are in."""
+    served = [r for r in mock.served if r["status"] == 200]
+    checks.eq([r["step"] for r in served], list(USAGE), "the mock served every scripted response once (the subagent's between main.7 and main.8)")
+    # In the response's time: Droid's subagent (another process) writes its log lines before the caller's buffered ones.
+    costs = sorted((e for e in sb.events() if e["session_id"] == session_id and e["kind"] == "Cost"), key=lambda e: (e["ts_ms"], e["seq"]))
+    checks.eq(len(costs), len(served), f"one Cost event per model response Droid received, the subagent's included ({len(served)})")
     got = [(e["tokens_in"], e["cache_read_tokens"], e["tokens_out"]) for e in costs]
-    want = [(u["prompt_tokens"] - u["cached_tokens"], u["cached_tokens"], u["completion_tokens"]) for u in USAGE.values()]
+    want = [(r["usage"]["prompt_tokens"] - r["usage"]["cached_tokens"], r["usage"]["cached_tokens"], r["usage"]["completion_tokens"]) for r in served]
     checks.eq(got, want, "Cost events: the mock's usage of each response, in order (input without the cached, cache read, output)")
+    checks.eq([e["payload"].get("response_id", "").split(":")[1] for e in costs], [sub_id if r["step"].startswith("sub.") else session_id for r in served],
+              "Cost events: each response's key names the session that received it (the subagent's own for its two)")
     checks.eq({e["payload"].get("model") for e in costs}, {MODEL}, "Cost events: the model the custom model id names")
-    checks.eq([e.get("stop_reason") for e in costs], ["tool-calls"] * (len(USAGE) - 1) + ["stop"], "Cost events: the stop reason")
+    stops = ["stop" if r["finish_reason"] == "stop" else "tool-calls" for r in served]
+    checks.eq([e.get("stop_reason") for e in costs], stops, "Cost events: the stop reason")
+    checks.eq([e for e in sb.events() if e["session_id"] == sub_id and e["kind"] == "Cost"], [], "no Cost event in the subagent's own session (counted once, in its caller's)")
     settings = next((sb.home / ".factory" / "sessions").glob(f"*/{session_id}.settings.json"), None)
-    totals = json.loads(settings.read_text()).get("tokenUsage", {}) if settings else {}
+    totals = json.loads(settings.read_text()).get("inclusiveTokenUsage", {}) if settings else {}
     checks.eq((sum(e["tokens_in"] for e in costs), sum(e["cache_read_tokens"] for e in costs), sum(e["tokens_out"] for e in costs)),
               (totals.get("inputTokens"), totals.get("cacheReadTokens"), totals.get("outputTokens")),
-              "Cost events add up to the session's totals in Droid's <session>.settings.json")
+              "Cost events add up to the session's totals with its subagent's (`inclusiveTokenUsage` in Droid's <session>.settings.json)")
     sb.kaizen("sessions", "--json")
     checks.eq(len([e for e in sb.events() if e["kind"] == "Cost"]), len(costs), "reading again adds nothing")
 
