@@ -127,6 +127,7 @@ def scenario(checks, sb, droid, version):
     events = sb.events()
     if os.environ.get("KAIZEN_E2E_UPDATE_FIXTURES"):
         save_fixtures(sb, deliveries)
+        save_subagent_fixtures(sb, deliveries, session_id, sub_id)
     pairs = common.match(deliveries, events)
     check_deliveries(checks, pairs, events, session_id)
     check_subagent(checks, pairs, events, session_id, sub_id)
@@ -230,6 +231,39 @@ def check_costs(checks, sb, session_id, sub_id, mock):
     checks.eq(len([e for e in sb.events() if e["kind"] == "Cost"]), len(costs), "reading again adds nothing")
 
 
+def cleaner(sb):
+    replace = [(str(sb.work).replace("/", "-"), "-work-project"), (str(sb.home), "/home/user"), (str(sb.work), "/work/project"), (str(sb.tmp), "/tmp/e2e"),
+               (str(sb.bin), "/home/user/.local/bin/kaizen-hook"), (str(common.ROOT), "/repo")]
+
+    def clean(text):
+        for old, new in replace:
+            text = text.replace(old, new)
+        return text
+    return clean
+
+
+def save_subagent_fixtures(sb, deliveries, session_id, sub_id):
+    """The subagent's SessionStart, Stop and its caller's SubagentStop (`-subagent`), its
+    transcript and its log lines (`subagent*` in the transcripts' fixtures), with the
+    caller's id made the one of the session fixtures above (tests/factory.rs runs both)."""
+    stored = json.loads((FIXTURES / "Stop.json").read_text())["session_id"]
+    clean = cleaner(sb)
+
+    def ours(text):
+        return clean(text).replace(session_id, stored)
+
+    wanted = {("SessionStart", sub_id), ("Stop", sub_id), ("SubagentStop", session_id)}
+    for d in deliveries:
+        if (name(d), d.payload.get("session_id")) in wanted:
+            (FIXTURES / f"{name(d)}-subagent.json").write_text(json.dumps(json.loads(ours(d.raw.decode())), indent=2, ensure_ascii=False) + "\n")
+    transcript = next((sb.home / ".factory" / "sessions").glob(f"*/{sub_id}.jsonl"))
+    (TRANSCRIPTS / "subagent.jsonl").write_text(ours(transcript.read_text()))
+    log = sb.home / ".factory" / "logs" / "droid-log-single.log"
+    kept = ("[LLM] sendMessage", "[Agent] Streaming result")
+    lines = [line for line in log.read_text().splitlines(keepends=True) if sub_id in line and any(k in line for k in kept)]
+    (TRANSCRIPTS / "subagent-log.log").write_text(ours("".join(lines)))
+
+
 def save_fixtures(sb, deliveries):
     chosen = {}
     for d in deliveries:
@@ -238,13 +272,7 @@ def save_fixtures(sb, deliveries):
         if n:
             chosen.setdefault(key, d)
     FIXTURES.mkdir(parents=True, exist_ok=True)
-    replace = [(str(sb.home), "/home/user"), (str(sb.work), "/work/project"), (str(sb.tmp), "/tmp/e2e")]
-
-    def clean(text):
-        for old, new in replace + [(str(sb.bin), "/home/user/.local/bin/kaizen-hook"), (str(common.ROOT), "/repo")]:
-            text = text.replace(old, new)
-        return text
-
+    clean = cleaner(sb)
     for key, d in chosen.items():
         (FIXTURES / f"{key}.json").write_text(json.dumps(json.loads(clean(d.raw.decode())), indent=2, ensure_ascii=False) + "\n")
     stops = [d for d in deliveries if name(d) == "Stop"]
