@@ -389,7 +389,8 @@ mod tests {
         let project = home.path().join("sessions").join("-work-project");
         std::fs::create_dir_all(&project).unwrap();
         let start = |id: &str, caller: &str| {
-            let line = json!({"type": "session_start", "id": id, "callingSessionId": caller, "callingToolUseId": "call_1"});
+            let line =
+                json!({"type": "session_start", "id": id, "callingSessionId": caller, "callingToolUseId": "call_1"});
             std::fs::write(project.join(format!("{id}.jsonl")), format!("{line}\n")).unwrap();
         };
         start("child", "s1");
