@@ -9,7 +9,18 @@ registered the hooks (plus capture.sh beside each):
 
   1. run one   `droid exec --auto high -m custom:kz-e2e-0 "[kz:main] ..."`: a shell
                command that succeeds, one that exits 2, Create, Edit, Read, a
-               read of a missing file, a final answer.
+               read of a missing file, the Task tool running a custom droid
+               (`~/.factory/droids/kz-helper.md`, awaited: one Read, an answer),
+               a final answer.
+
+The subagent is a session of its own: its own hooks (SessionStart with
+`calling_session_id`, UserPromptSubmit, its tools, Stop, SessionEnd), its own
+transcript (first line: `callingSessionId`) and log lines (tagged with its own
+session only); its caller gets SubagentStop (task name and result, no subagent
+id). Without a login, Droid cannot start a subagent ("Could not reach the
+daemon": its in-process daemon asks for an access token): the run sets
+`FACTORY_AIRGAP_ENABLED=true`, Droid's offline mode, which also keeps it from
+looking up api.factory.ai.
 
 No second run resumes the session: `droid exec -s <id>` asks api.factory.ai for
 the session first (getaddrinfo fails offline) and exits 1, even with a custom model.
