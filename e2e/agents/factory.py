@@ -11,7 +11,8 @@ registered the hooks (plus capture.sh beside each):
                command that succeeds, one that exits 2, Create, Edit, Read, a
                read of a missing file, the Task tool running a custom droid
                (`~/.factory/droids/kz-helper.md`, awaited: one Read, an answer),
-               a final answer.
+               the same droid in the background (Task's default: one answer,
+               delivered to the caller, which is woken), a final answer.
 
 The subagent is a session of its own: its own hooks (SessionStart with
 `calling_session_id`, UserPromptSubmit, its tools, Stop, SessionEnd), its own
@@ -65,8 +66,14 @@ USAGE = {
     # the subagent's own conversation (a custom droid the Task tool runs, awaited)
     "sub.1.read": openai_chat._usage(5101, 2001, 0, 41, 0),
     "sub.2.final": openai_chat._usage(5202, 2002, 0, 42, 0),
-    "main.8.final": openai_chat._usage(4808, 1008, 0, 38, 0),
+    # the same droid again, in the background (Task's default): the caller goes on, and is
+    # woken with the report (a request of its own, unless the report came before its last)
+    "main.8.background": openai_chat._usage(4808, 1008, 0, 38, 0),
+    "bg.1.final": openai_chat._usage(5303, 2003, 0, 43, 0),
+    "main.9.final": openai_chat._usage(4909, 1009, 0, 39, 0),
+    "main.10.woken": openai_chat._usage(5010, 1010, 0, 40, 0),
 }
+WAKE = "main.10.woken"
 
 
 def shell(call_id, command):
@@ -88,8 +95,14 @@ def script(work: Path) -> dict:
                 "subagent_type": SUBAGENT, "description": "Read the notes", "await": True,
                 "prompt": f"[kz:sub] Read {w}/notes.txt and report its first line.",
             })]),
-            ("main.8.final", "All steps done.", []),
+            ("main.8.background", None, [tool("call_kz_task_bg", "Task", {
+                "subagent_type": SUBAGENT, "description": "Report in the background",
+                "prompt": "[kz:bg] Report that you are done.",
+            })]),
+            ("main.9.final", "All steps done.", []),
+            (WAKE, "The background report is in.", []),
         ],
+        "bg": [("bg.1.final", "Background report: done.", [])],
         "sub": [
             ("sub.1.read", None, [tool("call_kz_sub_read", "Read", {"file_path": f"{w}/notes.txt"})]),
             ("sub.2.final", "Subagent finished: the notes say hello.", []),
@@ -128,22 +141,24 @@ def scenario(checks, sb, droid, version):
         base = [droid, "exec", "--auto", "high", "-m", MODEL_ID]
         one = sb.run(base + ["[kz:main] Run the scripted steps."], "run1", timeout=240, env=env)
         checks.eq(one.returncode, 0, f"droid run one exits 0 ({one.stderr.decode()[-400:]})")
-    checks.eq(mock.unknown, [], "the mock understood every request")
+    checks.eq(mock.unknown, [], "the mock understood every request (the caller woken by its background subagent's report included)")
     deliveries = [d for d in sb.deliveries() if d.payload]
     starts = {d.payload.get("session_id"): d.payload.get("calling_session_id") for d in deliveries if name(d) == "SessionStart"}
     session_id = next((s for s, caller in starts.items() if not caller), None)
-    sub_id = next((s for s, caller in starts.items() if caller), None)
-    checks.eq(starts, {session_id: None, sub_id: session_id}, "the subagent is a session of its own, its SessionStart names its caller (calling_session_id)")
-    checks.eq({d.payload.get("session_id") for d in deliveries}, {session_id, sub_id}, "every delivery is the run's or its subagent's")
+    prompts = {d.payload.get("session_id"): d.payload.get("prompt", "") for d in deliveries if name(d) == "UserPromptSubmit"}
+    sub_id = next((s for s, text in prompts.items() if "[kz:sub]" in text), None)
+    bg_id = next((s for s, text in prompts.items() if "[kz:bg]" in text), None)
+    checks.eq(starts, {session_id: None, sub_id: session_id, bg_id: session_id}, "each subagent is a session of its own, its SessionStart names its caller (calling_session_id)")
+    checks.eq({d.payload.get("session_id") for d in deliveries}, {session_id, sub_id, bg_id}, "every delivery is the run's or a subagent's")
     events = sb.events()
     if os.environ.get("KAIZEN_E2E_UPDATE_FIXTURES"):
         save_fixtures(sb, deliveries)
         save_subagent_fixtures(sb, deliveries, session_id, sub_id)
     pairs = common.match(deliveries, events)
     check_deliveries(checks, pairs, events, session_id)
-    check_subagent(checks, pairs, events, session_id, sub_id)
+    check_subagent(checks, pairs, events, session_id, sub_id, bg_id)
     check_record(checks, sb, session_id)
-    check_commands(checks, sb, session_id, sub_id, mock)
+    check_commands(checks, sb, session_id, (sub_id, bg_id), mock)
 
 
 def name(d):
@@ -174,17 +189,18 @@ def check_deliveries(checks, pairs, events, session_id):
     checks.eq(open_calls, [], "no call left open after the turn ends (item 10)")
 
 
-def check_subagent(checks, pairs, events, session_id, sub_id):
-    """The Task tool's subagent: its own session (every hook, its prompt), and in
+def check_subagent(checks, pairs, events, session_id, sub_id, bg_id):
+    """The Task tool's subagents: each its own session (every hook, its prompt), and in
     the caller's a SubagentStop with the task's name and result (no subagent id)."""
     stops = [(d, es) for d, es in pairs if name(d) == "SubagentStop"]
-    checks.eq([(d.payload.get("session_id"), d.payload.get("task_name")) for d, _ in stops], [(session_id, "Read the notes")],
-              "one SubagentStop, in the caller's session, with the task's name")
-    checks.eq([[e["kind"] for e in es] for _, es in stops], [["Lifecycle"]], "SubagentStop recorded (Lifecycle)")
-    checks.eq([e["payload"].get("phase") for _, es in stops for e in es], ["subagent_stop"], "SubagentStop: phase subagent_stop")
-    sub = [d for d, _ in pairs if d.payload.get("session_id") == sub_id]
-    checks.eq([name(d) for d in sub], ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "SessionEnd"],
-              "the subagent's own hooks, in order")
+    checks.eq(sorted((d.payload.get("session_id"), d.payload.get("task_name")) for d, _ in stops),
+              [(session_id, "Read the notes"), (session_id, "Report in the background")],
+              "one SubagentStop per subagent, in the caller's session, with the task's name")
+    checks.eq([[e["kind"] for e in es] for _, es in stops], [["Lifecycle"]] * 2, "SubagentStop recorded (Lifecycle)")
+    checks.eq([e["payload"].get("phase") for _, es in stops for e in es], ["subagent_stop"] * 2, "SubagentStop: phase subagent_stop")
+    for sid, wanted in ((sub_id, ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "SessionEnd"]),
+                        (bg_id, ["SessionStart", "UserPromptSubmit", "Stop", "SessionEnd"])):
+        checks.eq([name(d) for d, _ in pairs if d.payload.get("session_id") == sid], wanted, f"the subagent's own hooks, in order ({len(wanted)})")
     results = [e["kind"] for e in events if e["session_id"] == sub_id and e.get("tool_call_id")]
     checks.eq(results, ["ToolCall", "ToolResult"], "the subagent's Read: a call and its result, in its session")
 
@@ -198,7 +214,7 @@ def check_record(checks, sb, session_id):
     checks.eq(rec.get("model"), MODEL, "record: model, from the session's settings file beside the transcript (item 11)")
 
 
-def check_commands(checks, sb, session_id, sub_id, mock):
+def check_commands(checks, sb, session_id, subs, mock):
     doctor = sb.kaizen("doctor")
     settings = sb.home / ".factory" / "settings.json"
     checks.eq(doctor.returncode, 0, "doctor exit status")
@@ -209,35 +225,35 @@ def check_commands(checks, sb, session_id, sub_id, mock):
     s = ours[0]
     checks.eq(s.get("errors"), 2, "sessions: errors = 2 (exit 2, missing file)")
     checks.eq(s.get("status"), "Done", "sessions: the session ended (SessionEnd, or with the droid process)")
-    sub = sb.records().get(sub_id) or {}
-    checks.eq(sub.get("parent_session_id"), session_id, "the subagent's record: its caller as parent_session_id")
-    check_costs(checks, sb, session_id, sub_id, mock)
+    records = sb.records()
+    checks.eq([(records.get(s) or {}).get("parent_session_id") for s in subs], [session_id] * 2, "the subagents' records: their caller as parent_session_id")
+    check_costs(checks, sb, session_id, subs, mock)
 
 
-def check_costs(checks, sb, session_id, sub_id, mock):
+def check_costs(checks, sb, session_id, subs, mock):
     """One Cost event per model response, from Droid's log (`[Agent] Streaming result`
     lines of the session, and of its subagent's session: counted in the caller's):
     its transcript keeps none. `sessions` ran above, so lines written after the
     last hook are in."""
     served = [r for r in mock.served if r["status"] == 200]
-    checks.eq([r["step"] for r in served], list(USAGE), "the mock served every scripted response once (the subagent's between main.7 and main.8)")
-    # In the response's time: Droid's subagent (another process) writes its log lines before the caller's buffered ones.
-    costs = sorted((e for e in sb.events() if e["session_id"] == session_id and e["kind"] == "Cost"), key=lambda e: (e["ts_ms"], e["seq"]))
-    checks.eq(len(costs), len(served), f"one Cost event per model response Droid received, the subagent's included ({len(served)})")
-    got = [(e["tokens_in"], e["cache_read_tokens"], e["tokens_out"]) for e in costs]
-    want = [(r["usage"]["prompt_tokens"] - r["usage"]["cached_tokens"], r["usage"]["cached_tokens"], r["usage"]["completion_tokens"]) for r in served]
-    checks.eq(got, want, "Cost events: the mock's usage of each response, in order (input without the cached, cache read, output)")
-    checks.eq([e["payload"].get("response_id", "").split(":")[1] for e in costs], [sub_id if r["step"].startswith("sub.") else session_id for r in served],
-              "Cost events: each response's key names the session that received it (the subagent's own for its two)")
+    scripted = [step for step in USAGE if step != WAKE or any(r["step"] == WAKE for r in served)]
+    checks.eq(sorted(r["step"] for r in served), sorted(scripted), "the mock served every scripted response once")
+    # The background subagent runs beside its caller: responses compared as sets, with the session each went to.
+    session_of = {"sub": subs[0], "bg": subs[1], "main": session_id}
+    costs = [e for e in sb.events() if e["session_id"] == session_id and e["kind"] == "Cost"]
+    checks.eq(len(costs), len(served), f"one Cost event per model response Droid received, the subagents' included ({len(served)})")
+    got = sorted((e["payload"].get("response_id", "").split(":")[1], e["tokens_in"], e["cache_read_tokens"], e["tokens_out"], e.get("stop_reason")) for e in costs)
+    want = sorted((session_of[r["step"].split(".")[0]], r["usage"]["prompt_tokens"] - r["usage"]["cached_tokens"], r["usage"]["cached_tokens"],
+                   r["usage"]["completion_tokens"], "stop" if r["finish_reason"] == "stop" else "tool-calls") for r in served)
+    checks.eq(got, want, "Cost events: the mock's usage of each response (input without the cached, cache read, output, stop reason), "
+              "keyed by the session that received it (a subagent's own for its responses)")
     checks.eq({e["payload"].get("model") for e in costs}, {MODEL}, "Cost events: the model the custom model id names")
-    stops = ["stop" if r["finish_reason"] == "stop" else "tool-calls" for r in served]
-    checks.eq([e.get("stop_reason") for e in costs], stops, "Cost events: the stop reason")
-    checks.eq([e for e in sb.events() if e["session_id"] == sub_id and e["kind"] == "Cost"], [], "no Cost event in the subagent's own session (counted once, in its caller's)")
+    checks.eq([e for e in sb.events() if e["session_id"] in subs and e["kind"] == "Cost"], [], "no Cost event in the subagents' own sessions (counted once, in their caller's)")
     settings = next((sb.home / ".factory" / "sessions").glob(f"*/{session_id}.settings.json"), None)
     totals = json.loads(settings.read_text()).get("inclusiveTokenUsage", {}) if settings else {}
     checks.eq((sum(e["tokens_in"] for e in costs), sum(e["cache_read_tokens"] for e in costs), sum(e["tokens_out"] for e in costs)),
               (totals.get("inputTokens"), totals.get("cacheReadTokens"), totals.get("outputTokens")),
-              "Cost events add up to the session's totals with its subagent's (`inclusiveTokenUsage` in Droid's <session>.settings.json)")
+              "Cost events add up to the session's totals with its subagents' (`inclusiveTokenUsage` in Droid's <session>.settings.json)")
     sb.kaizen("sessions", "--json")
     checks.eq(len([e for e in sb.events() if e["kind"] == "Cost"]), len(costs), "reading again adds nothing")
 
@@ -254,7 +270,7 @@ def cleaner(sb):
 
 
 def save_subagent_fixtures(sb, deliveries, session_id, sub_id):
-    """The subagent's SessionStart, Stop and its caller's SubagentStop (`-subagent`), its
+    """The awaited subagent's SessionStart, Stop and its caller's SubagentStop (`-subagent`), its
     transcript and its log lines (`subagent*` in the transcripts' fixtures), with the
     caller's id made the one of the session fixtures above (tests/factory.rs runs both)."""
     stored = json.loads((FIXTURES / "Stop.json").read_text())["session_id"]
@@ -265,7 +281,7 @@ def save_subagent_fixtures(sb, deliveries, session_id, sub_id):
 
     wanted = {("SessionStart", sub_id), ("Stop", sub_id), ("SubagentStop", session_id)}
     for d in deliveries:
-        if (name(d), d.payload.get("session_id")) in wanted:
+        if (name(d), d.payload.get("session_id")) in wanted and d.payload.get("task_name") in (None, "Read the notes"):
             (FIXTURES / f"{name(d)}-subagent.json").write_text(json.dumps(json.loads(ours(d.raw.decode())), indent=2, ensure_ascii=False) + "\n")
     transcript = next((sb.home / ".factory" / "sessions").glob(f"*/{sub_id}.jsonl"))
     (TRANSCRIPTS / "subagent.jsonl").write_text(ours(transcript.read_text()))
