@@ -20,8 +20,10 @@ transcript (first line: `callingSessionId`) and log lines (tagged with its own
 session only); its caller gets SubagentStop (task name and result, no subagent
 id). Without a login, Droid cannot start a subagent ("Could not reach the
 daemon": its in-process daemon asks for an access token): the run sets
-`FACTORY_AIRGAP_ENABLED=true`, Droid's offline mode, which also keeps it from
-looking up api.factory.ai.
+`FACTORY_AIRGAP_ENABLED=true`, Droid's offline mode. Even so Droid syncs its
+"automations" with its backend (a DNS query for api.factory.ai, seen by strace):
+`FACTORY_API_BASE_URL` and `FACTORY_APP_BASE_URL` point at a closed loopback port.
+The run is traced (strace, connect()) and must reach nothing but loopback.
 
 No second run resumes the session: `droid exec -s <id>` asks api.factory.ai for
 the session first (getaddrinfo fails offline) and exits 1, even with a custom model.
@@ -44,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import common  # noqa: E402
 from mock import openai_chat  # noqa: E402
+from agents.codebuddy import STRACE, foreign_connects, strace_works  # noqa: E402
 
 AGENT = "factory"
 MODEL = "kz-droid-model"
@@ -137,10 +140,15 @@ def scenario(checks, sb, droid, version):
             "model": MODEL, "base_url": server.url + "/v1", "api_key": "kz-e2e-dummy",
             "provider": "generic-chat-completion-api", "model_display_name": "kz-e2e",
         }]}, indent=2) + "\n")
-        env = dict(sb.env(), FACTORY_AIRGAP_ENABLED="true")
-        base = [droid, "exec", "--auto", "high", "-m", MODEL_ID]
+        env = dict(sb.env(), FACTORY_AIRGAP_ENABLED="true", FACTORY_API_BASE_URL="http://127.0.0.1:9", FACTORY_APP_BASE_URL="http://127.0.0.1:9")
+        traced = strace_works()
+        checks.check(traced or os.environ.get("KAIZEN_E2E_NO_STRACE"), "strace works here (set KAIZEN_E2E_NO_STRACE=1 to run without it)")
+        trace = [*STRACE, "-o", str(sb.logs / "run1.strace")] if traced else []
+        base = [*trace, droid, "exec", "--auto", "high", "-m", MODEL_ID]
         one = sb.run(base + ["[kz:main] Run the scripted steps."], "run1", timeout=240, env=env)
         checks.eq(one.returncode, 0, f"droid run one exits 0 ({one.stderr.decode()[-400:]})")
+    if traced:
+        checks.eq(foreign_connects(sb), [], "Droid and its subagents connect to nothing but loopback (strace)")
     checks.eq(mock.unknown, [], "the mock understood every request (the caller woken by its background subagent's report included)")
     deliveries = [d for d in sb.deliveries() if d.payload]
     starts = {d.payload.get("session_id"): d.payload.get("calling_session_id") for d in deliveries if name(d) == "SessionStart"}
