@@ -74,6 +74,9 @@ pub struct Scope {
     /// Latencies (ms) by response key, for a transcript that keeps them apart
     /// from its responses' tokens (OpenHands's, read before the tokens).
     pub latencies: BTreeMap<String, u32>,
+    /// Other sessions met in a log that every session writes, and whether
+    /// each is a subagent of this one (Droid's, counted in its caller's).
+    pub subagents: BTreeMap<String, bool>,
 }
 
 /// A reader that needs nothing beyond its lines.

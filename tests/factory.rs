@@ -198,3 +198,87 @@ fn log_lines_droid_writes_after_its_last_hook_are_counted_later() {
     assert!(out.status.success());
     assert_eq!(costs(&env, &id), scenario_costs(), "the model from the log's sendMessage lines, not the Droid home");
 }
+
+/// The Task tool's subagent as the real Droid ran it (`*-subagent.json`,
+/// `transcripts/factory/subagent*`): a session of its own, whose transcript's
+/// first line names its caller. Its transcript goes beside its caller's; its
+/// log lines after the caller's (`with_subagent`) or not yet (the log as the
+/// caller's Stop found it). Returns the subagent's id and transcript.
+fn subagent(env: &Env, caller_transcript: &std::path::Path, with_subagent: bool) -> (String, PathBuf) {
+    let start = payload(env, "SessionStart-subagent");
+    let id = start["session_id"].as_str().unwrap().to_string();
+    let transcript = caller_transcript.with_file_name(format!("{id}.jsonl"));
+    std::fs::copy(fixtures_dir().join("transcripts/factory/subagent.jsonl"), &transcript).unwrap();
+    let log = write_log(env, usize::MAX);
+    if with_subagent {
+        let lines = std::fs::read_to_string(fixtures_dir().join("transcripts/factory/subagent-log.log")).unwrap();
+        let mut text = std::fs::read_to_string(&log).unwrap();
+        text += &lines;
+        std::fs::write(&log, text).unwrap();
+    }
+    (id, transcript)
+}
+
+/// The subagent's two responses (the end-to-end mock's `sub.1.read`, `sub.2.final`).
+fn subagent_costs() -> Vec<Cost> {
+    vec![
+        (Some(3100), Some(2001), Some(41), json!("kz-droid-model")),
+        (Some(3200), Some(2002), Some(42), json!("kz-droid-model")),
+    ]
+}
+
+/// Runs the subagent's hooks and the caller's SubagentStop and Stop, as Droid delivered them.
+fn run_subagent_hooks(env: &Env, caller: &Value, sub_transcript: &std::path::Path) {
+    for (args, event) in
+        [(["session-start", "--agent"], "SessionStart-subagent"), (["stop", "--agent"], "Stop-subagent")]
+    {
+        let mut p = payload(env, event);
+        p["transcript_path"] = json!(sub_transcript);
+        env.hook(&[args[0], args[1], "factory"], &p);
+    }
+    let mut stop = payload(env, "SubagentStop-subagent");
+    stop["transcript_path"] = caller["transcript_path"].clone();
+    env.hook(&["subagent", "--agent", "factory"], &stop);
+    env.hook(&["stop", "--agent", "factory"], caller);
+}
+
+#[test]
+fn a_subagents_responses_are_counted_once_in_its_callers_session() {
+    let env = Env::new();
+    let mut stop = payload(&env, "Stop");
+    let id = stop["session_id"].as_str().unwrap().to_string();
+    stop["transcript_path"] = json!(droid_home(&env, &id));
+    let (sub, sub_transcript) = subagent(&env, &PathBuf::from(stop["transcript_path"].as_str().unwrap()), true);
+    run_subagent_hooks(&env, &stop, &sub_transcript);
+    let want: Vec<Cost> = scenario_costs().into_iter().chain(subagent_costs()).collect();
+    assert_eq!(costs(&env, &id), want, "the caller's 7 responses, then its subagent's 2");
+    assert_eq!(costs(&env, &sub), [], "none in the subagent's own session");
+    assert_eq!(env.record(&sub).parent_session_id.as_deref(), Some(id.as_str()), "calling_session_id");
+    let stops: Vec<_> = env.events(&id).into_iter().filter(|e| e.payload["phase"] == "subagent_stop").collect();
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0].kind, EventKind::Lifecycle);
+    env.hook(&["stop", "--agent", "factory"], &stop);
+    let out = env.run(&["sessions", "--json"], b"");
+    assert!(out.status.success());
+    assert_eq!(costs(&env, &id).len(), 9, "once");
+}
+
+#[test]
+fn a_subagents_log_lines_written_after_the_last_hook_are_counted_later_in_its_callers_session() {
+    let env = Env::new();
+    let mut stop = payload(&env, "Stop");
+    let id = stop["session_id"].as_str().unwrap().to_string();
+    stop["transcript_path"] = json!(droid_home(&env, &id));
+    let caller_transcript = PathBuf::from(stop["transcript_path"].as_str().unwrap());
+    let (sub, sub_transcript) = subagent(&env, &caller_transcript, false);
+    run_subagent_hooks(&env, &stop, &sub_transcript);
+    assert_eq!(costs(&env, &id), scenario_costs());
+    // Droid flushes the subagent's lines later; a read again (no transcript path:
+    // the Droid home is `$HOME/.factory`) takes them.
+    subagent(&env, &caller_transcript, true);
+    let out = env.run(&["sessions", "--json"], b"");
+    assert!(out.status.success());
+    let want: Vec<Cost> = scenario_costs().into_iter().chain(subagent_costs()).collect();
+    assert_eq!(costs(&env, &id), want);
+    assert_eq!(costs(&env, &sub), []);
+}

@@ -9,7 +9,21 @@ registered the hooks (plus capture.sh beside each):
 
   1. run one   `droid exec --auto high -m custom:kz-e2e-0 "[kz:main] ..."`: a shell
                command that succeeds, one that exits 2, Create, Edit, Read, a
-               read of a missing file, a final answer.
+               read of a missing file, the Task tool running a custom droid
+               (`~/.factory/droids/kz-helper.md`, awaited: one Read, an answer),
+               the same droid in the background (Task's default: one answer,
+               delivered to the caller, which is woken), a final answer.
+
+The subagent is a session of its own: its own hooks (SessionStart with
+`calling_session_id`, UserPromptSubmit, its tools, Stop, SessionEnd), its own
+transcript (first line: `callingSessionId`) and log lines (tagged with its own
+session only); its caller gets SubagentStop (task name and result, no subagent
+id). Without a login, Droid cannot start a subagent ("Could not reach the
+daemon": its in-process daemon asks for an access token): the run sets
+`FACTORY_AIRGAP_ENABLED=true`, Droid's offline mode. Even so Droid syncs its
+"automations" with its backend (a DNS query for api.factory.ai, seen by strace):
+`FACTORY_API_BASE_URL` and `FACTORY_APP_BASE_URL` point at a closed loopback port.
+The run is traced (strace, connect()) and must reach nothing but loopback.
 
 No second run resumes the session: `droid exec -s <id>` asks api.factory.ai for
 the session first (getaddrinfo fails offline) and exits 1, even with a custom model.
@@ -32,10 +46,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import common  # noqa: E402
 from mock import openai_chat  # noqa: E402
+from agents.codebuddy import STRACE, foreign_connects, strace_works  # noqa: E402
 
 AGENT = "factory"
 MODEL = "kz-droid-model"
 MODEL_ID = "custom:kz-e2e-0"
+SUBAGENT = "kz-helper"
 FIXTURES = common.ROOT / "tests" / "fixtures" / "real" / AGENT
 TRANSCRIPTS = common.ROOT / "tests" / "fixtures" / "transcripts" / AGENT
 
@@ -49,8 +65,18 @@ USAGE = {
     "main.4.edit": openai_chat._usage(4404, 1004, 0, 34, 0),
     "main.5.read": openai_chat._usage(4505, 1005, 0, 35, 0),
     "main.6.read_missing": openai_chat._usage(4606, 1006, 0, 36, 0),
-    "main.7.final": openai_chat._usage(4707, 1007, 0, 37, 0),
+    "main.7.task": openai_chat._usage(4707, 1007, 0, 37, 0),
+    # the subagent's own conversation (a custom droid the Task tool runs, awaited)
+    "sub.1.read": openai_chat._usage(5101, 2001, 0, 41, 0),
+    "sub.2.final": openai_chat._usage(5202, 2002, 0, 42, 0),
+    # the same droid again, in the background (Task's default): the caller goes on, and is
+    # woken with the report (a request of its own, unless the report came before its last)
+    "main.8.background": openai_chat._usage(4808, 1008, 0, 38, 0),
+    "bg.1.final": openai_chat._usage(5303, 2003, 0, 43, 0),
+    "main.9.final": openai_chat._usage(4909, 1009, 0, 39, 0),
+    "main.10.woken": openai_chat._usage(5010, 1010, 0, 40, 0),
 }
+WAKE = "main.10.woken"
 
 
 def shell(call_id, command):
@@ -68,7 +94,21 @@ def script(work: Path) -> dict:
             ("main.4.edit", None, [tool("call_kz_edit", "Edit", {"file_path": f"{w}/hello.txt", "old_str": "hello", "new_str": "goodbye"})]),
             ("main.5.read", None, [tool("call_kz_read", "Read", {"file_path": f"{w}/notes.txt"})]),
             ("main.6.read_missing", None, [tool("call_kz_read_missing", "Read", {"file_path": f"{w}/does-not-exist.txt"})]),
-            ("main.7.final", "All steps done.", []),
+            ("main.7.task", None, [tool("call_kz_task", "Task", {
+                "subagent_type": SUBAGENT, "description": "Read the notes", "await": True,
+                "prompt": f"[kz:sub] Read {w}/notes.txt and report its first line.",
+            })]),
+            ("main.8.background", None, [tool("call_kz_task_bg", "Task", {
+                "subagent_type": SUBAGENT, "description": "Report in the background",
+                "prompt": "[kz:bg] Report that you are done.",
+            })]),
+            ("main.9.final", "All steps done.", []),
+            (WAKE, "The background report is in.", []),
+        ],
+        "bg": [("bg.1.final", "Background report: done.", [])],
+        "sub": [
+            ("sub.1.read", None, [tool("call_kz_sub_read", "Read", {"file_path": f"{w}/notes.txt"})]),
+            ("sub.2.final", "Subagent finished: the notes say hello.", []),
         ],
     }
 
@@ -91,28 +131,42 @@ def scenario(checks, sb, droid, version):
     sb.install(AGENT)
     checks.check(settings.is_file(), "install writes ~/.factory/settings.json")
     sb.add_capture_nested(settings)
+    (factory / "droids").mkdir()
+    (factory / "droids" / f"{SUBAGENT}.md").write_text(
+        f"---\nname: {SUBAGENT}\ndescription: Reads a file and reports on it\nmodel: inherit\ntools: [\"Read\"]\n---\n\nRead the file you are given and report its first line.\n")
     mock = openai_chat.OpenAIChatMock(sb.work, model_override=MODEL, scripted=script(sb.work), usage=USAGE)
     with common.MockServer(mock) as server:
         (factory / "config.json").write_text(json.dumps({"custom_models": [{
             "model": MODEL, "base_url": server.url + "/v1", "api_key": "kz-e2e-dummy",
             "provider": "generic-chat-completion-api", "model_display_name": "kz-e2e",
         }]}, indent=2) + "\n")
-        env = sb.env()
-        base = [droid, "exec", "--auto", "high", "-m", MODEL_ID]
+        env = dict(sb.env(), FACTORY_AIRGAP_ENABLED="true", FACTORY_API_BASE_URL="http://127.0.0.1:9", FACTORY_APP_BASE_URL="http://127.0.0.1:9")
+        traced = strace_works()
+        checks.check(traced or os.environ.get("KAIZEN_E2E_NO_STRACE"), "strace works here (set KAIZEN_E2E_NO_STRACE=1 to run without it)")
+        trace = [*STRACE, "-o", str(sb.logs / "run1.strace")] if traced else []
+        base = [*trace, droid, "exec", "--auto", "high", "-m", MODEL_ID]
         one = sb.run(base + ["[kz:main] Run the scripted steps."], "run1", timeout=240, env=env)
         checks.eq(one.returncode, 0, f"droid run one exits 0 ({one.stderr.decode()[-400:]})")
-        ids = sorted({d.payload.get("session_id") for d in sb.deliveries() if d.payload} - {None})
-        session_id = ids[0] if ids else None
-    checks.eq([u for u in mock.unknown if u[0] != "unscripted"], [], "the mock understood every request")
+    if traced:
+        checks.eq(foreign_connects(sb), [], "Droid and its subagents connect to nothing but loopback (strace)")
+    checks.eq(mock.unknown, [], "the mock understood every request (the caller woken by its background subagent's report included)")
     deliveries = [d for d in sb.deliveries() if d.payload]
-    checks.eq({d.payload.get("session_id") for d in deliveries}, {session_id}, "both runs deliver one session id")
+    starts = {d.payload.get("session_id"): d.payload.get("calling_session_id") for d in deliveries if name(d) == "SessionStart"}
+    session_id = next((s for s, caller in starts.items() if not caller), None)
+    prompts = {d.payload.get("session_id"): d.payload.get("prompt", "") for d in deliveries if name(d) == "UserPromptSubmit"}
+    sub_id = next((s for s, text in prompts.items() if "[kz:sub]" in text), None)
+    bg_id = next((s for s, text in prompts.items() if "[kz:bg]" in text), None)
+    checks.eq(starts, {session_id: None, sub_id: session_id, bg_id: session_id}, "each subagent is a session of its own, its SessionStart names its caller (calling_session_id)")
+    checks.eq({d.payload.get("session_id") for d in deliveries}, {session_id, sub_id, bg_id}, "every delivery is the run's or a subagent's")
     events = sb.events()
     if os.environ.get("KAIZEN_E2E_UPDATE_FIXTURES"):
         save_fixtures(sb, deliveries)
+        save_subagent_fixtures(sb, deliveries, session_id, sub_id)
     pairs = common.match(deliveries, events)
     check_deliveries(checks, pairs, events, session_id)
+    check_subagent(checks, pairs, events, session_id, sub_id, bg_id)
     check_record(checks, sb, session_id)
-    check_commands(checks, sb, session_id, events)
+    check_commands(checks, sb, session_id, (sub_id, bg_id), mock)
 
 
 def name(d):
@@ -127,7 +181,8 @@ def check_deliveries(checks, pairs, events, session_id):
     for d, es in pairs:
         kinds.setdefault(name(d), set()).update(e["kind"] for e in es)
     checks.eq(kinds.get("PreToolUse"), {"ToolCall"}, "PreToolUse -> ToolCall")
-    checks.eq(sorted(kinds), ["PostToolUse", "PreToolUse", "SessionEnd", "SessionStart", "Stop"], "the events `droid exec` fires (no UserPromptSubmit headless)")
+    checks.eq(sorted(kinds), ["PostToolUse", "PreToolUse", "SessionEnd", "SessionStart", "Stop", "SubagentStop", "UserPromptSubmit"],
+              "the events `droid exec` fires (UserPromptSubmit: the subagent's only)")
     ours = [e for e in events if e["session_id"] == session_id]
     calls = {e["tool_call_id"]: e for e in ours if e["kind"] == "ToolCall"}
     ends = {}
@@ -142,6 +197,22 @@ def check_deliveries(checks, pairs, events, session_id):
     checks.eq(open_calls, [], "no call left open after the turn ends (item 10)")
 
 
+def check_subagent(checks, pairs, events, session_id, sub_id, bg_id):
+    """The Task tool's subagents: each its own session (every hook, its prompt), and in
+    the caller's a SubagentStop with the task's name and result (no subagent id)."""
+    stops = [(d, es) for d, es in pairs if name(d) == "SubagentStop"]
+    checks.eq(sorted((d.payload.get("session_id"), d.payload.get("task_name")) for d, _ in stops),
+              [(session_id, "Read the notes"), (session_id, "Report in the background")],
+              "one SubagentStop per subagent, in the caller's session, with the task's name")
+    checks.eq([[e["kind"] for e in es] for _, es in stops], [["Lifecycle"]] * 2, "SubagentStop recorded (Lifecycle)")
+    checks.eq([e["payload"].get("phase") for _, es in stops for e in es], ["subagent_stop"] * 2, "SubagentStop: phase subagent_stop")
+    for sid, wanted in ((sub_id, ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "Stop", "SessionEnd"]),
+                        (bg_id, ["SessionStart", "UserPromptSubmit", "Stop", "SessionEnd"])):
+        checks.eq([name(d) for d, _ in pairs if d.payload.get("session_id") == sid], wanted, f"the subagent's own hooks, in order ({len(wanted)})")
+    results = [e["kind"] for e in events if e["session_id"] == sub_id and e.get("tool_call_id")]
+    checks.eq(results, ["ToolCall", "ToolResult"], "the subagent's Read: a call and its result, in its session")
+
+
 def check_record(checks, sb, session_id):
     rec = sb.records().get(session_id)
     if not checks.check(rec is not None, "a SessionRecord for the Droid session"):
@@ -151,7 +222,7 @@ def check_record(checks, sb, session_id):
     checks.eq(rec.get("model"), MODEL, "record: model, from the session's settings file beside the transcript (item 11)")
 
 
-def check_commands(checks, sb, session_id, events):
+def check_commands(checks, sb, session_id, subs, mock):
     doctor = sb.kaizen("doctor")
     settings = sb.home / ".factory" / "settings.json"
     checks.eq(doctor.returncode, 0, "doctor exit status")
@@ -162,27 +233,70 @@ def check_commands(checks, sb, session_id, events):
     s = ours[0]
     checks.eq(s.get("errors"), 2, "sessions: errors = 2 (exit 2, missing file)")
     checks.eq(s.get("status"), "Done", "sessions: the session ended (SessionEnd, or with the droid process)")
-    check_costs(checks, sb, session_id)
+    records = sb.records()
+    checks.eq([(records.get(s) or {}).get("parent_session_id") for s in subs], [session_id] * 2, "the subagents' records: their caller as parent_session_id")
+    check_costs(checks, sb, session_id, subs, mock)
 
 
-def check_costs(checks, sb, session_id):
+def check_costs(checks, sb, session_id, subs, mock):
     """One Cost event per model response, from Droid's log (`[Agent] Streaming result`
-    lines of the session): its transcript keeps none. `sessions` ran above, so
-    lines written after the last hook are in."""
+    lines of the session, and of its subagent's session: counted in the caller's):
+    its transcript keeps none. `sessions` ran above, so lines written after the
+    last hook are in."""
+    served = [r for r in mock.served if r["status"] == 200]
+    scripted = [step for step in USAGE if step != WAKE or any(r["step"] == WAKE for r in served)]
+    checks.eq(sorted(r["step"] for r in served), sorted(scripted), "the mock served every scripted response once")
+    # The background subagent runs beside its caller: responses compared as sets, with the session each went to.
+    session_of = {"sub": subs[0], "bg": subs[1], "main": session_id}
     costs = [e for e in sb.events() if e["session_id"] == session_id and e["kind"] == "Cost"]
-    checks.eq(len(costs), len(USAGE), f"one Cost event per model response Droid received ({len(USAGE)})")
-    got = [(e["tokens_in"], e["cache_read_tokens"], e["tokens_out"]) for e in costs]
-    want = [(u["prompt_tokens"] - u["cached_tokens"], u["cached_tokens"], u["completion_tokens"]) for u in USAGE.values()]
-    checks.eq(got, want, "Cost events: the mock's usage of each response, in order (input without the cached, cache read, output)")
+    checks.eq(len(costs), len(served), f"one Cost event per model response Droid received, the subagents' included ({len(served)})")
+    got = sorted((e["payload"].get("response_id", "").split(":")[1], e["tokens_in"], e["cache_read_tokens"], e["tokens_out"], e.get("stop_reason")) for e in costs)
+    want = sorted((session_of[r["step"].split(".")[0]], r["usage"]["prompt_tokens"] - r["usage"]["cached_tokens"], r["usage"]["cached_tokens"],
+                   r["usage"]["completion_tokens"], "stop" if r["finish_reason"] == "stop" else "tool-calls") for r in served)
+    checks.eq(got, want, "Cost events: the mock's usage of each response (input without the cached, cache read, output, stop reason), "
+              "keyed by the session that received it (a subagent's own for its responses)")
     checks.eq({e["payload"].get("model") for e in costs}, {MODEL}, "Cost events: the model the custom model id names")
-    checks.eq([e.get("stop_reason") for e in costs], ["tool-calls"] * (len(USAGE) - 1) + ["stop"], "Cost events: the stop reason")
+    checks.eq([e for e in sb.events() if e["session_id"] in subs and e["kind"] == "Cost"], [], "no Cost event in the subagents' own sessions (counted once, in their caller's)")
     settings = next((sb.home / ".factory" / "sessions").glob(f"*/{session_id}.settings.json"), None)
-    totals = json.loads(settings.read_text()).get("tokenUsage", {}) if settings else {}
+    totals = json.loads(settings.read_text()).get("inclusiveTokenUsage", {}) if settings else {}
     checks.eq((sum(e["tokens_in"] for e in costs), sum(e["cache_read_tokens"] for e in costs), sum(e["tokens_out"] for e in costs)),
               (totals.get("inputTokens"), totals.get("cacheReadTokens"), totals.get("outputTokens")),
-              "Cost events add up to the session's totals in Droid's <session>.settings.json")
+              "Cost events add up to the session's totals with its subagents' (`inclusiveTokenUsage` in Droid's <session>.settings.json)")
     sb.kaizen("sessions", "--json")
     checks.eq(len([e for e in sb.events() if e["kind"] == "Cost"]), len(costs), "reading again adds nothing")
+
+
+def cleaner(sb):
+    replace = [(str(sb.work).replace("/", "-"), "-work-project"), (str(sb.home), "/home/user"), (str(sb.work), "/work/project"), (str(sb.tmp), "/tmp/e2e"),
+               (str(sb.bin), "/home/user/.local/bin/kaizen-hook"), (str(common.ROOT), "/repo")]
+
+    def clean(text):
+        for old, new in replace:
+            text = text.replace(old, new)
+        return text
+    return clean
+
+
+def save_subagent_fixtures(sb, deliveries, session_id, sub_id):
+    """The awaited subagent's SessionStart, Stop and its caller's SubagentStop (`-subagent`), its
+    transcript and its log lines (`subagent*` in the transcripts' fixtures), with the
+    caller's id made the one of the session fixtures above (tests/factory.rs runs both)."""
+    stored = json.loads((FIXTURES / "Stop.json").read_text())["session_id"]
+    clean = cleaner(sb)
+
+    def ours(text):
+        return clean(text).replace(session_id, stored)
+
+    wanted = {("SessionStart", sub_id), ("Stop", sub_id), ("SubagentStop", session_id)}
+    for d in deliveries:
+        if (name(d), d.payload.get("session_id")) in wanted and d.payload.get("task_name") in (None, "Read the notes"):
+            (FIXTURES / f"{name(d)}-subagent.json").write_text(json.dumps(json.loads(ours(d.raw.decode())), indent=2, ensure_ascii=False) + "\n")
+    transcript = next((sb.home / ".factory" / "sessions").glob(f"*/{sub_id}.jsonl"))
+    (TRANSCRIPTS / "subagent.jsonl").write_text(ours(transcript.read_text()))
+    log = sb.home / ".factory" / "logs" / "droid-log-single.log"
+    kept = ("[LLM] sendMessage", "[Agent] Streaming result")
+    lines = [line for line in log.read_text().splitlines(keepends=True) if sub_id in line and any(k in line for k in kept)]
+    (TRANSCRIPTS / "subagent-log.log").write_text(ours("".join(lines)))
 
 
 def save_fixtures(sb, deliveries):
@@ -193,13 +307,7 @@ def save_fixtures(sb, deliveries):
         if n:
             chosen.setdefault(key, d)
     FIXTURES.mkdir(parents=True, exist_ok=True)
-    replace = [(str(sb.home), "/home/user"), (str(sb.work), "/work/project"), (str(sb.tmp), "/tmp/e2e")]
-
-    def clean(text):
-        for old, new in replace + [(str(sb.bin), "/home/user/.local/bin/kaizen-hook"), (str(common.ROOT), "/repo")]:
-            text = text.replace(old, new)
-        return text
-
+    clean = cleaner(sb)
     for key, d in chosen.items():
         (FIXTURES / f"{key}.json").write_text(json.dumps(json.loads(clean(d.raw.decode())), indent=2, ensure_ascii=False) + "\n")
     stops = [d for d in deliveries if name(d) == "Stop"]

@@ -95,15 +95,19 @@ fn version(_: &Payload) -> Option<String> {
 // ran on, user messages with `tool_result` blocks (`is_error`). It keeps no
 // per-response token counts (the `<session>.settings.json` beside it keeps
 // only the session's totals); Droid's log does, one `[Agent] Streaming result`
-// line per model response, tagged with its session. Droid sends no
+// line per model response, tagged with its session. A subagent (the Task
+// tool running a droid) is a session of its own, with its own hooks and
+// transcript, whose first line names its caller (`callingSessionId`): its
+// responses are counted once, in its caller's session. Droid sends no
 // PostToolUse for a failed call and no failure event: the `tool_result` with
 // `is_error: true` is the only sign, taken at the turn end.
 
 /// The session's transcript, and Droid's log (`$FACTORY_LOG_FILE`, else
-/// `<home>/logs/droid-log-single.log`: every session's, rotated daily).
+/// `<home>/logs/droid-log-single.log`: every session's, rotated daily), but
+/// not for a subagent: its caller's reads count its responses.
 fn transcripts(p: &Payload) -> Vec<PathBuf> {
     let Some(transcript) = transcript_path(p) else { return Vec::new() };
-    let log = log_path(&transcript);
+    let log = log_path(&transcript).filter(|_| calling_session(&transcript).is_none());
     std::iter::once(transcript).chain(log).collect()
 }
 
@@ -180,10 +184,11 @@ const SEND_MESSAGE: &str = "[LLM] sendMessage";
 /// `[LLM] sendMessage` line before named (a custom model's own name; `tags`
 /// has only its `custom:` id, which the Droid home resolves, unknown when the
 /// log is read again after the hooks). Droid writes these lines after its
-/// hooks have returned (buffered): a later read takes them. No response id:
+/// hooks have returned (buffered): a later read takes them. A subagent's
+/// lines count in its caller's read (`is_subagent`). No response id:
 /// the line's time in the session is the key (Droid asks one request at a
 /// time per session).
-fn logged_response(line: &str, ctx: &mut Context, scope: &Scope) -> Option<Response> {
+fn logged_response(line: &str, ctx: &mut Context, scope: &mut Scope) -> Option<Response> {
     let (head, context) = line.split_once(" | Context: ")?;
     let (time, rest) = head.strip_prefix('[')?.split_once(']')?;
     let sent = rest.ends_with(SEND_MESSAGE);
@@ -193,7 +198,7 @@ fn logged_response(line: &str, ctx: &mut Context, scope: &Scope) -> Option<Respo
     let context: Value = serde_json::from_str(context).ok()?;
     let tags = context.get("tags")?;
     let session = tags.get("sessionId")?.as_str()?;
-    if Some(session) != scope.session.as_deref() || session.is_empty() {
+    if session.is_empty() || Some(session) != scope.session.as_deref() && !is_subagent(session, scope) {
         return None;
     }
     if sent {
@@ -216,6 +221,44 @@ fn logged_response(line: &str, ctx: &mut Context, scope: &Scope) -> Option<Respo
         stop_reason: context.get("reason").and_then(Value::as_str).map(String::from),
         ..Response::default()
     })
+}
+
+/// Whether the log's `session` is a subagent the read session called: its
+/// transcript's first line says so (asked once a read).
+fn is_subagent(session: &str, scope: &mut Scope) -> bool {
+    if let Some(known) = scope.subagents.get(session) {
+        return *known;
+    }
+    let caller = subagent_transcript(session, scope.home.as_deref()).and_then(|t| calling_session(&t));
+    let called = caller.is_some() && caller == scope.session;
+    scope.subagents.insert(session.to_string(), called);
+    called
+}
+
+/// `<home>/sessions/<project>/<session>.jsonl`, in whichever project (a
+/// subagent's is its caller's, unless it was given another directory). The
+/// Droid home is the transcript's, else Droid's own default (a read again
+/// after the hooks knows no transcript): `$FACTORY_HOME_OVERRIDE` or `$HOME`.
+fn subagent_transcript(session: &str, home: Option<&Path>) -> Option<PathBuf> {
+    if !session.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return None;
+    }
+    let default = || {
+        let base = std::env::var_os("FACTORY_HOME_OVERRIDE").filter(|h| !h.is_empty()).map(PathBuf::from);
+        Some(base.or_else(crate::config::home_dir)?.join(".factory"))
+    };
+    let home = home.map(Path::to_path_buf).or_else(default)?;
+    let name = format!("{session}.jsonl");
+    std::fs::read_dir(home.join("sessions")).ok()?.flatten().map(|dir| dir.path().join(&name)).find(|t| t.is_file())
+}
+
+/// The session that called this one as a subagent: `callingSessionId` in
+/// its transcript's first line (`"type": "session_start"`).
+fn calling_session(transcript: &Path) -> Option<String> {
+    let head = fsutil::read_agent_file(transcript, End::Head, 64 * 1024).ok()?;
+    let first = head.split(|b| *b == b'\n').next()?;
+    let start: Value = serde_json::from_slice(first).ok()?;
+    start.get("callingSessionId")?.as_str().filter(|s| !s.is_empty()).map(String::from)
 }
 
 /// When the session started: the first timestamp in its transcript.
@@ -315,10 +358,11 @@ mod tests {
 
     #[test]
     fn a_streaming_result_of_the_session_is_a_response() {
-        let scope = Scope { session: Some("s1".into()), ..Scope::default() };
+        let home = tempfile::tempdir().unwrap();
+        let mut scope = Scope { session: Some("s1".into()), home: Some(home.path().into()), ..Scope::default() };
         let mut ctx = Context::default();
         let line = log_line("2026-12-07T05:56:16.420Z", STREAMING_RESULT, "s1", 100);
-        let r = logged_response(line.trim_end(), &mut ctx, &scope).unwrap();
+        let r = logged_response(line.trim_end(), &mut ctx, &mut scope).unwrap();
         assert_eq!(r.key, "droid-log:s1:2026-12-07T05:56:16.420Z");
         assert_eq!(
             (r.model.as_deref(), r.stop_reason.as_deref(), r.reasoning),
@@ -330,13 +374,47 @@ mod tests {
         // The model the request before named wins over the tags' id.
         let sent = log_line("2026-12-07T05:56:16.300Z", SEND_MESSAGE, "s1", 0)
             .replace("\"inputTokens\"", "\"modelId\":\"kz-model\",\"x\"");
-        assert_eq!(logged_response(sent.trim_end(), &mut ctx, &scope), None);
-        assert_eq!(logged_response(line.trim_end(), &mut ctx, &scope).unwrap().model.as_deref(), Some("kz-model"));
+        assert_eq!(logged_response(sent.trim_end(), &mut ctx, &mut scope), None);
+        assert_eq!(logged_response(line.trim_end(), &mut ctx, &mut scope).unwrap().model.as_deref(), Some("kz-model"));
         let other = log_line("2026-12-07T05:56:16.420Z", STREAMING_RESULT, "s2", 100);
-        assert_eq!(logged_response(other.trim_end(), &mut ctx, &scope), None, "another session's");
+        assert_eq!(logged_response(other.trim_end(), &mut ctx, &mut scope), None, "another session's");
         let prepared = log_line("2026-12-07T05:56:16.420Z", "[Agent] Outbound request prepared", "s1", 100);
-        assert_eq!(logged_response(prepared.trim_end(), &mut ctx, &scope), None);
-        assert_eq!(logged_response("TypeError: getaddrinfo ENOTFOUND", &mut ctx, &scope), None);
+        assert_eq!(logged_response(prepared.trim_end(), &mut ctx, &mut scope), None);
+        assert_eq!(logged_response("TypeError: getaddrinfo ENOTFOUND", &mut ctx, &mut scope), None);
+    }
+
+    #[test]
+    fn a_subagents_responses_count_in_its_callers_read_only() {
+        let home = tempfile::tempdir().unwrap();
+        let project = home.path().join("sessions").join("-work-project");
+        std::fs::create_dir_all(&project).unwrap();
+        let start = |id: &str, caller: &str| {
+            let line =
+                json!({"type": "session_start", "id": id, "callingSessionId": caller, "callingToolUseId": "call_1"});
+            std::fs::write(project.join(format!("{id}.jsonl")), format!("{line}\n")).unwrap();
+        };
+        start("child", "s1");
+        start("other-child", "s2");
+        std::fs::write(project.join("s1.jsonl"), "{\"type\":\"session_start\",\"id\":\"s1\"}\n").unwrap();
+        let mut scope = Scope { session: Some("s1".into()), home: Some(home.path().into()), ..Scope::default() };
+        let mut ctx = Context::default();
+        let mut read = |session: &str| {
+            let line = log_line("2026-12-07T05:56:16.420Z", STREAMING_RESULT, session, 100);
+            logged_response(line.trim_end(), &mut ctx, &mut scope).map(|r| r.key)
+        };
+        assert_eq!(read("child").as_deref(), Some("droid-log:child:2026-12-07T05:56:16.420Z"));
+        assert_eq!(read("other-child"), None, "another session's subagent");
+        assert_eq!(read("unknown"), None, "no transcript");
+        assert_eq!(read("../child"), None, "not a session id");
+        let known: Vec<_> = scope.subagents.iter().map(|(s, called)| (s.as_str(), *called)).collect();
+        assert_eq!(known, [("../child", false), ("child", true), ("other-child", false), ("unknown", false)]);
+        // The subagent's own reads take its transcript, not the log.
+        let payload = |id: &str| {
+            let path = project.join(format!("{id}.jsonl"));
+            json!({"session_id": id, "transcript_path": path}).as_object().unwrap().clone()
+        };
+        assert_eq!(transcripts(&payload("child")), [project.join("child.jsonl")]);
+        assert_eq!(transcripts(&payload("s1")).len(), 2, "the caller reads the log");
     }
 
     #[test]

@@ -100,8 +100,9 @@ pub fn recognize(payload: Option<&Map<String, Value>>, flags: Flags) -> Observat
         Phase::ToolCall | Phase::ToolResult | Phase::ToolFailure => f.millis(DURATION_KEYS),
         _ => None,
     };
+    // Droid's subagent names its caller in its SessionStart only (`calling_session_id`).
     let parent_session_id = f
-        .text(&["parent_conversation_id", "parent_session_id", "parentSessionId"])
+        .text(&["parent_conversation_id", "parent_session_id", "parentSessionId", "calling_session_id"])
         .filter(|parent| Some(parent) != session_id.as_ref());
     Observation {
         problems: unusable_fields(p),
