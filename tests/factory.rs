@@ -227,6 +227,15 @@ fn subagent_costs() -> Vec<Cost> {
     ]
 }
 
+/// The caller's Stop, its session id and its transcript in the Droid home.
+fn caller_stop(env: &Env) -> (Value, String, PathBuf) {
+    let mut stop = payload(env, "Stop");
+    let id = stop["session_id"].as_str().unwrap().to_string();
+    let transcript = droid_home(env, &id);
+    stop["transcript_path"] = json!(transcript);
+    (stop, id, transcript)
+}
+
 /// Runs the subagent's hooks and the caller's SubagentStop and Stop, as Droid delivered them.
 fn run_subagent_hooks(env: &Env, caller: &Value, sub_transcript: &std::path::Path) {
     for (args, event) in
@@ -245,10 +254,8 @@ fn run_subagent_hooks(env: &Env, caller: &Value, sub_transcript: &std::path::Pat
 #[test]
 fn a_subagents_responses_are_counted_once_in_its_callers_session() {
     let env = Env::new();
-    let mut stop = payload(&env, "Stop");
-    let id = stop["session_id"].as_str().unwrap().to_string();
-    stop["transcript_path"] = json!(droid_home(&env, &id));
-    let (sub, sub_transcript) = subagent(&env, &PathBuf::from(stop["transcript_path"].as_str().unwrap()), true);
+    let (stop, id, caller_transcript) = caller_stop(&env);
+    let (sub, sub_transcript) = subagent(&env, &caller_transcript, true);
     run_subagent_hooks(&env, &stop, &sub_transcript);
     let want: Vec<Cost> = scenario_costs().into_iter().chain(subagent_costs()).collect();
     assert_eq!(costs(&env, &id), want, "the caller's 7 responses, then its subagent's 2");
@@ -266,10 +273,7 @@ fn a_subagents_responses_are_counted_once_in_its_callers_session() {
 #[test]
 fn a_subagents_log_lines_written_after_the_last_hook_are_counted_later_in_its_callers_session() {
     let env = Env::new();
-    let mut stop = payload(&env, "Stop");
-    let id = stop["session_id"].as_str().unwrap().to_string();
-    stop["transcript_path"] = json!(droid_home(&env, &id));
-    let caller_transcript = PathBuf::from(stop["transcript_path"].as_str().unwrap());
+    let (stop, id, caller_transcript) = caller_stop(&env);
     let (sub, sub_transcript) = subagent(&env, &caller_transcript, false);
     run_subagent_hooks(&env, &stop, &sub_transcript);
     assert_eq!(costs(&env, &id), scenario_costs());
