@@ -155,3 +155,34 @@ fn the_help_names_every_agent_install_supports() {
         assert!(top.contains(agent.title), "`--help` does not name {}: {top}", agent.title);
     }
 }
+
+/// Every environment variable an agent's code reads (`var`, `var_os`,
+/// `env_dir`, `env_dir_or_home`, `pure`) is one the tests clear, so a
+/// developer's shell cannot point a test at their own agent files.
+#[test]
+fn the_tests_clear_every_agent_variable_the_binary_reads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut dirs = vec![root.join("agents"), root.join("install")];
+    let mut read = std::collections::BTreeSet::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for call in ["var(\"", "var_os(\"", "env_dir(\"", "env_dir_or_home(\"", "pure(\""] {
+                for (at, _) in text.match_indices(call) {
+                    let name: String = text[at + call.len()..].chars().take_while(|c| *c != '"').collect();
+                    if !name.starts_with("KAIZEN_") && name != "HOME" {
+                        read.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    assert!(read.len() > 10, "only {read:?} found: the search is broken");
+    let missing: Vec<&String> = read.iter().filter(|name| !common::AGENTS_ENV.contains(&name.as_str())).collect();
+    assert!(missing.is_empty(), "add these to tests/common AGENTS_ENV: {missing:?}");
+}

@@ -30,6 +30,32 @@ pub fn fixtures_dir() -> PathBuf {
 /// thirty times the default, so no figure a test asserts is lost to a busy machine.
 pub const TEST_BUDGET_MS: &str = "30000";
 
+/// What the agents' environments tell the binary (where their files are, a
+/// switch that turns their hooks off, their version): cleared for every
+/// process a test starts (tests/agents.rs checks the list is whole).
+pub const AGENTS_ENV: &[&str] = &[
+    "AI_AGENT",
+    "CLAUDE_CONFIG_DIR",
+    "CLINE_DATA_DIR",
+    "CLINE_DIR",
+    "CLINE_SESSION_DATA_DIR",
+    "CODEBUDDY_CONFIG_DIR",
+    "CODEX_HOME",
+    "COPILOT_CLI_BINARY_VERSION",
+    "COPILOT_HOME",
+    "FACTORY_HOME_OVERRIDE",
+    "FACTORY_LOG_FILE",
+    "KILO_PURE",
+    "KIMI_CODE_HOME",
+    "OPENCODE_PURE",
+    "OPENHANDS_CONVERSATIONS_DIR",
+    "OPENHANDS_PERSISTENCE_DIR",
+    "OPENHANDS_WORK_DIR",
+    "VIBE_APP_SERVER_BIN",
+    "VIBE_HOME",
+    "XDG_CONFIG_HOME",
+];
+
 pub struct Env {
     pub tmp: tempfile::TempDir,
     pub home: PathBuf,
@@ -80,10 +106,14 @@ impl Env {
             .env("HOME", &self.user_home)
             .env("KAIZEN_HOOK_BUDGET_MS", TEST_BUDGET_MS)
             .env_remove("KAIZEN_HOOK_DEDUP_MS")
-            // The agents' own config locations: a developer's shell must not send installs there.
-            .env_remove("CLAUDE_CONFIG_DIR")
-            .env_remove("CODEX_HOME")
-            .env_remove("COPILOT_HOME")
+            .env_remove("KAIZEN_HOOK_EVENT_CAP")
+            .env_remove("KAIZEN_HOOK_FIELD_CAP");
+        // The agents' own locations and switches: a developer's shell must not
+        // send installs or reads elsewhere, nor turn an agent's hooks off.
+        for agents_own in AGENTS_ENV {
+            cmd.env_remove(agents_own);
+        }
+        cmd
             // What a person's terminal settings would change in the reports' text.
             .env_remove("COLUMNS")
             .env_remove("NO_COLOR")
