@@ -77,6 +77,9 @@ pub struct Scope {
     /// Other sessions met in a log that every session writes, and whether
     /// each is a subagent of this one (Droid's, counted in its caller's).
     pub subagents: BTreeMap<String, bool>,
+    /// The model each subagent's last request named, in this read (Droid's
+    /// log: the read session's own is the context's model).
+    pub subagent_models: BTreeMap<String, String>,
 }
 
 /// A reader that needs nothing beyond its lines.

@@ -198,17 +198,25 @@ fn logged_response(line: &str, ctx: &mut Context, scope: &mut Scope) -> Option<R
     let context: Value = serde_json::from_str(context).ok()?;
     let tags = context.get("tags")?;
     let session = tags.get("sessionId")?.as_str()?;
-    if session.is_empty() || Some(session) != scope.session.as_deref() && !is_subagent(session, scope) {
+    let own = Some(session) == scope.session.as_deref();
+    if session.is_empty() || !own && !is_subagent(session, scope) {
         return None;
     }
     if sent {
-        ctx.model = context.get("modelId").and_then(Value::as_str).filter(|m| !m.is_empty()).map(String::from);
+        // A subagent may run another model, side by side with its caller.
+        let model = context.get("modelId").and_then(Value::as_str).filter(|m| !m.is_empty()).map(String::from);
+        if own {
+            ctx.model = model;
+        } else if let Some(model) = model {
+            scope.subagent_models.insert(session.to_string(), model);
+        }
         return None;
     }
+    let requested = if own { ctx.model.clone() } else { scope.subagent_models.get(session).cloned() };
     let tagged = || Some(model_name(tags.get("modelId")?.as_str()?, scope.home.as_deref()));
     Some(Response {
         key: format!("droid-log:{session}:{time}"),
-        model: ctx.model.clone().or_else(tagged),
+        model: requested.or_else(tagged),
         tokens: Tokens {
             input: count(&context, "inputTokens"),
             output: count(&context, "outputTokens"),
@@ -406,6 +414,18 @@ mod tests {
         assert_eq!(read("other-child"), None, "another session's subagent");
         assert_eq!(read("unknown"), None, "no transcript");
         assert_eq!(read("../child"), None, "not a session id");
+        // Each session's responses are tagged with the model its own last request named.
+        let sent = |session: &str, model: &str| {
+            log_line("2026-12-07T05:56:16.300Z", SEND_MESSAGE, session, 0)
+                .replace("\"inputTokens\"", &format!("\"modelId\":\"{model}\",\"x\""))
+        };
+        let mut model_of = |line: String| logged_response(line.trim_end(), &mut ctx, &mut scope).and_then(|r| r.model);
+        assert_eq!(model_of(sent("s1", "kz-caller")), None);
+        assert_eq!(model_of(sent("child", "kz-child")), None);
+        let result = |session: &str| log_line("2026-12-07T05:56:17.000Z", STREAMING_RESULT, session, 100);
+        assert_eq!(model_of(result("child")).as_deref(), Some("kz-child"));
+        assert_eq!(model_of(result("s1")).as_deref(), Some("kz-caller"));
+        assert_eq!(ctx.model.as_deref(), Some("kz-caller"), "the session's model stays its own");
         let known: Vec<_> = scope.subagents.iter().map(|(s, called)| (s.as_str(), *called)).collect();
         assert_eq!(known, [("../child", false), ("child", true), ("other-child", false), ("unknown", false)]);
         // The subagent's own reads take its transcript, not the log.
