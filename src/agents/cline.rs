@@ -15,6 +15,7 @@ use crate::cost::Tokens;
 use crate::install::{Format, Installer, files::Files};
 use crate::phase::Category;
 use crate::phase::Phase;
+use crate::store::fsutil::{self, End};
 use crate::transcript::{Context, Reader, Response, Scope, count, no_failure, no_scope};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -162,10 +163,8 @@ fn model(p: &Payload) -> Option<String> {
 fn session_metadata(p: &Payload) -> Option<Value> {
     let root = root_session(p)?;
     let path = sessions_dir()?.join(root).join(format!("{root}.json"));
-    let file = std::fs::File::open(path).ok()?;
     // A metadata file is a few hundred bytes; a huge one is not one.
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, 256 * 1024), &mut bytes).ok()?;
+    let bytes = fsutil::read_agent_file(&path, End::Head, 256 * 1024).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 

@@ -8,6 +8,7 @@ use crate::cost::Tokens;
 use crate::install::toml_hooks::{self, TomlHooks};
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::phase::{Category, Phase};
+use crate::store::fsutil::{self, End};
 use crate::transcript::{Context, Reader, Response, Scope, count, no_failure, no_scope};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -123,15 +124,9 @@ fn config_dir(home: &Path) -> PathBuf {
 /// version at each start, `"current"` in `updates/rollout.log` (not written
 /// when `KIMI_CODE_NO_AUTO_UPDATE` turns the check off): the last line's.
 fn version(_: &Payload) -> Option<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    const TAIL: u64 = 4096;
     let home = crate::config::home_dir()?;
-    let mut log = std::fs::File::open(config_dir(&home).join("updates").join("rollout.log")).ok()?;
-    let len = log.metadata().ok()?.len();
-    log.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
-    let mut tail = Vec::new();
-    log.take(TAIL).read_to_end(&mut tail).ok()?;
-    last_current(&tail)
+    let log = config_dir(&home).join("updates").join("rollout.log");
+    last_current(&fsutil::read_agent_file(&log, End::Tail, 4096).ok()?)
 }
 
 /// The `"current"` version of the last whole line that names one.

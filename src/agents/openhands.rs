@@ -12,6 +12,7 @@ use crate::cost::Tokens;
 use crate::install::nested::Nested;
 use crate::install::{Format, Installer, TIMEOUT_SECONDS};
 use crate::phase::{Category, Phase};
+use crate::store::fsutil::{self, End};
 use crate::transcript::{Context, Reader, Response, Scope, count, no_failure, no_scope};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -123,7 +124,8 @@ fn dist_info_version(name: &str) -> Option<String> {
 /// The model the conversation runs, from its saved state
 /// (`<conversations>/<id without dashes>/base_state.json`, `agent.llm.model`).
 fn model(p: &Payload) -> Option<String> {
-    let state: Value = serde_json::from_slice(&read_capped(&base_state(p)?, STATE_CAP)?).ok()?;
+    let state: Value =
+        serde_json::from_slice(&fsutil::read_agent_file(&base_state(p)?, End::Head, STATE_CAP).ok()?).ok()?;
     state.pointer("/agent/llm/model")?.as_str().filter(|m| !m.is_empty()).map(String::from)
 }
 
@@ -175,12 +177,6 @@ fn conversations_dir() -> Option<PathBuf> {
     }
     let home = crate::config::home_dir()?;
     Some(super::env_dir_or_home("OPENHANDS_PERSISTENCE_DIR", &home, ".openhands").join("conversations"))
-}
-
-fn read_capped(path: &Path, cap: u64) -> Option<Vec<u8>> {
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut std::io::Read::take(std::fs::File::open(path).ok()?, cap), &mut bytes).ok()?;
-    Some(bytes)
 }
 
 /// OpenHands has no switch that turns hooks off, but it reads only one hooks
