@@ -5,7 +5,7 @@
 use super::Run;
 use crate::agents::Agent;
 use crate::config::Config;
-use crate::install::{self, Format, Installer, config_file::ConfigFile};
+use crate::install::{self, Installer};
 use crate::store::{self, Listed, fsutil};
 use crate::{log, time};
 use clap::Args;
@@ -100,26 +100,16 @@ fn check_registrations(home: &Path, seen: &Seen, report: &mut Report) {
 fn check_agent(agent: &Agent, installer: &Installer, home: &Path, seen: &Seen, report: &mut Report) {
     let path = installer.path(home);
     println!("{} ({})", agent.name, path.display());
-    let registered = match &installer.format {
-        Format::Files(files) => files.registered(&path),
-        _ if !path.exists() => {
+    let registered = match installer.registered_at(home) {
+        Ok(Some(found)) => found,
+        Ok(None) => {
             report.note("not registered (no config file)");
             return;
         }
-        Format::TomlHooks(toml) => match toml.registered(&path) {
-            Ok(found) => found,
-            Err(e) => {
-                report.problem(e);
-                return;
-            }
-        },
-        _ => match ConfigFile::load(&path) {
-            Ok(file) => installer.registered(&file.value),
-            Err(e) => {
-                report.problem(e);
-                return;
-            }
-        },
+        Err(e) => {
+            report.problem(e);
+            return;
+        }
     };
     if registered.is_empty() {
         report.note("not registered (run: kaizen-hook install --agent ".to_string() + agent.name + ")");

@@ -87,17 +87,22 @@ impl Installer {
         }
     }
 
+    /// What kaizen-hook has registered under `home`, (event, command) pairs,
+    /// whatever the format; `Ok(None)` when there is no config file.
+    pub fn registered_at(&self, home: &Path) -> Result<Option<Vec<(String, String)>>, String> {
+        let path = self.path(home);
+        match &self.format {
+            Format::Files(files) => Ok(Some(files.registered(&path))),
+            _ if !path.exists() => Ok(None),
+            Format::TomlHooks(toml) => toml.registered(&path).map(Some),
+            _ => config_file::ConfigFile::load(&path).map(|file| Some(self.registered(&file.value))),
+        }
+    }
+
     /// Whether the config under `home` has kaizen-hook registered for `event`.
     pub fn records_event(&self, home: &Path, event: &str) -> bool {
-        if let Format::Files(files) = &self.format {
-            return files.registered(&self.path(home)).iter().any(|(registered, _)| registered == event);
-        }
-        if let Format::TomlHooks(toml) = &self.format {
-            return toml.registered(&self.path(home)).is_ok_and(|found| found.iter().any(|(e, _)| e == event));
-        }
-        let Ok(bytes) = std::fs::read(self.path(home)) else { return false };
-        let Ok(config) = serde_json::from_slice::<Value>(&bytes) else { return false };
-        self.registered(&config).iter().any(|(registered, _)| registered == event)
+        let found = self.registered_at(home).ok().flatten().unwrap_or_default();
+        found.iter().any(|(registered, _)| registered == event)
     }
 }
 
