@@ -152,3 +152,23 @@ fn vibe_install_names_its_entries_and_uninstall_removes_exactly_them() {
     assert!(env.run(&["uninstall", "--agent", "vibe"], b"").status.success());
     assert_eq!(std::fs::read_to_string(&hooks).unwrap(), users);
 }
+
+/// Kimi's version is read from a file of its own: a FIFO planted there is
+/// not opened to wait on (the hook would hang), and names no version.
+#[test]
+fn a_fifo_in_place_of_kimis_rollout_log_stalls_nothing() {
+    let env = Env::new();
+    let updates = env.user_home.join(".kimi-code/updates");
+    std::fs::create_dir_all(&updates).unwrap();
+    let status = env.sandbox(std::process::Command::new("mkfifo")).arg(updates.join("rollout.log")).status().unwrap();
+    assert!(status.success());
+    let start = fixture_in("real/kimi", "SessionStart-startup", &env.repo);
+    env.hook(&["session-start", "--agent", "kimi"], &start);
+    let record = env.record(start["session_id"].as_str().unwrap());
+    assert_eq!(record.agent_version, None);
+    std::fs::remove_file(updates.join("rollout.log")).unwrap();
+    std::fs::write(updates.join("rollout.log"), "{\"phase\":\"startup-cache\",\"current\":\"2.1.0\"}\n").unwrap();
+    env.hook(&["prompt", "--agent", "kimi"], &fixture_in("real/kimi", "UserPromptSubmit", &env.repo));
+    env.hook(&["stop", "--agent", "kimi"], &fixture_in("real/kimi", "Stop", &env.repo));
+    assert_eq!(env.record(start["session_id"].as_str().unwrap()).agent_version.as_deref(), Some("2.1.0"));
+}
