@@ -137,6 +137,25 @@ fn vibe_results_fail_on_their_status_or_their_exit_code() {
     assert_eq!(env.record(session).agent, "vibe", "a session starts at its first event");
 }
 
+/// Vibe's version: the `mistral_vibe` wheel's dist-info in the environment
+/// of the app server that runs the hooks (`VIBE_APP_SERVER_BIN`).
+#[test]
+fn vibe_s_version_is_its_wheel_s_beside_the_app_server() {
+    let env = Env::new();
+    let venv = env.tmp.path().join("venv");
+    let site = venv.join("lib/python3.13/site-packages");
+    for dir in ["mistral_vibe_extras-9.9.dist-info", "mistral_vibe-3.0.3.dist-info", "mistral_vibe-3.0.3.data"] {
+        std::fs::create_dir_all(site.join(dir)).unwrap();
+    }
+    std::fs::create_dir_all(venv.join("bin")).unwrap();
+    // Asked at a turn's end, as every agent's version is.
+    let end = fixture_in("real/vibe", "post_agent", &env.repo);
+    let mut cmd = env.command(&["stop", "--agent", "vibe"]);
+    cmd.env("VIBE_APP_SERVER_BIN", venv.join("bin/vibe-app-server"));
+    assert!(env.run_with(cmd, end.to_string().as_bytes()).status.success());
+    assert_eq!(env.record(end["session_id"].as_str().unwrap()).agent_version.as_deref(), Some("3.0.3"));
+}
+
 #[test]
 fn vibe_install_names_its_entries_and_uninstall_removes_exactly_them() {
     let env = Env::new();

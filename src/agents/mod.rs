@@ -340,6 +340,26 @@ fn package_version(dir: &std::path::Path, is_agent: impl Fn(&str) -> bool) -> Op
     is_agent(package.get("name")?.as_str()?).then(|| package.get("version")?.as_str().map(String::from))?
 }
 
+/// The version of the Python package `name` (as wheels spell it:
+/// `mistral_vibe`) installed in the virtual environment `env`: its
+/// `lib/python3.x/site-packages/<name>-<version>.dist-info`. Agents run
+/// from PyPI give their version to no hook.
+fn dist_info_version(env: &std::path::Path, name: &str) -> Option<String> {
+    std::fs::read_dir(env.join("lib")).ok()?.flatten().find_map(|python| {
+        std::fs::read_dir(python.path().join("site-packages"))
+            .ok()?
+            .flatten()
+            .find_map(|entry| version_in_dist_info(&entry.file_name().to_string_lossy(), name))
+    })
+}
+
+/// `openhands-1.16.0.dist-info` → `1.16.0` for `openhands` (not
+/// `openhands_sdk-…`, nor `openhands-agent-server-…`).
+fn version_in_dist_info(dir: &str, name: &str) -> Option<String> {
+    let version = dir.strip_prefix(name)?.strip_prefix('-')?.strip_suffix(".dist-info")?;
+    version.starts_with(|c: char| c.is_ascii_digit()).then(|| version.to_string())
+}
+
 /// The number after `marker` in a tool's text output (`Exit Code: 2`), when
 /// the agent reports a command's exit status only there.
 fn exit_code_after(text: &str, marker: &str) -> Option<i64> {

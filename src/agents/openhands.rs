@@ -105,20 +105,7 @@ fn version(_: &Payload) -> Option<String> {
     let agent = crate::process::delivering()?;
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", agent.pid)).ok()?;
     let python = Path::new(std::str::from_utf8(cmdline.split(|b| *b == 0).next()?).ok()?);
-    let root = python.parent()?.parent()?;
-    std::fs::read_dir(root.join("lib")).ok()?.flatten().find_map(|lib| {
-        let site = lib.path().join("site-packages");
-        std::fs::read_dir(site)
-            .ok()?
-            .flatten()
-            .find_map(|entry| dist_info_version(&entry.file_name().to_string_lossy()))
-    })
-}
-
-/// `openhands-1.16.0.dist-info` → `1.16.0` (not `openhands_sdk-…`).
-fn dist_info_version(name: &str) -> Option<String> {
-    let version = name.strip_prefix("openhands-")?.strip_suffix(".dist-info")?;
-    version.starts_with(|c: char| c.is_ascii_digit()).then(|| version.to_string())
+    super::dist_info_version(python.parent()?.parent()?, "openhands")
 }
 
 /// The model the conversation runs, from its saved state
@@ -268,10 +255,11 @@ mod tests {
 
     #[test]
     fn the_version_is_the_openhands_package_s_own() {
-        assert_eq!(dist_info_version("openhands-1.16.0.dist-info").as_deref(), Some("1.16.0"));
-        assert_eq!(dist_info_version("openhands_sdk-1.21.0.dist-info"), None);
-        assert_eq!(dist_info_version("openhands-agent-server-1.0.dist-info"), None);
-        assert_eq!(dist_info_version("openhands-1.16.0.data"), None);
+        let version = |dir: &str| super::super::version_in_dist_info(dir, "openhands");
+        assert_eq!(version("openhands-1.16.0.dist-info").as_deref(), Some("1.16.0"));
+        assert_eq!(version("openhands_sdk-1.21.0.dist-info"), None);
+        assert_eq!(version("openhands-agent-server-1.0.dist-info"), None);
+        assert_eq!(version("openhands-1.16.0.data"), None);
     }
 
     #[test]

@@ -86,13 +86,7 @@ fn reinterpret(p: &Payload, phase: Phase) -> Option<(Phase, String)> {
 /// `mistral_vibe-<version>.dist-info`.
 fn version(_: &Payload) -> Option<String> {
     let server = PathBuf::from(std::env::var_os("VIBE_APP_SERVER_BIN")?);
-    let lib = server.parent()?.parent()?.join("lib");
-    std::fs::read_dir(lib).ok()?.flatten().find_map(|python| {
-        std::fs::read_dir(python.path().join("site-packages")).ok()?.flatten().find_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            name.strip_prefix("mistral_vibe-")?.strip_suffix(".dist-info").map(String::from)
-        })
-    })
+    super::dist_info_version(server.parent()?.parent()?, "mistral_vibe")
 }
 
 /// The model no payload names: `active_model` in `config.toml`, the
