@@ -171,8 +171,7 @@ fn session_metadata(p: &Payload) -> Option<Value> {
 /// The session's id, when it is a plain name (it names a directory).
 fn root_session(p: &Payload) -> Option<&str> {
     let root = p.get("sessionContext")?.get("rootSessionId")?.as_str()?;
-    let plain = !root.is_empty() && root.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    plain.then_some(root)
+    super::is_plain_name(root).then_some(root)
 }
 
 /// The session's messages files: `<sessions>/<root>/<root>.messages.json`,

@@ -190,7 +190,7 @@ fn rejected(entry: &dyn toml_edit::TableLike) -> Option<String> {
 /// the bucket of its working directory, which is looked up rather than
 /// computed (the bucket's name is Kimi's own slug and hash of the path).
 fn wire_logs(p: &Payload) -> Vec<PathBuf> {
-    let Some(session) = p.get("session_id").and_then(Value::as_str).filter(|s| is_plain_name(s)) else {
+    let Some(session) = p.get("session_id").and_then(Value::as_str).filter(|s| super::is_plain_name(s)) else {
         return Vec::new();
     };
     let Some(home) = crate::config::home_dir() else { return Vec::new() };
@@ -213,11 +213,6 @@ fn wire_logs(p: &Payload) -> Vec<PathBuf> {
         .collect();
     logs.sort();
     logs
-}
-
-/// A session id that is one path component: `session_<uuid>`.
-fn is_plain_name(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn response(line: &Value, ctx: &mut Context, _: &mut Scope) -> Option<Response> {
@@ -291,6 +286,7 @@ mod tests {
 
     #[test]
     fn only_a_plain_session_id_names_a_directory() {
+        let is_plain_name = super::super::is_plain_name;
         assert!(is_plain_name("session_41b9f309-be9e-47f2-bb33-2447b0a51ebd"));
         for bad in ["", "..", "a/b", "../../etc", "session_x\0"] {
             assert!(!is_plain_name(bad), "{bad:?}");

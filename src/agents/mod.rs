@@ -340,6 +340,12 @@ fn package_version(dir: &std::path::Path, is_agent: impl Fn(&str) -> bool) -> Op
     is_agent(package.get("name")?.as_str()?).then(|| package.get("version")?.as_str().map(String::from))?
 }
 
+/// An id that may name a directory of the agent's: one path component
+/// (letters, digits, `_`, `-`), never empty, at most 128 bytes.
+fn is_plain_name(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// The version of the Python package `name` (as wheels spell it:
 /// `mistral_vibe`) installed in the virtual environment `env`: its
 /// `lib/python3.x/site-packages/<name>-<version>.dist-info`. Agents run
