@@ -5,6 +5,7 @@
 use super::Run;
 use crate::agents::{self, Agent, Trust};
 use crate::config::Config;
+use crate::install::toml_file::Saved;
 use crate::install::{Format, Installer, Registration, config_file::ConfigFile, diff};
 use clap::Args;
 use serde_json::Value;
@@ -143,20 +144,13 @@ impl Install {
     fn trust_one(&self, trust: &Trust, home: &Path, hooks: &Value) -> Result<String, String> {
         let file = (trust.trust)(home, hooks)?;
         let path = file.path.display();
-        if file.unchanged() {
-            return Ok(format!("kaizen-hook's hooks already trusted in {path} (unchanged)"));
-        }
-        if self.dry_run {
-            let old = String::from_utf8_lossy(file.original.as_deref().unwrap_or_default());
-            let changes = diff::render(&old, &String::from_utf8_lossy(&file.render()));
-            return Ok(format!("would trust kaizen-hook's hooks in {path} (dry run, nothing written):\n{changes}"));
-        }
-        file.write()?;
-        let backup = match file.original {
-            Some(_) => format!("; previous version kept as {}", file.backup_path().display()),
-            None => String::new(),
-        };
-        Ok(format!("trusted kaizen-hook's hooks in {path}{backup}"))
+        Ok(match file.save(self.dry_run)? {
+            Saved::Unchanged => format!("kaizen-hook's hooks already trusted in {path} (unchanged)"),
+            Saved::WouldChange(changes) => {
+                format!("would trust kaizen-hook's hooks in {path} (dry run, nothing written):\n{changes}")
+            }
+            Saved::Written { backup } => format!("trusted kaizen-hook's hooks in {path}{backup}"),
+        })
     }
 }
 

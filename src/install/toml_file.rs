@@ -51,6 +51,35 @@ impl TomlFile {
     pub fn write(&self) -> Result<(), String> {
         super::config_file::replace(&self.path, self.original.as_deref(), &self.backup_path(), &self.render())
     }
+
+    /// Writes the edited document unless it says what the file says; on a
+    /// dry run, writes nothing and gives the changes it would make.
+    pub fn save(&self, dry_run: bool) -> Result<Saved, String> {
+        if self.unchanged() {
+            return Ok(Saved::Unchanged);
+        }
+        if dry_run {
+            let old = String::from_utf8_lossy(self.original.as_deref().unwrap_or_default());
+            return Ok(Saved::WouldChange(super::diff::render(&old, &String::from_utf8_lossy(&self.render()))));
+        }
+        self.write()?;
+        let backup = match self.original {
+            Some(_) => format!("; previous version kept as {}", self.backup_path().display()),
+            None => String::new(),
+        };
+        Ok(Saved::Written { backup })
+    }
+}
+
+/// What `TomlFile::save` did.
+pub enum Saved {
+    Unchanged,
+    /// A dry run: the changes, rendered as a diff.
+    WouldChange(String),
+    /// `backup` says where the previous version is kept (empty for a new file).
+    Written {
+        backup: String,
+    },
 }
 
 /// The table at a dotted path (`["hooks", "state"]`), however it is written:

@@ -5,8 +5,8 @@
 //! (settings, the user's own hooks, comments) stays as it was; ours are the
 //! entries whose `command` runs `kaizen-hook`.
 
-use super::toml_file::TomlFile;
-use super::{Registration, diff, is_ours};
+use super::toml_file::{Saved, TomlFile};
+use super::{Registration, is_ours};
 use crate::phase::Category;
 use std::path::Path;
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, TableLike, value};
@@ -38,20 +38,15 @@ impl TomlHooks {
     ) -> Result<String, String> {
         let mut file = TomlFile::load(path)?;
         self.register(&mut file.doc, registration, agent)?;
-        if file.unchanged() {
-            return Ok(format!("already registered in {} (unchanged)", path.display()));
-        }
-        if dry_run {
-            let old = String::from_utf8_lossy(file.original.as_deref().unwrap_or_default());
-            let changes = diff::render(&old, &String::from_utf8_lossy(&file.render()));
-            return Ok(format!("would change {} (dry run, nothing written):\n{changes}", path.display()));
-        }
-        file.write()?;
-        let backup = match file.original {
-            Some(_) => format!("; previous version kept as {}", file.backup_path().display()),
-            None => String::new(),
-        };
-        Ok(format!("registered {} events in {}{backup}", self.events.len(), path.display()))
+        Ok(match file.save(dry_run)? {
+            Saved::Unchanged => format!("already registered in {} (unchanged)", path.display()),
+            Saved::WouldChange(changes) => {
+                format!("would change {} (dry run, nothing written):\n{changes}", path.display())
+            }
+            Saved::Written { backup } => {
+                format!("registered {} events in {}{backup}", self.events.len(), path.display())
+            }
+        })
     }
 
     pub fn register(&self, doc: &mut DocumentMut, registration: &Registration, agent: &str) -> Result<(), String> {
