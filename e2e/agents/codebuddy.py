@@ -41,20 +41,18 @@ session's transcripts (its own and its subagent's) in tests/fixtures/transcripts
 
 import json
 import os
-import re
 import shutil
-import subprocess
 import uuid
 from pathlib import Path
 
 import common
+from agents.codex import foreign_connects, strace_prefix, strace_works
 from mock import openai_chat
 
 AGENT = "codebuddy"
 MODEL = "gpt-4.1"
 FIXTURES = common.ROOT / "tests" / "fixtures" / "real" / AGENT
 TRANSCRIPTS = common.ROOT / "tests" / "fixtures" / "transcripts" / AGENT
-STRACE = ["strace", "-f", "--seccomp-bpf", "-qq", "-e", "trace=connect"]
 OFFLINE = dict(
     CODEBUDDY_SKIP_BUILTIN_MARKETPLACE="1",
     CODEBUDDY_REMOTE_CONFIG_DISABLED="1",
@@ -145,27 +143,6 @@ def run(checks):
         sb.cleanup()
 
 
-def strace_works() -> bool:
-    if os.environ.get("KAIZEN_E2E_NO_STRACE") or not shutil.which("strace"):
-        return False
-    try:
-        return subprocess.run([*STRACE, "-o", "/dev/null", "true"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
-def foreign_connects(sb) -> list:
-    bad = []
-    for log in sb.logs.glob("*.strace"):
-        for line in log.read_text(errors="replace").splitlines():
-            if "connect(" not in line or "AF_UNIX" in line or "AF_NETLINK" in line:
-                continue
-            m = re.search(r'inet_(?:addr|pton)\((?:AF_INET6, )?"([^"]+)"', line)
-            if m and not (m.group(1).startswith("127.") or m.group(1) == "::1"):
-                bad.append(f"{log.stem}: {m.group(1)}: {line.strip()[:160]}")
-    return bad
-
-
 def scenario(checks, sb, codebuddy, version):
     settings = sb.home / ".codebuddy" / "settings.json"
     settings.parent.mkdir(parents=True)
@@ -188,7 +165,7 @@ def scenario(checks, sb, codebuddy, version):
         env = sb.env(CODEBUDDY_BASE_URL=server.url + "/v1", CODEBUDDY_API_KEY="kz-e2e-dummy", CODEBUDDY_MODEL=MODEL, **OFFLINE)
 
         def codebuddy_p(name, prompt, *args, bypass=True):
-            trace = [*STRACE, "-o", str(sb.logs / f"{name}.strace")] if traced else []
+            trace = strace_prefix(sb, name, traced)
             yes = ["-y"] if bypass else []
             out = sb.run([*trace, "node", codebuddy, "-p", prompt, *yes, *args], name, timeout=240, env=env)
             checks.eq(out.returncode, 0, f"codebuddy {name} exits 0 ({out.stderr.decode()[-400:]})")

@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import common  # noqa: E402
 from mock import openai_chat  # noqa: E402
-from agents.codebuddy import STRACE, foreign_connects, strace_works  # noqa: E402
+from agents.codex import foreign_connects, strace_prefix, strace_works  # noqa: E402
 
 AGENT = "factory"
 MODEL = "kz-droid-model"
@@ -143,7 +143,7 @@ def scenario(checks, sb, droid, version):
         env = dict(sb.env(), FACTORY_AIRGAP_ENABLED="true", FACTORY_API_BASE_URL="http://127.0.0.1:9", FACTORY_APP_BASE_URL="http://127.0.0.1:9")
         traced = strace_works()
         checks.check(traced or os.environ.get("KAIZEN_E2E_NO_STRACE"), "strace works here (set KAIZEN_E2E_NO_STRACE=1 to run without it)")
-        trace = [*STRACE, "-o", str(sb.logs / "run1.strace")] if traced else []
+        trace = strace_prefix(sb, "run1", traced)
         base = [*trace, droid, "exec", "--auto", "high", "-m", MODEL_ID]
         one = sb.run(base + ["[kz:main] Run the scripted steps."], "run1", timeout=240, env=env)
         checks.eq(one.returncode, 0, f"droid run one exits 0 ({one.stderr.decode()[-400:]})")
